@@ -1,0 +1,3 @@
+from accounts.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,62 @@
+"""Who is asking: a session for pages, a bearer token for programs; every page needs one."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from accounts.models import User
+from accounts.services import user_for_api_token
+from core.extensions import db, login_manager
+
+PUBLIC_ENDPOINTS = {"accounts.login", "core.healthz", "core.switch_language", "static"}
+
+
+def init_auth(app: Flask) -> None:
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+    @login_manager.request_loader
+    def load_user_from_bearer_token(req) -> User | None:
+        header = req.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return user_for_api_token(token.strip())
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if request.endpoint.startswith("api-docs.") or request.endpoint.endswith(".static"):
+            return None
+        if current_user.is_authenticated:
+            return None
+        if request.path.startswith("/api/"):
+            abort(401)
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def roles_required(*roles: str):
+    """Refuse (403) a signed-in user whose role is not one of ``roles``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated or not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+staff_required = roles_required("admin", "officer")

@@ -1,0 +1,34 @@
+import click
+from flask import Blueprint
+
+from accounts.services import AccountError, create_user, issue_api_token, user_by_email
+from core.extensions import db
+
+
+def register_commands(bp: Blueprint) -> None:
+    @bp.cli.command("create")
+    @click.option("--role", required=True, type=click.Choice(["admin", "officer", "contractor"]))
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--contractor", "contractor_name", help="The contractor company's name.")
+    @click.option("--name", default="", help="The person's name.")
+    def create_user_command(role, email, password, contractor_name, name):
+        """Create a user account."""
+        try:
+            user = create_user(email, password, role, contractor_name, name)
+        except AccountError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"created {user.role} {user.email}")
+
+    @bp.cli.command("token")
+    @click.argument("email")
+    def issue_token_command(email):
+        """Print a new API token for the user with EMAIL."""
+        user = user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        token = issue_api_token(user)
+        db.session.commit()
+        click.echo(token)

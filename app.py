@@ -1,0 +1,148 @@
+"""Safety Asset Registry: the application factory.
+
+``flask --app app run`` and ``gunicorn 'app:create_app()'`` both use ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "TIMEZONE": "Asia/Shanghai",
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_SERVER": "localhost",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "safety-registry@localhost",
+    "ALERT_CRON": "0 8 * * mon",
+    "MAP_TILES": "osm",
+    "TIANDITU_KEY": "",
+    "SCHEDULER_ENABLED": False,
+    # A point outside every second-level grid is refused (on) or kept as "no grid" (off).
+    "STRICT_DISTRICT": True,
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "LANGUAGES": ["zh", "en"],
+    "BABEL_DEFAULT_LOCALE": "zh",
+    "BABEL_DEFAULT_TIMEZONE": "UTC",
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "API_PAGE_SIZE": 100,
+    "API_MAX_PAGE_SIZE": 1000,
+    "API_TITLE": "Safety Asset Registry",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+BOOLEAN_SETTINGS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "SCHEDULER_ENABLED", "STRICT_DISTRICT"}
+INTEGER_SETTINGS = {"MAIL_PORT"}
+STRING_SETTINGS = {
+    "SECRET_KEY",
+    "TIMEZONE",
+    "BASE_URL",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_DEFAULT_SENDER",
+    "ALERT_CRON",
+    "MAP_TILES",
+    "TIANDITU_KEY",
+}
+
+
+def config_from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
+    """The settings that the environment overrides, typed."""
+    config: dict[str, Any] = {}
+    for name in STRING_SETTINGS:
+        if environ.get(name):
+            config[name] = environ[name]
+    for name in BOOLEAN_SETTINGS:
+        if name in environ:
+            config[name] = environ[name].strip().lower() in {"1", "true", "yes", "on"}
+    for name in INTEGER_SETTINGS:
+        if environ.get(name):
+            config[name] = int(environ[name])
+    if environ.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
+    return config
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """A secret key kept in the instance folder, so sessions survive restarts."""
+    key_file = Path(instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.from_mapping(DEFAULT_CONFIG)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+        app.instance_path, "registry.sqlite"
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config_from_environment(os.environ))
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+
+    init_extensions(app)
+    register_blueprints(app)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    from core import spatial
+    from core.extensions import api, babel, csrf, db, login_manager, migrate
+    from core.i18n import select_locale
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = spatial.normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", spatial.engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+    db.init_app(app)
+    with app.app_context():
+        spatial.configure_engine(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    import accounts
+    import assets
+    import core.errors
+    import core.i18n
+    import core.views
+    from accounts.auth import init_auth
+    from assets.api import register_api as register_assets_api
+    from assets.demo import demo_cli
+    from core.extensions import api
+
+    init_auth(app)
+    core.i18n.init_app(app)
+    app.register_blueprint(accounts.bp)
+    app.register_blueprint(assets.bp)
+    register_assets_api(api)
+    app.cli.add_command(demo_cli)
+    app.register_blueprint(core.views.bp)
+    core.errors.init_app(app)

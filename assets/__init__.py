@@ -1,0 +1,3 @@
+from assets.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,154 @@
+"""The asset kinds the registry knows. A new kind is one more ``AssetKind`` in ``KINDS``.
+
+Each kind names its code pattern and its own attributes; forms, the API schema, CSV/GeoJSON
+columns and validation are all built from these definitions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+TRUE_WORDS = {"1", "true", "yes", "y", "t", "on", "是"}
+FALSE_WORDS = {"0", "false", "no", "n", "f", "off", "否", ""}
+
+
+@dataclass(frozen=True)
+class AttributeField:
+    name: str
+    label: Any
+    type: str  # "int", "bool", "str", "choice", "date"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    max_length: int = 200
+
+    def parse(self, raw: Any) -> Any:
+        """Turn a form, CSV or JSON value into the stored value, or raise ValueError."""
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            if self.required:
+                raise ValueError(_l("This field is required."))
+            return False if self.type == "bool" else None
+        if self.type == "int":
+            return self._parse_int(raw)
+        if self.type == "bool":
+            return self._parse_bool(raw)
+        if self.type == "date":
+            return self._parse_date(raw)
+        text = str(raw).strip()
+        if len(text) > self.max_length:
+            raise ValueError(_l("At most %(n)s characters.", n=self.max_length))
+        if self.type == "choice" and text not in self.choices:
+            raise ValueError(_l("Must be one of: %(choices)s.", choices=", ".join(self.choices)))
+        return text
+
+    def _parse_int(self, raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise ValueError(_l("Not a whole number."))
+        try:
+            number = int(raw) if not isinstance(raw, str) else int(raw.strip())
+        except (TypeError, ValueError):
+            raise ValueError(_l("Not a whole number.")) from None
+        if isinstance(raw, float) and raw != number:
+            raise ValueError(_l("Not a whole number."))
+        if self.minimum is not None and number < self.minimum:
+            raise ValueError(_l("Must be at least %(n)s.", n=self.minimum))
+        return number
+
+    @staticmethod
+    def _parse_bool(raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(_l("Not yes or no."))
+
+    @staticmethod
+    def _parse_date(raw: Any) -> str:
+        try:
+            return date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise ValueError(_l("Not a date (YYYY-MM-DD).")) from None
+
+
+@dataclass(frozen=True)
+class AssetKind:
+    name: str
+    label: Any
+    code_prefix: str
+    code_digits: int
+    fields: tuple[AttributeField, ...] = field(default_factory=tuple)
+
+    @property
+    def code_pattern(self) -> re.Pattern:
+        return re.compile(rf"^{self.code_prefix}-\d{{{self.code_digits},}}$")
+
+    def code_for(self, number: int) -> str:
+        return f"{self.code_prefix}-{number:0{self.code_digits}d}"
+
+    def field_named(self, name: str) -> AttributeField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+DETECTION_METHODS = ("ai_camera", "infrared", "rfid", "weight_sensor")
+
+KINDS: dict[str, AssetKind] = {
+    kind.name: kind
+    for kind in (
+        AssetKind(
+            name="charging_station",
+            label=_l("E-bike charging station"),
+            code_prefix="CS",
+            code_digits=3,
+            fields=(
+                AttributeField("ports", _l("Charging ports"), "int", required=True, minimum=1),
+                AttributeField("canopy", _l("Canopy"), "bool"),
+                AttributeField("extinguisher", _l("Fire extinguisher"), "bool"),
+                AttributeField("camera", _l("Camera"), "bool"),
+                AttributeField("smoke_detector", _l("Smoke detector"), "bool"),
+            ),
+        ),
+        AssetKind(
+            name="elevator_blocker",
+            label=_l("Elevator e-bike blocker"),
+            code_prefix="EB",
+            code_digits=4,
+            fields=(
+                AttributeField("building", _l("Building"), "str", required=True, max_length=60),
+                AttributeField("unit", _l("Unit"), "str", max_length=20),
+                AttributeField(
+                    "elevator_number", _l("Elevator number"), "str", required=True, max_length=20
+                ),
+                AttributeField(
+                    "registration_code", _l("Elevator registration code"), "str", max_length=40
+                ),
+                AttributeField(
+                    "detection_method",
+                    _l("Detection method"),
+                    "choice",
+                    required=True,
+                    choices=DETECTION_METHODS,
+                ),
+            ),
+        ),
+    )
+}
+
+
+def kind_named(name: str) -> AssetKind | None:
+    return KINDS.get(name)
+
+
+def all_attribute_names() -> list[str]:
+    """Every kind's attribute names, in a stable order, each once (CSV columns)."""
+    names: list[str] = []
+    for kind in KINDS.values():
+        names.extend(f.name for f in kind.fields if f.name not in names)
+    return names

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from geoalchemy2 import Geometry
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.spatial import SRID
+from core.types import UTCDateTime, utcnow
+
+
+class AssetStatus(StrEnum):
+    ACTIVE = "active"
+    FAULTY = "faulty"
+    RETIRED = "retired"
+
+
+class Grid(db.Model):
+    """A governance zone: level 1 (``G1``) or level 2 (``G1-03``) with its boundary."""
+
+    __tablename__ = "grids"
+    __table_args__ = (CheckConstraint("level IN (1, 2)", name="level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[int]
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    boundary = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=True), nullable=False)
+    leader_name: Mapped[str | None] = mapped_column(String(100))
+    leader_phone: Mapped[str | None] = mapped_column(String(40))
+    leader_email: Mapped[str | None] = mapped_column(String(254))
+
+    parent: Mapped[Grid | None] = relationship(remote_side="Grid.id")
+
+
+class PropertyCompany(db.Model):
+    __tablename__ = "property_companies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+
+
+class Site(db.Model):
+    """A residential compound or building complex."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    property_company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("property_companies.id"), index=True
+    )
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=True)
+
+    property_company: Mapped[PropertyCompany | None] = relationship()
+
+
+class Asset(db.Model):
+    __tablename__ = "assets"
+    __table_args__ = (
+        Index("ix_assets_kind_status", "kind", "status"),
+        CheckConstraint("status IN ('active', 'faulty', 'retired')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default=AssetStatus.ACTIVE)
+    installed_on: Mapped[date | None]
+    manufacturer: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    serial_number: Mapped[str | None] = mapped_column(String(100))
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    grid: Mapped[Grid | None] = relationship()
+    site: Mapped[Site | None] = relationship()

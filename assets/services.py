@@ -1,0 +1,358 @@
+"""Registry logic shared by pages, the API, the command line and the demo loader."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+
+from assets.grids import GridArea, GridLocator
+from assets.kinds import KINDS, AssetKind, kind_named
+from assets.models import Asset, AssetStatus, Site
+from core.audit import changed_fields, record_change
+from core.clock import district_today
+from core.extensions import db
+from core.spatial import point_value
+
+# Mainland China with a margin; a point outside it whose swap falls inside is a swap.
+CHINA_BOUNDS = (73.0, 18.0, 135.5, 54.0)
+TEXT_LIMITS = {"name": 200, "address": 300, "manufacturer": 200, "model": 200, "serial_number": 100}
+BASE_FIELDS = (
+    "code",
+    "kind",
+    "name",
+    "longitude",
+    "latitude",
+    "site",
+    "address",
+    "status",
+    "installed_on",
+    "manufacturer",
+    "model",
+    "serial_number",
+    "notes",
+)
+
+
+class AssetValidationError(ValueError):
+    """Bad input; ``errors`` maps each bad field to the reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in errors.items()))
+        self.errors = errors
+
+
+class DuplicateCodeError(ValueError):
+    def __init__(self, code: str):
+        super().__init__(f"an asset with code {code} exists already")
+        self.code = code
+
+
+@dataclass
+class CleanAsset:
+    """Validated values, ready to write."""
+
+    code: str
+    kind: str
+    name: str
+    longitude: float
+    latitude: float
+    grid: GridArea | None
+    site_id: int | None = None
+    address: str | None = None
+    status: str = AssetStatus.ACTIVE
+    installed_on: date | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    notes: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def column_values(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "kind": self.kind,
+            "name": self.name,
+            "location": point_value(self.longitude, self.latitude),
+            "grid_id": self.grid.id if self.grid else None,
+            "site_id": self.site_id,
+            "address": self.address,
+            "status": self.status,
+            "installed_on": self.installed_on,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "serial_number": self.serial_number,
+            "notes": self.notes,
+            "attributes": self.attributes,
+        }
+
+
+class AssetValidator:
+    """Checks one asset's input; reusable across the rows of an import."""
+
+    def __init__(self, locator: GridLocator | None = None, sites: dict[str, int] | None = None):
+        self.locator = locator or GridLocator.from_database()
+        self.sites = sites if sites is not None else site_ids_by_name()
+        self.strict = current_app.config["STRICT_DISTRICT"]
+        self.today = district_today()
+
+    def validate(self, data: Mapping[str, Any], existing: Asset | None = None) -> CleanAsset:
+        """Check ``data`` (for a new asset, or a change to ``existing``) or raise.
+
+        For a change, fields that ``data`` leaves out keep their current values.
+        """
+        values = dict(asset_record(existing)) if existing is not None else {}
+        values.update({key: value for key, value in data.items() if key != "attributes"})
+        errors: dict[str, str] = {}
+        unknown = sorted(set(data) - set(BASE_FIELDS) - {"attributes", "grid"})
+        for name in unknown:
+            errors[name] = str(_l("Unknown field."))
+
+        kind = self._kind(values, errors, existing)
+        code = self._code(values, kind, errors, existing)
+        name = self._text(values, "name", errors, required=True)
+        longitude, latitude, grid = self._location(values, errors)
+        clean_texts = {key: self._text(values, key, errors) for key in TEXT_LIMITS if key != "name"}
+        status = self._status(values, errors)
+        installed_on = self._installed_on(values, errors)
+        site_id = self._site(values, errors)
+        attributes = self._attributes(data, existing, kind, errors)
+        notes = values.get("notes")
+        if notes is not None and not isinstance(notes, str):
+            errors["notes"] = str(_l("Must be text."))
+        if errors:
+            raise AssetValidationError(errors)
+        return CleanAsset(
+            code=code,
+            kind=kind.name,
+            name=name,
+            longitude=longitude,
+            latitude=latitude,
+            grid=grid,
+            site_id=site_id,
+            status=status,
+            installed_on=installed_on,
+            attributes=attributes,
+            notes=(notes or "").strip() or None,
+            **clean_texts,
+        )
+
+    def _kind(self, values, errors, existing) -> AssetKind:
+        name = values.get("kind")
+        kind = kind_named(name) if isinstance(name, str) else None
+        if kind is None:
+            choices = ", ".join(KINDS)
+            errors["kind"] = str(_l("Unknown kind; use one of: %(choices)s.", choices=choices))
+            return next(iter(KINDS.values()))
+        if existing is not None and kind.name != existing.kind:
+            errors["kind"] = str(_l("The kind of an asset cannot change."))
+        return kind
+
+    def _code(self, values, kind, errors, existing) -> str:
+        code = values.get("code")
+        if not isinstance(code, str) or not code.strip():
+            errors["code"] = str(_l("This field is required."))
+            return ""
+        code = code.strip().upper()
+        if existing is not None and code != existing.code:
+            errors["code"] = str(_l("The code of an asset cannot change."))
+        elif "kind" not in errors and not kind.code_pattern.match(code):
+            errors["code"] = str(
+                _l("Codes of this kind look like %(example)s.", example=kind.code_for(1))
+            )
+        return code
+
+    @staticmethod
+    def _text(values, key, errors, required=False) -> str | None:
+        raw = values.get(key)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if required:
+                errors[key] = str(_l("This field is required."))
+            return None
+        if not isinstance(raw, str):
+            errors[key] = str(_l("Must be text."))
+            return None
+        text = raw.strip()
+        if len(text) > TEXT_LIMITS[key]:
+            errors[key] = str(_l("At most %(n)s characters.", n=TEXT_LIMITS[key]))
+        return text
+
+    def _location(self, values, errors) -> tuple[float, float, GridArea | None]:
+        longitude = parse_coordinate(values.get("longitude"), "longitude", 180, errors)
+        latitude = parse_coordinate(values.get("latitude"), "latitude", 90, errors)
+        if longitude is None or latitude is None:
+            return 0.0, 0.0, None
+        reason = location_problem(longitude, latitude)
+        if reason:
+            errors["location"] = reason
+            return longitude, latitude, None
+        grid = self.locator.grid_for(longitude, latitude)
+        if grid is None and self.strict:
+            errors["location"] = str(_l("The point lies outside every grid of the district."))
+        return longitude, latitude, grid
+
+    @staticmethod
+    def _status(values, errors) -> str:
+        status = values.get("status") or AssetStatus.ACTIVE
+        if status not in set(AssetStatus):
+            errors["status"] = str(
+                _l("Must be one of: %(choices)s.", choices=", ".join(AssetStatus))
+            )
+        return status
+
+    def _installed_on(self, values, errors) -> date | None:
+        raw = values.get("installed_on")
+        if raw in (None, ""):
+            return None
+        if isinstance(raw, date):
+            installed = raw
+        else:
+            try:
+                installed = date.fromisoformat(str(raw).strip())
+            except ValueError:
+                errors["installed_on"] = str(_l("Not a date (YYYY-MM-DD)."))
+                return None
+        if installed > self.today:
+            errors["installed_on"] = str(_l("The date is in the future."))
+        return installed
+
+    def _site(self, values, errors) -> int | None:
+        site = values.get("site")
+        if site in (None, ""):
+            return None
+        site_id = self.sites.get(str(site).strip())
+        if site_id is None:
+            errors["site"] = str(_l("Unknown site: %(name)s.", name=site))
+        return site_id
+
+    @staticmethod
+    def _attributes(data, existing, kind: AssetKind, errors) -> dict[str, Any]:
+        given = data.get("attributes", {})
+        if given is None:
+            given = {}
+        if not isinstance(given, Mapping):
+            errors["attributes"] = str(_l("Must be an object."))
+            return {}
+        current = dict(existing.attributes or {}) if existing is not None else {}
+        for name in given:
+            if kind.field_named(name) is None:
+                errors[f"attributes.{name}"] = str(_l("Unknown attribute for this kind."))
+        clean: dict[str, Any] = {}
+        for attribute in kind.fields:
+            raw = given[attribute.name] if attribute.name in given else current.get(attribute.name)
+            try:
+                clean[attribute.name] = attribute.parse(raw)
+            except ValueError as error:
+                errors[f"attributes.{attribute.name}"] = str(error)
+        return clean
+
+
+def parse_coordinate(raw: Any, name: str, limit: float, errors: dict) -> float | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        errors[name] = str(_l("This field is required."))
+        return None
+    if isinstance(raw, bool):
+        errors[name] = str(_l("Not a number."))
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        errors[name] = str(_l("Not a number."))
+        return None
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        errors[name] = str(_l("Must be between -%(n)s and %(n)s.", n=limit))
+        return None
+    return value
+
+
+def in_china(longitude: float, latitude: float) -> bool:
+    min_lon, min_lat, max_lon, max_lat = CHINA_BOUNDS
+    return min_lon <= longitude <= max_lon and min_lat <= latitude <= max_lat
+
+
+def location_problem(longitude: float, latitude: float) -> str | None:
+    """Why a point in range cannot be one of ours, or None."""
+    if in_china(longitude, latitude):
+        return None
+    if in_china(latitude, longitude):
+        return str(_l("Latitude and longitude look swapped."))
+    return str(_l("The point lies outside China."))
+
+
+def site_ids_by_name() -> dict[str, int]:
+    return {name: site_id for site_id, name in db.session.execute(select(Site.id, Site.name))}
+
+
+def asset_record(asset: Asset) -> dict[str, Any]:
+    """The asset's values in input form (as the API, forms and exports spell them)."""
+    point = to_shape(asset.location)
+    return {
+        "code": asset.code,
+        "kind": asset.kind,
+        "name": asset.name,
+        "longitude": point.x,
+        "latitude": point.y,
+        "grid": asset.grid.code if asset.grid else None,
+        "site": asset.site.name if asset.site else None,
+        "address": asset.address,
+        "status": asset.status,
+        "installed_on": asset.installed_on.isoformat() if asset.installed_on else None,
+        "manufacturer": asset.manufacturer,
+        "model": asset.model,
+        "serial_number": asset.serial_number,
+        "notes": asset.notes,
+        "attributes": dict(asset.attributes or {}),
+    }
+
+
+def asset_by_code(code: str) -> Asset | None:
+    return db.session.scalar(select(Asset).where(Asset.code == code.strip().upper()))
+
+
+def code_exists(code: str) -> bool:
+    return db.session.scalar(select(Asset.id).where(Asset.code == code)) is not None
+
+
+def create_asset(data: Mapping[str, Any], validator: AssetValidator | None = None) -> Asset:
+    """Validate and add a new asset with its audit entry; the caller commits."""
+    clean = (validator or AssetValidator()).validate(data)
+    if code_exists(clean.code):
+        raise DuplicateCodeError(clean.code)
+    asset = Asset(**clean.column_values())
+    db.session.add(asset)
+    db.session.flush()
+    record_change("create", "asset", asset.code, None, asset_record(asset))
+    return asset
+
+
+def update_asset(asset: Asset, changes: Mapping[str, Any]) -> Asset:
+    """Validate and apply a partial change; the grid follows the point."""
+    before = asset_record(asset)
+    clean = AssetValidator().validate(changes, existing=asset)
+    for column, value in clean.column_values().items():
+        if column != "location" or (clean.longitude, clean.latitude) != (
+            before["longitude"],
+            before["latitude"],
+        ):
+            setattr(asset, column, value)
+    db.session.flush()
+    db.session.refresh(asset)
+    old, new = changed_fields(before, asset_record(asset))
+    if new:
+        record_change("update", "asset", asset.code, old, new)
+    return asset
+
+
+def retire_asset(asset: Asset) -> Asset:
+    if asset.status != AssetStatus.RETIRED:
+        before = asset.status
+        asset.status = AssetStatus.RETIRED
+        record_change("retire", "asset", asset.code, {"status": before}, {"status": asset.status})
+    return asset

@@ -1,0 +1,124 @@
+"""The one place that knows how SpatiaLite and PostGIS differ.
+
+Feature code asks this module for engine options, point values, coordinate columns and
+index-backed bounding-box filters, and never checks the dialect itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from geoalchemy2 import WKTElement
+from geoalchemy2.admin.dialects.sqlite import init_spatialite
+from sqlalchemy import ColumnElement, Engine, event, func, literal_column, select, text
+from sqlalchemy.engine import make_url
+
+SRID = 4326
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class BBox:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+
+def sqlite_module():
+    """A DB-API sqlite module that can load extensions.
+
+    The interpreter's own ``sqlite3`` is often built without ``enable_load_extension``;
+    pysqlite3 (a wheel with its own SQLite) is used then. Only one is ever used in a process.
+    """
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        return sqlite3
+    return importlib.import_module("pysqlite3.dbapi2")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the ``postgres://`` and ``postgresql://`` spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def engine_options(database_url: str) -> dict[str, Any]:
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return {
+            "module": sqlite_module(),
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        }
+    return {"pool_pre_ping": True}
+
+
+def _prepare_spatialite_connection(dbapi_connection, _connection_record) -> None:
+    dbapi_connection.enable_load_extension(True)
+    dbapi_connection.load_extension("mod_spatialite")
+    dbapi_connection.enable_load_extension(False)
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+    if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "memory":
+        dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+    # WGS84 mode: the full EPSG table costs ~10 s and 6 MB, and we only use SRID 4326.
+    init_spatialite(dbapi_connection, transaction=True, init_mode="WGS84")
+    dbapi_connection.commit()
+
+
+def configure_engine(engine: Engine) -> None:
+    """Attach what a backend needs on every new connection (SpatiaLite only)."""
+    if engine.dialect.name == "sqlite" and not event.contains(
+        engine, "connect", _prepare_spatialite_connection
+    ):
+        event.listen(engine, "connect", _prepare_spatialite_connection)
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def point_value(longitude: float, latitude: float) -> WKTElement:
+    return WKTElement(f"POINT({longitude!r} {latitude!r})", srid=SRID)
+
+
+def longitude_of(geometry_column) -> ColumnElement:
+    return func.ST_X(geometry_column)
+
+
+def latitude_of(geometry_column) -> ColumnElement:
+    return func.ST_Y(geometry_column)
+
+
+def bbox_filter(bind, table_name: str, id_column, geometry_column, bbox: BBox) -> ColumnElement:
+    """A WHERE clause for points inside ``bbox`` that uses the spatial index on each backend.
+
+    PostGIS plans ``ST_Intersects`` through its GiST index. SpatiaLite does not use its
+    R*Tree by itself, so the ``idx_<table>_<column>`` virtual table is queried explicitly;
+    the R*Tree keeps 32-bit boxes rounded outwards, so the exact test is kept as well.
+    """
+    if not is_sqlite(bind):
+        envelope = func.ST_MakeEnvelope(
+            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
+        )
+        return func.ST_Intersects(geometry_column, envelope)
+    index_table = f"idx_{table_name}_{geometry_column.key}"
+    candidates = (
+        select(literal_column("pkid"))
+        .select_from(text(index_table))
+        .where(
+            literal_column("xmin") <= bbox.max_lon,
+            literal_column("xmax") >= bbox.min_lon,
+            literal_column("ymin") <= bbox.max_lat,
+            literal_column("ymax") >= bbox.min_lat,
+        )
+    )
+    return (
+        id_column.in_(candidates)
+        & longitude_of(geometry_column).between(bbox.min_lon, bbox.max_lon)
+        & latitude_of(geometry_column).between(bbox.min_lat, bbox.max_lat)
+    )

@@ -1,0 +1,120 @@
+from sqlalchemy import inspect, text
+
+from app import config_from_environment, create_app
+from core import spatial
+from core.extensions import db
+
+
+def test_config_from_environment_types_values():
+    config = config_from_environment(
+        {
+            "DATABASE_URL": "postgresql://u@h/d",
+            "MAIL_PORT": "587",
+            "MAIL_USE_TLS": "true",
+            "STRICT_DISTRICT": "0",
+            "TIMEZONE": "UTC",
+        }
+    )
+    assert config == {
+        "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/d",
+        "MAIL_PORT": 587,
+        "MAIL_USE_TLS": True,
+        "STRICT_DISTRICT": False,
+        "TIMEZONE": "UTC",
+    }
+
+
+def test_environment_overrides_defaults_and_test_config_wins(monkeypatch, database_url):
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("MAP_TILES", "none")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "MAP_TILES": "gaode"})
+    assert app.config["TIMEZONE"] == "Europe/Berlin"
+    assert app.config["MAP_TILES"] == "gaode"
+
+
+def test_postgres_url_uses_psycopg3():
+    assert spatial.normalise_database_url("postgres://a@b/c") == "postgresql+psycopg://a@b/c"
+    assert spatial.normalise_database_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_healthz_needs_no_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_pages_need_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_api_needs_token(client):
+    response = client.get("/api/v1/assets")
+    assert response.status_code == 401
+    assert response.is_json
+
+
+def test_schema_has_spatial_indexes(app, backend):
+    with app.app_context():
+        connection = db.session.connection()
+        if backend == "spatialite":
+            rows = connection.execute(
+                text(
+                    "SELECT f_table_name, f_geometry_column, srid, spatial_index_enabled "
+                    "FROM geometry_columns ORDER BY 1"
+                )
+            ).all()
+            assert [tuple(row) for row in rows] == [
+                ("assets", "location", 4326, 1),
+                ("grids", "boundary", 4326, 1),
+                ("sites", "location", 4326, 1),
+            ]
+            mode = connection.execute(text("PRAGMA journal_mode")).scalar()
+            assert mode == "wal"
+        else:
+            rows = (
+                connection.execute(
+                    text(
+                        "SELECT indexname FROM pg_indexes WHERE indexdef ILIKE '%USING gist%' "
+                        "ORDER BY 1"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            assert rows == ["idx_assets_location", "idx_grids_boundary", "idx_sites_location"]
+            srids = connection.execute(
+                text("SELECT f_table_name, srid FROM geometry_columns ORDER BY 1")
+            ).all()
+            assert [tuple(row) for row in srids] == [
+                ("assets", 4326),
+                ("grids", 4326),
+                ("sites", 4326),
+            ]
+        assert "assets" in inspect(connection).get_table_names()
+
+
+def test_spatialite_metadata_is_wgs84_only(app, backend):
+    if backend != "spatialite":
+        return
+    with app.app_context():
+        count = db.session.execute(text("SELECT count(*) FROM spatial_ref_sys")).scalar()
+        assert count < 200  # WGS84 mode, not the ~6000-row EPSG table
+
+
+def test_language_follows_browser_then_switch(client, auth, officer):
+    auth.login(officer)
+    page = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "Dashboard" in page.get_data(as_text=True)
+    page = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "仪表盘" in page.get_data(as_text=True)
+    client.get("/lang/en?next=/")
+    page = client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "Dashboard" in page.get_data(as_text=True)
+
+
+def test_language_switch_refuses_foreign_redirect(client):
+    response = client.get("/lang/en?next=https://evil.example/")
+    assert response.status_code == 302
+    assert "evil" not in response.headers["Location"]

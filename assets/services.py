@@ -186,9 +186,15 @@ class AssetValidator:
 
     def _location(self, values, errors) -> tuple[float, float, GridArea | None]:
         longitude = parse_coordinate(values.get("longitude"), "longitude", 180, errors)
-        latitude = parse_coordinate(values.get("latitude"), "latitude", 90, errors)
+        latitude = parse_coordinate(values.get("latitude"), "latitude", 180, errors, 90)
         if longitude is None or latitude is None:
             return 0.0, 0.0, None
+        if abs(latitude) > 90:
+            if in_china(latitude, longitude):
+                errors["location"] = str(_l("Latitude and longitude look swapped."))
+            else:
+                errors["latitude"] = str(_l("Must be between -%(n)s and %(n)s.", n=90))
+            return longitude, latitude, None
         reason = location_problem(longitude, latitude)
         if reason:
             errors["location"] = reason
@@ -254,7 +260,9 @@ class AssetValidator:
         return clean
 
 
-def parse_coordinate(raw: Any, name: str, limit: float, errors: dict) -> float | None:
+def parse_coordinate(
+    raw: Any, name: str, limit: float, errors: dict, shown_limit: float | None = None
+) -> float | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         errors[name] = str(_l("This field is required."))
         return None
@@ -267,7 +275,7 @@ def parse_coordinate(raw: Any, name: str, limit: float, errors: dict) -> float |
         errors[name] = str(_l("Not a number."))
         return None
     if not math.isfinite(value) or not -limit <= value <= limit:
-        errors[name] = str(_l("Must be between -%(n)s and %(n)s.", n=limit))
+        errors[name] = str(_l("Must be between -%(n)s and %(n)s.", n=shown_limit or limit))
         return None
     return value
 

@@ -2,12 +2,15 @@
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
 
 def select_locale() -> str:
+    """The switch's choice, else the browser's; English outside a request (the CLI)."""
+    if not has_request_context():
+        return "en"
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -35,7 +35,7 @@ def init_auth(app: Flask) -> None:
     def require_login():
         if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
             return None
-        if request.endpoint.startswith("api-docs.") or request.endpoint.endswith(".static"):
+        if request.endpoint.endswith(".static"):
             return None
         if current_user.is_authenticated:
             return None

@@ -4,6 +4,7 @@ import hashlib
 from datetime import date, datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,6 +18,13 @@ class Role(StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"
     CONTRACTOR = "contractor"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.OFFICER: _l("Safety officer"),
+    Role.CONTRACTOR: _l("Contractor"),
+}
 
 
 class Contractor(db.Model):
@@ -63,6 +71,10 @@ class User(UserMixin, db.Model):
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS.get(self.role, self.role))
 
     @property
     def is_staff(self) -> bool:

@@ -101,9 +101,7 @@ def test_move_rederives_grid_and_audits_only_changes(app, district):
         )
         db.session.commit()
         assert asset_by_code("CS-001").grid.code == "G2-02"
-        entry = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "update")
-        ).one()
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update")).one()
         assert set(entry.after) == {"longitude", "latitude", "grid"}
         assert entry.before["grid"] == "G1-01"
 
@@ -142,7 +140,9 @@ def test_bbox_filter_is_exact_on_both_backends(app, district):
     just_outside = [(119.149999, 36.715), (119.16, 36.7200001)]
     with app.app_context():
         for number, (lon, lat) in enumerate(inside + just_outside, start=1):
-            factories.gen_asset(factories.charging_station_data(number, longitude=lon, latitude=lat))
+            factories.gen_asset(
+                factories.charging_station_data(number, longitude=lon, latitude=lat)
+            )
         db.session.commit()
         bbox = BBox(119.15, 36.71, 119.17, 36.72)
         codes = db.session.scalars(

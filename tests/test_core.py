@@ -118,3 +118,19 @@ def test_language_switch_refuses_foreign_redirect(client):
     response = client.get("/lang/en?next=https://evil.example/")
     assert response.status_code == 302
     assert "evil" not in response.headers["Location"]
+
+
+def test_chinese_catalog_is_complete_and_compiled():
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).parent.parent / "translations" / "zh" / "LC_MESSAGES"
+    with open(folder / "messages.po", "rb") as po_file:
+        catalog = read_po(po_file)
+    with open(folder / "messages.mo", "rb") as mo_file:
+        compiled = {message.id: message.string for message in read_mo(mo_file) if message.id}
+    untranslated = [m.id for m in catalog if m.id and (not m.string or m.fuzzy)]
+    assert untranslated == []
+    assert {m.id: m.string for m in catalog if m.id} == compiled, "run bin/translations compile"

@@ -159,3 +159,24 @@ def test_validator_reuses_one_grid_lookup(app, district):
         first = validator.validate(factories.charging_station_data(1))
         second = validator.validate(factories.blocker_data(1))
         assert (first.grid.code, second.grid.code) == ("G1-01", "G2-02")
+
+
+def test_bbox_query_plan_uses_the_spatial_index(app, district, backend):
+    with app.app_context():
+        factories.gen_asset()
+        db.session.commit()
+        bind = db.session.get_bind()
+        query = select(Asset.code).where(
+            bbox_filter(bind, "assets", Asset.id, Asset.location, BBox(119.1, 36.7, 119.2, 36.8))
+        )
+        sql = str(query.compile(bind, compile_kwargs={"literal_binds": True}))
+        connection = db.session.connection()
+        if backend == "spatialite":
+            plan = " ".join(
+                str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+            assert "idx_assets_location VIRTUAL TABLE" in plan
+        else:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "idx_assets_location" in plan

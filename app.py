@@ -137,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from assets.api import register_api as register_assets_api
     from assets.demo import demo_cli
     from core.extensions import api
+    from inspections.cli import inspections_cli
 
     init_auth(app)
     core.i18n.init_app(app)
@@ -144,5 +145,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(assets.bp)
     register_assets_api(api)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(inspections_cli)
     app.register_blueprint(core.views.bp)
     core.errors.init_app(app)

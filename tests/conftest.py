@@ -195,3 +195,19 @@ def officer_token(app, officer):
 def api(client, officer_token):
     """A test client that sends the officer's bearer token."""
     return factories.BearerClient(client, officer_token)
+
+
+@pytest.fixture(scope="session")
+def demo_app(backend, tmp_path_factory):
+    """A separate database per backend holding the demo district, loaded once: read only."""
+    from assets.demo import load_demo_district
+
+    url = migrated_database(backend, tmp_path_factory.mktemp(f"demo-{backend}"), "_demo")
+    demo = create_app(test_config(url))
+    with demo.app_context():
+        load_demo_district()
+        db.session.remove()
+    yield demo
+    with demo.app_context():
+        db.session.remove()
+        db.engine.dispose()

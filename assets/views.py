@@ -1,16 +1,345 @@
-from flask import Blueprint, render_template
+"""Asset pages: the dashboard, the filtered list, the detail with its history, and the forms."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from geoalchemy2.shape import to_shape
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
+
+from accounts.auth import staff_required
 from assets.cli import register_commands
+from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_data_for
+from assets.kinds import KINDS, kind_named
+from assets.models import Asset, Grid, Site
+from assets.services import (
+    AssetValidationError,
+    DuplicateCodeError,
+    asset_by_code,
+    asset_record,
+    create_asset,
+    retire_asset,
+    update_asset,
+)
+from core.audit import AuditEntry
+from core.extensions import db
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
 
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+NO_GRID = "none"
+ParentGrid = aliased(Grid)
+SORT_COLUMNS = {
+    "code": Asset.code,
+    "name": func.lower(Asset.name),
+    "kind": Asset.kind,
+    "status": Asset.status,
+    "grid": Grid.code,
+    "installed_on": Asset.installed_on,
+}
+FILTER_KEYS = ("kind", "status", "grid", "q", "sort", "per_page")
+
+
+@bp.app_context_processor
+def asset_labels() -> dict[str, Any]:
+    return {"kinds": KINDS, "status_labels": STATUS_LABELS, "NO_GRID": NO_GRID}
+
+
+# The dashboard
+
 
 @bp.get("/")
 def dashboard():
-    return render_template("assets/dashboard.html")
+    by_kind = dict(db.session.execute(select(Asset.kind, func.count()).group_by(Asset.kind)).all())
+    by_status = dict(
+        db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all()
+    )
+    return render_template(
+        "assets/dashboard.html",
+        total=sum(by_kind.values()),
+        by_kind=by_kind,
+        by_status=by_status,
+        by_grid=asset_counts_by_grid(),
+        without_grid=db.session.scalar(
+            select(func.count()).select_from(Asset).where(Asset.grid_id.is_(None))
+        ),
+    )
+
+
+def asset_counts_by_grid() -> list[tuple[str, str, int]]:
+    """(code, name, count) for every second-level grid, and any other grid holding assets."""
+    rows = db.session.execute(
+        select(Grid.code, Grid.name, Grid.level, func.count(Asset.id))
+        .outerjoin(Asset, Asset.grid_id == Grid.id)
+        .group_by(Grid.id, Grid.code, Grid.name, Grid.level)
+        .order_by(Grid.code)
+    ).all()
+    return [(code, name, count) for code, name, level, count in rows if level == 2 or count]
+
+
+# The list
+
+
+@dataclass
+class ListQuery:
+    kind: str
+    status: str
+    grid: str
+    q: str
+    sort: str
+    page: int
+    per_page: int
+
+    def filters(self) -> dict[str, Any]:
+        """The non-empty filters, for links that keep them."""
+        values = {key: getattr(self, key) for key in FILTER_KEYS}
+        if values["per_page"] == DEFAULT_PER_PAGE:
+            values["per_page"] = None
+        return {key: value for key, value in values.items() if value}
+
+
+def positive_int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
+    return int(raw)
+
+
+def list_query_from_request() -> ListQuery:
+    sort = request.args.get("sort", "").strip()
+    if sort.lstrip("-") not in SORT_COLUMNS:
+        sort = "code"
+    return ListQuery(
+        kind=request.args.get("kind", "").strip(),
+        status=request.args.get("status", "").strip(),
+        grid=request.args.get("grid", "").strip(),
+        q=request.args.get("q", "").strip(),
+        sort=sort,
+        page=positive_int_arg("page", 1),
+        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+    )
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def filtered_assets(query: ListQuery):
+    stmt = (
+        select(Asset)
+        .outerjoin(Grid, Asset.grid_id == Grid.id)
+        .outerjoin(ParentGrid, Grid.parent_id == ParentGrid.id)
+    )
+    if query.kind:
+        stmt = stmt.where(Asset.kind == query.kind)
+    if query.status:
+        stmt = stmt.where(Asset.status == query.status)
+    if query.grid == NO_GRID:
+        stmt = stmt.where(Asset.grid_id.is_(None))
+    elif query.grid:
+        grid = query.grid.upper()
+        stmt = stmt.where(or_(Grid.code == grid, ParentGrid.code == grid))
+    if query.q:
+        pattern = like_pattern(query.q)
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (Asset.code, Asset.name, Asset.address)
+                )
+            )
+        )
+    return stmt
+
+
+def ordering(sort: str) -> list[ColumnElement]:
+    """Whitelisted sort, empty values last in both directions, the code breaking ties."""
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    direction = column.desc() if sort.startswith("-") else column.asc()
+    return [column.is_(None), direction, Asset.code.asc()]
 
 
 @bp.get("/assets/")
 def asset_list():
-    return render_template("assets/dashboard.html")
+    query = list_query_from_request()
+    stmt = filtered_assets(query)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    assets = db.session.scalars(
+        stmt.options(selectinload(Asset.grid), selectinload(Asset.site))
+        .order_by(*ordering(query.sort))
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    pages = max(1, -(-total // query.per_page))
+    filters = query.filters()
+
+    def list_url(**changes: Any) -> str:
+        return url_for("assets.asset_list", **{**filters, **changes})
+
+    return render_template(
+        "assets/list.html",
+        assets=assets,
+        query=query,
+        total=total,
+        pages=pages,
+        list_url=list_url,
+        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+    )
+
+
+# The detail
+
+
+def asset_or_404(code: str) -> Asset:
+    asset = asset_by_code(code)
+    if asset is None:
+        abort(404, description=_("No asset has the code %(code)s.", code=code))
+    return asset
+
+
+def shown_value(value: Any) -> str:
+    """A stored value as text for the history table."""
+    if value is None or value == "":
+        return "—"
+    if value is True:
+        return _("Yes")
+    if value is False:
+        return _("No")
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {shown_value(item)}" for key, item in value.items())
+    return str(value)
+
+
+@dataclass
+class HistoryRow:
+    entry: AuditEntry
+    changes: list[tuple[str, str, str]]
+
+
+def asset_history(code: str) -> list[HistoryRow]:
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == "asset", AuditEntry.entity_key == code)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    ).all()
+    rows = []
+    for entry in entries:
+        before, after = entry.before or {}, entry.after or {}
+        keys = list(dict.fromkeys([*before, *after]))
+        changes = [(key, shown_value(before.get(key)), shown_value(after.get(key))) for key in keys]
+        rows.append(HistoryRow(entry, changes))
+    return rows
+
+
+@bp.get("/assets/<code>")
+def asset_detail(code: str):
+    asset = asset_or_404(code)
+    point = to_shape(asset.location)
+    kind = kind_named(asset.kind)
+    attributes = asset.attributes or {}
+    if kind is not None:
+        shown = [(field.label, attributes.get(field.name)) for field in kind.fields]
+    else:
+        shown = list(attributes.items())
+    return render_template(
+        "assets/detail.html",
+        asset=asset,
+        kind=kind,
+        longitude=point.x,
+        latitude=point.y,
+        attributes=shown,
+        history=asset_history(asset.code),
+    )
+
+
+# The forms
+
+
+def site_names() -> list[str]:
+    return list(db.session.scalars(select(Site.name).order_by(Site.name)))
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, list[str]]:
+    """Service error keys as form field names ("attributes.ports" → "attr_ports")."""
+    by_field: dict[str, list[str]] = {}
+    for key, message in errors.items():
+        name = key
+        if key.startswith("attributes."):
+            name = attribute_field_name(key.removeprefix("attributes."))
+        by_field.setdefault(name, []).append(message)
+    return by_field
+
+
+def render_form(template: str, form: AssetForm, errors: dict[str, list[str]], status: int, **ctx):
+    return (
+        render_template(template, form=form, errors=errors, site_names=site_names(), **ctx),
+        status,
+    )
+
+
+@bp.route("/assets/new", methods=["GET", "POST"])
+@staff_required
+def asset_new():
+    form = AssetForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_form("assets/form.html", form, field_errors({}), status, asset=None)
+    kind = kind_named(form.kind.data or "")
+    data = {
+        "code": form.code.data,
+        "kind": form.kind.data,
+        **form.base_values(),
+        "attributes": form.attribute_values(kind) if kind else {},
+    }
+    try:
+        asset = create_asset(data)
+    except AssetValidationError as error:
+        db.session.rollback()
+        return render_form("assets/form.html", form, field_errors(error.errors), 400, asset=None)
+    except DuplicateCodeError as error:
+        db.session.rollback()
+        message = _("An asset with code %(code)s exists already.", code=error.code)
+        return render_form("assets/form.html", form, {"code": [message]}, 400, asset=None)
+    db.session.commit()
+    flash(_("Asset %(code)s created.", code=asset.code), "success")
+    return redirect(url_for("assets.asset_detail", code=asset.code))
+
+
+@bp.route("/assets/<code>/edit", methods=["GET", "POST"])
+@staff_required
+def asset_edit(code: str):
+    asset = asset_or_404(code)
+    kind = kind_named(asset.kind)
+    form = AssetForm(data=form_data_for(asset_record(asset)))
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_form("assets/form.html", form, {}, status, asset=asset, kind=kind)
+    changes = {**form.base_values(), "attributes": form.attribute_values(kind) if kind else {}}
+    try:
+        update_asset(asset, changes)
+    except AssetValidationError as error:
+        db.session.rollback()
+        errors = field_errors(error.errors)
+        return render_form("assets/form.html", form, errors, 400, asset=asset, kind=kind)
+    db.session.commit()
+    flash(_("Asset %(code)s saved.", code=asset.code), "success")
+    return redirect(url_for("assets.asset_detail", code=asset.code))
+
+
+@bp.post("/assets/<code>/retire")
+@staff_required
+def asset_retire(code: str):
+    asset = asset_or_404(code)
+    retire_asset(asset)
+    db.session.commit()
+    flash(_("Asset %(code)s retired.", code=asset.code), "success")
+    return redirect(url_for("assets.asset_detail", code=asset.code))

@@ -45,6 +45,8 @@ def test_config(database_url: str, **overrides) -> dict:
         "SCHEDULER_ENABLED": False,
         "STRICT_DISTRICT": True,
         "SERVER_NAME": None,
+        # Real hashing, cheap rounds: the production default (scrypt) costs ~0.2 s a call.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
     return config

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from accounts.models import ApiToken, Contractor, Role, User
 from core.audit import record_change
@@ -66,9 +67,9 @@ def issue_api_token(user: User) -> str:
 
 def user_for_api_token(token: str) -> User | None:
     api_token = db.session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == ApiToken.hash_of(token), ApiToken.revoked_at.is_(None)
-        )
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == ApiToken.hash_of(token), ApiToken.revoked_at.is_(None))
     )
     if api_token is None or not api_token.user.active:
         return None

@@ -1,12 +1,325 @@
-from flask_smorest import Api, Blueprint
+"""The JSON API for assets and grids (GeoJSON), documented in OpenAPI by flask-smorest.
+
+Lists are read with plain-column selects (coordinates by ST_X/ST_Y in SQL) and serialised
+directly: no ORM objects, no shapely, no marshmallow on the way out. The schemas in
+``assets.schemas`` still document every response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from flask import Response, current_app, request, url_for
+from flask_login import current_user
+from flask_smorest import Api, Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
+from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from assets.models import Asset, Grid, Site
+from assets.schemas import (
+    AssetChangesSchema,
+    AssetCollectionSchema,
+    AssetFeatureSchema,
+    AssetInputSchema,
+    AssetQuerySchema,
+    GridCollectionSchema,
+    GridQuerySchema,
+)
+from assets.services import (
+    AssetValidationError,
+    DuplicateCodeError,
+    asset_by_code,
+    create_asset,
+    update_asset,
+)
+from core.extensions import csrf, db
+from core.spatial import BBox, bbox_filter, latitude_of, longitude_of
 
 blp = Blueprint("assets_api", __name__, url_prefix="/api/v1", description="Assets and grids")
 
+STAFF_ROLES = ("admin", "officer")
+GEOJSON = "application/geo+json"
+STAFF_ONLY = "Only administrators and safety officers may change assets."
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+PROPERTY_NAMES = (
+    "code",
+    "kind",
+    "name",
+    "status",
+    "grid",
+    "site",
+    "address",
+    "installed_on",
+    "manufacturer",
+    "model",
+    "serial_number",
+    "attributes",
+)
+
 
 def register_api(api: Api) -> None:
+    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
+    csrf.exempt(blp)
     api.register_blueprint(blp)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options.setdefault("security", [{"bearerAuth": []}])
+
+
+@blp.before_request
+def writes_need_staff() -> None:
+    """Runs after the app's login check (401): writes are for admins and officers only."""
+    if request.method in READ_METHODS:
+        return
+    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+    if not current_user.has_role(*STAFF_ROLES):
+        abort(403, message=STAFF_ONLY)
+
+
+# Reading
+
+
+def asset_select() -> Select:
+    return (
+        select(
+            Asset.code,
+            Asset.kind,
+            Asset.name,
+            Asset.status,
+            Grid.code.label("grid"),
+            Site.name.label("site"),
+            Asset.address,
+            Asset.installed_on,
+            Asset.manufacturer,
+            Asset.model,
+            Asset.serial_number,
+            # Kept as JSON text and embedded as it is in the answer (no parse, no re-dump).
+            func.coalesce(cast(Asset.attributes, Text), "{}").label("attributes"),
+            longitude_of(Asset.location).label("longitude"),
+            latitude_of(Asset.location).label("latitude"),
+        )
+        .select_from(Asset)
+        .outerjoin(Grid, Asset.grid_id == Grid.id)
+        .outerjoin(Site, Asset.site_id == Site.id)
+    )
+
+
+def asset_feature(row) -> dict[str, Any]:
+    """A Feature from a row of ``asset_select()`` (properties first, in PROPERTY_NAMES order)."""
+    properties = dict(zip(PROPERTY_NAMES, row, strict=False))
+    properties["attributes"] = orjson.Fragment(properties["attributes"])
+    return {
+        "type": "Feature",
+        "id": row[0],
+        "geometry": {"type": "Point", "coordinates": [row[12], row[13]]},
+        "properties": properties,
+    }
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """GeoJSON, serialised once (flask-smorest passes a Response through untouched).
+
+    orjson writes dates as YYYY-MM-DD and embeds ``orjson.Fragment`` text as it is.
+    """
+    return current_app.response_class(
+        orjson.dumps(body), status=status, headers=headers, mimetype=GEOJSON
+    )
+
+
+def grid_ids_within(code: str):
+    """The grid with ``code`` and its children, or a 422 when there is none."""
+    grid_id = db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper()))
+    if grid_id is None:
+        abort(422, errors={"query": {"grid": [f"Unknown grid: {code}."]}})
+    return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
+
+
+def asset_conditions(args: dict[str, Any]) -> list:
+    conditions = []
+    if "kind" in args:
+        conditions.append(Asset.kind == args["kind"])
+    if "status" in args:
+        conditions.append(Asset.status == args["status"])
+    if "grid" in args:
+        conditions.append(Asset.grid_id.in_(grid_ids_within(args["grid"])))
+    if "q" in args and args["q"].strip():
+        text = args["q"].strip()
+        conditions.append(
+            or_(
+                Asset.code.icontains(text, autoescape=True),
+                Asset.name.icontains(text, autoescape=True),
+                Asset.address.icontains(text, autoescape=True),
+            )
+        )
+    if "bbox" in args:
+        bbox: BBox = args["bbox"]
+        bind = db.session.get_bind()
+        conditions.append(bbox_filter(bind, "assets", Asset.id, Asset.location, bbox))
+    return conditions
+
+
+def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
+    query = request.args.to_dict(flat=False)
+
+    def href(number: int) -> str:
+        query.update(page=[str(number)], per_page=[str(per_page)])
+        return url_for("assets_api.list_assets", _external=True, **query)
+
+    links = [{"rel": "self", "href": href(page)}]
+    if page * per_page < matched:
+        links.append({"rel": "next", "href": href(page + 1)})
+    if page > 1:
+        last = max(1, -(-matched // per_page))
+        links.append({"rel": "prev", "href": href(min(page - 1, last))})
+    return links
 
 
 @blp.get("/assets")
-def list_assets():
-    return {"type": "FeatureCollection", "features": []}
+@blp.arguments(AssetQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, AssetCollectionSchema, content_type=GEOJSON)
+def list_assets(**args: Any) -> Response:
+    """Assets as a GeoJSON FeatureCollection, filtered, ordered by code and paginated."""
+    page = args.pop("page")
+    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    conditions = asset_conditions(args)
+    offset = (page - 1) * per_page
+    # Core execution on the session's connection: plain tuples, no ORM row processing.
+    connection = db.session.connection()
+    rows = connection.execute(
+        asset_select().where(*conditions).order_by(Asset.code).limit(per_page).offset(offset)
+    ).all()
+    features = [asset_feature(row) for row in rows]
+    if features and len(features) < per_page or page == 1 and not features:
+        matched = offset + len(features)  # the last page: no need to count
+    else:
+        matched = connection.execute(select(func.count(Asset.id)).where(*conditions)).scalar()
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "page": page,
+        "per_page": per_page,
+        "links": page_links(page, per_page, matched),
+    }
+    return json_response(body)
+
+
+def feature_of(code: str) -> dict[str, Any]:
+    row = db.session.execute(asset_select().where(Asset.code == code.strip().upper())).first()
+    if row is None:
+        abort(404, message=f"No asset with code {code}.")
+    return asset_feature(row)
+
+
+@blp.get("/assets/<code>")
+@blp.response(200, AssetFeatureSchema, content_type=GEOJSON)
+@blp.alt_response(404, schema=ErrorSchema, description="No asset with this code")
+def get_asset(code: str) -> Response:
+    """One asset as a GeoJSON Feature."""
+    return json_response(feature_of(code))
+
+
+# Writing
+
+
+def validation_errors(errors: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    return {"json": {field: [message] for field, message in errors.items()}}
+
+
+def save(change) -> str:
+    """Run ``change`` (returns the asset's code), commit once; on any error write nothing."""
+    try:
+        code = change()
+        db.session.commit()
+    except AssetValidationError as error:
+        db.session.rollback()
+        abort(422, errors=validation_errors(error.errors))
+    except DuplicateCodeError as error:
+        db.session.rollback()
+        abort(409, message=str(error))
+    except IntegrityError:
+        db.session.rollback()
+        abort(409, message="The change conflicts with another asset (duplicate code).")
+    except Exception:
+        db.session.rollback()
+        raise
+    return code
+
+
+@blp.post("/assets")
+@blp.arguments(AssetInputSchema)
+@blp.response(201, AssetFeatureSchema, content_type=GEOJSON)
+@blp.alt_response(409, schema=ErrorSchema, description="The code exists already")
+@blp.alt_response(403, schema=ErrorSchema, description=STAFF_ONLY)
+def create_asset_view(data: dict[str, Any]) -> Response:
+    """Register an asset; its grid is derived from the point."""
+    code = save(lambda: create_asset(data).code)
+    location = url_for("assets_api.get_asset", code=code, _external=True)
+    return json_response(feature_of(code), 201, {"Location": location})
+
+
+@blp.patch("/assets/<code>")
+@blp.arguments(AssetChangesSchema(partial=True))
+@blp.response(200, AssetFeatureSchema, content_type=GEOJSON)
+@blp.alt_response(404, schema=ErrorSchema, description="No asset with this code")
+@blp.alt_response(403, schema=ErrorSchema, description=STAFF_ONLY)
+def update_asset_view(changes: dict[str, Any], code: str) -> Response:
+    """Change some fields of an asset; moving the point moves it to the grid there."""
+    asset = asset_by_code(code)
+    if asset is None:
+        abort(404, message=f"No asset with code {code}.")
+    saved = save(lambda: update_asset(asset, changes).code)
+    return json_response(feature_of(saved))
+
+
+# Grids
+
+
+def grid_features(rows: Iterable) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "Feature",
+            "id": row.code,
+            "geometry": orjson.Fragment(row.geometry),
+            "properties": {
+                "code": row.code,
+                "name": row.name,
+                "level": row.level,
+                "parent": row.parent,
+                "leader_name": row.leader_name,
+                "leader_phone": row.leader_phone,
+            },
+        }
+        for row in rows
+    ]
+
+
+@blp.get("/grids")
+@blp.arguments(GridQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, GridCollectionSchema, content_type=GEOJSON)
+def list_grids(level: int | None = None) -> Response:
+    """Grid boundaries as a GeoJSON FeatureCollection (optionally one level)."""
+    parent = aliased(Grid)
+    query = (
+        select(
+            Grid.code,
+            Grid.name,
+            Grid.level,
+            parent.code.label("parent"),
+            Grid.leader_name,
+            Grid.leader_phone,
+            func.ST_AsGeoJSON(Grid.boundary).label("geometry"),
+        )
+        .outerjoin(parent, Grid.parent_id == parent.id)
+        .order_by(Grid.code)
+    )
+    if level is not None:
+        query = query.where(Grid.level == level)
+    features = grid_features(db.session.execute(query))
+    return json_response({"type": "FeatureCollection", "features": features})

@@ -1,0 +1,185 @@
+"""Marshmallow schemas of the JSON API: query arguments and request bodies are loaded with
+them; responses are built directly (for speed) but documented with them in OpenAPI."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from assets.kinds import KINDS
+from assets.models import AssetStatus
+from core.spatial import BBox
+
+STATUSES = [status.value for status in AssetStatus]
+
+
+class BBoxField(fields.Field):
+    """``minLon,minLat,maxLon,maxLat`` → :class:`BBox`."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> BBox:
+        parts = str(value).split(",")
+        if len(parts) != 4:
+            raise ValidationError("Four numbers are needed: minLon,minLat,maxLon,maxLat.")
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            raise ValidationError("Not a number in minLon,minLat,maxLon,maxLat.") from None
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValidationError("The numbers must be finite.")
+        min_lon, min_lat, max_lon, max_lat = numbers
+        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+            raise ValidationError("Longitudes must be between -180 and 180.")
+        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+            raise ValidationError("Latitudes must be between -90 and 90.")
+        if not (min_lon < max_lon and min_lat < max_lat):
+            raise ValidationError("The minimum must be less than the maximum.")
+        return BBox(min_lon, min_lat, max_lon, max_lat)
+
+
+class AssetQuerySchema(Schema):
+    kind = fields.String(validate=validate.OneOf(list(KINDS)))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    grid = fields.String(
+        metadata={"description": "Grid code; a first-level grid includes its children."}
+    )
+    bbox = BBoxField(
+        metadata={
+            "description": "minLon,minLat,maxLon,maxLat (WGS-84)",
+            "type": "string",
+            "example": "119.10,36.70,119.20,36.73",
+        }
+    )
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Text search in code, name and address."},
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
+    )
+
+    @validates("per_page")
+    def within_maximum(self, value: int, **_kwargs) -> None:
+        maximum = current_app.config["API_MAX_PAGE_SIZE"]
+        if value > maximum:
+            raise ValidationError(f"Must be at most {maximum}.")
+
+
+class GridQuerySchema(Schema):
+    level = fields.Integer(validate=validate.OneOf([1, 2]))
+
+
+class AssetInputSchema(Schema):
+    """The body of POST (all required fields) and PATCH (loaded with ``partial=True``).
+
+    Only shapes and types are checked here; the registry's rules (kinds, attributes, the
+    district, swapped coordinates) are checked by ``assets.services``. The grid is derived
+    from the point: a ``grid`` key is refused.
+    """
+
+    code = fields.String(required=True, metadata={"example": "CS-001"})
+    kind = fields.String(required=True, metadata={"enum": list(KINDS)})
+    name = fields.String(required=True)
+    longitude = fields.Float(required=True, metadata={"minimum": -180, "maximum": 180})
+    latitude = fields.Float(required=True, metadata={"minimum": -90, "maximum": 90})
+    site = fields.String(allow_none=True, metadata={"description": "Site name"})
+    address = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": STATUSES})
+    installed_on = fields.Date(allow_none=True)
+    manufacturer = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    serial_number = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    attributes = fields.Dict(
+        keys=fields.String(),
+        allow_none=True,
+        metadata={"description": "Kind-specific attributes, e.g. ports for charging_station."},
+    )
+    grid = fields.Raw(
+        load_only=True,
+        metadata={"description": "Not accepted: the grid is derived from the location."},
+    )
+
+    @validates("grid")
+    def refuse_grid(self, _value: Any, **_kwargs) -> None:
+        raise ValidationError("The grid is derived from the location and cannot be set.")
+
+
+# Response documentation only.
+
+
+class PointSchema(Schema):
+    type = fields.String(metadata={"enum": ["Point"]})
+    coordinates = fields.List(fields.Float(), metadata={"description": "[longitude, latitude]"})
+
+
+class AssetPropertiesSchema(Schema):
+    code = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    status = fields.String(metadata={"enum": STATUSES})
+    grid = fields.String(allow_none=True)
+    site = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    installed_on = fields.Date(allow_none=True)
+    manufacturer = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    serial_number = fields.String(allow_none=True)
+    attributes = fields.Dict(keys=fields.String())
+
+
+class AssetFeatureSchema(Schema):
+    type = fields.String(metadata={"enum": ["Feature"]})
+    id = fields.String()
+    geometry = fields.Nested(PointSchema)
+    properties = fields.Nested(AssetPropertiesSchema)
+
+
+class LinkSchema(Schema):
+    rel = fields.String(metadata={"enum": ["self", "next", "prev"]})
+    href = fields.String()
+
+
+class AssetCollectionSchema(Schema):
+    type = fields.String(metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Nested(AssetFeatureSchema))
+    # OGC API - Features spelling.
+    numberMatched = fields.Integer()
+    numberReturned = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    links = fields.List(fields.Nested(LinkSchema))
+
+
+class PolygonSchema(Schema):
+    type = fields.String(metadata={"enum": ["Polygon"]})
+    coordinates = fields.List(fields.List(fields.List(fields.Float())))
+
+
+class GridPropertiesSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    level = fields.Integer()
+    parent = fields.String(allow_none=True)
+    leader_name = fields.String(allow_none=True)
+    leader_phone = fields.String(allow_none=True)
+
+
+class GridFeatureSchema(Schema):
+    type = fields.String(metadata={"enum": ["Feature"]})
+    id = fields.String()
+    geometry = fields.Nested(PolygonSchema)
+    properties = fields.Nested(GridPropertiesSchema)
+
+
+class GridCollectionSchema(Schema):
+    type = fields.String(metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Nested(GridFeatureSchema))
+
+
+class AssetChangesSchema(AssetInputSchema):
+    """The body of PATCH: any subset of the fields (loaded with ``partial=True``)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import shapely
 from shapely import STRtree
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from assets.grids import GridArea, GridLocator
 from assets.kinds import all_attribute_names
@@ -34,6 +34,7 @@ from assets.services import (
 )
 from core.audit import AuditEntry, audit_row, current_actor
 from core.extensions import db
+from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
 from core.types import utcnow
 
@@ -327,10 +328,7 @@ def insert_assets(cleans: list[CleanAsset], action: str, site_names: dict[int, s
 
 
 def bulk_insert(model, rows: list[dict[str, Any]]) -> None:
-    """One executemany INSERT (no RETURNING: SQLAlchemy's batched "insertmanyvalues" is
-    faster on SQLite but slower on psycopg, whose query parsing dominates then)."""
-    if rows:
-        db.session.execute(insert(model), rows)
+    spatial_bulk_insert(db.session, model.__table__, rows)
 
 
 def import_assets(path: Path, fmt: str | None = None, progress: Progress | None = None):

@@ -7,6 +7,7 @@ index-backed bounding-box filters, and never checks the dialect itself.
 from __future__ import annotations
 
 import importlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import ColumnElement, Engine, event, func, literal_column, select, text
+from sqlalchemy import JSON, ColumnElement, Engine, Table, event, func, literal_column, select, text
 from sqlalchemy.engine import make_url
 
 SRID = 4326
@@ -161,3 +162,35 @@ def deferred_spatial_index(session, table_name: str, column_name: str) -> Iterat
         connection.execute(text(fill_index), {"last_id": last_id})
     finally:
         connection.execute(text(create_sql))
+
+
+def _copy_value(value: Any, column) -> Any:
+    if isinstance(value, WKTElement):
+        return f"SRID={value.srid};{value.data}"
+    if value is not None and isinstance(column.type, JSON):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def bulk_insert(session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many complete rows in the session's transaction.
+
+    PostGIS takes them through COPY (about ten times faster than executemany through
+    psycopg); SQLite through one executemany. Rows must carry every column they need:
+    COPY applies no Python-side defaults.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if is_sqlite(connection):
+        session.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    quoted = ", ".join(f'"{name}"' for name in names)
+    driver_connection = connection.connection.driver_connection
+    with (
+        driver_connection.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row([_copy_value(row[name], table.c[name]) for name in names])

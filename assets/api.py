@@ -15,7 +15,7 @@ from flask import Response, current_app, request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
-from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy import Select, Text, cast, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -34,6 +34,8 @@ from assets.services import (
     DuplicateCodeError,
     asset_by_code,
     create_asset,
+    grid_and_children,
+    text_search,
     update_asset,
 )
 from core.extensions import csrf, db
@@ -136,7 +138,7 @@ def grid_ids_within(code: str):
     grid_id = db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper()))
     if grid_id is None:
         abort(422, errors={"query": {"grid": [f"Unknown grid: {code}."]}})
-    return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
+    return grid_and_children(grid_id)
 
 
 def asset_conditions(args: dict[str, Any]) -> list:
@@ -148,14 +150,7 @@ def asset_conditions(args: dict[str, Any]) -> list:
     if "grid" in args:
         conditions.append(Asset.grid_id.in_(grid_ids_within(args["grid"])))
     if "q" in args and args["q"].strip():
-        text = args["q"].strip()
-        conditions.append(
-            or_(
-                Asset.code.icontains(text, autoescape=True),
-                Asset.name.icontains(text, autoescape=True),
-                Asset.address.icontains(text, autoescape=True),
-            )
-        )
+        conditions.append(text_search(args["q"].strip()))
     if "bbox" in args:
         bbox: BBox = args["bbox"]
         bind = db.session.get_bind()

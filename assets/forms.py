@@ -21,6 +21,7 @@ except ImportError:  # WTForms < 3.3 takes plain (value, label) pairs
 
 from assets.kinds import KINDS, AssetKind, AttributeField
 from assets.models import AssetStatus
+from assets.services import BASE_FIELDS
 
 STATUS_LABELS = {
     AssetStatus.ACTIVE: _l("Active"),
@@ -28,19 +29,7 @@ STATUS_LABELS = {
     AssetStatus.RETIRED: _l("Retired"),
 }
 # The form fields that map one-to-one onto the service's input keys (code and kind aside).
-EDITABLE_FIELDS = (
-    "name",
-    "longitude",
-    "latitude",
-    "site",
-    "address",
-    "status",
-    "installed_on",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "notes",
-)
+EDITABLE_FIELDS = tuple(name for name in BASE_FIELDS if name not in ("code", "kind"))
 
 
 def attribute_input(attribute: AttributeField) -> Field:

@@ -30,6 +30,7 @@ from assets.services import (
     AssetValidationError,
     AssetValidator,
     CleanAsset,
+    record_of,
     site_ids_by_name,
 )
 from core.audit import AuditEntry, audit_row, current_actor
@@ -379,23 +380,7 @@ def export_records() -> Iterator[dict[str, Any]]:
         .order_by(Asset.code)
     )
     for asset, longitude, latitude, grid, site in db.session.execute(query):
-        yield {
-            "code": asset.code,
-            "kind": asset.kind,
-            "name": asset.name,
-            "longitude": float(longitude),
-            "latitude": float(latitude),
-            "site": site,
-            "address": asset.address,
-            "status": asset.status,
-            "installed_on": asset.installed_on.isoformat() if asset.installed_on else None,
-            "manufacturer": asset.manufacturer,
-            "model": asset.model,
-            "serial_number": asset.serial_number,
-            "notes": asset.notes,
-            "grid": grid,
-            "attributes": dict(asset.attributes or {}),
-        }
+        yield record_of(asset, float(longitude), float(latitude), grid, site)
 
 
 def csv_cell(value: Any) -> str:

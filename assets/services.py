@@ -11,11 +11,11 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from assets.grids import GridArea, GridLocator
 from assets.kinds import KINDS, AssetKind, kind_named
-from assets.models import Asset, AssetStatus, Site
+from assets.models import Asset, AssetStatus, Grid, Site
 from core.audit import changed_fields, record_change
 from core.clock import district_today
 from core.extensions import db
@@ -301,14 +301,28 @@ def site_ids_by_name() -> dict[str, int]:
 def asset_record(asset: Asset) -> dict[str, Any]:
     """The asset's values in input form (as the API, forms and exports spell them)."""
     point = to_shape(asset.location)
+    return record_of(
+        asset,
+        point.x,
+        point.y,
+        asset.grid.code if asset.grid else None,
+        asset.site.name if asset.site else None,
+    )
+
+
+def record_of(
+    asset: Asset, longitude: float, latitude: float, grid: str | None, site: str | None
+) -> dict[str, Any]:
+    """``asset_record`` when the coordinates and the grid and site names are already known
+    (read in SQL for many assets at once)."""
     return {
         "code": asset.code,
         "kind": asset.kind,
         "name": asset.name,
-        "longitude": point.x,
-        "latitude": point.y,
-        "grid": asset.grid.code if asset.grid else None,
-        "site": asset.site.name if asset.site else None,
+        "longitude": longitude,
+        "latitude": latitude,
+        "grid": grid,
+        "site": site,
         "address": asset.address,
         "status": asset.status,
         "installed_on": asset.installed_on.isoformat() if asset.installed_on else None,
@@ -318,6 +332,24 @@ def asset_record(asset: Asset) -> dict[str, Any]:
         "notes": asset.notes,
         "attributes": dict(asset.attributes or {}),
     }
+
+
+def grid_and_children(grid_id) -> Select:
+    """Ids of a grid and its second-level children: a first-level grid covers them.
+
+    ``grid_id`` may be a value or a scalar subquery (NULL matches nothing).
+    """
+    return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
+
+
+def text_search(text: str) -> ColumnElement[bool]:
+    """Code, name or address contains ``text``, ignoring case; its % and _ are literal."""
+    return or_(
+        *(
+            column.icontains(text, autoescape=True)
+            for column in (Asset.code, Asset.name, Asset.address)
+        )
+    )
 
 
 def asset_by_code(code: str) -> Asset | None:

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import selectinload
 
 from accounts.auth import staff_required
 from assets.cli import register_commands
@@ -22,7 +22,9 @@ from assets.services import (
     asset_by_code,
     asset_record,
     create_asset,
+    grid_and_children,
     retire_asset,
+    text_search,
     update_asset,
 )
 from core.audit import AuditEntry
@@ -34,7 +36,6 @@ register_commands(bp)
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 NO_GRID = "none"
-ParentGrid = aliased(Grid)
 SORT_COLUMNS = {
     "code": Asset.code,
     "name": func.lower(Asset.name),
@@ -60,15 +61,15 @@ def dashboard():
     by_status = dict(
         db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all()
     )
+    total = sum(by_kind.values())
+    by_grid = asset_counts_by_grid()
     return render_template(
         "assets/dashboard.html",
-        total=sum(by_kind.values()),
+        total=total,
         by_kind=by_kind,
         by_status=by_status,
-        by_grid=asset_counts_by_grid(),
-        without_grid=db.session.scalar(
-            select(func.count()).select_from(Asset).where(Asset.grid_id.is_(None))
-        ),
+        by_grid=by_grid,
+        without_grid=total - sum(count for _code, _name, count in by_grid),
     )
 
 
@@ -128,17 +129,8 @@ def list_query_from_request() -> ListQuery:
     )
 
 
-def like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def filtered_assets(query: ListQuery):
-    stmt = (
-        select(Asset)
-        .outerjoin(Grid, Asset.grid_id == Grid.id)
-        .outerjoin(ParentGrid, Grid.parent_id == ParentGrid.id)
-    )
+    stmt = select(Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
     if query.kind:
         stmt = stmt.where(Asset.kind == query.kind)
     if query.status:
@@ -146,18 +138,10 @@ def filtered_assets(query: ListQuery):
     if query.grid == NO_GRID:
         stmt = stmt.where(Asset.grid_id.is_(None))
     elif query.grid:
-        grid = query.grid.upper()
-        stmt = stmt.where(or_(Grid.code == grid, ParentGrid.code == grid))
+        grid_id = select(Grid.id).where(Grid.code == query.grid.upper()).scalar_subquery()
+        stmt = stmt.where(Asset.grid_id.in_(grid_and_children(grid_id)))
     if query.q:
-        pattern = like_pattern(query.q)
-        stmt = stmt.where(
-            or_(
-                *(
-                    func.lower(column).like(pattern, escape="\\")
-                    for column in (Asset.code, Asset.name, Asset.address)
-                )
-            )
-        )
+        stmt = stmt.where(text_search(query.q))
     return stmt
 
 

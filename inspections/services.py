@@ -10,11 +10,12 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from assets.models import Asset, AssetStatus, Grid
+from assets.models import Asset, AssetStatus
+from assets.services import grid_and_children
 from core.clock import district_today
 from core.extensions import db
 from core.types import utcnow
@@ -87,8 +88,7 @@ def plan_assets(plan: InspectionPlan) -> Select:
     if plan.asset_kind is not None:
         query = query.where(Asset.kind == plan.asset_kind)
     if plan.grid_id is not None:
-        child_grids = select(Grid.id).where(Grid.parent_id == plan.grid_id)
-        query = query.where(or_(Asset.grid_id == plan.grid_id, Asset.grid_id.in_(child_grids)))
+        query = query.where(Asset.grid_id.in_(grid_and_children(plan.grid_id)))
     if plan.asset_codes is not None:
         query = query.where(Asset.code.in_(plan.asset_codes))
     return query.order_by(Asset.id)

@@ -28,6 +28,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SCHEDULER_ENABLED": False,
     # A point outside every second-level grid is refused (on) or kept as "no grid" (off).
     "STRICT_DISTRICT": True,
+    # Photos of inspections and hazards; None keeps them under instance/photos.
+    "PHOTO_DIR": None,
+    "PHOTO_MAX_BYTES": 8 * 1024 * 1024,
+    # An inspection logged farther than this from its asset is flagged for review.
+    "INSPECTION_FLAG_DISTANCE_M": 150,
+    # Default rectification deadline, in days after the finding, by severity.
+    "HAZARD_DEADLINE_DAYS": {"general": 30, "major": 7},
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
@@ -46,7 +53,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 BOOLEAN_SETTINGS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "SCHEDULER_ENABLED", "STRICT_DISTRICT"}
-INTEGER_SETTINGS = {"MAIL_PORT"}
+INTEGER_SETTINGS = {"MAIL_PORT", "PHOTO_MAX_BYTES", "INSPECTION_FLAG_DISTANCE_M"}
 STRING_SETTINGS = {
     "SECRET_KEY",
     "TIMEZONE",
@@ -58,6 +65,7 @@ STRING_SETTINGS = {
     "ALERT_CRON",
     "MAP_TILES",
     "TIANDITU_KEY",
+    "PHOTO_DIR",
 }
 
 
@@ -138,6 +146,9 @@ def register_blueprints(app: Flask) -> None:
     from assets.api import register_api as register_assets_api
     from assets.demo import demo_cli
     from core.extensions import api
+    from inspections import api as inspections_api
+    from inspections import calendar, hazard_api, hazard_views, photos
+    from inspections import views as inspection_views
     from inspections.cli import inspections_cli
 
     init_auth(app)
@@ -145,6 +156,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts.bp)
     app.register_blueprint(assets.bp)
     register_assets_api(api)
+    app.register_blueprint(inspection_views.bp)
+    app.register_blueprint(hazard_views.bp)
+    app.register_blueprint(calendar.bp)
+    inspections_api.register_api(api)
+    hazard_api.register_api(api)
+    photos.init_app(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(inspections_cli)
     app.register_blueprint(core.views.bp)

@@ -12,7 +12,13 @@ from accounts.models import User
 from accounts.services import user_for_api_token
 from core.extensions import db, login_manager
 
-PUBLIC_ENDPOINTS = {"accounts.login", "core.healthz", "core.switch_language", "static"}
+PUBLIC_ENDPOINTS = {
+    "accounts.login",
+    "core.healthz",
+    "core.switch_language",
+    "static",
+    "calendar.feed",
+}
 
 
 def init_auth(app: Flask) -> None:

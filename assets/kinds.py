@@ -79,12 +79,21 @@ class AttributeField:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """One line of an inspection checklist, answered pass, fail or not applicable."""
+
+    key: str
+    label: Any
+
+
+@dataclass(frozen=True)
 class AssetKind:
     name: str
     label: Any
     code_prefix: str
     code_digits: int
     fields: tuple[AttributeField, ...] = field(default_factory=tuple)
+    checklist: tuple[ChecklistItem, ...] = field(default_factory=tuple)
 
     @property
     def code_pattern(self) -> re.Pattern:
@@ -95,6 +104,12 @@ class AssetKind:
 
     def field_named(self, name: str) -> AttributeField | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def checklist_items(self, keys: list[str] | None = None) -> tuple[ChecklistItem, ...]:
+        """The kind's checklist, or the subset a plan names (in the kind's order)."""
+        if keys is None:
+            return self.checklist
+        return tuple(item for item in self.checklist if item.key in keys)
 
 
 DETECTION_METHODS = ("ai_camera", "infrared", "rfid", "weight_sensor")
@@ -113,6 +128,14 @@ KINDS: dict[str, AssetKind] = {
                 AttributeField("extinguisher", _l("Fire extinguisher"), "bool"),
                 AttributeField("camera", _l("Camera"), "bool"),
                 AttributeField("smoke_detector", _l("Smoke detector"), "bool"),
+            ),
+            checklist=(
+                ChecklistItem("cutoff_when_full", _l("Chargers cut off when the battery is full")),
+                ChecklistItem("extinguisher_in_date", _l("Extinguisher present and in date")),
+                ChecklistItem("no_flying_wire", _l("No flying-wire charging")),
+                ChecklistItem("canopy_and_wiring", _l("Canopy and wiring intact")),
+                ChecklistItem("camera_working", _l("Camera working")),
+                ChecklistItem("smoke_detector_working", _l("Smoke detector working")),
             ),
         ),
         AssetKind(
@@ -136,6 +159,12 @@ KINDS: dict[str, AssetKind] = {
                     required=True,
                     choices=DETECTION_METHODS,
                 ),
+            ),
+            checklist=(
+                ChecklistItem("detects_ebike", _l("Detects an e-bike entering the car")),
+                ChecklistItem("doors_held_alarm", _l("Doors held open and alarm sounds")),
+                ChecklistItem("camera_clean", _l("Camera lens clean and unobstructed")),
+                ChecklistItem("no_false_alarm", _l("No false alarm on a bicycle or pram")),
             ),
         ),
     )

@@ -113,8 +113,8 @@ def database_url(backend, template_database, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app(test_config(database_url))
+def app(database_url, tmp_path):
+    app = create_app(test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
     yield app
     with app.app_context():
         db.session.remove()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
+from datetime import date
 from typing import Any
 
-from accounts.models import User
+from PIL import Image
+from sqlalchemy import select
+
+from accounts.models import Contractor, User
 from accounts.services import create_user, issue_api_token, user_by_email
 from assets.grids import GridLocator
 from assets.models import Grid, PropertyCompany, Site
-from assets.services import AssetValidator, create_asset
+from assets.services import AssetValidator, asset_by_code, create_asset
 from core.extensions import db
 from core.spatial import point_value
+from inspections.models import Inspection, InspectionPlan, InspectionStatus
 
 PASSWORD = "correct horse battery"
 # The test district: 119.10–119.30 E, 36.70–36.76 N, G1 west and G2 east, each split in two.
@@ -144,3 +150,60 @@ class BearerClient:
 
     def delete(self, *args, **kwargs):
         return self._call("delete", *args, **kwargs)
+
+
+def gen_contractor(name: str) -> Contractor:
+    """The contractor called ``name``, created if it does not exist yet."""
+    contractor = db.session.scalar(select(Contractor).where(Contractor.name == name))
+    if contractor is None:
+        contractor = Contractor(name=name, contact_email="office@example.org")
+        db.session.add(contractor)
+        db.session.flush()
+    return contractor
+
+
+def gen_plan(contractor: str = "Fixers Ltd", **values: Any) -> InspectionPlan:
+    """A plan (monthly on the 10th from 2026-01-10 unless told otherwise); not generated."""
+    plan = InspectionPlan(
+        name=values.pop("name", "Monthly on the 10th"),
+        contractor_id=gen_contractor(contractor).id,
+        cadence_unit=values.pop("cadence_unit", "month"),
+        cadence_every=values.pop("cadence_every", 1),
+        start_on=values.pop("start_on", date(2026, 1, 10)),
+        **values,
+    )
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def gen_inspection(
+    asset_code: str,
+    due_on: date,
+    contractor: str = "Fixers Ltd",
+    plan: InspectionPlan | None = None,
+) -> Inspection:
+    """A scheduled inspection of one asset for ``contractor`` (no plan unless given)."""
+    inspection = Inspection(
+        plan_id=plan.id if plan is not None else None,
+        asset_id=asset_by_code(asset_code).id,
+        contractor_id=gen_contractor(contractor).id,
+        due_on=due_on,
+        status=InspectionStatus.SCHEDULED,
+    )
+    db.session.add(inspection)
+    db.session.flush()
+    return inspection
+
+
+def png_bytes(width: int = 4, height: int = 3, color=(200, 30, 30)) -> bytes:
+    """A real, small PNG image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(width: int = 4, height: int = 3) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()

@@ -68,6 +68,7 @@ def test_schema_has_spatial_indexes(app, backend):
             assert [tuple(row) for row in rows] == [
                 ("assets", "location", 4326, 1),
                 ("grids", "boundary", 4326, 1),
+                ("hazards", "location", 4326, 1),
                 ("sites", "location", 4326, 1),
             ]
             mode = connection.execute(text("PRAGMA journal_mode")).scalar()
@@ -83,13 +84,19 @@ def test_schema_has_spatial_indexes(app, backend):
                 .scalars()
                 .all()
             )
-            assert rows == ["idx_assets_location", "idx_grids_boundary", "idx_sites_location"]
+            assert rows == [
+                "idx_assets_location",
+                "idx_grids_boundary",
+                "idx_hazards_location",
+                "idx_sites_location",
+            ]
             srids = connection.execute(
                 text("SELECT f_table_name, srid FROM geometry_columns ORDER BY 1")
             ).all()
             assert [tuple(row) for row in srids] == [
                 ("assets", 4326),
                 ("grids", 4326),
+                ("hazards", 4326),
                 ("sites", 4326),
             ]
         assert "assets" in inspect(connection).get_table_names()

@@ -1,0 +1,420 @@
+"""The hazard register: findings, their rectification deadline, and the status machine.
+
+open -> rectifying -> rectified -> verified (open -> rectified when fixed on the spot); only an
+officer or an administrator verifies; rectifying, rectified and verified can be reopened with a
+reason. Services add to the session and never commit: the caller commits the unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+
+from accounts.models import Contractor, Role, User
+from assets.grids import GridLocator
+from assets.models import Asset, AssetStatus, PropertyCompany, Site
+from assets.services import location_problem, parse_coordinate
+from core.audit import record_change
+from core.clock import district_today, district_zone
+from core.extensions import db
+from core.spatial import latitude_of, longitude_of, point_value
+from core.types import utcnow
+from inspections.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
+
+CATEGORY_LABELS = {
+    HazardCategory.FLYING_WIRE_CHARGING: _l("Flying-wire charging"),
+    HazardCategory.EBIKE_IN_CORRIDOR: _l("E-bike in a corridor"),
+    HazardCategory.EBIKE_IN_LIFT: _l("E-bike in a lift"),
+    HazardCategory.EXTINGUISHER_MISSING: _l("Extinguisher missing"),
+    HazardCategory.EXTINGUISHER_EXPIRED: _l("Extinguisher expired"),
+    HazardCategory.CHARGER_FAULT: _l("Charger fault"),
+    HazardCategory.BLOCKER_FAULT: _l("Blocker fault"),
+    HazardCategory.BLOCKED_EXIT: _l("Blocked exit"),
+    HazardCategory.OTHER: _l("Other"),
+}
+SEVERITY_LABELS = {
+    HazardSeverity.GENERAL: _l("General"),
+    HazardSeverity.MAJOR: _l("Major"),
+}
+HAZARD_STATUS_LABELS = {
+    HazardStatus.OPEN: _l("Open"),
+    HazardStatus.RECTIFYING: _l("Rectifying"),
+    HazardStatus.RECTIFIED: _l("Rectified"),
+    HazardStatus.VERIFIED: _l("Verified"),
+}
+
+# Forward steps; reopening (back to open, with a reason) is handled by ``reopen_hazard``.
+FORWARD_STEPS = {
+    HazardStatus.OPEN: {HazardStatus.RECTIFYING, HazardStatus.RECTIFIED},
+    HazardStatus.RECTIFYING: {HazardStatus.RECTIFIED},
+    HazardStatus.RECTIFIED: {HazardStatus.VERIFIED},
+    HazardStatus.VERIFIED: set(),
+}
+REOPENABLE = {HazardStatus.RECTIFYING, HazardStatus.RECTIFIED, HazardStatus.VERIFIED}
+# The hazard category a failed inspection opens, by asset kind.
+FAILED_INSPECTION_CATEGORY = {
+    "charging_station": HazardCategory.CHARGER_FAULT,
+    "elevator_blocker": HazardCategory.BLOCKER_FAULT,
+}
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+class HazardValidationError(ValueError):
+    """Bad hazard input; ``errors`` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors
+
+
+class TransitionError(ValueError):
+    """A status change the machine does not allow, or that this user may not make."""
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def default_deadline(severity: str, found_on: date) -> date:
+    days = current_app.config["HAZARD_DEADLINE_DAYS"][str(severity)]
+    return found_on + timedelta(days=int(days))
+
+
+def is_hazard_overdue(hazard: Hazard, today: date | None = None) -> bool:
+    """Past its rectification deadline and not verified (in the district's time zone)."""
+    today = district_today() if today is None else today
+    return hazard.status != HazardStatus.VERIFIED and hazard.deadline < today
+
+
+def hazard_overdue_clause(today: date | None = None) -> ColumnElement[bool]:
+    today = district_today() if today is None else today
+    return and_(Hazard.status != HazardStatus.VERIFIED, Hazard.deadline < today)
+
+
+def open_hazard_clause() -> ColumnElement[bool]:
+    """Not yet verified: open, rectifying or rectified."""
+    return Hazard.status != HazardStatus.VERIFIED
+
+
+def visible_hazards(user: User) -> Select:
+    """The hazards ``user`` may see: all for staff; for a contractor user, those its company
+    reported or is responsible for. Others do not exist for it (404, never 403)."""
+    query = select(Hazard)
+    if user.has_role(Role.ADMIN, Role.OFFICER):
+        return query
+    if user.contractor_id is None:
+        return query.where(False)
+    return query.where(
+        or_(
+            Hazard.reported_by_contractor_id == user.contractor_id,
+            Hazard.responsible_contractor_id == user.contractor_id,
+        )
+    )
+
+
+def hazard_by_code(code: str, user: User) -> Hazard | None:
+    return db.session.scalar(visible_hazards(user).where(Hazard.code == code))
+
+
+def hazard_record(hazard: Hazard) -> dict[str, Any]:
+    """The audited view of a hazard (plain values)."""
+    longitude = latitude = None
+    if hazard.id is not None:
+        longitude, latitude = db.session.execute(
+            select(longitude_of(Hazard.location), latitude_of(Hazard.location)).where(
+                Hazard.id == hazard.id
+            )
+        ).one()
+    return {
+        "code": hazard.code,
+        "category": hazard.category,
+        "severity": hazard.severity,
+        "description": hazard.description,
+        "longitude": longitude,
+        "latitude": latitude,
+        "asset_id": hazard.asset_id,
+        "inspection_id": hazard.inspection_id,
+        "grid_id": hazard.grid_id,
+        "site_id": hazard.site_id,
+        "found_on": hazard.found_on,
+        "found_by_id": hazard.found_by_id,
+        "reported_by_contractor_id": hazard.reported_by_contractor_id,
+        "responsible_company_id": hazard.responsible_company_id,
+        "responsible_contractor_id": hazard.responsible_contractor_id,
+        "deadline": hazard.deadline,
+        "status": hazard.status,
+    }
+
+
+# --- Creating -----------------------------------------------------------------------------
+
+
+def next_hazard_code(found_on: date) -> str:
+    """``HZ-<year>-<number>``, numbered within the year of the finding."""
+    prefix = f"HZ-{found_on.year}-"
+    last = db.session.scalar(select(func.max(Hazard.code)).where(Hazard.code.like(f"{prefix}%")))
+    number = int(last.removeprefix(prefix)) + 1 if last else 1
+    return f"{prefix}{number:04d}"
+
+
+def _choice(values: Mapping[str, Any], key: str, allowed, errors: dict, default=None):
+    raw = values.get(key)
+    if raw in (None, ""):
+        if default is not None:
+            return default
+        errors[key] = str(_l("This field is required."))
+        return None
+    if raw not in {str(member) for member in allowed}:
+        errors[key] = str(
+            _l("Must be one of: %(choices)s.", choices=", ".join(str(m) for m in allowed))
+        )
+        return None
+    return str(raw)
+
+
+def _date(values: Mapping[str, Any], key: str, errors: dict) -> date | None:
+    raw = values.get(key)
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw).strip())
+    except ValueError:
+        errors[key] = str(_l("Not a date (YYYY-MM-DD)."))
+        return None
+
+
+def _reference(values: Mapping[str, Any], key: str, model, errors: dict):
+    raw = values.get(key)
+    if raw in (None, ""):
+        return None
+    try:
+        found = db.session.get(model, int(raw))
+    except (TypeError, ValueError):
+        found = None
+    if found is None:
+        errors[key] = str(_l("Unknown."))
+    return found
+
+
+def create_hazard(
+    values: Mapping[str, Any],
+    *,
+    found_by: User | None,
+    asset: Asset | None = None,
+    inspection_id: int | None = None,
+    today: date | None = None,
+) -> Hazard:
+    """Validate and add a hazard with its first event and audit entry; the caller commits.
+
+    ``values`` may hold: category, severity, description, longitude and latitude (default: the
+    asset's point), site_id, found_on (default today; not in the future), deadline (default by
+    severity; not before found_on), responsible_company_id or responsible_contractor_id
+    (default: the site's property company). Raises HazardValidationError naming the fields.
+    """
+    today = district_today() if today is None else today
+    errors: dict[str, str] = {}
+    category = _choice(values, "category", list(HazardCategory), errors)
+    severity = _choice(values, "severity", list(HazardSeverity), errors)
+    description = str(values.get("description") or "").strip()
+    if not description:
+        errors["description"] = str(_l("This field is required."))
+    elif len(description) > DESCRIPTION_MAX_LENGTH:
+        errors["description"] = str(_l("At most %(n)s characters.", n=DESCRIPTION_MAX_LENGTH))
+
+    longitude, latitude = _hazard_point(values, asset, errors)
+    site = _reference(values, "site_id", Site, errors)
+    if site is None and asset is not None and "site_id" not in errors:
+        site = asset.site
+    company = _reference(values, "responsible_company_id", PropertyCompany, errors)
+    contractor = _reference(values, "responsible_contractor_id", Contractor, errors)
+    if company is not None and contractor is not None:
+        errors["responsible_contractor_id"] = str(
+            _l("Name either a property company or a contractor, not both.")
+        )
+    if company is None and contractor is None and site is not None:
+        company = site.property_company
+
+    found_on = _date(values, "found_on", errors) or today
+    if found_on > today:
+        errors["found_on"] = str(_l("Must not be in the future."))
+    deadline = _date(values, "deadline", errors)
+    if deadline is not None and deadline < found_on:
+        errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
+    if errors:
+        raise HazardValidationError(errors)
+    if deadline is None:
+        deadline = default_deadline(severity, found_on)
+
+    grid = GridLocator.from_database().grid_for(longitude, latitude)
+    hazard = Hazard(
+        code=next_hazard_code(found_on),
+        category=category,
+        severity=severity,
+        description=description,
+        location=point_value(longitude, latitude),
+        asset_id=asset.id if asset is not None else None,
+        inspection_id=inspection_id,
+        grid_id=grid.id if grid is not None else None,
+        site_id=site.id if site is not None else None,
+        found_on=found_on,
+        found_by_id=found_by.id if found_by is not None else None,
+        reported_by_contractor_id=found_by.contractor_id if found_by is not None else None,
+        responsible_company_id=company.id if company is not None else None,
+        responsible_contractor_id=contractor.id if contractor is not None else None,
+        deadline=deadline,
+        status=HazardStatus.OPEN,
+        status_changed_at=utcnow(),
+    )
+    db.session.add(hazard)
+    db.session.flush()
+    _add_event(hazard, None, HazardStatus.OPEN, found_by, None)
+    record_change("create", "hazard", hazard.code, None, hazard_record(hazard))
+    return hazard
+
+
+def _hazard_point(
+    values: Mapping[str, Any], asset: Asset | None, errors: dict
+) -> tuple[float | None, float | None]:
+    given = values.get("longitude") not in (None, "") or values.get("latitude") not in (None, "")
+    if not given and asset is not None:
+        return db.session.execute(
+            select(longitude_of(Asset.location), latitude_of(Asset.location)).where(
+                Asset.id == asset.id
+            )
+        ).one()
+    longitude = parse_coordinate(values.get("longitude"), "longitude", 180, errors)
+    latitude = parse_coordinate(values.get("latitude"), "latitude", 90, errors)
+    if longitude is not None and latitude is not None:
+        problem = location_problem(longitude, latitude)
+        if problem:
+            errors["location"] = problem
+    return longitude, latitude
+
+
+def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Hazard:
+    """The hazard a failed inspection opens: on the asset's point, its category by asset kind,
+    general severity, the failed checklist items and the notes as its description."""
+    asset = inspection.asset
+    failed = [key for key, answer in (inspection.answers or {}).items() if answer == "fail"]
+    description_parts = []
+    if failed:
+        description_parts.append(str(_l("Failed items: %(items)s", items=", ".join(failed))))
+    if inspection.notes:
+        description_parts.append(inspection.notes)
+    description = "\n".join(description_parts) or str(_l("Inspection failed."))
+    found_on = (
+        inspection.completed_at.astimezone(district_zone()).date()
+        if inspection.completed_at
+        else None
+    )
+    values = {
+        "category": str(FAILED_INSPECTION_CATEGORY.get(asset.kind, HazardCategory.OTHER)),
+        "severity": str(HazardSeverity.GENERAL),
+        "description": description[:DESCRIPTION_MAX_LENGTH],
+        "found_on": found_on,
+    }
+    return create_hazard(values, found_by=inspector, asset=asset, inspection_id=inspection.id)
+
+
+# --- The status machine -------------------------------------------------------------------
+
+
+def allowed_steps(hazard: Hazard, user: User) -> list[str]:
+    """The statuses ``user`` may move ``hazard`` to next (reopening not included)."""
+    steps = FORWARD_STEPS[HazardStatus(hazard.status)]
+    if not user.has_role(Role.ADMIN, Role.OFFICER):
+        steps = steps - {HazardStatus.VERIFIED}
+    return [str(step) for step in HazardStatus if step in steps]
+
+
+def may_reopen(hazard: Hazard, user: User) -> bool:
+    return hazard.status in REOPENABLE and user.has_role(Role.ADMIN, Role.OFFICER)
+
+
+def change_hazard_status(
+    hazard: Hazard, new_status: str, user: User, note: str | None = None
+) -> Hazard:
+    """Move the hazard one step forward; raise TransitionError if the machine or the user's
+    role does not allow it. Verifying puts a faulty asset back in service once it has no
+    other unverified hazard."""
+    if new_status not in {str(status) for status in HazardStatus}:
+        raise TransitionError(_l("Unknown status %(status)s.", status=new_status))
+    if new_status == HazardStatus.OPEN:
+        raise TransitionError(_l("Reopen a hazard with a reason instead."))
+    if new_status not in FORWARD_STEPS[HazardStatus(hazard.status)]:
+        raise TransitionError(
+            _l(
+                "A hazard cannot go from %(old)s to %(new)s.",
+                old=HAZARD_STATUS_LABELS[HazardStatus(hazard.status)],
+                new=HAZARD_STATUS_LABELS[HazardStatus(new_status)],
+            )
+        )
+    if new_status not in allowed_steps(hazard, user):
+        raise TransitionError(_l("Only a safety officer verifies a rectification."))
+    _move(hazard, new_status, user, (note or "").strip() or None)
+    if new_status == HazardStatus.VERIFIED:
+        _return_asset_to_service(hazard)
+    return hazard
+
+
+def reopen_hazard(hazard: Hazard, user: User, reason: str) -> Hazard:
+    reason = (reason or "").strip()
+    if hazard.status not in REOPENABLE:
+        raise TransitionError(_l("Only a hazard under way or done can be reopened."))
+    if not user.has_role(Role.ADMIN, Role.OFFICER):
+        raise TransitionError(_l("Only a safety officer reopens a hazard."))
+    if not reason:
+        raise TransitionError(_l("Give a reason for reopening."))
+    _move(hazard, HazardStatus.OPEN, user, reason)
+    return hazard
+
+
+def _move(hazard: Hazard, new_status: str, user: User | None, note: str | None) -> None:
+    old_status = hazard.status
+    hazard.status = new_status
+    hazard.status_changed_at = utcnow()
+    _add_event(hazard, old_status, new_status, user, note)
+    record_change(
+        "status",
+        "hazard",
+        hazard.code,
+        {"status": old_status},
+        {"status": new_status, "note": note},
+    )
+
+
+def _add_event(
+    hazard: Hazard, old: str | None, new: str, user: User | None, note: str | None
+) -> HazardEvent:
+    event = HazardEvent(
+        hazard_id=hazard.id,
+        from_status=str(old) if old is not None else None,
+        to_status=str(new),
+        actor_id=user.id if user is not None else None,
+        actor=user.email if user is not None else "cli",
+        at=utcnow(),
+        note=note,
+    )
+    db.session.add(event)
+    return event
+
+
+def _return_asset_to_service(hazard: Hazard) -> None:
+    asset = hazard.asset
+    if asset is None or asset.status != AssetStatus.FAULTY:
+        return
+    db.session.flush()
+    others = db.session.scalar(
+        select(func.count())
+        .select_from(Hazard)
+        .where(Hazard.asset_id == asset.id, Hazard.id != hazard.id, open_hazard_clause())
+    )
+    if others == 0:
+        asset.status = AssetStatus.ACTIVE
+        record_change("status", "asset", asset.code, {"status": "faulty"}, {"status": "active"})

@@ -142,12 +142,13 @@ def register_blueprints(app: Flask) -> None:
     import core.errors
     import core.i18n
     import core.views
+    from accounts import contractor_views
     from accounts.auth import init_auth
     from assets.api import register_api as register_assets_api
     from assets.demo import demo_cli
     from core.extensions import api
     from inspections import api as inspections_api
-    from inspections import calendar, hazard_api, hazard_views, photos
+    from inspections import calendar, hazard_api, hazard_views, photos, plan_views
     from inspections import views as inspection_views
     from inspections.cli import inspections_cli
 
@@ -159,6 +160,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inspection_views.bp)
     app.register_blueprint(hazard_views.bp)
     app.register_blueprint(calendar.bp)
+    app.register_blueprint(plan_views.bp)
+    app.register_blueprint(contractor_views.bp)
     inspections_api.register_api(api)
     hazard_api.register_api(api)
     photos.init_app(app)

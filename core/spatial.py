@@ -17,8 +17,21 @@ from typing import Any
 
 from geoalchemy2 import WKTElement
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
-from sqlalchemy import JSON, ColumnElement, Engine, Table, event, func, literal_column, select, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Engine,
+    Table,
+    Text,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 SRID = 4326
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -207,3 +220,79 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     d_lambda = math.radians(lon2 - lon1)
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+# --- JSON built by the database ------------------------------------------------------------
+# A GeoJSON page is built row by row inside the database and handed to the client as text:
+# no per-row Python objects. SQLite writes REALs with 15 significant digits, which is
+# nanometres at these coordinates.
+
+
+class json_object(FunctionElement):  # noqa: N801  (reads like the SQL function)
+    """``json_object(k1, v1, …)`` on SQLite, ``json_build_object`` on PostgreSQL; the keys are
+    names written into the statement (constants of the code, never input)."""
+
+    inherit_cache = True
+
+    def __init__(self, **members: Any):
+        arguments = []
+        for key, value in members.items():
+            arguments.extend((literal_column(f"'{key}'"), value))
+        super().__init__(*arguments)
+
+
+class json_array(FunctionElement):  # noqa: N801
+    inherit_cache = True
+
+
+class embedded_json(FunctionElement):  # noqa: N801
+    """A JSON column's stored document, embedded as JSON (not as a string)."""
+
+    inherit_cache = True
+
+
+class json_text(FunctionElement):  # noqa: N801
+    """A JSON value as its text, for the client to pass on without parsing."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(json_object, "sqlite")
+def _json_object_sqlite(element, compiler, **kw) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_postgresql(element, compiler, **kw) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array, "sqlite")
+def _json_array_sqlite(element, compiler, **kw) -> str:
+    return f"json_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array, "postgresql")
+def _json_array_postgresql(element, compiler, **kw) -> str:
+    return f"json_build_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(embedded_json, "sqlite")
+def _embedded_json_sqlite(element, compiler, **kw) -> str:
+    return f"json(coalesce({compiler.process(element.clauses, **kw)}, '{{}}'))"
+
+
+@compiles(embedded_json, "postgresql")
+def _embedded_json_postgresql(element, compiler, **kw) -> str:
+    return f"coalesce(({compiler.process(element.clauses, **kw)})::json, '{{}}'::json)"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element, compiler, **kw) -> str:
+    return f"({compiler.process(element.clauses, **kw)})::text"

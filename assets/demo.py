@@ -1,29 +1,60 @@
 """`flask demo load`: the demo district of Xingang, deterministic and idempotent.
 
 Everything is generated from a fixed seed, then only what is missing (by grid code, company,
-site and contractor name, user email, asset code) is written, in one transaction.
+site and contractor name, user email, asset code, plan name) is written, in one transaction.
+The inspection history and hazards are dated back from the district's today, written once
+(hazards through the hazard services), and the upcoming inspections are generated as usual.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from geoalchemy2 import WKTElement
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from accounts.models import Contractor, User
 from accounts.services import create_user
 from assets import io as asset_io
-from assets.kinds import DETECTION_METHODS
+from assets.kinds import DETECTION_METHODS, KINDS
 from assets.models import Asset, AssetStatus, Grid, PropertyCompany, Site
 from assets.services import site_ids_by_name
+from core.audit import record_change
+from core.clock import district_today, district_zone
 from core.extensions import db
-from core.spatial import SRID, point_value
+from core.spatial import (
+    SRID,
+    bulk_insert,
+    distance_m,
+    latitude_of,
+    longitude_of,
+    point_value,
+)
+from inspections.cadence import add_months, occurrences
+from inspections.hazards import (
+    change_hazard_status,
+    create_hazard,
+    open_hazard_for_failed_inspection,
+    reopen_hazard,
+)
+from inspections.models import (
+    Hazard,
+    HazardEvent,
+    HazardStatus,
+    Inspection,
+    InspectionPlan,
+    InspectionResult,
+    InspectionStatus,
+)
+from inspections.plans import create_plan
+from inspections.services import generate_inspections, overdue_clause, plan_assets
 
 demo_cli = AppGroup("demo", help="The demo district.")
 
@@ -90,6 +121,7 @@ ACCOUNTS = (
 )
 STATIONS, BLOCKERS, FAULTY = 70, 384, 3
 FIRST_INSTALL, LAST_INSTALL = date(2023, 1, 1), date(2025, 12, 31)
+METRES_PER_DEGREE = 111_320.0  # of latitude
 
 
 @dataclass
@@ -372,25 +404,565 @@ def add_assets(assets: list[dict[str, Any]]) -> int:
     return asset_io.insert_assets(cleans, "create", {i: name for name, i in sites.items()})
 
 
+# --- Plans, a year of inspection history, hazards ------------------------------------------
+#
+# Everything below is dated relative to the anchor, the district's today when the demo is
+# loaded, so the history always looks current; a seeded generator makes it the same for the
+# same day. It is written once (when no demo plan has a completed inspection yet), in the same
+# transaction as the rest of the demo.
+
+HISTORY_SEED = 20240602
+HISTORY_DAYS = 365
+FAIL_RATE = 0.025
+LATE_RATE = 0.08
+OVERDUE, CANCELLED, FLAGGED = 6, 2, 2
+OVERDUE_WITHIN_DAYS = 21
+WORKDAY_MINUTES = (8 * 60 + 30, 17 * 60 + 30)  # completions between 08:30 and 17:30
+HORIZON_DAYS = 90
+STATION_PLAN = "充电站月度巡检"
+# first-level grid, contractor; one quarterly plan each, a month apart, so that each month
+# one grid's blockers are due.
+BLOCKER_PLANS = (("G1", YUANDU), ("G2", YUANDU), ("G3", ANXIAO))
+INSPECTORS = {ANXIAO: "inspector@anxiao.example.cn", YUANDU: "inspector@yuandu.example.cn"}
+OFFICER = f"officer@{EMAIL_DOMAIN}"
+FAILURE_NOTES = {
+    "cutoff_when_full": "3号充电口充满后未自动断电，充电模块疑似故障",
+    "extinguisher_in_date": "灭火器压力表指针在红区，已超过检验期限",
+    "no_flying_wire": "充电棚旁发现私拉电线飞线充电",
+    "canopy_and_wiring": "雨棚一角破损，部分线槽脱落、电线外露",
+    "camera_working": "监控摄像头离线，画面无法调取",
+    "smoke_detector_working": "烟感探测器按测试键无响应",
+    "detects_ebike": "测试电动自行车进入轿厢未能识别",
+    "doors_held_alarm": "识别后梯门未保持开启，无语音报警",
+    "camera_clean": "摄像头镜头污损遮挡，识别率下降",
+    "no_false_alarm": "推婴儿车进入轿厢时误报警",
+}
+PASS_REMARKS = (
+    "设备运行正常，已清理充电区周边杂物",
+    "已提醒物业张贴禁止电动自行车进入电梯标识",
+    "设备运行正常，已擦拭摄像头镜头",
+)
+CANCEL_REASONS = ("小区封闭施工，无法进入", "电梯停运大修，阻车器随梯停用")
+COLUMN_DEFAULTS = {"flagged": False}
+STEP_NOTES = {
+    "rectifying": "已通知责任单位，安排维修",
+    "rectified": "已维修并现场测试正常",
+    "verified": "复查确认整改到位",
+}
+
+
+@dataclass(frozen=True)
+class DirectHazard:
+    """A hazard reported in the field, not from an inspection."""
+
+    days_ago: int
+    site: int  # index into SITE_NAMES
+    category: str
+    severity: str
+    description: str
+    reporter: str  # email
+    steps: tuple[str, ...]
+    reopen_reason: str | None = None
+
+
+DIRECT_HAZARDS = (
+    DirectHazard(
+        62, 4, "blocked_exit", "major", "地下车库安全出口堆放杂物，疏散通道不畅", OFFICER,
+        ("rectifying", "rectified", "verified"), "复查发现安全出口再次堆放杂物",
+    ),
+    DirectHazard(
+        41, 9, "ebike_in_lift", "general", "居民推电动自行车进入电梯，阻车器报警后仍强行进入",
+        INSPECTORS[YUANDU], ("rectifying", "rectified", "verified"),
+    ),
+    DirectHazard(
+        26, 15, "ebike_in_corridor", "general", "3号楼1单元楼道停放电动自行车2辆",
+        INSPECTORS[ANXIAO], ("rectifying", "rectified", "verified"),
+    ),
+    DirectHazard(
+        19, 21, "ebike_in_corridor", "major", "单元楼道内停放电动自行车3辆并违规充电，堵塞疏散通道",
+        OFFICER, ("rectifying",),
+    ),
+    DirectHazard(
+        12, 27, "flying_wire_charging", "general", "2号楼窗口私拉电线为电动自行车飞线充电",
+        OFFICER, ("rectified",),
+    ),
+    DirectHazard(
+        8, 33, "extinguisher_expired", "general", "小区充电车棚配置的灭火器已过检验期",
+        INSPECTORS[ANXIAO], ("rectifying",),
+    ),
+    DirectHazard(
+        3, 2, "flying_wire_charging", "general", "楼道内私拉电线为电动自行车飞线充电",
+        INSPECTORS[ANXIAO], (),
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class HazardStory:
+    """One hazard's life as the demo plays it: created at ``times[0]``, then each step."""
+
+    times: list[datetime]
+    steps: list[str]
+    inspection_key: tuple[int, int, date] | None = None
+    direct: DirectHazard | None = None
+    hazard: Hazard | None = None
+
+
+def district_moment(day: date, minutes: int) -> datetime:
+    """``day`` at ``minutes`` past midnight in the district, as a UTC moment."""
+    local = datetime.combine(day, time(minutes // 60, minutes % 60), district_zone())
+    return local.astimezone(UTC)
+
+
+def working_moment(rng: random.Random, day: date) -> datetime:
+    return district_moment(day, rng.randint(*WORKDAY_MINUTES))
+
+
+def demo_plan_values(anchor: date, contractors: dict[str, int]) -> list[dict[str, Any]]:
+    """The plans, started over a year before the anchor (default checklists)."""
+    first = add_months(anchor.replace(day=1), -15)
+    plans = [
+        {
+            "name": STATION_PLAN,
+            "contractor_id": contractors[ANXIAO],
+            "asset_kind": "charging_station",
+            "cadence_unit": "month",
+            "cadence_every": 1,
+            "start_on": first.replace(day=5),
+        }
+    ]
+    for offset, (grid, contractor) in enumerate(BLOCKER_PLANS):
+        plans.append(
+            {
+                "name": f"电梯阻车器季度巡检·{grid}",
+                "contractor_id": contractors[contractor],
+                "asset_kind": "elevator_blocker",
+                "grid": grid,
+                "cadence_unit": "quarter",
+                "cadence_every": 1,
+                "start_on": add_months(first, offset).replace(day=15),
+            }
+        )
+    return plans
+
+
+def add_plans(anchor: date) -> tuple[int, int]:
+    """The demo plans missing by name; returns (plans added, inspections they generated)."""
+    contractors = dict(db.session.execute(select(Contractor.name, Contractor.id)).all())
+    present = set(db.session.scalars(select(InspectionPlan.name)))
+    added = generated = 0
+    for values in demo_plan_values(anchor, contractors):
+        if values["name"] in present:
+            continue
+        saved = create_plan(values, today=anchor)
+        created = district_moment(values["start_on"] - timedelta(days=14), 9 * 60)
+        saved.plan.created_at = saved.plan.updated_at = created
+        added += 1
+        generated += saved.created
+    db.session.flush()
+    return added, generated
+
+
+def demo_plans() -> list[InspectionPlan]:
+    names = [STATION_PLAN] + [f"电梯阻车器季度巡检·{grid}" for grid, _ in BLOCKER_PLANS]
+    query = select(InspectionPlan).where(InspectionPlan.name.in_(names))
+    return list(db.session.scalars(query.order_by(InspectionPlan.id)))
+
+
+def history_loaded(plans: list[InspectionPlan]) -> bool:
+    query = select(Inspection.id).where(
+        Inspection.plan_id.in_([plan.id for plan in plans]),
+        Inspection.status != InspectionStatus.SCHEDULED,
+    )
+    return db.session.scalar(query.limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class AssetPoint:
+    id: int
+    code: str
+    kind: str
+    attributes: dict[str, Any]
+    longitude: float
+    latitude: float
+
+
+def asset_points(plan: InspectionPlan) -> list[AssetPoint]:
+    query = plan_assets(plan).with_only_columns(
+        Asset.id,
+        Asset.code,
+        Asset.kind,
+        Asset.attributes,
+        longitude_of(Asset.location),
+        latitude_of(Asset.location),
+    )
+    return [AssetPoint(*row) for row in db.session.execute(query)]
+
+
+def stood_near(rng: random.Random, asset: AssetPoint, far: bool) -> dict[str, Any]:
+    """Where the inspector stood: a few metres off, or (flagged for review) a few hundred."""
+    metres = rng.uniform(180, 400) if far else rng.uniform(2, 25)
+    bearing = rng.uniform(0, 2 * math.pi)
+    latitude = asset.latitude + metres * math.cos(bearing) / METRES_PER_DEGREE
+    longitude = asset.longitude + metres * math.sin(bearing) / (
+        METRES_PER_DEGREE * math.cos(math.radians(asset.latitude))
+    )
+    longitude, latitude = round(longitude, 7), round(latitude, 7)
+    distance = round(distance_m(longitude, latitude, asset.longitude, asset.latitude), 1)
+    return {
+        "stood_longitude": longitude,
+        "stood_latitude": latitude,
+        "stood_accuracy_m": float(rng.choice((5, 8, 10, 12, 15, 20))),
+        "distance_m": distance,
+        "flagged": distance > current_app.config["INSPECTION_FLAG_DISTANCE_M"],
+    }
+
+
+def applicable_answers(asset: AssetPoint) -> dict[str, str]:
+    """Every checklist item passed; a station's camera and smoke detector items are "na" when
+    it has none."""
+    absent = {
+        "camera_working": not asset.attributes.get("camera", True),
+        "smoke_detector_working": not asset.attributes.get("smoke_detector", True),
+    }
+    return {
+        item.key: "na" if absent.get(item.key) else "pass" for item in KINDS[asset.kind].checklist
+    }
+
+
+def completion_day(rng: random.Random, due_on: date, anchor: date) -> date:
+    """Mostly on or a few days before the due date; some late, never today or later."""
+    if rng.random() < LATE_RATE and due_on + timedelta(days=1) < anchor:
+        late = due_on + timedelta(days=rng.randint(1, 12))
+        return min(late, anchor - timedelta(days=1))
+    return due_on - timedelta(days=rng.randint(0, 4))
+
+
+def history_rows(
+    rng: random.Random, anchor: date, plans: list[InspectionPlan], inspectors: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Every due inspection of the past year, as rows with their outcome (nothing written)."""
+    rows: list[dict[str, Any]] = []
+    assets: dict[tuple[int, int, date], AssetPoint] = {}
+    first = anchor - timedelta(days=HISTORY_DAYS)
+    for plan in plans:
+        points = asset_points(plan)
+        dates = occurrences(
+            plan.start_on, plan.cadence_unit, plan.cadence_every, first,
+            anchor - timedelta(days=1), plan.end_on,
+        )  # fmt: skip
+        for due_on in dates:
+            for asset in points:
+                key = (plan.id, asset.id, due_on)
+                assets[key] = asset
+                rows.append(
+                    {
+                        "plan_id": plan.id,
+                        "asset_id": asset.id,
+                        "contractor_id": plan.contractor_id,
+                        "due_on": due_on,
+                        "status": InspectionStatus.COMPLETED.value,
+                        "inspector_id": inspectors[plan.contractor_id],
+                        "created_at": district_moment(due_on - timedelta(days=HORIZON_DAYS), 120),
+                    }
+                )
+    recent = [row for row in rows if row["due_on"] >= anchor - timedelta(days=OVERDUE_WITHIN_DAYS)]
+    for row in rng.sample(recent, OVERDUE):
+        row["status"] = InspectionStatus.SCHEDULED.value
+        row["inspector_id"] = None
+    older = [row for row in rows if row["due_on"] < anchor - timedelta(days=60)]
+    for row, reason in zip(rng.sample(older, CANCELLED), CANCEL_REASONS, strict=True):
+        row["status"] = InspectionStatus.CANCELLED.value
+        row["cancelled_reason"] = reason
+        row["inspector_id"] = None
+    completed = [row for row in rows if row["status"] == InspectionStatus.COMPLETED]
+    flagged = {id(row) for row in rng.sample(completed, FLAGGED)}
+    for row in completed:
+        asset = assets[(row["plan_id"], row["asset_id"], row["due_on"])]
+        completed_at = working_moment(rng, completion_day(rng, row["due_on"], anchor))
+        row.update(
+            completed_at=completed_at,
+            logged_at=completed_at + timedelta(seconds=rng.randint(20, 600)),
+            result=InspectionResult.PASS.value,
+            answers=applicable_answers(asset),
+            notes=rng.choice(PASS_REMARKS) if rng.random() < 0.04 else None,
+            **stood_near(rng, asset, far=id(row) in flagged),
+        )
+    return rows
+
+
+def failures(
+    rng: random.Random, rows: list[dict[str, Any]], faulty_ids: set[int]
+) -> list[dict[str, Any]]:
+    """A few percent of the completed inspections, plus the latest one of every asset the
+    registry lists as faulty: these fail."""
+    completed = [row for row in rows if row["status"] == InspectionStatus.COMPLETED]
+    latest = latest_completed(rows)
+    chosen = rng.sample(
+        [row for row in completed if row["asset_id"] not in faulty_ids],
+        round(len(completed) * FAIL_RATE),
+    )
+    chosen += [latest[asset_id] for asset_id in sorted(faulty_ids) if asset_id in latest]
+    for row in chosen:
+        items = [key for key, answer in row["answers"].items() if answer == "pass"]
+        failed = rng.sample(items, 1 if rng.random() < 0.8 else 2)
+        row["result"] = InspectionResult.FAIL.value
+        row["answers"] = {
+            key: "fail" if key in failed else answer for key, answer in row["answers"].items()
+        }
+        row["notes"] = "；".join(FAILURE_NOTES[key] for key in failed)
+    return chosen
+
+
+def later_step(rng: random.Random, after: datetime, anchor: date, low: int, high: int):
+    """A working moment ``low``–``high`` days after ``after``, or None if that is not past."""
+    day = after.astimezone(district_zone()).date() + timedelta(days=rng.randint(low, high))
+    return working_moment(rng, day) if day < anchor else None
+
+
+def story_steps(rng: random.Random, found: datetime, anchor: date, wanted: tuple[str, ...]):
+    """The times of ``wanted`` steps after ``found``, cut where they would reach today."""
+    times, steps = [found], []
+    gaps = {"rectifying": (1, 3), "rectified": (2, 8), "verified": (1, 4)}
+    for step in wanted:
+        moment = later_step(rng, times[-1], anchor, *gaps[step])
+        if moment is None:
+            break
+        times.append(moment)
+        steps.append(step)
+    return times, steps
+
+
+def failure_story(
+    rng: random.Random, row: dict[str, Any], anchor: date, latest: bool, faulty: bool
+) -> HazardStory:
+    """How far the hazard a failure opened has come: old ones are verified, recent ones
+    still open or under way; an asset listed as faulty keeps its hazard unrectified."""
+    found = row["logged_at"]
+    age = (anchor - found.astimezone(district_zone()).date()).days
+    if faulty:
+        wanted: tuple[str, ...] = ("rectifying",) if age > 10 else ()
+    elif not latest or age > 45:
+        wanted = ("rectifying", "rectified", "verified")
+    elif age > 20:
+        wanted = ("rectifying", "rectified")
+    elif age > 7:
+        wanted = ("rectifying",)
+    else:
+        wanted = ()
+    times, steps = story_steps(rng, found, anchor, wanted)
+    key = (row["plan_id"], row["asset_id"], row["due_on"])
+    return HazardStory(times, steps, inspection_key=key)
+
+
+def direct_story(rng: random.Random, spec: DirectHazard, anchor: date) -> HazardStory:
+    found = working_moment(rng, anchor - timedelta(days=spec.days_ago))
+    times, steps = story_steps(rng, found, anchor, spec.steps)
+    if spec.reopen_reason:
+        times.append(working_moment(rng, anchor - timedelta(days=10)))
+        steps.append("reopen")
+    return HazardStory(times, steps, direct=spec)
+
+
+def insert_history(rows: list[dict[str, Any]]) -> None:
+    """Bulk insert; rows without answers go separately, so their answers stay SQL NULL."""
+    table = Inspection.__table__
+    columns = [column.name for column in table.columns if column.name != "id"]
+    done = [row for row in rows if "answers" in row]
+    open_ = [row for row in rows if "answers" not in row]
+    narrow = [column for column in columns if column != "answers"]
+    for group, names in ((done, columns), (open_, narrow)):
+        values = [
+            {name: row.get(name, COLUMN_DEFAULTS.get(name)) for name in names} for row in group
+        ]
+        bulk_insert(db.session, table, values)
+
+
+def mark_faulty(asset: Asset) -> None:
+    if asset.status == AssetStatus.ACTIVE:
+        asset.status = AssetStatus.FAULTY.value
+        record_change("status", "asset", asset.code, {"status": "active"}, {"status": "faulty"})
+
+
+@dataclass
+class HistoryContext:
+    """What playing the hazards needs: the day, the people, the inspections, the sites."""
+
+    anchor: date
+    officer: User
+    users: dict[str, User]
+    inspectors: dict[int, User]  # by contractor id
+    inspections: dict[tuple[int, int, date], Inspection]
+    sites: list[dict[str, Any]]
+    site_ids: dict[str, int]
+
+    def open(self, story: HazardStory, moment: datetime) -> Hazard:
+        if story.direct is None:
+            inspection = self.inspections[story.inspection_key]
+            mark_faulty(inspection.asset)
+            inspector = self.inspectors[inspection.contractor_id]
+            return open_hazard_for_failed_inspection(inspection, inspector)
+        spec, site = story.direct, self.sites[story.direct.site]
+        values = {
+            "category": spec.category,
+            "severity": spec.severity,
+            "description": spec.description,
+            "longitude": round(site["longitude"] + 0.0004, 6),
+            "latitude": round(site["latitude"] - 0.0003, 6),
+            "site_id": self.site_ids[site["name"]],
+            "found_on": moment.astimezone(district_zone()).date(),
+        }
+        return create_hazard(values, found_by=self.users[spec.reporter], today=self.anchor)
+
+    def actor(self, story: HazardStory) -> User:
+        """Who reports progress: the contractor on its own equipment, else the officer."""
+        if story.direct is None:
+            return self.inspectors[self.inspections[story.inspection_key].contractor_id]
+        return self.officer
+
+
+def play(stories: list[HazardStory], context: HistoryContext) -> None:
+    """Every creation and step of every hazard, in the order they happened, through the
+    hazard services (codes are numbered by finding; verifying returns an asset to service)."""
+    actions = sorted(
+        (moment, number, index)
+        for number, story in enumerate(stories)
+        for index, moment in enumerate(story.times)
+    )
+    for moment, number, index in actions:
+        story = stories[number]
+        if index == 0:
+            story.hazard = context.open(story, moment)
+            continue
+        step = story.steps[index - 1]
+        if step == "reopen":
+            reopen_hazard(story.hazard, context.officer, story.direct.reopen_reason)
+        else:
+            actor = context.officer if step == "verified" else context.actor(story)
+            change_hazard_status(story.hazard, step, actor, STEP_NOTES[step])
+    backdate(stories)
+
+
+def backdate(stories: list[HazardStory]) -> None:
+    """The services stamp events with the moment of loading; the story's times replace them."""
+    db.session.flush()
+    hazard_ids = [story.hazard.id for story in stories]
+    events: dict[int, list[HazardEvent]] = {}
+    query = select(HazardEvent).where(HazardEvent.hazard_id.in_(hazard_ids))
+    for event in db.session.scalars(query.order_by(HazardEvent.id)):
+        events.setdefault(event.hazard_id, []).append(event)
+    for story in stories:
+        hazard = story.hazard
+        for event, moment in zip(events[hazard.id], story.times, strict=True):
+            event.at = moment
+        hazard.created_at = story.times[0]
+        hazard.status_changed_at = hazard.updated_at = story.times[-1]
+
+
+def add_history(anchor: date, sites: list[dict[str, Any]]) -> tuple[int, int]:
+    """A year of inspections and the hazards they and the field found, unless already there.
+    Returns (inspections, hazards) added."""
+    plans = demo_plans()
+    if not plans or history_loaded(plans):
+        return 0, 0
+    rng = random.Random(HISTORY_SEED)  # noqa: S311 - demo data, not secrets
+    users = {user.email: user for user in db.session.scalars(select(User))}
+    inspectors = {users[email].contractor_id: users[email] for email in INSPECTORS.values()}
+    rows = history_rows(rng, anchor, plans, {cid: user.id for cid, user in inspectors.items()})
+    faulty_ids = set(db.session.scalars(select(Asset.id).where(Asset.status == AssetStatus.FAULTY)))
+    failed = failures(rng, rows, faulty_ids)
+    latest = latest_completed(rows)
+    insert_history(rows)
+
+    plan_ids = [plan.id for plan in plans]
+    failed_inspections = db.session.scalars(
+        select(Inspection).where(Inspection.plan_id.in_(plan_ids), Inspection.result == "fail")
+    )
+    context = HistoryContext(
+        anchor=anchor,
+        officer=users[OFFICER],
+        users=users,
+        inspectors=inspectors,
+        inspections={(i.plan_id, i.asset_id, i.due_on): i for i in failed_inspections},
+        sites=sites,
+        site_ids=site_ids_by_name(),
+    )
+    stories = [
+        failure_story(
+            rng, row, anchor, latest[row["asset_id"]] is row, row["asset_id"] in faulty_ids
+        )
+        for row in failed
+    ]
+    stories += [direct_story(rng, spec, anchor) for spec in DIRECT_HAZARDS]
+    play(stories, context)
+    return len(rows), len(stories)
+
+
+def latest_completed(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    latest: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] != InspectionStatus.COMPLETED:
+            continue
+        current = latest.get(row["asset_id"])
+        if current is None or row["completed_at"] > current["completed_at"]:
+            latest[row["asset_id"]] = row
+    return latest
+
+
+def demo_summary(today: date | None = None) -> str:
+    """One line on the demo's inspections and hazards, as they stand."""
+    today = district_today() if today is None else today
+    plan_ids = [plan.id for plan in demo_plans()]
+    of_plans = Inspection.plan_id.in_(plan_ids)
+    counts = dict(
+        db.session.execute(
+            select(Inspection.status, func.count()).where(of_plans).group_by(Inspection.status)
+        ).all()
+    )
+    failed = db.session.scalar(
+        select(func.count()).where(of_plans, Inspection.result == InspectionResult.FAIL)
+    )
+    overdue = db.session.scalar(select(func.count()).where(of_plans, overdue_clause(today)))
+    hazards = dict(
+        db.session.execute(select(Hazard.status, func.count()).group_by(Hazard.status)).all()
+    )
+    states = ", ".join(f"{hazards.get(status, 0)} {status}" for status in HazardStatus)
+    return (
+        f"demo: {len(plan_ids)} plans; inspections {counts.get('completed', 0)} completed "
+        f"({failed} failed), {overdue} overdue, {counts.get('scheduled', 0) - overdue} upcoming, "
+        f"{counts.get('cancelled', 0)} cancelled; hazards {states}"
+    )
+
+
 def load_demo_district(seed: int = SEED) -> DemoResult:
-    """Add whatever part of the demo district is missing, and commit once."""
+    """Add whatever part of the demo district is missing, and commit once.
+
+    Plans, history and hazards are dated from the district's today (the anchor); the upcoming
+    inspections are generated over the usual horizon from it.
+    """
     plan = demo_plan(seed)
     added: dict[str, int] = {"grids": add_grids(plan.grids)}
     added["property companies"], added["sites"] = add_companies_and_sites(plan)
     added["contractors"], added["users"] = add_accounts()
     added["assets"] = add_assets(plan.assets)
+    anchor = district_today()
+    added["plans"], upcoming = add_plans(anchor)
+    added["past inspections"], added["hazards"] = add_history(anchor, plan.sites)
+    added["upcoming inspections"] = upcoming + generate_inspections(today=anchor)
     db.session.commit()
     return DemoResult(added)
 
 
 @demo_cli.command("load")
 def load_command() -> None:
-    """Load the demo district (grids, sites, assets, accounts); running it again adds nothing."""
+    """Load the demo district (grids, sites, assets, accounts, plans, a year of inspections,
+    hazards); running it again the same day adds nothing."""
     result = load_demo_district()
     if result.nothing_added:
         click.echo("the demo district is loaded already: nothing added")
     else:
         click.echo("added " + ", ".join(f"{n} {what}" for what, n in result.added.items()))
+    click.echo(demo_summary())
     click.echo("demo accounts (email / password / role):")
     for email, password, role, contractor, _name in result.accounts:
         suffix = f" ({contractor})" if contractor else ""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
@@ -28,7 +30,18 @@ from assets.services import (
     update_asset,
 )
 from core.audit import AuditEntry
+from core.clock import district_today
 from core.extensions import db
+from inspections import labels, stats
+from inspections.hazards import (
+    CATEGORY_LABELS,
+    HAZARD_STATUS_LABELS,
+    SEVERITY_LABELS,
+    is_hazard_overdue,
+    visible_hazards,
+)
+from inspections.models import Hazard, Inspection
+from inspections.services import derived_status
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -63,6 +76,8 @@ def dashboard():
     )
     total = sum(by_kind.values())
     by_grid = asset_counts_by_grid()
+    numbers = inspection_numbers(current_user)
+    db.session.commit()  # keeps the on-time totals rolled up for past days (a cache)
     return render_template(
         "assets/dashboard.html",
         total=total,
@@ -70,7 +85,30 @@ def dashboard():
         by_status=by_status,
         by_grid=by_grid,
         without_grid=total - sum(count for _code, _name, count in by_grid),
+        **numbers,
     )
+
+
+def inspection_numbers(user) -> dict[str, Any]:
+    """The inspection and hazard panels of the dashboard, scoped to what ``user`` may see."""
+    today = district_today()
+    by_grid, by_subgrid = stats.on_time_by_grid_levels(today, user)
+    return {
+        "today": today,
+        "overdue": stats.overdue_count(today, user),
+        "due_soon": stats.due_soon_count(today, user),
+        "on_time_days": stats.ON_TIME_WINDOW_DAYS,
+        "on_time_by_contractor": stats.on_time_by_contractor(today, user),
+        "on_time_by_grid": by_grid,
+        "on_time_by_subgrid": by_subgrid,
+        "hazards_by_severity": stats.open_hazards_by_severity(user),
+        "hazards_by_age": stats.open_hazards_by_age(today, user),
+        "age_buckets": stats.AGE_BUCKETS,
+        "age_filters": age_filters(today),
+        "overdue_hazards": stats.overdue_hazard_count(today, user),
+        "severity_labels": SEVERITY_LABELS,
+        "NO_GRID_STATS": stats.NO_GRID,
+    }
 
 
 def asset_counts_by_grid() -> list[tuple[str, str, int]]:
@@ -82,6 +120,18 @@ def asset_counts_by_grid() -> list[tuple[str, str, int]]:
         .order_by(Grid.code)
     ).all()
     return [(code, name, count) for code, name, level, count in rows if level == 2 or count]
+
+
+def age_filters(today: date) -> dict[str, dict[str, str]]:
+    """The hazard list's found_from/found_to filters matching each age bucket."""
+    filters, youngest = {}, 0
+    for key, _label, oldest in stats.AGE_BUCKETS:
+        bounds = {"found_to": (today - timedelta(days=youngest)).isoformat()}
+        if oldest is not None:
+            bounds["found_from"] = (today - timedelta(days=oldest)).isoformat()
+            youngest = oldest + 1
+        filters[key] = bounds
+    return filters
 
 
 # The list
@@ -242,6 +292,101 @@ def asset_detail(code: str):
         latitude=point.y,
         attributes=shown,
         history=asset_history(asset.code),
+        inspections=asset_inspections(asset, current_user),
+        hazards=asset_hazards(asset, current_user),
+        today=district_today(),
+        derived_status=derived_status,
+        is_hazard_overdue=is_hazard_overdue,
+        category_labels=CATEGORY_LABELS,
+        severity_labels=SEVERITY_LABELS,
+        hazard_status_labels=HAZARD_STATUS_LABELS,
+    )
+
+
+INSPECTION_HISTORY_LIMIT = 20
+
+
+def asset_inspections(asset: Asset, user) -> list[Inspection]:
+    """The asset's latest inspections, newest due date first; a contractor user sees only its
+    own company's."""
+    query = (
+        select(Inspection)
+        .where(Inspection.asset_id == asset.id)
+        .options(selectinload(Inspection.contractor), selectinload(Inspection.inspector))
+        .order_by(Inspection.due_on.desc(), Inspection.id.desc())
+        .limit(INSPECTION_HISTORY_LIMIT)
+    )
+    if not user.is_staff:
+        query = query.where(Inspection.contractor_id == user.contractor_id)
+    return list(db.session.scalars(query))
+
+
+def asset_hazards(asset: Asset, user) -> list[Hazard]:
+    """The asset's hazards ``user`` may see, the latest finding first."""
+    query = (
+        visible_hazards(user)
+        .where(Hazard.asset_id == asset.id)
+        .order_by(Hazard.found_on.desc(), Hazard.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+# QR labels (staff print them; a contractor scanning one lands on the logging form)
+
+MAX_LABELS = 1000
+
+
+@bp.get("/assets/<code>/label")
+@staff_required
+def asset_label(code: str):
+    asset = asset_or_404(code)
+    return render_template(
+        "assets/label.html",
+        assets=[asset],
+        label_svg=labels.label_svg_inline,
+        label_url=labels.label_url,
+    )
+
+
+@bp.get("/assets/<code>/label.svg")
+@staff_required
+def asset_label_svg(code: str):
+    asset = asset_or_404(code)
+    return Response(labels.label_svg(asset.code), mimetype="image/svg+xml")
+
+
+@bp.get("/assets/<code>/label.png")
+@staff_required
+def asset_label_png(code: str):
+    asset = asset_or_404(code)
+    return Response(labels.label_png(asset.code), mimetype="image/png")
+
+
+@bp.get("/assets/labels")
+@staff_required
+def asset_label_sheet():
+    """A sheet of labels for the assets of one kind and/or grid (retired assets left out)."""
+    query = ListQuery(
+        kind=request.args.get("kind", "").strip(),
+        status="",
+        grid=request.args.get("grid", "").strip(),
+        q="",
+        sort="code",
+        page=1,
+        per_page=MAX_LABELS,
+    )
+    stmt = filtered_assets(query).where(Asset.status != "retired")
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    assets = db.session.scalars(stmt.order_by(Asset.code).limit(MAX_LABELS)).all()
+    return render_template(
+        "assets/labels.html",
+        assets=assets,
+        total=total,
+        query=query,
+        max_labels=MAX_LABELS,
+        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+        label_svg=labels.label_svg_inline,
+        label_url=labels.label_url,
     )
 
 

@@ -32,7 +32,7 @@ from inspections.models import Inspection, InspectionPlan  # noqa: E402
 from inspections.services import generate_inspections  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
 
-POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sar_bench_generate"
+POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_generate"
 TODAY = date(2026, 3, 1)
 
 

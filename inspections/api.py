@@ -1,11 +1,266 @@
-"""JSON API for inspections: the list with filters, and logging a result."""
+"""JSON API for inspections: the list with filters, one inspection, and logging a result.
+
+A contractor's token sees only its company's inspections: any other is 404, and filtering by
+another contractor's name gives an empty list. Logging a result does exactly what the page's
+form does, through ``inspections.results.record_result``.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Api, Blueprint
+import json
+from datetime import date
+from typing import Any
+
+import orjson
+from flask import Response, current_app, request, url_for
+from flask_login import current_user
+from flask_smorest import Api, Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from assets.models import Grid
+from core.extensions import csrf, db
+from inspections.models import Inspection
+from inspections.results import (
+    InspectionConflictError,
+    InspectionFilters,
+    InspectionValidationError,
+    ensure_open,
+    inspection_for,
+    inspection_query,
+    record_result,
+)
+from inspections.schemas import (
+    InspectionCollectionSchema,
+    InspectionQuerySchema,
+    InspectionSchema,
+    ResultInputSchema,
+    ResultMultipartSchema,
+)
+from inspections.services import derived_status
 
 blp = Blueprint("inspections_api", __name__, url_prefix="/api/v1", description="Inspections")
 
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+NOT_FOUND = "No inspection with this id."
+RESULT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ResultInputSchema},
+        "multipart/form-data": {"schema": ResultMultipartSchema},
+    },
+}
+
 
 def register_api(api: Api) -> None:
+    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
+    csrf.exempt(blp)
     api.register_blueprint(blp)
+
+
+@blp.before_request
+def session_writes_need_csrf() -> None:
+    """Runs after the app's login check (401)."""
+    if request.method in READ_METHODS:
+        return
+    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return current_app.response_class(
+        orjson.dumps(body), status=status, headers=headers, mimetype="application/json"
+    )
+
+
+# Reading
+
+
+def inspection_item(inspection: Inspection, today: date | None = None) -> dict[str, Any]:
+    position = None
+    if inspection.stood_longitude is not None:
+        position = {
+            "longitude": inspection.stood_longitude,
+            "latitude": inspection.stood_latitude,
+            "accuracy_m": inspection.stood_accuracy_m,
+        }
+    return {
+        "id": inspection.id,
+        "asset": inspection.asset.code,
+        "kind": inspection.asset.kind,
+        "contractor": inspection.contractor.name,
+        "plan_id": inspection.plan_id,
+        "due_on": inspection.due_on,
+        "status": inspection.status,
+        "derived_status": derived_status(inspection, today),
+        "completed_at": inspection.completed_at,
+        "logged_at": inspection.logged_at,
+        "result": inspection.result,
+        "answers": inspection.answers,
+        "notes": inspection.notes,
+        "position": position,
+        "distance_m": inspection.distance_m,
+        "flagged": inspection.flagged,
+        "cancelled_reason": inspection.cancelled_reason,
+        "photos": [
+            url_for("inspections.inspection_photo", photo_id=photo.id, _external=True)
+            for photo in inspection.photos
+        ],
+    }
+
+
+LOAD_RELATED = (
+    selectinload(Inspection.asset),
+    selectinload(Inspection.contractor),
+    selectinload(Inspection.photos),
+)
+
+
+def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
+    query = request.args.to_dict(flat=False)
+
+    def href(number: int) -> str:
+        query.update(page=[str(number)], per_page=[str(per_page)])
+        return url_for("inspections_api.list_inspections", _external=True, **query)
+
+    links = [{"rel": "self", "href": href(page)}]
+    if page * per_page < matched:
+        links.append({"rel": "next", "href": href(page + 1)})
+    if page > 1:
+        last = max(1, -(-matched // per_page))
+        links.append({"rel": "prev", "href": href(min(page - 1, last))})
+    return links
+
+
+def known_grid(code: str) -> str:
+    if db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper())) is None:
+        abort(422, errors={"query": {"grid": [f"Unknown grid: {code}."]}})
+    return code
+
+
+@blp.get("/inspections")
+@blp.arguments(InspectionQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, InspectionCollectionSchema)
+def list_inspections(**args: Any) -> Response:
+    """Inspections ordered by due date, filtered and paginated.
+
+    A contractor's user sees only its company's inspections.
+    """
+    page = args.pop("page")
+    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    if "grid" in args:
+        known_grid(args["grid"])
+    filters = InspectionFilters(**args)
+    query = inspection_query(current_user, filters)
+    offset = (page - 1) * per_page
+    inspections = db.session.scalars(
+        query.options(*LOAD_RELATED).limit(per_page).offset(offset)
+    ).all()
+    if inspections and len(inspections) < per_page or page == 1 and not inspections:
+        matched = offset + len(inspections)  # the last page: no need to count
+    else:
+        matched = db.session.scalar(
+            select(func.count()).select_from(query.order_by(None).subquery())
+        )
+    body = {
+        "items": [inspection_item(inspection) for inspection in inspections],
+        "numberMatched": matched,
+        "numberReturned": len(inspections),
+        "page": page,
+        "per_page": per_page,
+        "links": page_links(page, per_page, matched),
+    }
+    return json_response(body)
+
+
+def visible_or_404(inspection_id: int) -> Inspection:
+    inspection = inspection_for(inspection_id, current_user)
+    if inspection is None:
+        abort(404, message=NOT_FOUND)
+    return inspection
+
+
+@blp.get("/inspections/<int:id>")
+@blp.response(200, InspectionSchema)
+@blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+def get_inspection(id: int) -> Response:
+    """One inspection with its answers, position and photo URLs."""
+    return json_response(inspection_item(visible_or_404(id)))
+
+
+# Logging a result
+
+
+def result_input() -> tuple[dict[str, Any], list, str]:
+    """The body's values, its photos and the error location ("json" or "form")."""
+    if request.mimetype == "multipart/form-data":
+        values: dict[str, Any] = {
+            key: value for key, value in request.form.items() if value.strip() != ""
+        }
+        if "answers" in values:
+            try:
+                values["answers"] = json.loads(values["answers"])
+            except ValueError:
+                abort(422, errors={"form": {"answers": ["Not valid JSON."]}})
+        photos = request.files.getlist("photos")
+        unexpected = sorted(set(request.files) - {"photos"})
+        if unexpected:
+            abort(422, errors={"files": {name: ["Unknown field."] for name in unexpected}})
+        location = "form"
+    else:
+        values = request.get_json(silent=True)
+        if not isinstance(values, dict):
+            abort(422, errors={"json": {"_schema": ["Send a JSON object (application/json)."]}})
+        photos = []
+        location = "json"
+    try:
+        values = ResultInputSchema().load(values)
+    except ValidationError as error:
+        abort(422, errors={location: error.messages})
+    return values, photos, location
+
+
+def field_errors(errors: dict[str, str], location: str) -> dict[str, dict[str, list[str]]]:
+    by_location: dict[str, dict[str, list[str]]] = {}
+    for field, message in errors.items():
+        where = "files" if field == "photos" else location
+        by_location.setdefault(where, {})[field] = [message]
+    return by_location
+
+
+@blp.post("/inspections/<int:id>/result")
+@blp.doc(requestBody=RESULT_BODY)
+@blp.response(201, InspectionSchema)
+@blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@blp.alt_response(409, schema=ErrorSchema, description="Already completed, or cancelled")
+@blp.alt_response(422, schema=ErrorSchema, description="Bad input, by field")
+def post_result(id: int) -> Response:
+    """Log the result of an inspection (JSON, or multipart/form-data with photos).
+
+    Every checklist item must be answered; a failed item makes the result fail, which marks
+    the asset faulty and opens a hazard. Over INSPECTION_FLAG_DISTANCE_M from the asset, the
+    record is flagged for review.
+    """
+    inspection = visible_or_404(id)
+    try:
+        ensure_open(inspection)
+    except InspectionConflictError as error:
+        abort(409, message=str(error))
+    values, photos, location = result_input()
+    try:
+        record_result(inspection, current_user._get_current_object(), values, photos)
+        db.session.commit()
+    except InspectionValidationError as error:
+        db.session.rollback()
+        abort(422, errors=field_errors(error.errors, location))
+    except InspectionConflictError as error:
+        db.session.rollback()
+        abort(409, message=str(error))
+    except Exception:
+        db.session.rollback()
+        raise
+    headers = {"Location": url_for(".get_inspection", id=inspection.id, _external=True)}
+    return json_response(inspection_item(inspection), 201, headers)

@@ -1,7 +1,246 @@
-"""Each contractor's private iCalendar feed of its due inspections, behind a revocable token."""
+"""Each contractor's private iCalendar feed of its due inspections, behind a revocable token.
+
+The feed URL carries a secret token; only its SHA-256 is stored. Creating a new token revokes
+the previous one; a revoked or unknown token answers 404. The feed lists the contractor's
+scheduled inspections due in the next 90 days and the overdue ones, as all-day events.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import secrets
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from icalendar import Calendar, Event, vGeo
+from sqlalchemy import or_, select, update
+
+from accounts.auth import roles_required
+from accounts.models import Contractor, Role, User
+from assets.kinds import kind_named
+from assets.models import Asset
+from core import clock
+from core.audit import record_change
+from core.clock import district_today
+from core.extensions import db
+from core.spatial import latitude_of, longitude_of
+from inspections.labels import base_url
+from inspections.models import CalendarFeed, Inspection, InspectionStatus
+from inspections.services import overdue_clause
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar", template_folder="templates")
+
+FEED_HORIZON_DAYS = 90
+PRODID = "-//Safety Asset Registry//Inspections//EN"
+INSPECTION_PATH = "/inspections/{id}"
+
+
+# --- Tokens -------------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def active_feed(contractor_id: int) -> CalendarFeed | None:
+    return db.session.scalar(
+        select(CalendarFeed)
+        .where(CalendarFeed.contractor_id == contractor_id, CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id.desc())
+    )
+
+
+def feed_for_token(token: str) -> CalendarFeed | None:
+    """The live feed whose token this is, or None (unknown or revoked)."""
+    return db.session.scalar(
+        select(CalendarFeed).where(
+            CalendarFeed.token_hash == token_hash(token), CalendarFeed.revoked_at.is_(None)
+        )
+    )
+
+
+def revoke_feeds(contractor: Contractor) -> int:
+    """Revoke the contractor's live feeds (audited); returns how many. The caller commits."""
+    revoked = db.session.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.contractor_id == contractor.id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=clock.now_utc())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if revoked:
+        record_change("revoke", "calendar_feed", contractor.name, {"live": True}, {"live": False})
+    return revoked
+
+
+def create_feed(contractor: Contractor, created_by: User | None) -> str:
+    """A new secret token for the contractor's feed, revoking the previous one (audited).
+
+    Returns the token, to be shown once: only its SHA-256 is stored. The caller commits.
+    """
+    revoke_feeds(contractor)
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed(
+        contractor_id=contractor.id,
+        token_hash=token_hash(token),
+        created_at=clock.now_utc(),
+        created_by_id=created_by.id if created_by is not None else None,
+    )
+    db.session.add(feed)
+    db.session.flush()
+    record_change("create", "calendar_feed", contractor.name, None, {"feed_id": feed.id})
+    return token
+
+
+def feed_url(token: str) -> str:
+    return base_url() + url_for("calendar.feed", token=token)
+
+
+# --- The iCalendar document ---------------------------------------------------------------
+
+
+def feed_inspections(contractor_id: int, today: date, horizon_days: int = FEED_HORIZON_DAYS):
+    """(inspection, asset, longitude, latitude) of the contractor's scheduled inspections due
+    up to ``today + horizon_days``, overdue ones included, by due date."""
+    return db.session.execute(
+        select(Inspection, Asset, longitude_of(Asset.location), latitude_of(Asset.location))
+        .join(Asset, Asset.id == Inspection.asset_id)
+        .where(
+            Inspection.contractor_id == contractor_id,
+            Inspection.status == InspectionStatus.SCHEDULED,
+            or_(
+                overdue_clause(today),
+                Inspection.due_on.between(today, today + timedelta(days=horizon_days)),
+            ),
+        )
+        .order_by(Inspection.due_on, Inspection.id)
+    ).all()
+
+
+def contractor_calendar(contractor: Contractor, today: date | None = None) -> Calendar:
+    today = district_today() if today is None else today
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", _("Inspections · %(name)s", name=contractor.name))
+    calendar.add("x-wr-timezone", current_app.config["TIMEZONE"])
+    stamp = clock.now_utc()
+    for inspection, asset, longitude, latitude in feed_inspections(contractor.id, today):
+        calendar.add_component(inspection_event(inspection, asset, longitude, latitude, stamp))
+    return calendar
+
+
+def inspection_event(inspection, asset, longitude, latitude, stamp) -> Event:
+    host = urlsplit(base_url()).hostname or "localhost"
+    kind = kind_named(asset.kind)
+    kind_label = str(kind.label) if kind is not None else asset.kind
+    link = base_url() + INSPECTION_PATH.format(id=inspection.id)
+    event = Event()
+    event.add("uid", f"inspection-{inspection.id}@{host}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", inspection.due_on)
+    event.add("dtend", inspection.due_on + timedelta(days=1))
+    event.add("summary", f"{asset.code} · {kind_label} · {asset.name}")
+    if asset.address:
+        event.add("location", asset.address)
+    if longitude is not None and latitude is not None:
+        event.add("geo", vGeo((latitude, longitude)))
+    event.add("description", _("Log the result: %(url)s", url=link))
+    event.add("url", link)
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+@bp.get("/<token>.ics")
+def feed(token: str):
+    """The public feed: no login, the token is the key. Reads only."""
+    found = feed_for_token(token)
+    if found is None:
+        abort(404)
+    body = contractor_calendar(found.contractor).to_ical()
+    response = current_app.response_class(body, content_type="text/calendar; charset=utf-8")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+# --- Token management ---------------------------------------------------------------------
+
+
+def managed_contractor(raw_id: str | None) -> Contractor | None:
+    """The contractor whose feed the current user manages: its own for a contractor user,
+    the one picked (``contractor`` id) for staff."""
+    if current_user.has_role(Role.CONTRACTOR):
+        if current_user.contractor_id is None:
+            abort(403)
+        return db.session.get(Contractor, current_user.contractor_id)
+    if not raw_id:
+        return None
+    if not str(raw_id).isdigit():
+        abort(400, description=_("Pick a contractor."))
+    contractor = db.session.get(Contractor, int(raw_id))
+    if contractor is None:
+        abort(404, description=_("No such contractor."))
+    return contractor
+
+
+def may_manage_feed() -> bool:
+    """Administrators and the contractor's own users create and revoke; officers look."""
+    return current_user.has_role(Role.ADMIN, Role.CONTRACTOR)
+
+
+def render_feed_page(contractor: Contractor | None, new_url: str | None = None, status=200):
+    contractors = []
+    if current_user.is_staff:
+        contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
+    response = current_app.make_response(
+        (
+            render_template(
+                "calendar/index.html",
+                contractor=contractor,
+                contractors=contractors,
+                feed=active_feed(contractor.id) if contractor is not None else None,
+                new_url=new_url,
+                may_manage=may_manage_feed(),
+            ),
+            status,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@roles_required(Role.ADMIN, Role.OFFICER, Role.CONTRACTOR)
+def feed_page():
+    return render_feed_page(managed_contractor(request.args.get("contractor")))
+
+
+@bp.post("/new")
+@roles_required(Role.ADMIN, Role.CONTRACTOR)
+def feed_new():
+    contractor = managed_contractor(request.form.get("contractor"))
+    if contractor is None:
+        abort(400, description=_("Pick a contractor."))
+    token = create_feed(contractor, current_user)
+    db.session.commit()
+    # Shown once, in this answer only (never in a flash message, a log or a redirect).
+    return render_feed_page(contractor, new_url=feed_url(token))
+
+
+@bp.post("/revoke")
+@roles_required(Role.ADMIN, Role.CONTRACTOR)
+def feed_revoke():
+    contractor = managed_contractor(request.form.get("contractor"))
+    if contractor is None:
+        abort(400, description=_("Pick a contractor."))
+    if revoke_feeds(contractor):
+        db.session.commit()
+        flash(_("The calendar feed is revoked; its address no longer works."), "success")
+    else:
+        flash(_("There was no calendar feed to revoke."), "info")
+    args = {} if current_user.has_role(Role.CONTRACTOR) else {"contractor": contractor.id}
+    return redirect(url_for("calendar.feed_page", **args))

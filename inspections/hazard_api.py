@@ -1,11 +1,324 @@
-"""JSON API for the hazard register."""
+"""JSON API for the hazard register: GeoJSON like /api/v1/assets, documented by flask-smorest.
+
+Any signed-in user reads the hazards ``visible_hazards`` gives it (a contractor: those its
+company reported or is responsible for; any other code is 404) and may report one. Status
+steps follow the machine in ``inspections.hazards``: 409 for a step it does not allow, 403
+for a step the user's role may not make (a contractor verifying or reopening), 422 naming
+the fields for bad input. Session clients send a CSRF token with writes; bearer clients not.
+"""
 
 from __future__ import annotations
 
-from flask_smorest import Api, Blueprint
+from typing import Any
+
+from flask import current_app, request, url_for
+from flask_login import current_user
+from flask_smorest import Api, Blueprint, abort
+from flask_smorest.error_handler import ErrorSchema
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from accounts.models import Contractor
+from assets.api import grid_ids_within, json_response
+from assets.models import Asset, PropertyCompany, Site
+from core.clock import district_today
+from core.extensions import csrf, db
+from core.spatial import latitude_of, longitude_of
+from inspections.hazard_schemas import (
+    HazardCollectionSchema,
+    HazardDetailSchema,
+    HazardInputSchema,
+    HazardQuerySchema,
+    TransitionSchema,
+)
+from inspections.hazards import (
+    HazardValidationError,
+    TransitionError,
+    TransitionForbidden,
+    TransitionInputError,
+    change_hazard_status,
+    create_hazard,
+    hazard_by_code,
+    hazard_overdue_clause,
+    is_hazard_overdue,
+    overdue_first_ordering,
+    reopen_hazard,
+    visible_hazards,
+)
+from inspections.models import Hazard, HazardStatus
 
 blp = Blueprint("hazards_api", __name__, url_prefix="/api/v1", description="Hazards")
 
+GEOJSON = "application/geo+json"
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Service error keys -> the API's field names.
+FIELD_NAMES = {
+    "asset_code": "asset",
+    "site_id": "site",
+    "responsible_company_id": "responsible_company",
+    "responsible_contractor_id": "responsible_contractor",
+}
+FORBIDDEN_STEP = "A contractor may not verify or reopen a hazard."
+
 
 def register_api(api: Api) -> None:
+    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
+    csrf.exempt(blp)
     api.register_blueprint(blp)
+
+
+@blp.before_request
+def session_writes_need_csrf() -> None:
+    if request.method in READ_METHODS:
+        return
+    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+# Reading
+
+
+def with_point(query: Select) -> Select:
+    return query.add_columns(longitude_of(Hazard.location), latitude_of(Hazard.location)).options(
+        selectinload(Hazard.asset),
+        selectinload(Hazard.grid),
+        selectinload(Hazard.site),
+        selectinload(Hazard.responsible_company),
+        selectinload(Hazard.responsible_contractor),
+    )
+
+
+def hazard_properties(hazard: Hazard, today) -> dict[str, Any]:
+    return {
+        "code": hazard.code,
+        "category": hazard.category,
+        "severity": hazard.severity,
+        "status": hazard.status,
+        "description": hazard.description,
+        "asset": hazard.asset.code if hazard.asset else None,
+        "grid": hazard.grid.code if hazard.grid else None,
+        "site": hazard.site.name if hazard.site else None,
+        "found_on": hazard.found_on,
+        "deadline": hazard.deadline,
+        "overdue": is_hazard_overdue(hazard, today),
+        "responsible_company": (
+            hazard.responsible_company.name if hazard.responsible_company else None
+        ),
+        "responsible_contractor": (
+            hazard.responsible_contractor.name if hazard.responsible_contractor else None
+        ),
+        "inspection_id": hazard.inspection_id,
+        "status_changed_at": hazard.status_changed_at,
+    }
+
+
+def hazard_feature(hazard: Hazard, longitude: float, latitude: float, today) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": hazard.code,
+        "geometry": {"type": "Point", "coordinates": [longitude, latitude]},
+        "properties": hazard_properties(hazard, today),
+    }
+
+
+def hazard_conditions(args: dict[str, Any], today) -> list:
+    conditions = []
+    for name in ("status", "severity", "category"):
+        if name in args:
+            conditions.append(getattr(Hazard, name) == args[name])
+    if "grid" in args:
+        conditions.append(Hazard.grid_id.in_(grid_ids_within(args["grid"])))
+    if args.get("overdue") is True:
+        conditions.append(hazard_overdue_clause(today))
+    elif args.get("overdue") is False:
+        conditions.append(~hazard_overdue_clause(today))
+    if "asset" in args:
+        code = args["asset"].strip().upper()
+        conditions.append(
+            Hazard.asset_id == select(Asset.id).where(Asset.code == code).scalar_subquery()
+        )
+    return conditions
+
+
+def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
+    query = request.args.to_dict(flat=False)
+
+    def href(number: int) -> str:
+        query.update(page=[str(number)], per_page=[str(per_page)])
+        return url_for("hazards_api.list_hazards", _external=True, **query)
+
+    links = [{"rel": "self", "href": href(page)}]
+    if page * per_page < matched:
+        links.append({"rel": "next", "href": href(page + 1)})
+    if page > 1:
+        last = max(1, -(-matched // per_page))
+        links.append({"rel": "prev", "href": href(min(page - 1, last))})
+    return links
+
+
+@blp.get("/hazards")
+@blp.arguments(HazardQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, HazardCollectionSchema, content_type=GEOJSON)
+def list_hazards(**args: Any):
+    """Hazards as a GeoJSON FeatureCollection: overdue first, then the other unverified ones,
+    then verified; each by deadline and code.
+
+    A contractor sees only the hazards its company reported or is responsible for.
+    """
+    page = args.pop("page")
+    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    today = district_today()
+    query = visible_hazards(current_user).where(*hazard_conditions(args, today))
+    matched = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.execute(
+        with_point(query)
+        .order_by(*overdue_first_ordering(today))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    features = [hazard_feature(hazard, lon, lat, today) for hazard, lon, lat in rows]
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "page": page,
+        "per_page": per_page,
+        "links": page_links(page, per_page, matched),
+    }
+    return json_response(body)
+
+
+def visible_or_404(code: str) -> Hazard:
+    hazard = hazard_by_code(code, current_user)
+    if hazard is None:
+        abort(404, message=f"No hazard with code {code}.")
+    return hazard
+
+
+def detail_of(code: str) -> dict[str, Any]:
+    row = db.session.execute(
+        with_point(visible_hazards(current_user)).where(Hazard.code == code)
+    ).first()
+    if row is None:
+        abort(404, message=f"No hazard with code {code}.")
+    hazard, longitude, latitude = row
+    feature = hazard_feature(hazard, longitude, latitude, district_today())
+    feature["properties"]["events"] = [
+        {
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "actor": event.actor,
+            "at": event.at,
+            "note": event.note,
+        }
+        for event in hazard.events
+    ]
+    feature["properties"]["photos"] = [
+        {
+            "id": photo.id,
+            "stage": photo.stage,
+            "content_type": photo.content_type,
+            "url": url_for("hazards.hazard_photo", photo_id=photo.id, _external=True),
+        }
+        for photo in hazard.photos
+    ]
+    return feature
+
+
+@blp.get("/hazards/<code>")
+@blp.response(200, HazardDetailSchema, content_type=GEOJSON)
+@blp.alt_response(404, schema=ErrorSchema, description="No hazard with this code (or not yours)")
+def get_hazard(code: str):
+    """One hazard as a GeoJSON Feature, with its status timeline and photos."""
+    return json_response(detail_of(visible_or_404(code).code))
+
+
+# Writing
+
+
+def id_by_name(model, name: str | None, **where: Any) -> int | None:
+    """The id of the row called ``name``; 0 (which the service reports as unknown) if none."""
+    if name is None or not str(name).strip():
+        return None
+    query = select(model.id).where(model.name == str(name).strip())
+    for column, value in where.items():
+        query = query.where(getattr(model, column) == value)
+    return db.session.scalar(query) or 0
+
+
+def service_values(data: dict[str, Any]) -> dict[str, Any]:
+    values = {
+        key: data.get(key)
+        for key in (
+            "category",
+            "severity",
+            "description",
+            "longitude",
+            "latitude",
+            "found_on",
+            "deadline",
+        )
+    }
+    values["asset_code"] = data.get("asset")
+    values["site_id"] = id_by_name(Site, data.get("site"))
+    values["responsible_company_id"] = id_by_name(PropertyCompany, data.get("responsible_company"))
+    values["responsible_contractor_id"] = id_by_name(Contractor, data.get("responsible_contractor"))
+    return values
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    return {"json": {FIELD_NAMES.get(key, key): [message] for key, message in errors.items()}}
+
+
+@blp.post("/hazards")
+@blp.arguments(HazardInputSchema)
+@blp.response(201, HazardDetailSchema, content_type=GEOJSON)
+@blp.alt_response(409, schema=ErrorSchema, description="Reported at the same moment as another")
+def create_hazard_view(data: dict[str, Any]):
+    """Report a hazard (any signed-in user). The grid is derived from the point, the point
+    defaults to the asset's, the deadline to found_on plus the days for its severity."""
+    try:
+        hazard = create_hazard(service_values(data), found_by=current_user)
+        code = hazard.code
+        db.session.commit()
+    except HazardValidationError as error:
+        db.session.rollback()
+        abort(422, errors=field_errors(error.errors))
+    except IntegrityError:
+        db.session.rollback()
+        abort(409, message="Another hazard took the same code; send the report again.")
+    location = url_for("hazards_api.get_hazard", code=code, _external=True)
+    return json_response(detail_of(code), 201, {"Location": location})
+
+
+@blp.post("/hazards/<code>/transitions")
+@blp.arguments(TransitionSchema)
+@blp.response(200, HazardDetailSchema, content_type=GEOJSON)
+@blp.alt_response(404, schema=ErrorSchema, description="No hazard with this code (or not yours)")
+@blp.alt_response(409, schema=ErrorSchema, description="The status machine does not allow it")
+@blp.alt_response(403, schema=ErrorSchema, description=FORBIDDEN_STEP)
+def transition_hazard(data: dict[str, Any], code: str):
+    """Move a hazard: ``{"status": "rectifying"|"rectified"|"verified", "note": …}`` one step
+    forward, or ``{"status": "open", "reason": …}`` to reopen it. Only officers and
+    administrators verify or reopen (403 for a contractor); a step the machine does not allow
+    (e.g. open to verified) is 409; a reopening without a reason is 422."""
+    hazard = visible_or_404(code)
+    try:
+        if data["status"] == HazardStatus.OPEN:
+            reopen_hazard(hazard, current_user, data.get("reason") or "")
+        else:
+            change_hazard_status(hazard, data["status"], current_user, data.get("note"))
+        db.session.commit()
+    except TransitionForbidden as error:
+        db.session.rollback()
+        abort(403, message=str(error))
+    except TransitionInputError as error:
+        db.session.rollback()
+        abort(422, errors={"json": {error.field: [str(error)]}})
+    except TransitionError as error:
+        db.session.rollback()
+        abort(409, message=str(error))
+    return json_response(detail_of(hazard.code))

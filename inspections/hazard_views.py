@@ -1,12 +1,482 @@
-"""Hazard register pages: list, detail, report, status steps and photos."""
+"""Hazard register pages: list, detail, report, status steps, edit and photos.
+
+A contractor user sees only the hazards ``visible_hazards`` gives it; any other code or photo
+answers 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from geoalchemy2.shape import to_shape
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from accounts.auth import staff_required
+from assets.forms import SelectChoice
+from assets.models import Asset, Grid
+from assets.services import grid_and_children
+from core.clock import district_today
+from core.extensions import db
+from inspections.hazard_forms import (
+    STAGE_LABELS,
+    HazardEditForm,
+    HazardPhotoForm,
+    HazardReopenForm,
+    HazardReportForm,
+    HazardStatusForm,
+    responsible_choices,
+    responsible_value,
+    responsible_values,
+)
+from inspections.hazards import (
+    CATEGORY_LABELS,
+    HAZARD_STATUS_LABELS,
+    SEVERITY_LABELS,
+    HazardValidationError,
+    TransitionError,
+    TransitionForbidden,
+    TransitionInputError,
+    add_hazard_photos,
+    allowed_steps,
+    change_hazard_status,
+    create_hazard,
+    days_overdue,
+    hazard_age_days,
+    hazard_by_code,
+    hazard_overdue_clause,
+    hazard_photo_for,
+    is_hazard_overdue,
+    may_reopen,
+    overdue_first_ordering,
+    reopen_hazard,
+    update_hazard,
+    visible_hazards,
+)
+from inspections.models import Hazard, HazardStatus, PhotoStage
+from inspections.photos import PhotoError, photo_path
 
 bp = Blueprint("hazards", __name__, url_prefix="/hazards", template_folder="templates")
+
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+UNVERIFIED = "unverified"
+
+
+@bp.app_context_processor
+def hazard_labels() -> dict[str, Any]:
+    return {
+        "hazard_category_labels": CATEGORY_LABELS,
+        "hazard_severity_labels": SEVERITY_LABELS,
+        "hazard_status_labels": HAZARD_STATUS_LABELS,
+    }
+
+
+# The list
+
+
+@dataclass
+class HazardListQuery:
+    status: str = ""
+    severity: str = ""
+    category: str = ""
+    grid: str = ""
+    overdue: str = ""
+    asset: str = ""
+    responsible: str = ""
+    found_from: str = ""
+    found_to: str = ""
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    def filters(self, **changes: Any) -> dict[str, Any]:
+        """The non-empty filters (page and default page size left out), for links."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        values.update(page=None)
+        if values["per_page"] == DEFAULT_PER_PAGE:
+            values["per_page"] = None
+        values.update(changes)
+        return {key: value for key, value in values.items() if value}
+
+
+def positive_int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
+    return int(raw)
+
+
+def date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, description=_("%(name)s is not a date (YYYY-MM-DD).", name=name))
+
+
+def list_query_from_request() -> HazardListQuery:
+    text = {name: request.args.get(name, "").strip() for name in HazardListQuery.__annotations__}
+    return HazardListQuery(
+        status=text["status"],
+        severity=text["severity"],
+        category=text["category"],
+        grid=text["grid"].upper(),
+        overdue="1" if text["overdue"] in ("1", "true", "on", "yes") else "",
+        asset=text["asset"].upper(),
+        responsible=text["responsible"],
+        found_from=text["found_from"],
+        found_to=text["found_to"],
+        page=positive_int_arg("page", 1),
+        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+    )
+
+
+def hazard_conditions(query: HazardListQuery, today: date) -> list:
+    """Every filter but ``overdue`` (so the overdue count can be taken within the others)."""
+    conditions = []
+    if query.status == UNVERIFIED:
+        conditions.append(Hazard.status != HazardStatus.VERIFIED)
+    elif query.status:
+        conditions.append(Hazard.status == query.status)
+    if query.severity:
+        conditions.append(Hazard.severity == query.severity)
+    if query.category:
+        conditions.append(Hazard.category == query.category)
+    if query.grid:
+        grid_id = select(Grid.id).where(Grid.code == query.grid).scalar_subquery()
+        conditions.append(Hazard.grid_id.in_(grid_and_children(grid_id)))
+    if query.asset:
+        asset_id = select(Asset.id).where(Asset.code == query.asset).scalar_subquery()
+        conditions.append(Hazard.asset_id == asset_id)
+    if query.responsible:
+        party = responsible_values(query.responsible)
+        company_id = party["responsible_company_id"]
+        contractor_id = party["responsible_contractor_id"]
+        if company_id is not None:
+            conditions.append(Hazard.responsible_company_id == int_or_none(company_id))
+        else:
+            conditions.append(Hazard.responsible_contractor_id == int_or_none(contractor_id))
+    found_from, found_to = date_arg("found_from"), date_arg("found_to")
+    if found_from is not None:
+        conditions.append(Hazard.found_on >= found_from)
+    if found_to is not None:
+        conditions.append(Hazard.found_on <= found_to)
+    return conditions
+
+
+def int_or_none(raw: Any) -> int | None:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1  # matches nothing
 
 
 @bp.get("/")
 def hazard_list():
-    return render_template("hazards/list.html")
+    query = list_query_from_request()
+    today = district_today()
+    base = visible_hazards(current_user).where(*hazard_conditions(query, today))
+    overdue_count = db.session.scalar(
+        select(func.count()).select_from(base.where(hazard_overdue_clause(today)).subquery())
+    )
+    stmt = base.where(hazard_overdue_clause(today)) if query.overdue else base
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    hazards = db.session.scalars(
+        stmt.options(
+            selectinload(Hazard.grid),
+            selectinload(Hazard.asset),
+            selectinload(Hazard.responsible_company),
+            selectinload(Hazard.responsible_contractor),
+        )
+        .order_by(*overdue_first_ordering(today))
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    pages = max(1, -(-total // query.per_page))
+
+    def list_url(**changes: Any) -> str:
+        return url_for("hazards.hazard_list", **query.filters(**changes))
+
+    return render_template(
+        "hazards/list.html",
+        hazards=hazards,
+        query=query,
+        total=total,
+        overdue_count=overdue_count,
+        pages=pages,
+        list_url=list_url,
+        today=today,
+        is_overdue=is_hazard_overdue,
+        days_overdue=days_overdue,
+        age_days=hazard_age_days,
+        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+        responsible_groups=responsible_choices(current_user),
+        UNVERIFIED=UNVERIFIED,
+    )
+
+
+# The detail
+
+
+def hazard_or_404(code: str) -> Hazard:
+    hazard = hazard_by_code(code, current_user)
+    if hazard is None:
+        abort(404, description=_("No hazard has the code %(code)s.", code=code))
+    return hazard
+
+
+def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
+    today = district_today()
+    point = to_shape(hazard.location)
+    status_form = forms.get("status_form") or HazardStatusForm(formdata=None)
+    steps = allowed_steps(hazard, current_user)
+    status_form.status.choices = [
+        SelectChoice(step, HAZARD_STATUS_LABELS[HazardStatus(step)]) for step in steps
+    ]
+    photos = {
+        stage: [photo for photo in hazard.photos if photo.stage == stage] for stage in PhotoStage
+    }
+    return (
+        render_template(
+            "hazards/detail.html",
+            hazard=hazard,
+            longitude=point.x,
+            latitude=point.y,
+            overdue=is_hazard_overdue(hazard, today),
+            days_overdue=days_overdue(hazard, today),
+            age_days=hazard_age_days(hazard, today),
+            steps=steps,
+            can_reopen=may_reopen(hazard, current_user),
+            status_form=status_form,
+            reopen_form=forms.get("reopen_form") or HazardReopenForm(formdata=None),
+            photo_form=forms.get("photo_form") or HazardPhotoForm(formdata=None),
+            errors=forms.get("errors", {}),
+            photos=photos,
+            stage_labels=STAGE_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.get("/<code>")
+def hazard_detail(code: str):
+    return render_detail(hazard_or_404(code))
+
+
+# Reporting
+
+
+def deadline_help() -> str:
+    days = current_app.config["HAZARD_DEADLINE_DAYS"]
+    return _(
+        "Empty: %(general)s days after the finding for a general hazard, %(major)s for a "
+        "major one.",
+        general=days["general"],
+        major=days["major"],
+    )
+
+
+def render_report(form: HazardReportForm, errors: dict[str, list[str]], status: int):
+    return (
+        render_template(
+            "hazards/form.html",
+            form=form,
+            errors=errors,
+            deadline_help=deadline_help(),
+        ),
+        status,
+    )
+
+
+def errors_by_field(errors: dict[str, str]) -> dict[str, list[str]]:
+    """Service error keys as form field names."""
+    renamed = {
+        "responsible_company_id": "responsible",
+        "responsible_contractor_id": "responsible",
+    }
+    by_field: dict[str, list[str]] = {}
+    for key, message in errors.items():
+        by_field.setdefault(renamed.get(key, key), []).append(message)
+    return by_field
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def hazard_new():
+    """Any signed-in user reports a hazard (contractors report what they find)."""
+    form = HazardReportForm()
+    form.fill_choices(current_user)
+    if request.method == "GET" and request.args.get("asset"):
+        form.asset_code.data = request.args["asset"].strip().upper()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_report(form, {}, status)
+    try:
+        hazard = create_hazard(form.service_values(), found_by=current_user)
+        add_hazard_photos(hazard, form.photos.data or [], PhotoStage.BEFORE, current_user)
+        db.session.commit()
+    except HazardValidationError as error:
+        db.session.rollback()
+        return render_report(form, errors_by_field(error.errors), 400)
+    except PhotoError as error:
+        db.session.rollback()
+        return render_report(form, {"photos": [str(error)]}, 400)
+    except IntegrityError:
+        db.session.rollback()
+        message = _("Another hazard was reported at the same moment; please submit again.")
+        return render_report(form, {"form": [message]}, 409)
+    flash(_("Hazard %(code)s reported.", code=hazard.code), "success")
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+# Status steps and photos
+
+
+def transition_status(error: TransitionError) -> int:
+    if isinstance(error, TransitionForbidden):
+        return 403
+    if isinstance(error, TransitionInputError):
+        return 400
+    return 409
+
+
+@bp.post("/<code>/status")
+def hazard_status(code: str):
+    hazard = hazard_or_404(code)
+    form = HazardStatusForm()
+    if not form.validate_on_submit():
+        return render_detail(hazard, 400, status_form=form)
+    try:
+        change_hazard_status(hazard, form.status.data or "", current_user, form.note.data)
+        add_hazard_photos(hazard, form.photos.data or [], PhotoStage.AFTER, current_user)
+        db.session.commit()
+    except TransitionError as error:
+        db.session.rollback()
+        db.session.refresh(hazard)
+        errors = {"status": [str(error)]}
+        return render_detail(hazard, transition_status(error), status_form=form, errors=errors)
+    except PhotoError as error:
+        db.session.rollback()
+        db.session.refresh(hazard)
+        errors = {"status_photos": [str(error)]}
+        return render_detail(hazard, 400, status_form=form, errors=errors)
+    flash(
+        _(
+            "Hazard %(code)s is now %(status)s.",
+            code=hazard.code,
+            status=HAZARD_STATUS_LABELS[HazardStatus(hazard.status)],
+        ),
+        "success",
+    )
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+@bp.post("/<code>/reopen")
+def hazard_reopen(code: str):
+    hazard = hazard_or_404(code)
+    form = HazardReopenForm()
+    if not form.validate_on_submit():
+        return render_detail(hazard, 400, reopen_form=form)
+    try:
+        reopen_hazard(hazard, current_user, form.reason.data or "")
+        db.session.commit()
+    except TransitionError as error:
+        db.session.rollback()
+        db.session.refresh(hazard)
+        errors = {"reason": [str(error)]}
+        return render_detail(hazard, transition_status(error), reopen_form=form, errors=errors)
+    flash(_("Hazard %(code)s reopened.", code=hazard.code), "success")
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+@bp.post("/<code>/photos")
+def hazard_photos(code: str):
+    hazard = hazard_or_404(code)
+    form = HazardPhotoForm()
+    if not form.validate_on_submit():
+        return render_detail(hazard, 400, photo_form=form)
+    try:
+        photos = add_hazard_photos(hazard, form.photos.data or [], form.stage.data, current_user)
+        if not photos:
+            raise PhotoError(_("Choose at least one photo."))
+        db.session.commit()
+    except (PhotoError, HazardValidationError) as error:
+        db.session.rollback()
+        db.session.refresh(hazard)
+        message = (
+            "; ".join(error.errors.values())
+            if isinstance(error, HazardValidationError)
+            else str(error)
+        )
+        return render_detail(hazard, 400, photo_form=form, errors={"photos": [message]})
+    flash(_("%(n)s photos added.", n=len(photos)), "success")
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+@bp.get("/photos/<int:photo_id>")
+def hazard_photo(photo_id: int):
+    photo = hazard_photo_for(photo_id, current_user)
+    if photo is None:
+        abort(404)
+    path = photo_path(photo)
+    if not path.is_file():
+        abort(404)
+    # Read whole (at most PHOTO_MAX_BYTES): no file handle is left to the WSGI server.
+    response = current_app.response_class(path.read_bytes(), mimetype=photo.content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Content-Disposition"] = f'inline; filename="{photo.stored_name}"'
+    return response
+
+
+# Staff edit
+
+
+@bp.route("/<code>/edit", methods=["GET", "POST"])
+@staff_required
+def hazard_edit(code: str):
+    hazard = hazard_or_404(code)
+    data = {
+        "severity": hazard.severity,
+        "deadline": hazard.deadline.isoformat(),
+        "description": hazard.description,
+        "responsible": responsible_value(
+            hazard.responsible_company_id, hazard.responsible_contractor_id
+        ),
+    }
+    form = HazardEditForm(data=data)
+    form.fill_choices(current_user)
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_edit(hazard, form, {}, status)
+    try:
+        update_hazard(hazard, form.service_values())
+        db.session.commit()
+    except HazardValidationError as error:
+        db.session.rollback()
+        db.session.refresh(hazard)
+        return render_edit(hazard, form, errors_by_field(error.errors), 400)
+    flash(_("Hazard %(code)s saved.", code=hazard.code), "success")
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+def render_edit(hazard: Hazard, form: HazardEditForm, errors: dict, status: int):
+    return render_template("hazards/edit.html", hazard=hazard, form=form, errors=errors), status

@@ -13,18 +13,28 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from werkzeug.datastructures import FileStorage
 
 from accounts.models import Contractor, Role, User
 from assets.grids import GridLocator
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
-from assets.services import location_problem, parse_coordinate
-from core.audit import record_change
+from assets.services import asset_by_code, location_problem, parse_coordinate
+from core.audit import changed_fields, record_change
 from core.clock import district_today, district_zone
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from core.types import utcnow
-from inspections.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
+from inspections.models import (
+    Hazard,
+    HazardCategory,
+    HazardEvent,
+    HazardSeverity,
+    HazardStatus,
+    Photo,
+    PhotoStage,
+)
+from inspections.photos import add_photos, check_photos
 
 CATEGORY_LABELS = {
     HazardCategory.FLYING_WIRE_CHARGING: _l("Flying-wire charging"),
@@ -73,7 +83,19 @@ class HazardValidationError(ValueError):
 
 
 class TransitionError(ValueError):
-    """A status change the machine does not allow, or that this user may not make."""
+    """A status change the machine does not allow (a conflict with the hazard's status)."""
+
+
+class TransitionForbidden(TransitionError):
+    """A step the machine allows but this user's role may not make (verify, reopen)."""
+
+
+class TransitionInputError(TransitionError):
+    """A step that lacks something the user must give (the reason for reopening)."""
+
+    def __init__(self, message, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 # --- Reading ------------------------------------------------------------------------------
@@ -100,6 +122,39 @@ def open_hazard_clause() -> ColumnElement[bool]:
     return Hazard.status != HazardStatus.VERIFIED
 
 
+def hazard_age_days(hazard: Hazard, today: date | None = None) -> int:
+    """Days since the hazard was found (0 on the day itself)."""
+    today = district_today() if today is None else today
+    return (today - hazard.found_on).days
+
+
+def days_overdue(hazard: Hazard, today: date | None = None) -> int:
+    """Days past the deadline for an overdue hazard, else 0."""
+    today = district_today() if today is None else today
+    return (today - hazard.deadline).days if is_hazard_overdue(hazard, today) else 0
+
+
+def overdue_first_ordering(today: date | None = None) -> list[ColumnElement]:
+    """Overdue hazards first, then the other unverified ones, then verified; within each,
+    the oldest deadline first and the code breaking ties."""
+    rank = case(
+        (hazard_overdue_clause(today), 0),
+        (open_hazard_clause(), 1),
+        else_=2,
+    )
+    return [rank, Hazard.deadline.asc(), Hazard.code.asc()]
+
+
+def may_see(hazard: Hazard, user: User) -> bool:
+    """The Python twin of ``visible_hazards``."""
+    if user.has_role(Role.ADMIN, Role.OFFICER):
+        return True
+    return user.contractor_id is not None and user.contractor_id in (
+        hazard.reported_by_contractor_id,
+        hazard.responsible_contractor_id,
+    )
+
+
 def visible_hazards(user: User) -> Select:
     """The hazards ``user`` may see: all for staff; for a contractor user, those its company
     reported or is responsible for. Others do not exist for it (404, never 403)."""
@@ -117,7 +172,15 @@ def visible_hazards(user: User) -> Select:
 
 
 def hazard_by_code(code: str, user: User) -> Hazard | None:
-    return db.session.scalar(visible_hazards(user).where(Hazard.code == code))
+    return db.session.scalar(visible_hazards(user).where(Hazard.code == code.strip().upper()))
+
+
+def hazard_photo_for(photo_id: int, user: User) -> Photo | None:
+    """A hazard photo that ``user`` may see, or None (also for inspection photos)."""
+    visible = visible_hazards(user).with_only_columns(Hazard.id)
+    return db.session.scalar(
+        select(Photo).where(Photo.id == photo_id, Photo.hazard_id.in_(visible))
+    )
 
 
 def hazard_record(hazard: Hazard) -> dict[str, Any]:
@@ -154,9 +217,15 @@ def hazard_record(hazard: Hazard) -> dict[str, Any]:
 
 
 def next_hazard_code(found_on: date) -> str:
-    """``HZ-<year>-<number>``, numbered within the year of the finding."""
+    """``HZ-<year>-<number>``, numbered within the year of the finding (past 9999 the number
+    grows a digit, so the longest code is the latest)."""
     prefix = f"HZ-{found_on.year}-"
-    last = db.session.scalar(select(func.max(Hazard.code)).where(Hazard.code.like(f"{prefix}%")))
+    last = db.session.scalar(
+        select(Hazard.code)
+        .where(Hazard.code.like(f"{prefix}%"))
+        .order_by(func.length(Hazard.code).desc(), Hazard.code.desc())
+        .limit(1)
+    )
     number = int(last.removeprefix(prefix)) + 1 if last else 1
     return f"{prefix}{number:04d}"
 
@@ -212,13 +281,19 @@ def create_hazard(
 ) -> Hazard:
     """Validate and add a hazard with its first event and audit entry; the caller commits.
 
-    ``values`` may hold: category, severity, description, longitude and latitude (default: the
-    asset's point), site_id, found_on (default today; not in the future), deadline (default by
+    ``values`` may hold: category, severity, description, asset_code (when ``asset`` is not
+    given), longitude and latitude (default: the asset's point), site_id (default: the
+    asset's site), found_on (default today; not in the future), deadline (default by
     severity; not before found_on), responsible_company_id or responsible_contractor_id
-    (default: the site's property company). Raises HazardValidationError naming the fields.
+    (default: the site's property company). A contractor user may name only its own company
+    as the responsible contractor. Raises HazardValidationError naming the fields.
     """
     today = district_today() if today is None else today
     errors: dict[str, str] = {}
+    if asset is None and values.get("asset_code") not in (None, ""):
+        asset = asset_by_code(str(values["asset_code"]))
+        if asset is None:
+            errors["asset_code"] = str(_l("No asset has this code."))
     category = _choice(values, "category", list(HazardCategory), errors)
     severity = _choice(values, "severity", list(HazardSeverity), errors)
     description = str(values.get("description") or "").strip()
@@ -233,6 +308,14 @@ def create_hazard(
         site = asset.site
     company = _reference(values, "responsible_company_id", PropertyCompany, errors)
     contractor = _reference(values, "responsible_contractor_id", Contractor, errors)
+    if (
+        contractor is not None
+        and found_by is not None
+        and not found_by.has_role(Role.ADMIN, Role.OFFICER)
+        and contractor.id != found_by.contractor_id
+    ):
+        contractor = None  # another contractor does not exist for this user
+        errors["responsible_contractor_id"] = str(_l("Unknown."))
     if company is not None and contractor is not None:
         errors["responsible_contractor_id"] = str(
             _l("Name either a property company or a contractor, not both.")
@@ -246,12 +329,17 @@ def create_hazard(
     deadline = _date(values, "deadline", errors)
     if deadline is not None and deadline < found_on:
         errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
+    grid = None
+    if longitude is not None and latitude is not None and "location" not in errors:
+        grid = GridLocator.from_database().grid_for(longitude, latitude)
+        point_typed_in = asset is None or _point_given(values)
+        if grid is None and point_typed_in and current_app.config["STRICT_DISTRICT"]:
+            errors["location"] = str(_l("The point lies outside every grid of the district."))
     if errors:
         raise HazardValidationError(errors)
     if deadline is None:
         deadline = default_deadline(severity, found_on)
 
-    grid = GridLocator.from_database().grid_for(longitude, latitude)
     hazard = Hazard(
         code=next_hazard_code(found_on),
         category=category,
@@ -278,16 +366,21 @@ def create_hazard(
     return hazard
 
 
+def _point_given(values: Mapping[str, Any]) -> bool:
+    return values.get("longitude") not in (None, "") or values.get("latitude") not in (None, "")
+
+
 def _hazard_point(
     values: Mapping[str, Any], asset: Asset | None, errors: dict
 ) -> tuple[float | None, float | None]:
-    given = values.get("longitude") not in (None, "") or values.get("latitude") not in (None, "")
-    if not given and asset is not None:
+    if not _point_given(values) and asset is not None:
         return db.session.execute(
             select(longitude_of(Asset.location), latitude_of(Asset.location)).where(
                 Asset.id == asset.id
             )
         ).one()
+    if not _point_given(values) and "asset_code" in errors:
+        return None, None  # the unknown asset code is the one thing to fix
     longitude = parse_coordinate(values.get("longitude"), "longitude", 180, errors)
     latitude = parse_coordinate(values.get("latitude"), "latitude", 90, errors)
     if longitude is not None and latitude is not None:
@@ -325,26 +418,32 @@ def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Haz
 # --- The status machine -------------------------------------------------------------------
 
 
+def _is_staff(user: User | None) -> bool:
+    return user is not None and user.has_role(Role.ADMIN, Role.OFFICER)
+
+
 def allowed_steps(hazard: Hazard, user: User) -> list[str]:
     """The statuses ``user`` may move ``hazard`` to next (reopening not included)."""
+    if not may_see(hazard, user):
+        return []
     steps = FORWARD_STEPS[HazardStatus(hazard.status)]
-    if not user.has_role(Role.ADMIN, Role.OFFICER):
+    if not _is_staff(user):
         steps = steps - {HazardStatus.VERIFIED}
     return [str(step) for step in HazardStatus if step in steps]
 
 
 def may_reopen(hazard: Hazard, user: User) -> bool:
-    return hazard.status in REOPENABLE and user.has_role(Role.ADMIN, Role.OFFICER)
+    return hazard.status in REOPENABLE and _is_staff(user)
 
 
 def change_hazard_status(
     hazard: Hazard, new_status: str, user: User, note: str | None = None
 ) -> Hazard:
-    """Move the hazard one step forward; raise TransitionError if the machine or the user's
-    role does not allow it. Verifying puts a faulty asset back in service once it has no
-    other unverified hazard."""
+    """Move the hazard one step forward; raise TransitionError if the machine does not allow
+    it (TransitionForbidden if the user's role does not). Verifying puts a faulty asset back
+    in service once it has no other unverified hazard."""
     if new_status not in {str(status) for status in HazardStatus}:
-        raise TransitionError(_l("Unknown status %(status)s.", status=new_status))
+        raise TransitionInputError(_l("Unknown status %(status)s.", status=new_status), "status")
     if new_status == HazardStatus.OPEN:
         raise TransitionError(_l("Reopen a hazard with a reason instead."))
     if new_status not in FORWARD_STEPS[HazardStatus(hazard.status)]:
@@ -355,8 +454,10 @@ def change_hazard_status(
                 new=HAZARD_STATUS_LABELS[HazardStatus(new_status)],
             )
         )
+    if not may_see(hazard, user):
+        raise TransitionForbidden(_l("This hazard is not yours to change."))
     if new_status not in allowed_steps(hazard, user):
-        raise TransitionError(_l("Only a safety officer verifies a rectification."))
+        raise TransitionForbidden(_l("Only a safety officer verifies a rectification."))
     _move(hazard, new_status, user, (note or "").strip() or None)
     if new_status == HazardStatus.VERIFIED:
         _return_asset_to_service(hazard)
@@ -364,15 +465,102 @@ def change_hazard_status(
 
 
 def reopen_hazard(hazard: Hazard, user: User, reason: str) -> Hazard:
+    """Back to open, by an officer or administrator, with a reason (kept as the event note)."""
     reason = (reason or "").strip()
     if hazard.status not in REOPENABLE:
         raise TransitionError(_l("Only a hazard under way or done can be reopened."))
-    if not user.has_role(Role.ADMIN, Role.OFFICER):
-        raise TransitionError(_l("Only a safety officer reopens a hazard."))
+    if not _is_staff(user):
+        raise TransitionForbidden(_l("Only a safety officer reopens a hazard."))
     if not reason:
-        raise TransitionError(_l("Give a reason for reopening."))
+        raise TransitionInputError(_l("Give a reason for reopening."), "reason")
     _move(hazard, HazardStatus.OPEN, user, reason)
     return hazard
+
+
+# --- Editing and photos -------------------------------------------------------------------
+
+EDITABLE_FIELDS = (
+    "severity",
+    "deadline",
+    "description",
+    "responsible_company_id",
+    "responsible_contractor_id",
+)
+
+
+def update_hazard(hazard: Hazard, values: Mapping[str, Any]) -> Hazard:
+    """Change severity, deadline, description and responsible party (staff only; the caller
+    checks the role). Keys left out keep their values; the responsible party is replaced as
+    a whole when either of its keys is given. The deadline stays on or after found_on.
+    Raises HazardValidationError naming the fields; audited with the changed values."""
+    errors: dict[str, str] = {}
+    before = hazard_record(hazard)
+    severity = hazard.severity
+    if "severity" in values:
+        severity = _choice(values, "severity", list(HazardSeverity), errors)
+    description = hazard.description
+    if "description" in values:
+        description = str(values.get("description") or "").strip()
+        if not description:
+            errors["description"] = str(_l("This field is required."))
+        elif len(description) > DESCRIPTION_MAX_LENGTH:
+            errors["description"] = str(_l("At most %(n)s characters.", n=DESCRIPTION_MAX_LENGTH))
+    deadline = hazard.deadline
+    if "deadline" in values:
+        deadline = _date(values, "deadline", errors)
+        if deadline is None and "deadline" not in errors:
+            errors["deadline"] = str(_l("This field is required."))
+        elif deadline is not None and deadline < hazard.found_on:
+            errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
+    company_id, contractor_id = hazard.responsible_company_id, hazard.responsible_contractor_id
+    if "responsible_company_id" in values or "responsible_contractor_id" in values:
+        company = _reference(values, "responsible_company_id", PropertyCompany, errors)
+        contractor = _reference(values, "responsible_contractor_id", Contractor, errors)
+        if company is not None and contractor is not None:
+            errors["responsible_contractor_id"] = str(
+                _l("Name either a property company or a contractor, not both.")
+            )
+        company_id = company.id if company is not None else None
+        contractor_id = contractor.id if contractor is not None else None
+    if errors:
+        raise HazardValidationError(errors)
+    hazard.severity = severity
+    hazard.description = description
+    hazard.deadline = deadline
+    hazard.responsible_company_id = company_id
+    hazard.responsible_contractor_id = contractor_id
+    db.session.flush()
+    old, new = changed_fields(before, hazard_record(hazard))
+    if new:
+        record_change("update", "hazard", hazard.code, old, new)
+    return hazard
+
+
+def add_hazard_photos(
+    hazard: Hazard, uploads: list[FileStorage], stage: str, user: User | None
+) -> list[Photo]:
+    """Check every upload (PhotoError before anything is written), then store them as the
+    hazard's ``stage`` photos (before: the finding, after: the rectification)."""
+    if stage not in {str(member) for member in PhotoStage}:
+        raise HazardValidationError({"stage": str(_l("Must be before or after."))})
+    checked = check_photos(uploads)
+    if not checked:
+        return []
+    photos = add_photos(
+        checked,
+        hazard_id=hazard.id,
+        stage=stage,
+        uploaded_by_id=user.id if user is not None else None,
+    )
+    db.session.flush()
+    record_change(
+        "photos",
+        "hazard",
+        hazard.code,
+        None,
+        {"stage": stage, "photos": [photo.stored_name for photo in photos]},
+    )
+    return photos
 
 
 def _move(hazard: Hazard, new_status: str, user: User | None, note: str | None) -> None:

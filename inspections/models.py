@@ -311,3 +311,33 @@ class CalendarFeed(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     contractor: Mapped[Contractor] = relationship()
+
+
+class OnTimeDay(db.Model):
+    """A past due date whose on-time totals are rolled up in ``on_time_totals``.
+
+    Whether an inspection due on a past day was done on time no longer changes with the
+    passing days, so the dashboard adds up these totals instead of reading every inspection
+    of the last months. Logging or cancelling an inspection due that day forgets the day; it
+    is rolled up again when next asked for (``inspections.stats``).
+    """
+
+    __tablename__ = "on_time_days"
+
+    due_on: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OnTimeTotal(db.Model):
+    """Counted and on-time inspections of one due date, contractor and grid."""
+
+    __tablename__ = "on_time_totals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_on: Mapped[date] = mapped_column(
+        ForeignKey("on_time_days.due_on", ondelete="CASCADE"), index=True
+    )
+    contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id", ondelete="CASCADE"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"))
+    counted: Mapped[int]
+    on_time: Mapped[int]

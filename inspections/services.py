@@ -6,11 +6,21 @@ the unit of work once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
-from typing import Any, NamedTuple
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    delete,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -18,13 +28,12 @@ from assets.models import Asset, AssetStatus
 from assets.services import grid_and_children
 from core.clock import district_today
 from core.extensions import db
-from core.types import utcnow
+from core.types import UTCDateTime, utcnow
 from inspections.cadence import occurrences
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
 
 DEFAULT_HORIZON_DAYS = 90
 DUE_SOON_DAYS = 7
-INSERT_BATCH_SIZE = 5000
 
 
 class Regeneration(NamedTuple):
@@ -106,16 +115,43 @@ def insert_ignoring_duplicates(table: Table) -> Insert:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def _batches(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def _existing_keys(plan: InspectionPlan, due_on: date) -> Select:
+    """The plan's inspection of the outer query's asset due on ``due_on``, if there is one.
 
-
-def _existing_keys(plan: InspectionPlan, first: date, last: date) -> set[tuple[int, date]]:
-    query = select(Inspection.asset_id, Inspection.due_on).where(
-        Inspection.plan_id == plan.id, Inspection.due_on.between(first, last)
+    Correlated to ``assets``: generation skips the assets it finds with one index probe each
+    (the unique key), which keeps a second run cheap however long the plan's history is.
+    """
+    return select(Inspection.asset_id).where(
+        Inspection.plan_id == plan.id,
+        Inspection.asset_id == Asset.id,
+        Inspection.due_on == due_on,
     )
-    return {(asset_id, due_on) for asset_id, due_on in db.session.execute(query)}
+
+
+GENERATED_COLUMNS = ("plan_id", "asset_id", "contractor_id", "due_on", "status", "created_at")
+
+
+def _insert_new(plan: InspectionPlan, due_on: date, created_at: datetime) -> int:
+    """One ``INSERT … SELECT … FROM assets``: the plan's assets lacking the inspection due on
+    ``due_on`` get one. Returns how many rows the database inserted."""
+    source = (
+        plan_assets(plan)
+        .where(Asset.id.not_in(_existing_keys(plan, due_on)))
+        .with_only_columns(
+            literal(plan.id, Integer),
+            Asset.id,
+            literal(plan.contractor_id, Integer),
+            literal(due_on, Date),
+            literal(InspectionStatus.SCHEDULED.value, String),
+            literal(created_at, UTCDateTime()),
+        )
+    )
+    statement = (
+        insert_ignoring_duplicates(Inspection.__table__)
+        .from_select(GENERATED_COLUMNS, source)
+        .execution_options(preserve_rowcount=True)  # the rows inserted, conflicts not counted
+    )
+    return db.session.execute(statement).rowcount
 
 
 def generate_for_plan(
@@ -123,49 +159,21 @@ def generate_for_plan(
 ) -> int:
     """Create the plan's missing scheduled inspections due in [today, today + horizon].
 
-    Rows already present are skipped up front (cheap second runs); the insert still ignores
-    conflicts, so a second process generating at the same time creates nothing twice.
-    Returns how many rows this call inserted.
+    The database does the work: one ``INSERT … SELECT`` over the plan's assets per due date.
+    Rows already present are skipped up front (cheap second runs) and the insert still
+    ignores conflicts, so a second process generating at the same time creates nothing twice
+    (the unique plan/asset/due-date constraint decides). Returns how many rows were inserted.
     """
     if not plan.active:
         return 0
+    db.session.flush()  # the statements below bypass the ORM's autoflush
     today = _today(today)
     last = today + timedelta(days=horizon_days)
     dates = occurrences(
         plan.start_on, plan.cadence_unit, plan.cadence_every, today, last, plan.end_on
     )
-    if not dates:
-        return 0
-    asset_ids = db.session.scalars(plan_assets(plan).with_only_columns(Asset.id)).all()
-    existing = _existing_keys(plan, dates[0], dates[-1])
     created_at = utcnow()
-    rows = [
-        {
-            "plan_id": plan.id,
-            "asset_id": asset_id,
-            "contractor_id": plan.contractor_id,
-            "due_on": due_on,
-            "status": InspectionStatus.SCHEDULED.value,
-            "created_at": created_at,
-        }
-        for asset_id in asset_ids
-        for due_on in dates
-        if (asset_id, due_on) not in existing
-    ]
-    return _insert_new(rows)
-
-
-def _insert_new(rows: Iterable[dict[str, Any]]) -> int:
-    rows = list(rows)
-    if not rows:
-        return 0
-    statement = insert_ignoring_duplicates(Inspection.__table__).returning(
-        Inspection.__table__.c.id
-    )
-    created = 0
-    for batch in _batches(rows, INSERT_BATCH_SIZE):
-        created += len(db.session.execute(statement, batch).all())
-    return created
+    return sum(_insert_new(plan, due_on, created_at) for due_on in dates)
 
 
 def active_plans() -> list[InspectionPlan]:

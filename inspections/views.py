@@ -1,12 +1,379 @@
-"""Inspection pages: the list, the detail, and the contractor's logging form."""
+"""Inspection pages: the list, the detail, the contractor's logging form, photos, cancelling,
+and the landing page of an asset's QR label.
+
+An inspection the user may not see answers 404 everywhere (a contractor never learns that
+another contractor's records exist). Every check lives in ``inspections.results``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from accounts.auth import staff_required
+from accounts.models import Contractor
+from assets.models import Asset, Grid
+from assets.services import asset_by_code
+from core import clock
+from core.clock import district_zone
+from core.extensions import db
+from inspections.forms import (
+    ANSWER_LABELS,
+    INSPECTION_STATUS_LABELS,
+    RESULT_LABELS,
+    CancelForm,
+    InspectionLogForm,
+    item_field_name,
+    log_form_for,
+)
+from inspections.models import Inspection, InspectionStatus, Photo
+from inspections.photos import photo_path
+from inspections.results import (
+    STATUS_FILTERS,
+    InspectionConflictError,
+    InspectionFilters,
+    InspectionNotFoundError,
+    InspectionValidationError,
+    cancel_inspection,
+    checklist_for,
+    inspection_for,
+    inspection_query,
+    next_inspection_of,
+    record_result,
+)
+from inspections.services import derived_status
 
 bp = Blueprint("inspections", __name__, url_prefix="/inspections", template_folder="templates")
+
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+PHOTO_MAX_AGE = 3600
+
+
+@bp.context_processor
+def inspection_labels() -> dict[str, Any]:
+    return {
+        "inspection_status_labels": INSPECTION_STATUS_LABELS,
+        "answer_labels": ANSWER_LABELS,
+        "result_labels": RESULT_LABELS,
+        "derived_status": derived_status,
+        "local_time": local_time,
+    }
+
+
+def local_time(moment: datetime | None) -> str:
+    """A stored UTC time as the district's local time, to the minute."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+# The list
+
+
+@dataclass
+class ListQuery:
+    filters: InspectionFilters
+    page: int
+    per_page: int
+
+    def args(self) -> dict[str, Any]:
+        """The non-empty filters as query arguments, for links that keep them."""
+        values = {}
+        for key, value in self.filters.active().items():
+            if key == "flagged":
+                value = "yes" if value else "no"
+            elif value is True:
+                value = "1"
+            values[key] = str(value)
+        if self.per_page != DEFAULT_PER_PAGE:
+            values["per_page"] = str(self.per_page)
+        return values
+
+
+def positive_int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
+    return int(raw)
+
+
+def date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, description=_("%(name)s is not a date (YYYY-MM-DD).", name=name))
+
+
+def choice_arg(name: str, allowed) -> str | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if raw not in allowed:
+        abort(400, description=_("Unknown value for %(name)s.", name=name))
+    return raw
+
+
+def flag_arg(name: str) -> bool:
+    return request.args.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def list_query_from_request() -> ListQuery:
+    flagged = choice_arg("flagged", {"yes", "no"})
+    filters = InspectionFilters(
+        status=choice_arg("status", STATUS_FILTERS),
+        overdue=flag_arg("overdue"),
+        due_soon=flag_arg("due_soon"),
+        kind=request.args.get("kind", "").strip() or None,
+        grid=request.args.get("grid", "").strip() or None,
+        asset=request.args.get("asset", "").strip() or None,
+        flagged=None if flagged is None else flagged == "yes",
+        due_from=date_arg("due_from"),
+        due_to=date_arg("due_to"),
+    )
+    if current_user.is_staff:
+        filters.contractor = request.args.get("contractor", "").strip() or None
+    return ListQuery(
+        filters=filters,
+        page=positive_int_arg("page", 1),
+        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+    )
 
 
 @bp.get("/")
 def inspection_list():
-    return render_template("inspections/list.html")
+    query = list_query_from_request()
+    stmt = inspection_query(current_user, query.filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    inspections = db.session.scalars(
+        stmt.options(
+            selectinload(Inspection.asset).selectinload(Asset.grid),
+            selectinload(Inspection.contractor),
+        )
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    pages = max(1, -(-total // query.per_page))
+    kept = query.args()
+
+    def list_url(**changes: Any) -> str:
+        return url_for("inspections.inspection_list", **{**kept, **changes})
+
+    contractors = []
+    if current_user.is_staff:
+        contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
+    return render_template(
+        "inspections/list.html",
+        inspections=inspections,
+        query=query,
+        filters=query.filters,
+        total=total,
+        pages=pages,
+        list_url=list_url,
+        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+        contractors=contractors,
+        status_filters=STATUS_FILTERS,
+    )
+
+
+# One inspection
+
+
+def inspection_or_404(inspection_id: int) -> Inspection:
+    inspection = inspection_for(inspection_id, current_user)
+    if inspection is None:
+        abort(404, description=_("No such inspection."))
+    return inspection
+
+
+def answer_rows(inspection: Inspection) -> list[tuple[str, str, str | None]]:
+    """(key, label, answer) for the checklist in force, then any other answered key."""
+    answers = inspection.answers or {}
+    rows = [
+        (item.key, str(item.label), answers.get(item.key)) for item in checklist_for(inspection)
+    ]
+    shown = {key for key, _label, _answer in rows}
+    rows += [(key, key, answer) for key, answer in answers.items() if key not in shown]
+    return rows
+
+
+def render_detail(inspection: Inspection, status: int = 200, cancel_form: CancelForm | None = None):
+    return (
+        render_template(
+            "inspections/detail.html",
+            inspection=inspection,
+            answers=answer_rows(inspection),
+            cancel_form=cancel_form or CancelForm(formdata=None),
+            flag_distance=current_app.config["INSPECTION_FLAG_DISTANCE_M"],
+        ),
+        status,
+    )
+
+
+@bp.get("/<int:id>")
+def inspection_detail(id: int):
+    return render_detail(inspection_or_404(id))
+
+
+# Logging
+
+
+def local_now_text() -> str:
+    """Now in the district's time zone, as a ``datetime-local`` input value."""
+    return clock.now_utc().astimezone(district_zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def render_log_form(inspection: Inspection, form: InspectionLogForm, errors=None, status=200):
+    errors = errors or {}
+    item_errors = {
+        item_field_name(key.removeprefix("answers.")): message
+        for key, message in errors.items()
+        if key.startswith("answers.")
+    }
+    return (
+        render_template(
+            "inspections/log.html",
+            inspection=inspection,
+            form=form,
+            errors=errors,
+            item_errors=item_errors,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:id>/log", methods=["GET", "POST"])
+def inspection_log(id: int):
+    inspection = inspection_or_404(id)
+    if inspection.status != InspectionStatus.SCHEDULED:
+        message = (
+            _("This inspection has been completed already.")
+            if inspection.status == InspectionStatus.COMPLETED
+            else _("This inspection was cancelled; no result can be logged.")
+        )
+        if request.method == "POST":
+            flash(message, "error")
+            return render_detail(inspection, 409)
+        flash(message, "info")
+        return redirect(url_for("inspections.inspection_detail", id=inspection.id))
+    form = log_form_for(checklist_for(inspection))
+    if request.method == "GET":
+        form.completed_at.data = local_now_text()
+        return render_log_form(inspection, form)
+    if not form.validate_on_submit():
+        return render_log_form(inspection, form, status=400)
+    try:
+        record_result(
+            inspection,
+            current_user._get_current_object(),
+            form.values(),
+            request.files.getlist(form.photos.name),
+        )
+    except InspectionValidationError as error:
+        db.session.rollback()
+        return render_log_form(inspection, form, error.errors, 422)
+    except InspectionConflictError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_detail(inspection, 409)
+    except InspectionNotFoundError:
+        db.session.rollback()
+        abort(404)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    if inspection.flagged:
+        flash(
+            _(
+                "Result saved. You were %(m)s m from the asset: the record is flagged for review.",
+                m=round(inspection.distance_m),
+            ),
+            "info",
+        )
+    else:
+        flash(_("Result saved."), "success")
+    return redirect(url_for("inspections.inspection_detail", id=inspection.id))
+
+
+# Photos
+
+
+@bp.get("/photos/<int:photo_id>")
+def inspection_photo(photo_id: int):
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.inspection_id is None:
+        abort(404)
+    if inspection_for(photo.inspection_id, current_user) is None:
+        abort(404)
+    path = photo_path(photo)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=photo.content_type, max_age=PHOTO_MAX_AGE, etag=True)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True
+    response.cache_control.public = False
+    return response
+
+
+# Cancelling
+
+
+@bp.post("/<int:id>/cancel")
+@staff_required
+def inspection_cancel(id: int):
+    inspection = inspection_or_404(id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return render_detail(inspection, 400, form)
+    try:
+        cancel_inspection(inspection, current_user._get_current_object(), form.reason.data)
+    except InspectionValidationError as error:
+        db.session.rollback()
+        form.reason.errors = [error.errors["reason"]]
+        return render_detail(inspection, 422, form)
+    except InspectionConflictError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return render_detail(inspection, 409)
+    db.session.commit()
+    flash(_("Inspection cancelled."), "success")
+    return redirect(url_for("inspections.inspection_detail", id=inspection.id))
+
+
+# The QR label's landing page
+
+
+@bp.get("/asset/<code>/next", endpoint="log_for_asset")
+def log_for_asset(code: str):
+    """The logging form of the asset's next scheduled inspection this user sees."""
+    asset = asset_by_code(code)
+    if asset is None:
+        abort(404, description=_("No asset has the code %(code)s.", code=code))
+    inspection = next_inspection_of(asset, current_user)
+    if inspection is None:
+        flash(_("No inspection of %(code)s is due for you.", code=asset.code), "info")
+        return redirect(url_for("assets.asset_detail", code=asset.code))
+    return redirect(url_for("inspections.inspection_log", id=inspection.id))

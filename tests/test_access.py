@@ -2,11 +2,18 @@
 
 import re
 
-PUBLIC = {"/login", "/healthz", "/lang/<code>", "/static/<path:filename>"}
+PUBLIC = {
+    "/login",
+    "/healthz",
+    "/lang/<code>",
+    "/static/<path:filename>",
+    "/calendar/<token>.ics",
+}
 
 
 def concrete(rule: str) -> str:
-    return re.sub(r"<[^>]+>", "X", rule)
+    """The rule with each variable filled in: 1 for numbers, X for the rest."""
+    return re.sub(r"<[^>]+>", "X", re.sub(r"<(int|float):[^>]+>", "1", rule))
 
 
 def test_every_route_needs_a_login(app, client):
@@ -25,6 +32,12 @@ def test_every_route_needs_a_login(app, client):
                 if response.status_code == 302:
                     assert "/login" in response.headers["Location"]
     assert checked >= 5
+
+
+def test_public_calendar_feed_answers_a_bad_token_with_404(client):
+    response = client.get("/calendar/not-a-token.ics")
+    assert response.status_code == 404
+    assert b"BEGIN:VCALENDAR" not in response.data
 
 
 def test_contractor_cannot_write_assets(app, client, auth, contractor_user, district):

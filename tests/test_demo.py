@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from geoalchemy2.shape import to_shape
 from shapely import union_all
 from shapely.geometry import box
 from sqlalchemy import func, select
 
 from accounts.models import Contractor, User
-from assets.demo import ACCOUNTS
+from app import create_app
+from assets.demo import ACCOUNTS, ANXIAO, YUANDU, load_demo_district
 from assets.io import export_assets
 from assets.models import Asset, Grid, PropertyCompany, Site
 from core.audit import AuditEntry
+from core.clock import district_today, district_zone
 from core.extensions import db
+from core.spatial import latitude_of, longitude_of
+from inspections.hazards import hazard_overdue_clause
+from inspections.models import Hazard, HazardEvent, Inspection, InspectionPlan
+from inspections.services import generate_inspections, overdue_clause
+from tests import conftest
 
 
 def count(model) -> int:
@@ -44,8 +53,17 @@ def test_demo_assets(demo_app):
         assert [c for c in codes if c.startswith("EB-")] == [f"EB-{n:04d}" for n in range(1, 385)]
         assert db.session.scalar(select(func.count()).where(Asset.grid_id.is_(None))) == 0
         assert db.session.scalar(select(func.count()).where(Asset.site_id.is_(None))) == 0
-        faulty = db.session.scalar(select(func.count()).where(Asset.status == "faulty"))
-        assert faulty == 3
+        # Faulty: exactly the assets whose failed inspection opened a hazard not yet verified.
+        faulty = set(db.session.scalars(select(Asset.code).where(Asset.status == "faulty")))
+        unverified = set(
+            db.session.scalars(
+                select(Asset.code)
+                .join(Hazard, Hazard.asset_id == Asset.id)
+                .where(Hazard.inspection_id.is_not(None), Hazard.status != "verified")
+            )
+        )
+        assert faulty == unverified
+        assert 3 <= len(faulty) <= 30
         assert count(AuditEntry) >= 454
         blocker = db.session.scalar(select(Asset).where(Asset.code == "EB-0001"))
         assert len(blocker.attributes["registration_code"]) == 20
@@ -75,20 +93,202 @@ def test_demo_sites_companies_and_accounts(demo_app):
             assert users[email].check_password(password)
 
 
+HISTORY_MODELS = (InspectionPlan, Inspection, Hazard, HazardEvent)
+
+
 def test_demo_load_is_idempotent_and_deterministic(app, demo_app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
     assert "454 assets" in first.output
+    assert "4 plans" in first.output
     assert "admin@xingang.example.cn / xingang-admin-2024" in first.output
+    assert "overdue" in first.output and "hazards" in first.output  # the summary line
+    models = (Grid, Site, Asset, User, AuditEntry, *HISTORY_MODELS)
     with app.app_context():
-        counts = [count(model) for model in (Grid, Site, Asset, User, AuditEntry)]
+        counts = [count(model) for model in models]
     again = runner.invoke(args=["demo", "load"])
     assert again.exit_code == 0, again.output
     assert "nothing added" in again.output
     assert "officer@xingang.example.cn / xingang-officer-2024" in again.output
     with app.app_context():
-        assert [count(model) for model in (Grid, Site, Asset, User, AuditEntry)] == counts
+        assert [count(model) for model in models] == counts
         fresh = export_assets("csv"), export_assets("geojson")
     with demo_app.app_context():
         assert (export_assets("csv"), export_assets("geojson")) == fresh
+
+
+# --- Plans, history and hazards ---------------------------------------------------------------
+
+
+def test_demo_plans(demo_app):
+    with demo_app.app_context():
+        plans = db.session.scalars(select(InspectionPlan).order_by(InspectionPlan.id)).all()
+        assert len(plans) == 4
+        by_kind = {}
+        for plan in plans:
+            by_kind.setdefault(plan.asset_kind, []).append(plan)
+            assert plan.active and plan.checklist is None  # the kind's default checklist
+            assert plan.start_on <= district_today() - timedelta(days=365)
+        (stations,) = by_kind["charging_station"]
+        assert (stations.cadence_unit, stations.cadence_every) == ("month", 1)
+        assert stations.contractor.name == ANXIAO
+        blockers = by_kind["elevator_blocker"]
+        assert {plan.cadence_unit for plan in blockers} == {"quarter"}
+        assert sorted(plan.grid.code for plan in blockers) == ["G1", "G2", "G3"]
+        assert {plan.contractor.name for plan in blockers} == {ANXIAO, YUANDU}
+        # Together they cover every asset exactly once.
+        covered = db.session.scalars(
+            select(func.count(func.distinct(Inspection.asset_id))).where(
+                Inspection.plan_id.is_not(None)
+            )
+        ).one()
+        assert covered == 454
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(district_zone())
+
+
+def test_demo_history_is_a_realistic_year(demo_app):
+    with demo_app.app_context():
+        today = district_today()
+        done = db.session.scalars(select(Inspection).where(Inspection.status == "completed")).all()
+        assert len(done) > 2000
+        due = sorted(inspection.due_on for inspection in done)
+        assert today - timedelta(days=366) <= due[0] <= today - timedelta(days=330)
+        assert today - timedelta(days=40) <= due[-1] < today
+        inspectors = {
+            user.contractor_id: user.id
+            for user in db.session.scalars(select(User).where(User.role == "contractor"))
+        }
+        now = datetime.now(UTC)
+        for inspection in done:
+            assert inspection.inspector_id == inspectors[inspection.contractor_id]
+            assert time(8, 30) <= local(inspection.completed_at).time() <= time(17, 30)
+            assert inspection.completed_at <= inspection.logged_at < now
+            assert inspection.result in ("pass", "fail") and inspection.answers
+            assert (inspection.result == "fail") == ("fail" in inspection.answers.values())
+        failed = [inspection for inspection in done if inspection.result == "fail"]
+        assert 0.01 <= len(failed) / len(done) <= 0.05
+        assert all(inspection.notes for inspection in failed)
+        late = [i for i in done if local(i.completed_at).date() > i.due_on]
+        assert 0.02 <= len(late) / len(done) <= 0.15
+        flagged = [inspection for inspection in done if inspection.flagged]
+        assert 1 <= len(flagged) <= 2
+        assert all(inspection.distance_m > 150 for inspection in flagged)
+        assert all(i.distance_m < 30 for i in done if not i.flagged)
+
+
+def test_demo_has_a_handful_overdue_and_upcoming_inspections(demo_app):
+    with demo_app.app_context():
+        today = district_today()
+        overdue = db.session.scalars(select(Inspection).where(overdue_clause())).all()
+        assert 3 <= len(overdue) <= 10
+        assert all(today - timedelta(days=21) <= i.due_on < today for i in overdue)
+        assert all(i.completed_at is None and i.inspector_id is None for i in overdue)
+        upcoming = select(func.count()).where(
+            Inspection.status == "scheduled", Inspection.due_on >= today
+        )
+        assert db.session.scalar(upcoming) > 454
+        assert generate_inspections() == 0
+        db.session.rollback()
+
+
+def test_demo_failures_open_hazards(demo_app):
+    with demo_app.app_context():
+        failed = db.session.scalars(select(Inspection).where(Inspection.result == "fail")).all()
+        hazards = {
+            hazard.inspection_id: hazard
+            for hazard in db.session.scalars(
+                select(Hazard).where(Hazard.inspection_id.is_not(None))
+            )
+        }
+        assert len(hazards) == len(failed)
+        for inspection in failed:
+            hazard = hazards[inspection.id]
+            assert hazard.asset_id == inspection.asset_id
+            assert hazard.found_on == local(inspection.completed_at).date()
+            assert hazard.category in ("charger_fault", "blocker_fault")
+            assert hazard.reported_by_contractor_id == inspection.contractor_id
+
+
+def test_demo_hazards_in_several_states(demo_app):
+    with demo_app.app_context():
+        hazards = db.session.scalars(select(Hazard).order_by(Hazard.code)).all()
+        assert {hazard.status for hazard in hazards} == {
+            "open",
+            "rectifying",
+            "rectified",
+            "verified",
+        }
+        direct = {hazard.category for hazard in hazards if hazard.inspection_id is None}
+        assert {"flying_wire_charging", "ebike_in_corridor"} <= direct
+        major_overdue = select(func.count()).where(
+            hazard_overdue_clause(), Hazard.severity == "major"
+        )
+        assert db.session.scalar(major_overdue) >= 1
+        reopened = select(func.count()).where(
+            HazardEvent.to_status == "open", HazardEvent.from_status.is_not(None)
+        )
+        assert db.session.scalar(reopened) == 1
+        officer = db.session.scalar(select(User).where(User.role == "officer"))
+        now = datetime.now(UTC)
+        for hazard in hazards:
+            times = [event.at for event in hazard.events]
+            assert times == sorted(times) and times[-1] < now
+            assert local(times[0]).date() == hazard.found_on
+            assert hazard.events[-1].to_status == hazard.status
+            assert hazard.status_changed_at == times[-1]
+            verified = [event for event in hazard.events if event.to_status == "verified"]
+            assert all(event.actor_id == officer.id for event in verified)
+        # Codes are numbered in the order hazards were found.
+        assert [h.code for h in hazards] == [h.code for h in sorted(hazards, key=found_first)]
+
+
+def found_first(hazard: Hazard):
+    return hazard.found_on.year, hazard.events[0].at
+
+
+FROZEN = datetime(2026, 3, 9, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+def history_snapshot() -> dict[str, list[tuple]]:
+    """Every inspection and hazard row as plain values (not the moment generation ran)."""
+    inspection_columns = [c for c in Inspection.__table__.c if c.name != "created_at"]
+    hazard_columns = [c for c in Hazard.__table__.c if c.name != "location"]
+    hazard_point = (longitude_of(Hazard.location), latitude_of(Hazard.location))
+    event_columns = list(HazardEvent.__table__.c)
+    return {
+        "inspections": db.session.execute(
+            select(*inspection_columns).order_by(Inspection.id)
+        ).all(),
+        "hazards": db.session.execute(
+            select(*hazard_columns, *hazard_point).order_by(Hazard.id)
+        ).all(),
+        "events": db.session.execute(select(*event_columns).order_by(HazardEvent.id)).all(),
+        "plans": db.session.execute(
+            select(InspectionPlan.__table__).order_by(InspectionPlan.id)
+        ).all(),
+    }
+
+
+def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, monkeypatch):
+    monkeypatch.setattr("core.clock.now_utc", lambda: FROZEN)
+    url = conftest.migrated_database(backend, tmp_path, "_determinism")
+    other = create_app(conftest.test_config(url))
+    snapshots = []
+    for each in (app, other):
+        with each.app_context():
+            load_demo_district()
+            snapshots.append(history_snapshot())
+            db.session.remove()
+    with other.app_context():
+        db.engine.dispose()
+    first, second = snapshots
+    for table in first:
+        assert first[table] == second[table], table
+    # Dated from the frozen day: the history ends just before it.
+    completed = [row for row in first["inspections"] if row.status == "completed"]
+    assert max(row.due_on for row in completed) < date(2026, 3, 10)
+    assert min(row.due_on for row in completed) >= date(2025, 3, 9)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Contractor
-from assets.models import Grid
+from assets.models import Asset, Grid
 from assets.services import asset_by_code, retire_asset
 from core.clock import district_today
 from core.extensions import db
+from core.spatial import point_value
 from inspections import services
 from inspections.cadence import add_months, occurrences
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
@@ -26,7 +27,7 @@ from inspections.services import (
     plan_assets,
     regenerate_plan,
 )
-from tests.factories import blocker_data, charging_station_data, gen_asset
+from tests.factories import INSIDE_G1_01, blocker_data, charging_station_data, gen_asset
 
 D = date.fromisoformat
 
@@ -463,3 +464,82 @@ def test_cli_generate_refuses_bad_input(app, registry, cli_runner, args, message
     assert message in result.output
     with app.app_context():
         assert inspection_count() == 0
+
+
+# --- Generation over many assets ----------------------------------------------------------------
+
+
+def add_many_assets(count: int) -> list[dict]:
+    """``count`` assets of both kinds, over three second-level grids, every seventh retired."""
+    grids = [grid_id("G1-01"), grid_id("G1-02"), grid_id("G2-01")]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "code": f"CS-{number:04d}" if number % 2 else f"EB-{number:05d}",
+            "kind": "charging_station" if number % 2 else "elevator_blocker",
+            "name": f"Asset {number}",
+            "location": point_value(*INSIDE_G1_01),
+            "grid_id": grids[number % 3],
+            "status": "retired" if number % 7 == 0 else "active",
+            "attributes": {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        for number in range(1, count + 1)
+    ]
+    db.session.execute(insert(Asset.__table__), rows)
+    ids = dict(db.session.execute(select(Asset.code, Asset.id)).all())
+    return [{**row, "id": ids[row["code"]]} for row in rows]
+
+
+def test_plan_over_many_assets_generates_exactly_the_expected_set(app, district):
+    with app.app_context():
+        db.session.add(Contractor(name="Fixers Ltd"))
+        assets = add_many_assets(600)
+        plan = gen_plan(asset_kind="charging_station", grid_id=grid_id("G1"))
+        in_g1 = {grid_id("G1-01"), grid_id("G1-02")}
+        covered = [
+            row["id"]
+            for row in assets
+            if row["kind"] == "charging_station"
+            and row["grid_id"] in in_g1
+            and row["status"] != "retired"
+        ]
+        dates = [D("2026-03-10"), D("2026-04-10"), D("2026-05-10")]
+        expected = {(asset_id, due_on) for asset_id in covered for due_on in dates}
+        # Some are there already (one completed): generation skips them and counts the rest.
+        present = sorted(expected)[::25]
+        for asset_id, due_on in present:
+            db.session.add(
+                Inspection(
+                    plan_id=plan.id,
+                    asset_id=asset_id,
+                    contractor_id=plan.contractor_id,
+                    due_on=due_on,
+                    status="completed" if asset_id == present[0][0] else "scheduled",
+                )
+            )
+        db.session.commit()
+
+        assert generate_inspections(today=D("2026-03-01")) == len(expected) - len(present)
+        db.session.commit()
+        rows = db.session.execute(
+            select(
+                Inspection.asset_id,
+                Inspection.due_on,
+                Inspection.status,
+                Inspection.contractor_id,
+                Inspection.created_at,
+            ).where(Inspection.plan_id == plan.id)
+        ).all()
+        assert {(row.asset_id, row.due_on) for row in rows} == expected
+        assert len(rows) == len(expected)  # each once
+        assert {row.contractor_id for row in rows} == {plan.contractor_id}
+        new = [row for row in rows if (row.asset_id, row.due_on) not in set(present)]
+        assert {row.status for row in new} == {"scheduled"}
+        assert all(row.created_at.tzinfo is not None for row in new)
+        assert inspection_count() == len(expected)
+
+        assert generate_inspections(today=D("2026-03-01")) == 0
+        db.session.commit()
+        assert inspection_count() == len(expected)

@@ -1,0 +1,189 @@
+"""Hazard forms: they carry values and the CSRF token; every rule lives in
+``inspections.hazards``.
+
+The responsible party is one select whose values are ``company:<id>`` or ``contractor:<id>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+
+from accounts.models import Contractor, User
+from assets.forms import SelectChoice
+from assets.models import PropertyCompany, Site
+from core.extensions import db
+from inspections.hazards import (
+    CATEGORY_LABELS,
+    DESCRIPTION_MAX_LENGTH,
+    HAZARD_STATUS_LABELS,
+    SEVERITY_LABELS,
+)
+from inspections.models import PhotoStage
+
+COMPANY_PREFIX = "company:"
+CONTRACTOR_PREFIX = "contractor:"
+PHOTO_ACCEPT = "image/jpeg,image/png,image/webp"
+STAGE_LABELS = {PhotoStage.BEFORE: _l("Before (the finding)"), PhotoStage.AFTER: _l("After")}
+
+
+def responsible_choices(user: User) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Grouped choices: property companies, and the contractors this user may name (staff:
+    all; a contractor user: only its own company)."""
+    companies = db.session.execute(
+        select(PropertyCompany.id, PropertyCompany.name).order_by(PropertyCompany.name)
+    ).all()
+    contractors = select(Contractor.id, Contractor.name).order_by(Contractor.name)
+    if not user.is_staff:
+        contractors = contractors.where(Contractor.id == user.contractor_id)
+    return [
+        (str(_l("Property companies")), [(f"{COMPANY_PREFIX}{i}", n) for i, n in companies]),
+        (
+            str(_l("Contractors")),
+            [(f"{CONTRACTOR_PREFIX}{i}", n) for i, n in db.session.execute(contractors)],
+        ),
+    ]
+
+
+def responsible_values(raw: str | None) -> dict[str, Any]:
+    """The select's value as the service's two keys (an unparsable value is "unknown")."""
+    raw = (raw or "").strip()
+    values: dict[str, Any] = {"responsible_company_id": None, "responsible_contractor_id": None}
+    if raw.startswith(COMPANY_PREFIX):
+        values["responsible_company_id"] = raw.removeprefix(COMPANY_PREFIX) or "?"
+    elif raw.startswith(CONTRACTOR_PREFIX):
+        values["responsible_contractor_id"] = raw.removeprefix(CONTRACTOR_PREFIX) or "?"
+    elif raw:
+        values["responsible_company_id"] = "?"
+    return values
+
+
+def responsible_value(company_id: int | None, contractor_id: int | None) -> str:
+    if company_id is not None:
+        return f"{COMPANY_PREFIX}{company_id}"
+    if contractor_id is not None:
+        return f"{CONTRACTOR_PREFIX}{contractor_id}"
+    return ""
+
+
+def fill_responsible(field: SelectField, user: User) -> None:
+    """Flat choices for validation, plus ``field.groups`` for rendering with optgroups."""
+    field.groups = responsible_choices(user)
+    field.choices = [
+        SelectChoice("", "—"),
+        *(SelectChoice(value, name) for _label, group in field.groups for value, name in group),
+    ]
+
+
+def site_choices() -> list:
+    sites = db.session.execute(select(Site.id, Site.name).order_by(Site.name)).all()
+    return [SelectChoice("", "—"), *(SelectChoice(str(site_id), name) for site_id, name in sites)]
+
+
+def with_blank(labels: dict) -> list:
+    return [
+        SelectChoice("", "—"),
+        *(SelectChoice(str(value), label) for value, label in labels.items()),
+    ]
+
+
+class HazardReportForm(FlaskForm):
+    category = SelectField(
+        _l("Category"), choices=with_blank(CATEGORY_LABELS), validate_choice=False
+    )
+    severity = SelectField(
+        _l("Severity"), choices=with_blank(SEVERITY_LABELS), validate_choice=False
+    )
+    description = TextAreaField(
+        _l("Description"), render_kw={"maxlength": DESCRIPTION_MAX_LENGTH, "rows": 4}
+    )
+    asset_code = StringField(
+        _l("Asset code"),
+        description=_l("Optional. Without a point, the hazard is placed at the asset."),
+        render_kw={"maxlength": 40, "autocapitalize": "characters"},
+    )
+    longitude = StringField(_l("Longitude"), render_kw={"inputmode": "decimal"})
+    latitude = StringField(_l("Latitude"), render_kw={"inputmode": "decimal"})
+    site_id = SelectField(_l("Site"), validate_choice=False)
+    responsible = SelectField(
+        _l("Responsible party"),
+        description=_l("Empty: the site's property company."),
+        validate_choice=False,
+    )
+    found_on = StringField(
+        _l("Found on"), description=_l("Empty: today."), render_kw={"type": "date"}
+    )
+    deadline = StringField(_l("Rectification deadline"), render_kw={"type": "date"})
+    photos = MultipleFileField(
+        _l("Photos of the finding"), render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"}
+    )
+
+    def fill_choices(self, user: User) -> None:
+        self.site_id.choices = site_choices()
+        fill_responsible(self.responsible, user)
+
+    def service_values(self) -> dict[str, Any]:
+        return {
+            "category": self.category.data,
+            "severity": self.severity.data,
+            "description": self.description.data,
+            "asset_code": (self.asset_code.data or "").strip(),
+            "longitude": self.longitude.data,
+            "latitude": self.latitude.data,
+            "site_id": self.site_id.data,
+            "found_on": self.found_on.data,
+            "deadline": self.deadline.data,
+            **responsible_values(self.responsible.data),
+        }
+
+
+class HazardEditForm(FlaskForm):
+    severity = SelectField(
+        _l("Severity"), choices=with_blank(SEVERITY_LABELS), validate_choice=False
+    )
+    deadline = StringField(_l("Rectification deadline"), render_kw={"type": "date"})
+    responsible = SelectField(_l("Responsible party"), validate_choice=False)
+    description = TextAreaField(
+        _l("Description"), render_kw={"maxlength": DESCRIPTION_MAX_LENGTH, "rows": 4}
+    )
+
+    def fill_choices(self, user: User) -> None:
+        fill_responsible(self.responsible, user)
+
+    def service_values(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.data,
+            "deadline": self.deadline.data,
+            "description": self.description.data,
+            **responsible_values(self.responsible.data),
+        }
+
+
+class HazardStatusForm(FlaskForm):
+    status = SelectField(
+        _l("Next status"), choices=with_blank(HAZARD_STATUS_LABELS), validate_choice=False
+    )
+    note = TextAreaField(_l("Note"), render_kw={"rows": 2, "maxlength": 2000})
+    photos = MultipleFileField(
+        _l("Photos after rectification"),
+        render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"},
+    )
+
+
+class HazardReopenForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for reopening"), render_kw={"rows": 2, "maxlength": 2000})
+
+
+class HazardPhotoForm(FlaskForm):
+    stage = SelectField(
+        _l("Stage"),
+        choices=[SelectChoice(str(stage), label) for stage, label in STAGE_LABELS.items()],
+        validate_choice=False,
+    )
+    photos = MultipleFileField(
+        _l("Photos"), render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"}
+    )

@@ -1,0 +1,136 @@
+"""Marshmallow schemas of the hazard API: query arguments and bodies are loaded with them;
+responses are built directly and documented with them in OpenAPI."""
+
+from __future__ import annotations
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from assets.schemas import LinkSchema, PointSchema
+from inspections.models import HazardCategory, HazardSeverity, HazardStatus, PhotoStage
+
+CATEGORIES = [str(member) for member in HazardCategory]
+SEVERITIES = [str(member) for member in HazardSeverity]
+STATUSES = [str(member) for member in HazardStatus]
+
+
+class HazardQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    grid = fields.String(
+        metadata={"description": "Grid code; a first-level grid includes its children."}
+    )
+    overdue = fields.Boolean(
+        metadata={"description": "true: only hazards past their deadline and not verified."}
+    )
+    asset = fields.String(metadata={"description": "Asset code."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
+    )
+
+    @validates("per_page")
+    def within_maximum(self, value: int, **_kwargs) -> None:
+        maximum = current_app.config["API_MAX_PAGE_SIZE"]
+        if value > maximum:
+            raise ValidationError(f"Must be at most {maximum}.")
+
+
+class HazardInputSchema(Schema):
+    """The body of POST /hazards. Shapes and types only; the register's rules (deadline not
+    before found_on, the district, known names) are checked by ``inspections.hazards``."""
+
+    category = fields.String(required=True, metadata={"enum": CATEGORIES})
+    severity = fields.String(required=True, metadata={"enum": SEVERITIES})
+    description = fields.String(required=True)
+    asset = fields.String(
+        allow_none=True,
+        metadata={"description": "Asset code; its point is used when no point is given."},
+    )
+    longitude = fields.Float(allow_none=True, metadata={"minimum": -180, "maximum": 180})
+    latitude = fields.Float(allow_none=True, metadata={"minimum": -90, "maximum": 90})
+    site = fields.String(allow_none=True, metadata={"description": "Site name"})
+    responsible_company = fields.String(
+        allow_none=True, metadata={"description": "Property company name"}
+    )
+    responsible_contractor = fields.String(
+        allow_none=True, metadata={"description": "Contractor name (at most one party)"}
+    )
+    found_on = fields.Date(allow_none=True, metadata={"description": "Default: today."})
+    deadline = fields.Date(
+        allow_none=True,
+        metadata={"description": "Default: found_on + HAZARD_DEADLINE_DAYS[severity]."},
+    )
+
+
+class TransitionSchema(Schema):
+    """A forward step (``status`` rectifying, rectified or verified, optional ``note``) or a
+    reopening (``status`` open with a ``reason``)."""
+
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+# Response documentation only.
+
+
+class HazardEventSchema(Schema):
+    from_status = fields.String(allow_none=True, metadata={"enum": STATUSES})
+    to_status = fields.String(metadata={"enum": STATUSES})
+    actor = fields.String()
+    at = fields.DateTime()
+    note = fields.String(allow_none=True)
+
+
+class HazardPhotoSchema(Schema):
+    id = fields.Integer()
+    stage = fields.String(metadata={"enum": [str(stage) for stage in PhotoStage]})
+    content_type = fields.String()
+    url = fields.String()
+
+
+class HazardPropertiesSchema(Schema):
+    code = fields.String(metadata={"example": "HZ-2026-0001"})
+    category = fields.String(metadata={"enum": CATEGORIES})
+    severity = fields.String(metadata={"enum": SEVERITIES})
+    status = fields.String(metadata={"enum": STATUSES})
+    description = fields.String()
+    asset = fields.String(allow_none=True)
+    grid = fields.String(allow_none=True)
+    site = fields.String(allow_none=True)
+    found_on = fields.Date()
+    deadline = fields.Date()
+    overdue = fields.Boolean(metadata={"description": "Past the deadline and not verified."})
+    responsible_company = fields.String(allow_none=True)
+    responsible_contractor = fields.String(allow_none=True)
+    inspection_id = fields.Integer(allow_none=True)
+    status_changed_at = fields.DateTime()
+
+
+class HazardDetailPropertiesSchema(HazardPropertiesSchema):
+    events = fields.List(fields.Nested(HazardEventSchema))
+    photos = fields.List(fields.Nested(HazardPhotoSchema))
+
+
+class HazardFeatureSchema(Schema):
+    type = fields.String(metadata={"enum": ["Feature"]})
+    id = fields.String()
+    geometry = fields.Nested(PointSchema)
+    properties = fields.Nested(HazardPropertiesSchema)
+
+
+class HazardDetailSchema(HazardFeatureSchema):
+    properties = fields.Nested(HazardDetailPropertiesSchema)
+
+
+class HazardCollectionSchema(Schema):
+    type = fields.String(metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Nested(HazardFeatureSchema))
+    numberMatched = fields.Integer()
+    numberReturned = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    links = fields.List(fields.Nested(LinkSchema))

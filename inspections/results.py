@@ -1,0 +1,461 @@
+"""The contractor's side of inspections: who sees which, the filtered list, logging a result.
+
+A contractor user sees only its own company's inspections; every other inspection does not
+exist for it (404, never 403). Staff (administrators and officers) see all. Whoever sees an
+inspection may log its result.
+
+Rules of ``record_result`` (the form and the API both call it):
+
+- ``answers`` maps every item of the checklist in force (the plan's subset of the asset kind's
+  checklist, or the whole checklist) to "pass", "fail" or "na"; unknown items are refused.
+- ``result`` is "pass" or "fail"; a failed item forces "fail".
+- ``completed_at`` defaults to now. A time up to ``CLOCK_SKEW`` ahead (a phone clock running
+  fast) is taken as now; later is refused. It may be backdated by at most ``MAX_BACKDATE``
+  (a late entry of a paper record), not further.
+- ``longitude``/``latitude`` (both or neither) and ``accuracy`` say where the inspector stood;
+  the distance to the asset is stored and the record is flagged when it is more than
+  ``INSPECTION_FLAG_DISTANCE_M`` away. Without a position nothing is flagged.
+- Photos are all checked before anything is written.
+- A failed result marks an active asset faulty and opens a hazard; a later pass closes nothing.
+- A completed inspection cannot be logged again, nor a cancelled one: both are conflicts (409).
+
+Services add to the session and never commit; the caller commits the unit of work once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, select
+from werkzeug.datastructures import FileStorage
+
+from accounts.models import Contractor, Role, User
+from assets.kinds import KINDS, ChecklistItem
+from assets.models import Asset, AssetStatus, Grid
+from assets.services import grid_and_children, parse_coordinate
+from core import clock
+from core.audit import record_change
+from core.clock import district_zone
+from core.extensions import db
+from core.spatial import distance_m, latitude_of, longitude_of
+from inspections.hazards import open_hazard_for_failed_inspection
+from inspections.models import Inspection, InspectionResult, InspectionStatus
+from inspections.photos import PhotoError, add_photos, check_photos
+from inspections.services import due_soon_clause, overdue_clause
+from inspections.stats import forget_on_time
+
+ANSWERS = ("pass", "fail", "na")
+RESULTS = tuple(str(result) for result in InspectionResult)
+# Stored statuses plus the two derived ones, as accepted by the ``status`` filter.
+STATUS_FILTERS = ("overdue", "due_soon", *(str(status) for status in InspectionStatus))
+CLOCK_SKEW = timedelta(minutes=2)
+MAX_BACKDATE = timedelta(days=90)
+NOTES_MAX_LENGTH = 4000
+REASON_MAX_LENGTH = 1000
+
+
+class InspectionValidationError(ValueError):
+    """Bad input; ``errors`` maps each field ("answers.<item>" for one item) to the reason."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors
+
+
+class InspectionConflictError(ValueError):
+    """The inspection is not open for this change (already completed, or cancelled): 409."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
+class InspectionNotFoundError(LookupError):
+    """The user may not see this inspection: for it, the inspection does not exist (404)."""
+
+
+# --- Who sees what --------------------------------------------------------------------------
+
+
+def visible_inspections(user: User) -> Select:
+    """All inspections for staff; for a contractor user, its company's; none otherwise."""
+    query = select(Inspection)
+    if user.has_role(Role.ADMIN, Role.OFFICER):
+        return query
+    if user.contractor_id is None:
+        return query.where(False)
+    return query.where(Inspection.contractor_id == user.contractor_id)
+
+
+def may_see(inspection: Inspection, user: User) -> bool:
+    if user.has_role(Role.ADMIN, Role.OFFICER):
+        return True
+    return user.contractor_id is not None and inspection.contractor_id == user.contractor_id
+
+
+def inspection_for(inspection_id: int, user: User) -> Inspection | None:
+    """The inspection with this id if ``user`` may see it, else None."""
+    return db.session.scalar(visible_inspections(user).where(Inspection.id == inspection_id))
+
+
+# --- The filtered list ------------------------------------------------------------------------
+
+
+@dataclass
+class InspectionFilters:
+    """The list's filters; empty values filter nothing.
+
+    ``status`` is one of STATUS_FILTERS; ``overdue``/``due_soon`` are the same derived states
+    as flags. ``grid`` is a grid code (a first-level grid includes its children),
+    ``contractor`` a contractor's name, ``asset`` an asset code. Unknown names and codes match
+    nothing (an unknown contractor and another's look the same).
+    """
+
+    status: str | None = None
+    overdue: bool = False
+    due_soon: bool = False
+    kind: str | None = None
+    grid: str | None = None
+    contractor: str | None = None
+    contractor_id: int | None = None
+    asset: str | None = None
+    flagged: bool | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+    def active(self) -> dict[str, Any]:
+        """The filters that are set, by name."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {key: value for key, value in values.items() if value not in (None, "", False)}
+
+
+def inspection_query(
+    user: User, filters: InspectionFilters | None = None, today: date | None = None
+) -> Select:
+    """``select(Inspection)`` of what ``user`` may see, filtered, ordered by (due_on, id).
+
+    Every condition is on the inspections table itself (asset, grid and contractor filters are
+    subqueries), so "overdue for contractor X, first page" walks the index
+    ``ix_inspections_contractor_status_due`` in order and stops at the page's limit.
+    ``today`` defaults to the district's today.
+    """
+    filters = filters or InspectionFilters()
+    query = visible_inspections(user)
+    conditions = []
+    status = filters.status or None
+    if status == "overdue" or filters.overdue:
+        conditions.append(overdue_clause(today))
+    if status == "due_soon" or filters.due_soon:
+        conditions.append(due_soon_clause(today))
+    if status in {str(value) for value in InspectionStatus}:
+        conditions.append(Inspection.status == status)
+    if filters.contractor_id is not None:
+        conditions.append(Inspection.contractor_id == filters.contractor_id)
+    if filters.contractor:
+        contractor_id = select(Contractor.id).where(Contractor.name == filters.contractor.strip())
+        conditions.append(Inspection.contractor_id == contractor_id.scalar_subquery())
+    asset_conditions = []
+    if filters.asset:
+        asset_conditions.append(Asset.code == filters.asset.strip().upper())
+    if filters.kind:
+        asset_conditions.append(Asset.kind == filters.kind)
+    if filters.grid:
+        grid_id = select(Grid.id).where(Grid.code == filters.grid.strip().upper())
+        asset_conditions.append(Asset.grid_id.in_(grid_and_children(grid_id.scalar_subquery())))
+    if asset_conditions:
+        conditions.append(Inspection.asset_id.in_(select(Asset.id).where(*asset_conditions)))
+    if filters.flagged is not None:
+        conditions.append(Inspection.flagged.is_(filters.flagged))
+    if filters.due_from is not None:
+        conditions.append(Inspection.due_on >= filters.due_from)
+    if filters.due_to is not None:
+        conditions.append(Inspection.due_on <= filters.due_to)
+    return query.where(*conditions).order_by(Inspection.due_on, Inspection.id)
+
+
+# --- Reading one ------------------------------------------------------------------------------
+
+
+def checklist_for(inspection: Inspection) -> tuple[ChecklistItem, ...]:
+    """The checklist in force: the plan's subset of the asset kind's checklist, or all of it."""
+    kind = KINDS.get(inspection.asset.kind)
+    if kind is None:
+        return ()
+    plan = inspection.plan
+    return kind.checklist_items(plan.checklist if plan is not None else None)
+
+
+def asset_point(asset_id: int) -> tuple[float, float]:
+    return db.session.execute(
+        select(longitude_of(Asset.location), latitude_of(Asset.location)).where(
+            Asset.id == asset_id
+        )
+    ).one()
+
+
+def inspection_record(inspection: Inspection) -> dict[str, Any]:
+    """The audited view of an inspection (plain values)."""
+    return {
+        "asset_id": inspection.asset_id,
+        "contractor_id": inspection.contractor_id,
+        "due_on": inspection.due_on,
+        "status": inspection.status,
+        "result": inspection.result,
+        "answers": inspection.answers,
+        "notes": inspection.notes,
+        "completed_at": inspection.completed_at,
+        "inspector_id": inspection.inspector_id,
+        "stood_longitude": inspection.stood_longitude,
+        "stood_latitude": inspection.stood_latitude,
+        "stood_accuracy_m": inspection.stood_accuracy_m,
+        "distance_m": inspection.distance_m,
+        "flagged": inspection.flagged,
+        "cancelled_reason": inspection.cancelled_reason,
+    }
+
+
+# --- Checking the input -----------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _answers(raw: Any, items: Sequence[ChecklistItem], errors: dict[str, str]) -> dict[str, str]:
+    if _blank(raw):
+        raw = {}
+    if not isinstance(raw, Mapping):
+        errors["answers"] = str(_l("Must map each checklist item to pass, fail or na."))
+        return {}
+    known = [item.key for item in items]
+    unknown = sorted(str(key) for key in raw if key not in known)
+    if unknown:
+        errors["answers"] = str(
+            _l("Not on this inspection's checklist: %(items)s.", items=", ".join(unknown))
+        )
+    answers = {}
+    for key in known:
+        value = raw.get(key)
+        if _blank(value):
+            errors[f"answers.{key}"] = str(_l("Answer this item."))
+        elif value not in ANSWERS:
+            errors[f"answers.{key}"] = str(_l("Must be pass, fail or na."))
+        else:
+            answers[key] = value
+    return answers
+
+
+def _result(raw: Any, answers: Mapping[str, str], errors: dict[str, str]) -> str | None:
+    if _blank(raw):
+        errors["result"] = str(_l("This field is required."))
+        return None
+    if raw not in RESULTS:
+        errors["result"] = str(_l("Must be pass or fail."))
+        return None
+    if raw == InspectionResult.PASS and "fail" in answers.values():
+        errors["result"] = str(_l("An inspection with a failed item cannot pass."))
+        return None
+    return str(raw)
+
+
+def _notes(raw: Any, errors: dict[str, str]) -> str | None:
+    if _blank(raw):
+        return None
+    if not isinstance(raw, str):
+        errors["notes"] = str(_l("Must be text."))
+        return None
+    if len(raw) > NOTES_MAX_LENGTH:
+        errors["notes"] = str(_l("At most %(n)s characters.", n=NOTES_MAX_LENGTH))
+        return None
+    return raw.strip()
+
+
+def parse_moment(raw: Any) -> datetime:
+    """An aware datetime from a datetime or ISO 8601 text; without an offset it is the
+    district's local time (what a ``datetime-local`` input sends). Raises ValueError."""
+    if isinstance(raw, datetime):
+        moment = raw
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        moment = datetime.fromisoformat(text)
+    else:
+        raise ValueError("not a date and time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=district_zone())
+    return moment.astimezone(UTC)
+
+
+def _completed_at(raw: Any, now: datetime, errors: dict[str, str]) -> datetime | None:
+    if _blank(raw):
+        return now
+    try:
+        moment = parse_moment(raw)
+    except (TypeError, ValueError):
+        errors["completed_at"] = str(_l("Not a date and time (YYYY-MM-DDTHH:MM)."))
+        return None
+    if moment > now + CLOCK_SKEW:
+        errors["completed_at"] = str(_l("Must not be in the future."))
+        return None
+    if moment < now - MAX_BACKDATE:
+        errors["completed_at"] = str(
+            _l("Must not be more than %(days)s days ago.", days=MAX_BACKDATE.days)
+        )
+        return None
+    return min(moment, now)
+
+
+def _position(
+    values: Mapping[str, Any], errors: dict[str, str]
+) -> tuple[float | None, float | None, float | None]:
+    raw_lon, raw_lat = values.get("longitude"), values.get("latitude")
+    if _blank(raw_lon) and _blank(raw_lat):
+        return None, None, None
+    longitude = parse_coordinate(raw_lon, "longitude", 180, errors)
+    latitude = parse_coordinate(raw_lat, "latitude", 90, errors)
+    accuracy = None
+    raw_accuracy = values.get("accuracy")
+    if not _blank(raw_accuracy):
+        try:
+            accuracy = float(raw_accuracy)
+        except (TypeError, ValueError):
+            accuracy = math.nan
+        if isinstance(raw_accuracy, bool) or not math.isfinite(accuracy) or accuracy < 0:
+            errors["accuracy"] = str(_l("Must be a number of metres, 0 or more."))
+            accuracy = None
+    return longitude, latitude, accuracy
+
+
+def ensure_open(inspection: Inspection) -> None:
+    """Raise InspectionConflictError unless the inspection is still scheduled."""
+    if inspection.status == InspectionStatus.COMPLETED:
+        raise InspectionConflictError(
+            str(_l("This inspection has been completed already.")), inspection.status
+        )
+    if inspection.status == InspectionStatus.CANCELLED:
+        raise InspectionConflictError(
+            str(_l("This inspection was cancelled; no result can be logged.")), inspection.status
+        )
+
+
+# --- Logging a result -------------------------------------------------------------------------
+
+
+def record_result(
+    inspection: Inspection,
+    user: User,
+    values: Mapping[str, Any],
+    photos: Sequence[FileStorage] = (),
+) -> Inspection:
+    """Check everything, then complete the inspection; the caller commits.
+
+    Raises InspectionNotFoundError (the user may not see it), InspectionConflictError
+    (completed or cancelled) or InspectionValidationError (naming the fields; the photos'
+    problem under "photos") before anything is written.
+    """
+    if not may_see(inspection, user):
+        raise InspectionNotFoundError(inspection.id)
+    ensure_open(inspection)
+    now = clock.now_utc()
+    errors: dict[str, str] = {}
+    answers = _answers(values.get("answers"), checklist_for(inspection), errors)
+    result = _result(values.get("result"), answers, errors)
+    notes = _notes(values.get("notes"), errors)
+    completed_at = _completed_at(values.get("completed_at"), now, errors)
+    longitude, latitude, accuracy = _position(values, errors)
+    checked = []
+    try:
+        checked = check_photos(list(photos))
+    except PhotoError as error:
+        errors["photos"] = str(error)
+    if errors:
+        raise InspectionValidationError(errors)
+
+    before = inspection_record(inspection)
+    inspection.status = InspectionStatus.COMPLETED
+    inspection.result = result
+    inspection.answers = answers
+    inspection.notes = notes
+    inspection.completed_at = completed_at
+    inspection.logged_at = now
+    inspection.inspector_id = user.id
+    _place(inspection, longitude, latitude, accuracy)
+    db.session.flush()
+    add_photos(checked, inspection_id=inspection.id, uploaded_by_id=user.id)
+    after = inspection_record(inspection)
+    after["photos"] = len(checked)
+    record_change("complete", "inspection", str(inspection.id), before, after)
+    forget_on_time(inspection.due_on)
+    if result == InspectionResult.FAIL:
+        _mark_faulty(inspection.asset)
+        open_hazard_for_failed_inspection(inspection, user)
+    return inspection
+
+
+def _place(
+    inspection: Inspection,
+    longitude: float | None,
+    latitude: float | None,
+    accuracy: float | None,
+) -> None:
+    inspection.stood_longitude = longitude
+    inspection.stood_latitude = latitude
+    inspection.stood_accuracy_m = accuracy if longitude is not None else None
+    if longitude is None or latitude is None:
+        inspection.distance_m = None
+        inspection.flagged = False
+        return
+    asset_longitude, asset_latitude = asset_point(inspection.asset_id)
+    distance = distance_m(longitude, latitude, asset_longitude, asset_latitude)
+    inspection.distance_m = round(distance, 1)
+    inspection.flagged = distance > current_app.config["INSPECTION_FLAG_DISTANCE_M"]
+
+
+def _mark_faulty(asset: Asset) -> None:
+    """An active asset becomes faulty; a faulty one stays so, a retired one stays retired."""
+    if asset.status != AssetStatus.ACTIVE:
+        return
+    asset.status = AssetStatus.FAULTY
+    record_change("status", "asset", asset.code, {"status": "active"}, {"status": "faulty"})
+
+
+# --- Cancelling -------------------------------------------------------------------------------
+
+
+def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspection:
+    """Staff cancel a scheduled inspection with a reason; the caller commits.
+
+    Raises InspectionNotFoundError for anyone but staff, InspectionConflictError unless the
+    inspection is scheduled, InspectionValidationError without a reason.
+    """
+    if not user.has_role(Role.ADMIN, Role.OFFICER):
+        raise InspectionNotFoundError(inspection.id)
+    ensure_open(inspection)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InspectionValidationError({"reason": str(_l("Give a reason for cancelling."))})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InspectionValidationError(
+            {"reason": str(_l("At most %(n)s characters.", n=REASON_MAX_LENGTH))}
+        )
+    before = inspection_record(inspection)
+    inspection.status = InspectionStatus.CANCELLED
+    inspection.cancelled_reason = reason
+    record_change("cancel", "inspection", str(inspection.id), before, inspection_record(inspection))
+    forget_on_time(inspection.due_on)
+    return inspection
+
+
+def next_inspection_of(asset: Asset, user: User) -> Inspection | None:
+    """The asset's earliest scheduled (not completed, not cancelled) inspection ``user`` sees."""
+    query = visible_inspections(user).where(
+        and_(Inspection.asset_id == asset.id, Inspection.status == InspectionStatus.SCHEDULED)
+    )
+    return db.session.scalar(query.order_by(Inspection.due_on, Inspection.id).limit(1))

@@ -1,0 +1,125 @@
+"""Marshmallow schemas of the inspections API: query arguments are loaded with them; the
+result body is shape-checked with ``ResultInputSchema`` (the rules live in
+``inspections.results``); responses are built directly but documented here."""
+
+from __future__ import annotations
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from assets.kinds import KINDS
+from inspections.results import ANSWERS, RESULTS, STATUS_FILTERS
+
+STORED_STATUSES = ["scheduled", "completed", "cancelled"]
+
+
+class InspectionQuerySchema(Schema):
+    status = fields.String(
+        validate=validate.OneOf(STATUS_FILTERS),
+        metadata={"description": "A stored status, or the derived overdue / due_soon."},
+    )
+    contractor = fields.String(metadata={"description": "Contractor name."})
+    asset = fields.String(metadata={"description": "Asset code.", "example": "CS-001"})
+    kind = fields.String(validate=validate.OneOf(list(KINDS)))
+    grid = fields.String(
+        metadata={"description": "Grid code; a first-level grid includes its children."}
+    )
+    due_from = fields.Date(metadata={"description": "Due on or after (YYYY-MM-DD)."})
+    due_to = fields.Date(metadata={"description": "Due on or before (YYYY-MM-DD)."})
+    flagged = fields.Boolean(
+        metadata={"description": "Logged more than the flag distance away from the asset."}
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
+    )
+
+    @validates("per_page")
+    def within_maximum(self, value: int, **_kwargs) -> None:
+        maximum = current_app.config["API_MAX_PAGE_SIZE"]
+        if value > maximum:
+            raise ValidationError(f"Must be at most {maximum}.")
+
+
+class ResultInputSchema(Schema):
+    """The body of POST /inspections/<id>/result, as JSON or as multipart/form-data fields
+    (then ``answers`` is a JSON text field and the images are ``photos`` file parts)."""
+
+    answers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(metadata={"enum": list(ANSWERS)}),
+        required=True,
+        metadata={
+            "description": "Every item of the checklist in force: pass, fail or na.",
+            "example": {"cutoff_when_full": "pass", "camera_working": "fail"},
+        },
+    )
+    result = fields.String(required=True, metadata={"enum": list(RESULTS)})
+    notes = fields.String(allow_none=True)
+    completed_at = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date-time",
+            "description": "ISO 8601; without an offset, district time. Default: now.",
+        },
+    )
+    longitude = fields.Float(allow_none=True, metadata={"minimum": -180, "maximum": 180})
+    latitude = fields.Float(allow_none=True, metadata={"minimum": -90, "maximum": 90})
+    accuracy = fields.Float(allow_none=True, metadata={"minimum": 0})
+
+
+class ResultMultipartSchema(ResultInputSchema):
+    """The multipart form of the body (documentation only)."""
+
+    answers = fields.String(
+        required=True, metadata={"description": "The answers object as JSON text."}
+    )
+    photos = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        metadata={"description": "JPEG, PNG or WebP images."},
+    )
+
+
+# Response documentation only.
+
+
+class PositionSchema(Schema):
+    longitude = fields.Float()
+    latitude = fields.Float()
+    accuracy_m = fields.Float(allow_none=True)
+
+
+class InspectionSchema(Schema):
+    id = fields.Integer()
+    asset = fields.String(metadata={"description": "Asset code"})
+    kind = fields.String()
+    contractor = fields.String(metadata={"description": "Contractor name"})
+    plan_id = fields.Integer(allow_none=True)
+    due_on = fields.Date()
+    status = fields.String(metadata={"enum": STORED_STATUSES})
+    derived_status = fields.String(metadata={"enum": list(STATUS_FILTERS)})
+    completed_at = fields.DateTime(allow_none=True)
+    logged_at = fields.DateTime(allow_none=True)
+    result = fields.String(allow_none=True, metadata={"enum": list(RESULTS)})
+    answers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    notes = fields.String(allow_none=True)
+    position = fields.Nested(PositionSchema, allow_none=True)
+    distance_m = fields.Float(allow_none=True)
+    flagged = fields.Boolean()
+    cancelled_reason = fields.String(allow_none=True)
+    photos = fields.List(fields.String(), metadata={"description": "Photo URLs"})
+
+
+class InspectionLinkSchema(Schema):
+    rel = fields.String(metadata={"enum": ["self", "next", "prev"]})
+    href = fields.String()
+
+
+class InspectionCollectionSchema(Schema):
+    items = fields.List(fields.Nested(InspectionSchema))
+    numberMatched = fields.Integer()
+    numberReturned = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    links = fields.List(fields.Nested(InspectionLinkSchema))

@@ -1,0 +1,354 @@
+"""The dashboard's numbers: each one aggregate SQL query (GROUP BY), never a loop over rows.
+
+Every function takes ``today`` (default: the district's today) and optionally the ``user``
+asking: a contractor user counts only its own company's inspections and the hazards it may
+see; staff (and ``None``, for the command line and benchmarks) count everything.
+
+On-time completion rate (the definition the dashboard page repeats): among the inspections
+due in the last ``days`` days (default 90; due dates from ``today - days`` up to yesterday)
+that are completed or overdue, the share completed on or before their due date, a date in
+the district's time zone. Cancelled inspections do not count; an inspection due today does not
+count yet, as it cannot be late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+
+from accounts.models import Contractor, Role
+from assets.models import Asset, Grid
+from core.clock import district_today, district_zone
+from core.extensions import db
+from core.types import UTCDateTime, utcnow
+from inspections.hazards import hazard_overdue_clause, open_hazard_clause, visible_hazards
+from inspections.models import (
+    Hazard,
+    HazardSeverity,
+    Inspection,
+    InspectionStatus,
+    OnTimeDay,
+    OnTimeTotal,
+)
+from inspections.services import due_soon_clause, insert_ignoring_duplicates, overdue_clause
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+ON_TIME_WINDOW_DAYS = 90
+# Age buckets of open hazards, in days since found_on: (key, label, oldest age in the bucket).
+AGE_BUCKETS = (
+    ("0-7", _l("0–7 days"), 7),
+    ("8-30", _l("8–30 days"), 30),
+    ("31-90", _l("31–90 days"), 90),
+    ("90+", _l("Over 90 days"), None),
+)
+NO_GRID = "none"
+
+
+@dataclass(frozen=True)
+class OnTimeRate:
+    """On-time completions among the counted inspections of one contractor or grid."""
+
+    key: str  # contractor id, grid code, or NO_GRID
+    name: str
+    on_time: int
+    counted: int
+
+    @property
+    def rate(self) -> float | None:
+        """Share completed on time, 0.0–1.0; None when nothing counted."""
+        return self.on_time / self.counted if self.counted else None
+
+    @property
+    def percent(self) -> str:
+        return "—" if self.rate is None else f"{self.rate * 100:.0f}%"
+
+
+def _today(today: date | None) -> date:
+    return district_today() if today is None else today
+
+
+def contractor_scope(user: User | None) -> ColumnElement[bool] | None:
+    """The inspections ``user`` may count: None (all) for staff and no user; a contractor
+    user its company's only; anyone else nothing."""
+    if user is None or user.has_role(Role.ADMIN, Role.OFFICER):
+        return None
+    if user.contractor_id is None:
+        return false()
+    return Inspection.contractor_id == user.contractor_id
+
+
+def _scoped(query: Select, user: User | None) -> Select:
+    scope = contractor_scope(user)
+    return query if scope is None else query.where(scope)
+
+
+def _count(query: Select) -> int:
+    return int(db.session.scalar(query) or 0)
+
+
+# --- Overdue and due soon ---------------------------------------------------------------
+
+
+def overdue_count(today: date | None = None, user: User | None = None) -> int:
+    """Scheduled inspections due before today (``inspections.services.overdue_clause``)."""
+    query = select(func.count()).select_from(Inspection).where(overdue_clause(_today(today)))
+    return _count(_scoped(query, user))
+
+
+def due_soon_count(today: date | None = None, user: User | None = None) -> int:
+    """Scheduled inspections due today up to 7 days ahead (``due_soon_clause``)."""
+    query = select(func.count()).select_from(Inspection).where(due_soon_clause(_today(today)))
+    return _count(_scoped(query, user))
+
+
+# --- On-time completion -----------------------------------------------------------------
+
+
+def day_end_utc(day: date) -> datetime:
+    """The first instant after ``day`` in the district's time zone, in UTC."""
+    zone = district_zone()
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+
+
+def on_time_window(today: date, days: int) -> tuple[date, date]:
+    """The due dates counted: from ``today - days`` to yesterday, both included."""
+    return today - timedelta(days=days), today - timedelta(days=1)
+
+
+def _on_time_expression(first: date, last: date) -> ColumnElement[int]:
+    """1 for an inspection completed by the end of its due date (district time), else 0.
+
+    The end of each due date in the window is computed here, in Python, with the real zone
+    rules (daylight saving included), and handed to SQL as a CASE on ``due_on``: the same on
+    both backends, with no per-dialect time-zone functions.
+    """
+    ends = {
+        first + timedelta(days=offset): literal(
+            day_end_utc(first + timedelta(days=offset)), UTCDateTime()
+        )
+        for offset in range((last - first).days + 1)
+    }
+    deadline = case(ends, value=Inspection.due_on)
+    completed_in_time = and_(
+        Inspection.status == InspectionStatus.COMPLETED,
+        Inspection.completed_at.is_not(None),
+        Inspection.completed_at < deadline,
+    )
+    return func.sum(case((completed_in_time, 1), else_=0))
+
+
+def _counted_clause(today: date, first: date, last: date) -> ColumnElement[bool]:
+    """Due in the window and completed or overdue."""
+    return and_(
+        Inspection.due_on >= first,
+        Inspection.due_on <= last,
+        or_(Inspection.status == InspectionStatus.COMPLETED, overdue_clause(today)),
+    )
+
+
+def forget_on_time(due_on: date) -> None:
+    """Drop the rolled-up totals of ``due_on`` (an inspection due that day was logged or
+    cancelled); they are rolled up again when next asked for."""
+    db.session.execute(delete(OnTimeTotal).where(OnTimeTotal.due_on == due_on))
+    db.session.execute(delete(OnTimeDay).where(OnTimeDay.due_on == due_on))
+
+
+def roll_up_on_time(today: date, first: date, last: date) -> None:
+    """Make sure every due date in [first, last] (all before ``today``) has its totals.
+
+    Each missing day is claimed by inserting its ``on_time_days`` row (ignoring a row another
+    process inserted at the same time), and only the claimed days are read from the
+    inspections, in one GROUP BY. Adds to the session; the caller commits (or the totals are
+    simply computed again next time).
+    """
+    wanted = {first + timedelta(days=offset) for offset in range((last - first).days + 1)}
+    present = set(
+        db.session.scalars(select(OnTimeDay.due_on).where(OnTimeDay.due_on.between(first, last)))
+    )
+    missing = sorted(wanted - present)
+    if not missing:
+        return
+    claim = insert_ignoring_duplicates(OnTimeDay.__table__).returning(OnTimeDay.__table__.c.due_on)
+    computed_at = utcnow()
+    claimed = db.session.scalars(
+        claim, [{"due_on": day, "computed_at": computed_at} for day in missing]
+    ).all()
+    if not claimed:
+        return
+    query = (
+        select(
+            Inspection.due_on,
+            Inspection.contractor_id,
+            Asset.grid_id,
+            _on_time_expression(min(claimed), max(claimed)),
+            func.count(),
+        )
+        .select_from(Inspection)
+        .join(Asset, Asset.id == Inspection.asset_id)
+        .where(_counted_clause(today, min(claimed), max(claimed)), Inspection.due_on.in_(claimed))
+        .group_by(Inspection.due_on, Inspection.contractor_id, Asset.grid_id)
+    )
+    totals = [
+        {
+            "due_on": due_on,
+            "contractor_id": contractor_id,
+            "grid_id": grid_id,
+            "on_time": int(on_time or 0),
+            "counted": int(counted),
+        }
+        for due_on, contractor_id, grid_id, on_time, counted in db.session.execute(query)
+    ]
+    if totals:
+        db.session.execute(insert(OnTimeTotal), totals)
+
+
+def _on_time_totals(today: date, user: User | None, days: int, *group_by) -> Select:
+    """Sums of the rolled-up totals of the window, grouped by ``group_by``."""
+    first, last = on_time_window(today, days)
+    roll_up_on_time(today, first, last)
+    query = (
+        select(*group_by, func.sum(OnTimeTotal.on_time), func.sum(OnTimeTotal.counted))
+        .where(OnTimeTotal.due_on.between(first, last))
+        .group_by(*group_by)
+    )
+    if contractor_scope(user) is not None:  # a contractor user: its own company only
+        query = query.where(OnTimeTotal.contractor_id == user.contractor_id)
+    return query
+
+
+def on_time_by_contractor(
+    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+) -> list[OnTimeRate]:
+    """On-time completion rate per contractor (see the module docstring), by name."""
+    query = _on_time_totals(_today(today), user, days, OnTimeTotal.contractor_id)
+    sums = {
+        contractor_id: (int(on_time), int(counted))
+        for contractor_id, on_time, counted in db.session.execute(query)
+    }
+    names = dict(
+        db.session.execute(
+            select(Contractor.id, Contractor.name).where(Contractor.id.in_(list(sums)))
+        ).all()
+    )
+    rates = [
+        OnTimeRate(str(contractor_id), names[contractor_id], on_time, counted)
+        for contractor_id, (on_time, counted) in sums.items()
+    ]
+    return sorted(rates, key=lambda rate: rate.name)
+
+
+def on_time_by_grid(
+    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+) -> list[OnTimeRate]:
+    """On-time completion rate per first-level grid: an asset in a second-level grid counts
+    for its parent. Assets outside every grid come last, under ``NO_GRID``."""
+    return on_time_by_grid_levels(today, user, days)[0]
+
+
+def on_time_by_subgrid(
+    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+) -> list[OnTimeRate]:
+    """On-time completion rate per grid an asset lies in (the second-level grids)."""
+    return on_time_by_grid_levels(today, user, days)[1]
+
+
+def on_time_by_grid_levels(
+    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+) -> tuple[list[OnTimeRate], list[OnTimeRate]]:
+    """(first-level, second-level) on-time rates from the rolled-up totals grouped by the
+    assets' grid; the first level is the sum of its second-level grids (a couple of dozen
+    aggregate rows added up here, never the inspections themselves)."""
+    query = _on_time_totals(_today(today), user, days, OnTimeTotal.grid_id)
+    counts = {
+        grid_id: (int(on_time or 0), int(counted))
+        for grid_id, on_time, counted in db.session.execute(query)
+    }
+    grids = {grid.id: grid for grid in db.session.scalars(select(Grid))}
+    subgrids: list[OnTimeRate] = []
+    top: dict[int | None, list[int]] = {}
+    for grid_id, (on_time, counted) in counts.items():
+        grid = grids.get(grid_id)
+        subgrids.append(_grid_rate(grid, on_time, counted))
+        parent = grids.get(grid.parent_id or grid.id) if grid is not None else None
+        totals = top.setdefault(parent.id if parent is not None else None, [0, 0])
+        totals[0] += on_time
+        totals[1] += counted
+    first_level = [
+        _grid_rate(grids.get(grid_id), on_time, counted)
+        for grid_id, (on_time, counted) in top.items()
+    ]
+    return _sorted_rates(first_level), _sorted_rates(subgrids)
+
+
+def _grid_rate(grid: Grid | None, on_time: int, counted: int) -> OnTimeRate:
+    if grid is None:
+        return OnTimeRate(NO_GRID, str(_l("No grid")), on_time, counted)
+    return OnTimeRate(grid.code, grid.name, on_time, counted)
+
+
+def _sorted_rates(rates: list[OnTimeRate]) -> list[OnTimeRate]:
+    return sorted(rates, key=lambda rate: (rate.key == NO_GRID, rate.key))
+
+
+# --- Hazards ----------------------------------------------------------------------------
+
+
+def _visible_hazard_count(user: User | None) -> Select:
+    base = select(Hazard) if user is None else visible_hazards(user)
+    return base.with_only_columns(func.count(), maintain_column_froms=True)
+
+
+def open_hazards_by_severity(user: User | None = None) -> dict[str, int]:
+    """Hazards not yet verified, per severity (every severity present, 0 if none)."""
+    query = (
+        _visible_hazard_count(user)
+        .add_columns(Hazard.severity)
+        .where(open_hazard_clause())
+        .group_by(Hazard.severity)
+    )
+    counts = {str(severity): 0 for severity in HazardSeverity}
+    for count, severity in db.session.execute(query):
+        counts[severity] = int(count)
+    return counts
+
+
+def open_hazards_by_age(today: date | None = None, user: User | None = None) -> dict[str, int]:
+    """Hazards not yet verified, per age bucket (days since found_on: 0–7, 8–30, 31–90, >90);
+    keys are those of ``AGE_BUCKETS``, every bucket present."""
+    today = _today(today)
+    whens = [
+        (Hazard.found_on >= today - timedelta(days=oldest), key)
+        for key, _label, oldest in AGE_BUCKETS
+        if oldest is not None
+    ]
+    bucket = case(*whens, else_=AGE_BUCKETS[-1][0])
+    query = (
+        _visible_hazard_count(user).add_columns(bucket).where(open_hazard_clause()).group_by(bucket)
+    )
+    counts = {key: 0 for key, _label, _oldest in AGE_BUCKETS}
+    for count, key in db.session.execute(query):
+        counts[key] = int(count)
+    return counts
+
+
+def overdue_hazard_count(today: date | None = None, user: User | None = None) -> int:
+    """Hazards past their rectification deadline and not verified."""
+    return _count(_visible_hazard_count(user).where(hazard_overdue_clause(_today(today))))

@@ -1,0 +1,242 @@
+"""The contractor's private iCalendar feed and its token management."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, date, datetime
+
+import icalendar
+import pytest
+from sqlalchemy import func, select
+
+import core.clock
+from accounts.models import Contractor
+from core.audit import AuditEntry
+from core.extensions import db
+from inspections.models import CalendarFeed, InspectionStatus
+from tests import factories
+
+TODAY = date(2026, 3, 10)
+
+
+@pytest.fixture(autouse=True)
+def frozen(monkeypatch):
+    moment = datetime(2026, 3, 10, 2, tzinfo=UTC)  # 10:00 in Shanghai
+    monkeypatch.setattr(core.clock, "now_utc", lambda: moment)
+
+
+@pytest.fixture
+def schedule(app, district, officer, admin, contractor_user):
+    """Fixers Ltd: overdue 03-01, due 03-12, due 06-08 (day 90), not 06-09, a completed and
+    a cancelled one. Other Co: one due 03-11 on the same asset."""
+    app.config["BASE_URL"] = "https://sar.example.org"
+    with app.app_context():
+        factories.gen_asset(
+            factories.charging_station_data(
+                1, address="1 Harbour Road, Building 7; east gate, next to the long bicycle shed"
+            )
+        )
+        factories.gen_asset(factories.blocker_data(1))
+        gen = factories.gen_inspection
+        gen("CS-001", date(2026, 3, 1))
+        gen("CS-001", date(2026, 3, 12))
+        gen("EB-0001", date(2026, 6, 8))
+        gen("EB-0001", date(2026, 6, 9))
+        done = gen("CS-001", date(2026, 2, 1))
+        done.status = InspectionStatus.COMPLETED
+        done.completed_at = datetime(2026, 2, 1, 3, tzinfo=UTC)
+        gen("CS-001", date(2026, 3, 15)).status = InspectionStatus.CANCELLED
+        gen("CS-001", date(2026, 3, 11), contractor="Other Co")
+        db.session.commit()
+
+
+def new_feed(client, contractor_id: int | None = None) -> str:
+    data = {} if contractor_id is None else {"contractor": str(contractor_id)}
+    response = client.post("/calendar/new", data=data)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    match = re.search(r'value="(https://sar\.example\.org/calendar/([^"]+)\.ics)"', response.text)
+    assert match, response.text
+    return match.group(2)
+
+
+def contractor_id(app, name: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Contractor.id).where(Contractor.name == name))
+
+
+def feeds(app) -> list[tuple[int, str, datetime | None]]:
+    with app.app_context():
+        return db.session.execute(
+            select(
+                CalendarFeed.contractor_id, CalendarFeed.token_hash, CalendarFeed.revoked_at
+            ).order_by(CalendarFeed.id)
+        ).all()
+
+
+def audit_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEntry))
+
+
+def test_feed_lists_the_contractors_due_inspections(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    auth.logout()
+    response = client.get(f"/calendar/{token}.ics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    calendar = icalendar.Calendar.from_ical(response.data)
+    assert calendar["VERSION"] == "2.0"
+    assert calendar["CALSCALE"] == "GREGORIAN"
+    assert calendar["METHOD"] == "PUBLISH"
+    assert "Fixers Ltd" in str(calendar["X-WR-CALNAME"])
+    assert calendar["X-WR-TIMEZONE"] == "Asia/Shanghai"
+    assert calendar["PRODID"]
+    events = list(calendar.walk("VEVENT"))
+    starts = [event.decoded("DTSTART") for event in events]
+    assert starts == [date(2026, 3, 1), date(2026, 3, 12), date(2026, 6, 8)]
+    first = events[0]
+    assert first.decoded("DTEND") == date(2026, 3, 2)
+    assert re.fullmatch(r"inspection-\d+@sar\.example\.org", str(first["UID"]))
+    assert "CS-001" in str(first["SUMMARY"])
+    assert "Charging station" in str(first["SUMMARY"])
+    assert str(first["LOCATION"]).startswith("1 Harbour Road")
+    geo = first["GEO"]
+    assert (round(geo.latitude, 6), round(geo.longitude, 6)) == (36.715, 119.15)
+    inspection_id = str(first["UID"]).split("@")[0].removeprefix("inspection-")
+    link = f"https://sar.example.org/inspections/{inspection_id}"
+    assert str(first["URL"]) == link
+    assert link in str(first["DESCRIPTION"])
+    assert first.decoded("DTSTAMP") == datetime(2026, 3, 10, 2, tzinfo=UTC)
+    # All-day events: DTSTART;VALUE=DATE, never another contractor's.
+    raw = response.data.decode()
+    assert "DTSTART;VALUE=DATE:20260301\r\n" in raw
+    assert "2026-03-11" not in raw and "20260311" not in raw.replace("DTEND;VALUE=DATE:", "")
+
+
+def test_feed_follows_rfc_5545_line_rules(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    data = client.get(f"/calendar/{token}.ics").data
+    assert data.endswith(b"\r\n")
+    lines = data.split(b"\r\n")[:-1]
+    assert b"\n" not in b"".join(lines)
+    assert all(len(line) <= 75 for line in lines)
+    assert any(line.startswith(b" ") for line in lines)  # the long LOCATION was folded
+    assert lines[0] == b"BEGIN:VCALENDAR" and lines[-1] == b"END:VCALENDAR"
+    assert len(icalendar.Calendar.from_ical(data).walk("VEVENT")) == 3
+
+
+def test_uids_are_stable(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    first = client.get(f"/calendar/{token}.ics").data
+    second = client.get(f"/calendar/{token}.ics").data
+    uids = [re.findall(rb"UID:(\S+)", body) for body in (first, second)]
+    assert uids[0] == uids[1] and len(uids[0]) == 3
+
+
+def test_other_contractor_sees_only_its_own(app, client, auth, schedule):
+    auth.login("admin@example.org")
+    token = new_feed(client, contractor_id(app, "Other Co"))
+    calendar = icalendar.Calendar.from_ical(client.get(f"/calendar/{token}.ics").data)
+    assert [event.decoded("DTSTART") for event in calendar.walk("VEVENT")] == [date(2026, 3, 11)]
+
+
+def test_only_the_sha256_is_stored(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    [(owner, stored, revoked)] = feeds(app)
+    assert owner == contractor_id(app, "Fixers Ltd")
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    assert revoked is None
+    with app.app_context():
+        audit = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity_type == "calendar_feed")
+        ).all()
+    assert [entry.action for entry in audit] == ["create"]
+    assert token not in repr([(entry.before, entry.after) for entry in audit])
+    # The page shows the address once; later visits do not.
+    page = client.get("/calendar/").text
+    assert token not in page
+    assert 'data-feed="active"' in page
+
+
+def test_new_token_replaces_the_old(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    old = new_feed(client)
+    new = new_feed(client)
+    assert old != new
+    assert client.get(f"/calendar/{old}.ics").status_code == 404
+    assert client.get(f"/calendar/{new}.ics").status_code == 200
+    rows = feeds(app)
+    assert len(rows) == 2
+    assert rows[0][2] is not None and rows[1][2] is None
+
+
+def test_revoked_token_is_404_and_writes_nothing(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    response = client.post("/calendar/revoke")
+    assert response.status_code == 302
+    assert client.get("/calendar/").text.count('data-feed="none"') == 1
+    with app.app_context():
+        revoke_entries = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.entity_type == "calendar_feed", AuditEntry.action == "revoke")
+        )
+    assert revoke_entries == 1
+    auth.logout()
+    before_rows, before_audit = feeds(app), audit_count(app)
+    response = client.get(f"/calendar/{token}.ics")
+    assert response.status_code == 404
+    assert b"BEGIN:VCALENDAR" not in response.data
+    assert feeds(app) == before_rows
+    assert audit_count(app) == before_audit
+
+
+def test_unknown_token_is_404_for_a_stranger(app, client, schedule):
+    before = audit_count(app)
+    for token in ("nope", "x" * 43, ""):
+        response = client.get(f"/calendar/{token}.ics")
+        assert response.status_code == 404, token
+    assert feeds(app) == []
+    assert audit_count(app) == before
+
+
+def test_officers_look_but_do_not_touch(app, client, auth, schedule):
+    auth.login("officer@example.org")
+    fixers = contractor_id(app, "Fixers Ltd")
+    page = client.get(f"/calendar/?contractor={fixers}")
+    assert page.status_code == 200
+    assert 'data-feed="none"' in page.text
+    assert "/calendar/new" not in page.text
+    assert client.post("/calendar/new", data={"contractor": str(fixers)}).status_code == 403
+    assert client.post("/calendar/revoke", data={"contractor": str(fixers)}).status_code == 403
+    assert feeds(app) == []
+
+
+def test_contractor_manages_only_its_own_feed(app, client, auth, schedule):
+    auth.login("fixer@example.org")
+    other = contractor_id(app, "Other Co")
+    # The contractor field is ignored: a contractor user always acts for its own company.
+    token = new_feed(client, other)
+    [(owner, _hash, _revoked)] = feeds(app)
+    assert owner == contractor_id(app, "Fixers Ltd")
+    page = client.get(f"/calendar/?contractor={other}").text
+    assert "Other Co" not in page
+    assert client.get(f"/calendar/{token}.ics").status_code == 200
+
+
+def test_admin_must_pick_a_known_contractor(app, client, auth, schedule):
+    auth.login("admin@example.org")
+    assert client.post("/calendar/new").status_code == 400
+    assert client.post("/calendar/new", data={"contractor": "abc"}).status_code == 400
+    assert client.post("/calendar/new", data={"contractor": "9999"}).status_code == 404
+    assert client.post("/calendar/revoke", data={"contractor": "9999"}).status_code == 404
+    assert feeds(app) == []
+    page = client.get("/calendar/").text
+    assert "Fixers Ltd" in page and "Other Co" in page  # the picker

@@ -1,0 +1,353 @@
+"""The hazard API: /api/v1/hazards (list, create), /hazards/<code>, /hazards/<code>/transitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from accounts.services import user_by_email
+from core import clock
+from core.audit import AuditEntry
+from core.extensions import db
+from inspections.hazards import create_hazard
+from inspections.models import Hazard, HazardEvent
+from tests.factories import (
+    INSIDE_G1_01,
+    INSIDE_G2_02,
+    BearerClient,
+    charging_station_data,
+    gen_asset,
+    gen_contractor,
+    gen_site,
+    gen_token,
+)
+
+FROZEN = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    monkeypatch.setattr(clock, "now_utc", lambda: FROZEN)
+
+
+@pytest.fixture
+def fixer_api(app, client, contractor_user):
+    with app.app_context():
+        token = gen_token(contractor_user)
+        db.session.commit()
+    return BearerClient(client, token)
+
+
+@pytest.fixture
+def register(app, district, officer, contractor_user, frozen):
+    """HZ-2026-0001 overdue major open in G1-01; HZ-2026-0002 rectifying at CS-001 (G1-01),
+    Fixers Ltd responsible; HZ-2026-0003 verified in G2-02."""
+    with app.app_context():
+        gen_site()
+        gen_asset(charging_station_data(1, site="Harbour Garden"))
+        officer_user = user_by_email(officer)
+        base = {"category": "blocked_exit", "severity": "general", "description": "Bikes"}
+        g1 = {"longitude": INSIDE_G1_01[0], "latitude": INSIDE_G1_01[1]}
+        g2 = {"longitude": INSIDE_G2_02[0], "latitude": INSIDE_G2_02[1]}
+        specs = [
+            (
+                "open",
+                {**g1, "severity": "major", "found_on": "2026-02-01", "deadline": "2026-03-01"},
+            ),
+            (
+                "rectifying",
+                {
+                    "asset_code": "CS-001",
+                    "category": "charger_fault",
+                    "responsible_contractor_id": gen_contractor("Fixers Ltd").id,
+                },
+            ),
+            ("verified", {**g2, "found_on": "2026-01-02", "deadline": "2026-01-03"}),
+        ]
+        for status, values in specs:
+            hazard = create_hazard({**base, **values}, found_by=officer_user)
+            hazard.status = status
+        db.session.commit()
+
+
+def codes(response) -> list[str]:
+    assert response.status_code == 200, response.json
+    assert response.mimetype == "application/geo+json"
+    return [feature["id"] for feature in response.json["features"]]
+
+
+def counts(app) -> tuple[int, int, int]:
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count(Hazard.id))),
+            db.session.scalar(select(func.count(HazardEvent.id))),
+            db.session.scalar(
+                select(func.count(AuditEntry.id)).where(AuditEntry.entity_type == "hazard")
+            ),
+        )
+
+
+def error_fields(response) -> set[str]:
+    assert response.status_code == 422, (response.status_code, response.json)
+    assert response.json["code"] == 422
+    return set(response.json["errors"]["json"])
+
+
+# Reading
+
+
+def test_list_is_a_feature_collection_overdue_first(api, register):
+    response = api.get("/api/v1/hazards")
+    assert codes(response) == ["HZ-2026-0001", "HZ-2026-0002", "HZ-2026-0003"]
+    body = response.json
+    assert (body["type"], body["numberMatched"], body["numberReturned"]) == (
+        "FeatureCollection",
+        3,
+        3,
+    )
+    first = body["features"][0]
+    assert first["geometry"] == {"type": "Point", "coordinates": list(INSIDE_G1_01)}
+    properties = first["properties"]
+    assert properties["overdue"] is True
+    assert (properties["grid"], properties["severity"], properties["status"]) == (
+        "G1-01",
+        "major",
+        "open",
+    )
+    assert (properties["found_on"], properties["deadline"]) == ("2026-02-01", "2026-03-01")
+    second = body["features"][1]["properties"]
+    assert (second["asset"], second["site"], second["responsible_contractor"]) == (
+        "CS-001",
+        "Harbour Garden",
+        "Fixers Ltd",
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=verified", ["HZ-2026-0003"]),
+        ("severity=major", ["HZ-2026-0001"]),
+        ("category=charger_fault", ["HZ-2026-0002"]),
+        ("grid=G1", ["HZ-2026-0001", "HZ-2026-0002"]),
+        ("grid=g2-02", ["HZ-2026-0003"]),
+        ("overdue=true", ["HZ-2026-0001"]),
+        ("overdue=false", ["HZ-2026-0002", "HZ-2026-0003"]),
+        ("asset=cs-001", ["HZ-2026-0002"]),
+        ("asset=CS-404", []),
+    ],
+)
+def test_list_filters(api, register, query, expected):
+    assert codes(api.get(f"/api/v1/hazards?{query}")) == expected
+
+
+def test_list_paginates_with_links(api, register):
+    response = api.get("/api/v1/hazards?per_page=2&page=2")
+    assert codes(response) == ["HZ-2026-0003"]
+    assert response.json["numberMatched"] == 3
+    rels = {link["rel"] for link in response.json["links"]}
+    assert rels == {"self", "prev"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("status=closed", "status"), ("grid=G9", "grid"), ("per_page=0", "per_page")],
+)
+def test_list_refuses_bad_filters(api, register, query, field):
+    response = api.get(f"/api/v1/hazards?{query}")
+    assert response.status_code == 422
+    assert field in response.json["errors"]["query"]
+
+
+def test_one_hazard_with_its_timeline(api, register):
+    response = api.get("/api/v1/hazards/hz-2026-0002")
+    assert response.status_code == 200
+    properties = response.json["properties"]
+    assert properties["code"] == "HZ-2026-0002"
+    assert [event["to_status"] for event in properties["events"]] == ["open"]
+    assert properties["events"][0]["actor"] == "officer@example.org"
+    assert properties["photos"] == []
+    missing = api.get("/api/v1/hazards/HZ-2026-0404")
+    assert missing.status_code == 404 and missing.json["code"] == 404
+
+
+def test_a_contractor_sees_only_its_hazards(fixer_api, register):
+    assert codes(fixer_api.get("/api/v1/hazards")) == ["HZ-2026-0002"]
+    assert fixer_api.get("/api/v1/hazards/HZ-2026-0002").status_code == 200
+    assert fixer_api.get("/api/v1/hazards/HZ-2026-0001").status_code == 404
+    response = fixer_api.post(
+        "/api/v1/hazards/HZ-2026-0001/transitions", json={"status": "rectifying"}
+    )
+    assert response.status_code == 404
+
+
+# Creating
+
+
+def test_create_a_hazard_at_an_asset(app, fixer_api, register):
+    body = {
+        "category": "ebike_in_lift",
+        "severity": "major",
+        "description": "E-bike in lift 2",
+        "asset": "CS-001",
+    }
+    response = fixer_api.post("/api/v1/hazards", json=body)
+    assert response.status_code == 201, response.json
+    assert response.headers["Location"].endswith("/api/v1/hazards/HZ-2026-0004")
+    properties = response.json["properties"]
+    assert (properties["grid"], properties["asset"], properties["deadline"]) == (
+        "G1-01",
+        "CS-001",
+        "2026-03-17",
+    )
+    assert properties["responsible_company"] == "Harbour Property"
+    assert response.json["geometry"]["coordinates"] == list(INSIDE_G1_01)
+    # The reporting contractor sees its report.
+    assert "HZ-2026-0004" in codes(fixer_api.get("/api/v1/hazards"))
+
+
+def test_create_with_a_point_and_named_parties(api, register):
+    body = {
+        "category": "other",
+        "severity": "general",
+        "description": "Blocked fire door",
+        "longitude": INSIDE_G2_02[0],
+        "latitude": INSIDE_G2_02[1],
+        "site": "Harbour Garden",
+        "responsible_contractor": "Fixers Ltd",
+        "found_on": "2026-03-01",
+        "deadline": "2026-03-05",
+    }
+    response = api.post("/api/v1/hazards", json=body)
+    assert response.status_code == 201, response.json
+    properties = response.json["properties"]
+    assert (properties["grid"], properties["site"], properties["responsible_contractor"]) == (
+        "G2-02",
+        "Harbour Garden",
+        "Fixers Ltd",
+    )
+    assert properties["responsible_company"] is None
+    assert properties["deadline"] == "2026-03-05"
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"found_on": "2026-03-05", "deadline": "2026-03-04"}, {"deadline"}),
+        ({"category": "arson"}, {"category"}),
+        ({"description": None}, {"description"}),
+        ({"longitude": "east"}, {"longitude"}),
+        ({"longitude": None, "latitude": None, "asset": "CS-999"}, {"asset"}),
+        (
+            {"site": "Nowhere Garden", "responsible_company": "Nobody"},
+            {"site", "responsible_company"},
+        ),
+        ({"found_on": "2026-13-01"}, {"found_on"}),
+    ],
+)
+def test_create_refuses_bad_input_and_writes_nothing(app, api, register, changes, fields):
+    body = {
+        "category": "other",
+        "severity": "general",
+        "description": "x",
+        "longitude": INSIDE_G2_02[0],
+        "latitude": INSIDE_G2_02[1],
+        **changes,
+    }
+    before = counts(app)
+    assert error_fields(api.post("/api/v1/hazards", json=body)) == fields
+    assert counts(app) == before
+
+
+def test_a_contractor_cannot_name_another_contractor(app, fixer_api, register):
+    with app.app_context():
+        gen_contractor("Others Co")
+        db.session.commit()
+    body = {
+        "category": "other",
+        "severity": "general",
+        "description": "x",
+        "asset": "CS-001",
+        "responsible_contractor": "Others Co",
+    }
+    assert error_fields(fixer_api.post("/api/v1/hazards", json=body)) == {"responsible_contractor"}
+
+
+# Transitions
+
+
+def test_forward_steps_and_reopening(app, api, register):
+    url = "/api/v1/hazards/HZ-2026-0002/transitions"
+    response = api.post(url, json={"status": "rectified", "note": "New charger"})
+    assert response.status_code == 200, response.json
+    assert response.json["properties"]["status"] == "rectified"
+    event = response.json["properties"]["events"][-1]
+    assert (event["from_status"], event["to_status"], event["note"]) == (
+        "rectifying",
+        "rectified",
+        "New charger",
+    )
+    assert api.post(url, json={"status": "verified"}).json["properties"]["status"] == "verified"
+    response = api.post(url, json={"status": "open", "reason": "Sparks again"})
+    assert response.status_code == 200
+    assert response.json["properties"]["events"][-1]["note"] == "Sparks again"
+
+
+def test_an_illegal_transition_is_409_and_writes_nothing(app, api, register):
+    before = counts(app)
+    response = api.post("/api/v1/hazards/HZ-2026-0001/transitions", json={"status": "verified"})
+    assert response.status_code == 409
+    assert response.json["code"] == 409 and response.json["message"]
+    response = api.post("/api/v1/hazards/HZ-2026-0001/transitions", json={"status": "open"})
+    assert response.status_code == 409  # an open hazard is not reopened
+    assert counts(app) == before
+
+
+def test_reopening_without_a_reason_is_422(app, api, register):
+    before = counts(app)
+    response = api.post("/api/v1/hazards/HZ-2026-0003/transitions", json={"status": "open"})
+    assert error_fields(response) == {"reason"}
+    assert error_fields(
+        api.post("/api/v1/hazards/HZ-2026-0003/transitions", json={"status": "done"})
+    ) == {"status"}
+    assert counts(app) == before
+
+
+def test_a_contractor_steps_but_never_verifies_or_reopens(app, fixer_api, register):
+    url = "/api/v1/hazards/HZ-2026-0002/transitions"
+    assert fixer_api.post(url, json={"status": "rectified"}).status_code == 200
+    before = counts(app)
+    response = fixer_api.post(url, json={"status": "verified"})
+    assert response.status_code == 403 and response.json["code"] == 403
+    assert fixer_api.post(url, json={"status": "open", "reason": "x"}).status_code == 403
+    assert counts(app) == before
+
+
+def test_session_writes_need_a_csrf_token(app, client, auth, officer, register):
+    auth.login(officer)
+    app.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/api/v1/hazards/HZ-2026-0002/transitions", json={"status": "rectified"})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(Hazard.status).where(Hazard.code == "HZ-2026-0002")) == (
+            "rectifying"
+        )
+
+
+def test_openapi_documents_the_hazard_api(api):
+    import openapi_spec_validator as validator
+
+    spec = api.get("/api/v1/openapi.json").json
+    validator.validate(spec)
+    paths = spec["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/hazards"])
+    assert "get" in paths["/api/v1/hazards/{code}"]
+    transitions = paths["/api/v1/hazards/{code}/transitions"]["post"]
+    assert {"200", "403", "404", "409", "422"} <= set(transitions["responses"])
+    parameters = {p["name"] for p in paths["/api/v1/hazards"]["get"]["parameters"]}
+    assert {"status", "severity", "category", "grid", "overdue", "asset", "page"} <= parameters
+    assert {"HazardCollection", "HazardDetail", "HazardInput", "Transition"} <= set(
+        spec["components"]["schemas"]
+    )

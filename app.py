@@ -23,6 +23,21 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "safety-registry@localhost",
     "ALERT_CRON": "0 8 * * mon",
+    # Weekly alerts: an email with nothing overdue is not sent unless this is on.
+    "ALERT_SEND_EMPTY": False,
+    # A scheduler back within this many hours of a missed run still sends it, once.
+    "ALERT_MISFIRE_GRACE_HOURS": 12,
+    # Failed deliveries are retried in the same week every few minutes, backing off.
+    "ALERT_RETRY_INTERVAL_MINUTES": 15,
+    "ALERT_RETRY_BACKOFF_MINUTES": 5,
+    "ALERT_RETRY_MAX_ATTEMPTS": 8,
+    # A claim older than this with no outcome (a crashed sender) may be sent again.
+    "ALERT_CLAIM_LEASE_MINUTES": 30,
+    # Rows listed per email (the counts always cover all); None lists every row.
+    "ALERT_MAX_ROWS": 1000,
+    "MAIL_TIMEOUT_SECONDS": 30,
+    # The daily generation of due inspections (inspections generate) in the scheduler.
+    "GENERATE_CRON": "30 1 * * *",
     "MAP_TILES": "osm",
     "TIANDITU_KEY": "",
     "SCHEDULER_ENABLED": False,
@@ -52,8 +67,24 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "OPENAPI_JSON_PATH": "openapi.json",
 }
 
-BOOLEAN_SETTINGS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "SCHEDULER_ENABLED", "STRICT_DISTRICT"}
-INTEGER_SETTINGS = {"MAIL_PORT", "PHOTO_MAX_BYTES", "INSPECTION_FLAG_DISTANCE_M"}
+BOOLEAN_SETTINGS = {
+    "MAIL_USE_TLS",
+    "MAIL_USE_SSL",
+    "SCHEDULER_ENABLED",
+    "STRICT_DISTRICT",
+    "ALERT_SEND_EMPTY",
+}
+INTEGER_SETTINGS = {
+    "MAIL_PORT",
+    "PHOTO_MAX_BYTES",
+    "INSPECTION_FLAG_DISTANCE_M",
+    "ALERT_MISFIRE_GRACE_HOURS",
+    "ALERT_RETRY_INTERVAL_MINUTES",
+    "ALERT_RETRY_BACKOFF_MINUTES",
+    "ALERT_RETRY_MAX_ATTEMPTS",
+    "ALERT_CLAIM_LEASE_MINUTES",
+    "MAIL_TIMEOUT_SECONDS",
+}
 STRING_SETTINGS = {
     "SECRET_KEY",
     "TIMEZONE",
@@ -63,6 +94,7 @@ STRING_SETTINGS = {
     "MAIL_PASSWORD",
     "MAIL_DEFAULT_SENDER",
     "ALERT_CRON",
+    "GENERATE_CRON",
     "MAP_TILES",
     "TIANDITU_KEY",
     "PHOTO_DIR",
@@ -112,12 +144,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     init_extensions(app)
     register_blueprints(app)
+    from core.scheduler import init_scheduler
+
+    init_scheduler(app)
     return app
 
 
 def init_extensions(app: Flask) -> None:
     from core import spatial
-    from core.extensions import api, babel, csrf, db, login_manager, migrate
+    from core.extensions import api, babel, csrf, db, login_manager, mail, migrate
     from core.i18n import select_locale
 
     app.config["SQLALCHEMY_DATABASE_URI"] = spatial.normalise_database_url(
@@ -134,6 +169,7 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     api.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -147,9 +183,11 @@ def register_blueprints(app: Flask) -> None:
     from assets.api import register_api as register_assets_api
     from assets.demo import demo_cli
     from core.extensions import api
+    from core.scheduler import scheduler_cli
+    from inspections import alert_views, calendar, hazard_api, hazard_views, photos, plan_views
     from inspections import api as inspections_api
-    from inspections import calendar, hazard_api, hazard_views, photos, plan_views
     from inspections import views as inspection_views
+    from inspections.alert_cli import alerts_cli
     from inspections.cli import inspections_cli
 
     init_auth(app)
@@ -162,10 +200,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     app.register_blueprint(contractor_views.bp)
+    app.register_blueprint(alert_views.bp)
     inspections_api.register_api(api)
     hazard_api.register_api(api)
     photos.init_app(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(inspections_cli)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(scheduler_cli)
     app.register_blueprint(core.views.bp)
     core.errors.init_app(app)

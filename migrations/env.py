@@ -14,6 +14,7 @@ from geoalchemy2 import alembic_helpers
 import accounts.models  # noqa: F401  (models register their tables on the metadata)
 import assets.models  # noqa: F401
 import core.audit  # noqa: F401
+import inspections.alert_models  # noqa: F401
 import inspections.models  # noqa: F401
 
 config = context.config

@@ -1,0 +1,489 @@
+"""The weekly overdue alert, end to end: real SMTP on loopback (aiosmtpd), frozen clock."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from app import create_app
+from assets.services import asset_by_code
+from core import clock
+from core.extensions import db
+from core.spatial import point_value
+from inspections.alert_models import AlertDelivery, AlertRun, DeliveryStatus
+from inspections.alerts import iso_week, retry_unsent, send_weekly
+from inspections.models import Hazard, Inspection, InspectionStatus
+from tests import factories
+from tests.conftest import test_config as base_config
+
+BASE_URL = "https://registry.example.org"
+FIRST_MONDAY = date(2026, 3, 2)  # ISO week 2026-W10
+WEEKS = 8
+SMTP_WAIT_SECONDS = 10
+
+
+# --- A real SMTP server on loopback -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler: every message accepted, parsed, by recipient."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, email.message.EmailMessage]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append((rcpt.lower(), message))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self._lock:
+            return [message for rcpt, message in self.messages if rcpt == address.lower()]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+
+class SmtpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.inbox = Inbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, ready_timeout=SMTP_WAIT_SECONDS
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def alert_config(database_url: str, port: int, **overrides) -> dict:
+    return base_config(
+        database_url,
+        BASE_URL=BASE_URL,
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_SUPPRESS_SEND=False,
+        MAIL_TIMEOUT_SECONDS=5,
+        MAIL_DEFAULT_SENDER="alerts@registry.example.org",
+        **overrides,
+    )
+
+
+@pytest.fixture
+def alert_app(database_url, smtp):
+    app = create_app(alert_config(database_url, smtp.port))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+class FrozenClock:
+    def __init__(self, monkeypatch) -> None:
+        self.now = datetime(2026, 3, 1, tzinfo=UTC)
+        monkeypatch.setattr(clock, "now_utc", lambda: self.now)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment.astimezone(UTC)
+
+    def monday_8am_shanghai(self, monday: date) -> None:
+        # 08:00 in Asia/Shanghai is 00:00 UTC.
+        self.set(datetime(monday.year, monday.month, monday.day, tzinfo=UTC))
+
+
+@pytest.fixture
+def frozen(monkeypatch) -> FrozenClock:
+    return FrozenClock(monkeypatch)
+
+
+# --- The scenario ---------------------------------------------------------------------------
+
+ASSETS_G1_01 = ["CS-001", "CS-002", "CS-003"]  # Fixers Ltd
+ASSETS_G2_02 = ["EB-0001", "EB-0002"]  # Blue Fire Co
+
+
+def build_district() -> dict:
+    """Grids with leaders, staff in both languages, two contractors, assets, inspections
+    due every 9 days from 2026-02-20, and one hazard overdue from 2026-03-10."""
+    grids = factories.gen_district()
+    grids["G1-01"].leader_email = "leader.g101@example.org"
+    grids["G1"].leader_email = "leader.g1@example.org"
+    grids["G2-02"].leader_email = "leader.g202@example.org"
+    officer = factories.gen_user("officer@example.org", "officer")
+    officer.locale = "en"
+    admin = factories.gen_user("admin@example.org", "admin")
+    admin.locale = "zh"
+    factories.gen_user("fixer@example.org", "contractor", contractor="Fixers Ltd")
+    factories.gen_contractor("Fixers Ltd").contact_email = "office@fixers.example"
+    factories.gen_contractor("Blue Fire Co").contact_email = "desk@bluefire.example"
+    for number in range(1, 4):
+        factories.gen_asset(factories.charging_station_data(number))
+    for number in range(1, 3):
+        factories.gen_asset(factories.blocker_data(number))
+    inspections = {}
+    for index, code in enumerate(ASSETS_G1_01 + ASSETS_G2_02):
+        contractor = "Fixers Ltd" if code.startswith("CS") else "Blue Fire Co"
+        for step in range(8):
+            due_on = date(2026, 2, 20) + timedelta(days=9 * step + index)
+            inspection = factories.gen_inspection(code, due_on, contractor=contractor)
+            inspections[inspection.id] = {
+                "code": code,
+                "due_on": due_on,
+                "contractor": contractor,
+                "grid": "G1-01" if code.startswith("CS") else "G2-02",
+            }
+    db.session.flush()
+    asset = asset_by_code("CS-001")
+    hazard = Hazard(
+        code="HZ-2026-0001",
+        category="blocked_exit",
+        severity="major",
+        description="Exit <blocked> by bikes",
+        location=point_value(*factories.INSIDE_G1_01),
+        asset_id=asset.id,
+        grid_id=grids["G1-01"].id,
+        found_on=date(2026, 3, 3),
+        deadline=date(2026, 3, 10),
+        status="open",
+    )
+    db.session.add(hazard)
+    db.session.commit()
+    return inspections
+
+
+def expected_overdue(inspections: dict, completed: set[int], today: date) -> dict[int, dict]:
+    return {
+        inspection_id: row
+        for inspection_id, row in inspections.items()
+        if inspection_id not in completed and row["due_on"] < today
+    }
+
+
+def linked_inspections(message) -> set[int]:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return {int(found) for found in re.findall(r"/inspections/(\d+)\b", text)}
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def wait_for(predicate, seconds: float = SMTP_WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the SMTP server")
+        time.sleep(0.02)
+
+
+# --- Eight weeks ---------------------------------------------------------------------------
+
+
+def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert_app, smtp, frozen):
+    from core.scheduler import weekly_alert_job
+
+    with alert_app.app_context():
+        inspections = build_district()
+    completed: set[int] = set()
+    previous_total = None
+    for week_index in range(WEEKS):
+        monday = FIRST_MONDAY + timedelta(weeks=week_index)
+        frozen.monday_8am_shanghai(monday)
+        # Between runs, the contractors complete the oldest two overdue inspections.
+        overdue_now = expected_overdue(inspections, completed, monday)
+        with alert_app.app_context():
+            for inspection_id in sorted(overdue_now, key=lambda i: inspections[i]["due_on"])[:2]:
+                record = db.session.get(Inspection, inspection_id)
+                record.status = InspectionStatus.COMPLETED
+                record.result = "pass"
+                record.completed_at = clock.now_utc()
+                completed.add(inspection_id)
+            db.session.commit()
+        smtp.inbox.clear()
+        weekly_alert_job(alert_app)
+        weekly_alert_job(alert_app)  # a second scheduler firing in the same week: no effect
+        expected = expected_overdue(inspections, completed, monday)
+        fixers = {i for i, row in expected.items() if row["contractor"] == "Fixers Ltd"}
+        bluefire = {i for i, row in expected.items() if row["contractor"] == "Blue Fire Co"}
+        g101 = {i for i, row in expected.items() if row["grid"] == "G1-01"}
+        g202 = {i for i, row in expected.items() if row["grid"] == "G2-02"}
+        hazard_overdue = monday > date(2026, 3, 10)
+        wanted = {
+            "officer@example.org": set(expected),
+            "admin@example.org": set(expected),
+            "office@fixers.example": fixers,
+            "fixer@example.org": fixers,
+            "desk@bluefire.example": bluefire,
+            "leader.g101@example.org": g101,
+            "leader.g1@example.org": g101,
+            "leader.g202@example.org": g202,
+        }
+        wanted = {
+            address: ids
+            for address, ids in wanted.items()
+            if ids or (hazard_overdue and address.startswith(("officer", "admin", "leader.g1")))
+        }
+        assert smtp.inbox.count() == len(wanted), (monday, smtp.inbox.count(), wanted)
+        for address, ids in wanted.items():
+            messages = smtp.inbox.to(address)
+            assert len(messages) == 1, (monday, address)
+            assert linked_inspections(messages[0]) == ids, (monday, address)
+            assert html_of(messages[0]).count('class="overdue-row"') == len(ids)
+            assert iso_week(monday) in messages[0]["Subject"]
+            assert messages[0]["Message-ID"].startswith(f"<alerts.{iso_week(monday)}.")
+        digest = smtp.inbox.to("officer@example.org")[0]
+        assert ("HZ-2026-0001" in text_of(digest)) == hazard_overdue
+        assert "HZ-2026-0001" not in text_of(smtp.inbox.to("office@fixers.example")[0])
+        if previous_total is not None:
+            assert f"{previous_total} -> {len(expected)}" in text_of(digest)
+        previous_total = len(expected)
+        assert f"{BASE_URL}/inspections/" in text_of(digest)
+        assert "Exit &lt;blocked&gt; by bikes" in html_of(digest) or not hazard_overdue
+    with alert_app.app_context():
+        runs = db.session.scalars(select(AlertRun).order_by(AlertRun.week)).all()
+        assert [run.week for run in runs] == [
+            iso_week(FIRST_MONDAY + timedelta(weeks=i)) for i in range(WEEKS)
+        ]
+        assert {run.status for run in runs} == {"done"}
+        duplicates = db.session.execute(
+            select(AlertDelivery.week, AlertDelivery.recipient, func.count())
+            .group_by(AlertDelivery.week, AlertDelivery.recipient)
+            .having(func.count() > 1)
+        ).all()
+        assert duplicates == []
+        assert (
+            db.session.scalar(
+                select(func.count()).where(AlertDelivery.status != DeliveryStatus.SENT)
+            )
+            == 0
+        )
+
+
+# --- Language, emptiness, dry run -------------------------------------------------------------
+
+
+def test_each_recipient_reads_the_email_in_their_language(alert_app, smtp, frozen):
+    with alert_app.app_context():
+        build_district()
+        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        send_weekly()
+    english = smtp.inbox.to("officer@example.org")[0]
+    chinese = smtp.inbox.to("admin@example.org")[0]
+    leader = smtp.inbox.to("leader.g101@example.org")[0]  # no account: the default, zh
+    assert "Safety Asset Registry" in text_of(english) and "消防安全设施台账" not in html_of(
+        english
+    )
+    assert "消防安全设施台账" in text_of(chinese) and "消防安全设施台账" in html_of(chinese)
+    assert 'lang="zh-CN"' in html_of(chinese) and 'lang="en"' in html_of(english)
+    assert "消防安全设施台账" in text_of(leader)
+    assert linked_inspections(english) == linked_inspections(chinese)
+
+
+def test_nobody_gets_an_empty_email_unless_configured(database_url, smtp, frozen):
+    frozen.monday_8am_shanghai(date(2026, 2, 23))  # Blue Fire Co has nothing overdue yet
+    for send_empty, blue_fire_emails in ((False, 0), (True, 1)):
+        app = create_app(alert_config(database_url, smtp.port, ALERT_SEND_EMPTY=send_empty))
+        with app.app_context():
+            if not send_empty:
+                build_district()
+            db.session.query(AlertDelivery).delete()
+            db.session.query(AlertRun).delete()
+            db.session.commit()
+            smtp.inbox.clear()
+            send_weekly()
+            db.session.remove()
+            db.engine.dispose()
+        assert len(smtp.inbox.to("desk@bluefire.example")) == blue_fire_emails
+        assert len(smtp.inbox.to("office@fixers.example")) == 1
+
+
+def test_dry_run_prints_what_would_go_and_sends_and_writes_nothing(alert_app, smtp, frozen):
+    with alert_app.app_context():
+        build_district()
+    frozen.monday_8am_shanghai(date(2026, 3, 16))
+    result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "officer@example.org" in result.output
+    assert "desk@bluefire.example" in result.output
+    assert "2026-W12" in result.output
+    assert smtp.inbox.count() == 0
+    with alert_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 0
+        assert db.session.scalar(select(func.count()).select_from(AlertDelivery)) == 0
+
+
+@pytest.mark.parametrize("week", ["2026-W99", "next week", "2026-13", "2026-W20"])
+def test_send_weekly_refuses_a_bad_or_future_week_and_writes_nothing(alert_app, smtp, frozen, week):
+    with alert_app.app_context():
+        build_district()
+    frozen.monday_8am_shanghai(date(2026, 3, 16))
+    result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--week", week])
+    assert result.exit_code == 2
+    assert "--week" in result.output
+    assert smtp.inbox.count() == 0
+    with alert_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 0
+
+
+def test_cli_sends_a_past_week_once(alert_app, smtp, frozen):
+    with alert_app.app_context():
+        build_district()
+    frozen.monday_8am_shanghai(date(2026, 3, 17))
+    runner = alert_app.test_cli_runner()
+    first = runner.invoke(args=["alerts", "send-weekly", "--week", "2026-W11"])
+    assert first.exit_code == 0, first.output
+    assert "8 sent" in first.output
+    again = runner.invoke(args=["alerts", "send-weekly", "--week", "2026-W11"])
+    assert "0 sent" in again.output and "8 already handled" in again.output
+    assert len(smtp.inbox.to("officer@example.org")) == 1
+    assert "2026-W11" in smtp.inbox.to("officer@example.org")[0]["Subject"]
+
+
+# --- SMTP down, then up -------------------------------------------------------------------
+
+
+def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
+    port = free_port()  # nothing listens here yet
+    app = create_app(alert_config(database_url, port, ALERT_RETRY_BACKOFF_MINUTES=5))
+    server = SmtpServer(port)
+    try:
+        with app.app_context():
+            build_district()
+            frozen.monday_8am_shanghai(date(2026, 3, 16))
+            from core.scheduler import retry_alerts_job, weekly_alert_job
+
+            weekly_alert_job(app)
+            deliveries = db.session.scalars(select(AlertDelivery)).all()
+            assert len(deliveries) == 8
+            assert {d.status for d in deliveries} == {"failed"}
+            assert all("Connection refused" in d.last_error for d in deliveries)
+            assert all(
+                d.next_attempt_at == clock.now_utc() + timedelta(minutes=5) for d in deliveries
+            )
+            # Before the backoff is over, the retry job leaves them alone.
+            retry_alerts_job(app)
+            db.session.expire_all()
+            assert db.session.scalar(select(func.count()).where(AlertDelivery.attempts > 1)) == 0
+
+            server.start()
+            frozen.set(clock.now_utc() + timedelta(minutes=6))
+            retry_alerts_job(app)
+            wait_for(lambda: server.inbox.count() == 8)
+            db.session.expire_all()
+            deliveries = db.session.scalars(select(AlertDelivery)).all()
+            assert {d.status for d in deliveries} == {"sent"}
+            assert {d.attempts for d in deliveries} == {2}
+            # Later retries, a second weekly run and the CLI send nothing more.
+            frozen.set(clock.now_utc() + timedelta(hours=1))
+            retry_alerts_job(app)
+            weekly_alert_job(app)
+            assert retry_unsent(ignore_backoff=True).sent == []
+        assert server.inbox.count() == 8
+        for address in ("officer@example.org", "admin@example.org", "fixer@example.org"):
+            assert len(server.inbox.to(address)) == 1
+    finally:
+        server.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_claim_whose_sender_crashed_is_sent_after_the_lease(alert_app, smtp, frozen):
+    """The documented window: a claim with no outcome is sent again after the lease."""
+    with alert_app.app_context():
+        build_district()
+        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        send_weekly(dry_run=False)
+        delivery = db.session.scalar(
+            select(AlertDelivery).where(AlertDelivery.email == "officer@example.org")
+        )
+        delivery.status = DeliveryStatus.CLAIMED  # as if the sender died before SMTP
+        delivery.sent_at = None
+        db.session.commit()
+        smtp.inbox.clear()
+        assert retry_unsent().sent == []  # the lease has not run out
+        frozen.set(clock.now_utc() + timedelta(minutes=31))
+        assert retry_unsent().sent == ["district:officer@example.org"]
+    wait_for(lambda: smtp.inbox.count() == 1)
+    assert len(smtp.inbox.to("officer@example.org")) == 1
+
+
+# --- The alerts page ----------------------------------------------------------------------
+
+
+def test_alerts_page_shows_runs_recipients_and_failures(database_url, frozen):
+    port = free_port()
+    app = create_app(alert_config(database_url, port))
+    client = app.test_client()
+    with app.app_context():
+        build_district()
+        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        send_weekly()
+        delivery_id = db.session.scalar(
+            select(AlertDelivery.id).where(AlertDelivery.email == "admin@example.org")
+        )
+    client.post("/login", data={"email": "officer@example.org", "password": factories.PASSWORD})
+    index = client.get("/alerts/")
+    assert index.status_code == 200
+    assert b"2026-W12" in index.data
+    week = client.get("/alerts/2026-W12")
+    assert week.status_code == 200
+    assert b"leader.g101@example.org" in week.data
+    assert b"Connection refused" in week.data
+    detail = client.get(f"/alerts/deliveries/{delivery_id}")
+    assert detail.status_code == 200
+    assert b"Week 2026-W12" in detail.data or b"2026-W12" in detail.data
+    assert b"&lt;blocked&gt;" in detail.data and b"<blocked>" not in detail.data
+    assert client.get("/alerts/not-a-week").status_code == 404
+    assert client.get("/alerts/2020-W01").status_code == 404
+    assert client.get("/alerts/deliveries/999999").status_code == 404
+
+    contractor = app.test_client()
+    contractor.post("/login", data={"email": "fixer@example.org", "password": factories.PASSWORD})
+    assert contractor.get("/alerts/").status_code == 403
+    assert contractor.get("/alerts/2026-W12").status_code == 403
+    assert app.test_client().get("/alerts/").status_code == 302
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -1,0 +1,336 @@
+"""The scheduler: where it starts, when it fires, missed runs, and racing processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app import create_app
+from core import clock
+from core.extensions import db
+from core.scheduler import (
+    JOB_CATCH_UP,
+    JOB_GENERATE,
+    JOB_RETRY_ALERTS,
+    JOB_WEEKLY_ALERT,
+    add_jobs,
+    catch_up_job,
+    generate_once,
+    last_fire_time,
+    should_start_scheduler,
+    weekly_trigger,
+)
+from inspections.alert_models import AlertDelivery, AlertRun, JobRun
+from tests import factories
+from tests.test_alerts import SmtpServer, alert_config, build_district, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESS_TIMEOUT = 120
+RACERS = 4
+
+
+@pytest.fixture
+def frozen(monkeypatch):
+    class Frozen:
+        now = datetime(2026, 3, 16, tzinfo=UTC)
+
+        def set(self, moment: datetime) -> None:
+            self.now = moment.astimezone(UTC)
+
+    frozen = Frozen()
+    monkeypatch.setattr(clock, "now_utc", lambda: frozen.now)
+    return frozen
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alert_app(database_url, smtp):
+    app = create_app(alert_config(database_url, smtp.port))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def shanghai(year, month, day, hour, minute=0) -> datetime:
+    """A wall-clock time in Asia/Shanghai (UTC+8, no DST) as an aware UTC datetime."""
+    return datetime(year, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+
+
+# --- When it fires ----------------------------------------------------------------------
+
+
+def test_a_utc_server_still_fires_at_8_in_shanghai(app, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        trigger = weekly_trigger(app.config)
+        frozen_now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
+        fire = trigger.get_next_fire_time(None, frozen_now)
+        assert fire.astimezone(UTC) == datetime(2026, 3, 9, 0, 0, tzinfo=UTC)
+        assert (fire.weekday(), fire.hour, fire.minute) == (0, 8, 0)
+        # Sunday 23:59 UTC is already Monday 07:59 in Shanghai: the run is one minute away.
+        sunday_night = datetime(2026, 3, 8, 23, 59, tzinfo=UTC)
+        assert trigger.get_next_fire_time(None, sunday_night) - sunday_night == timedelta(minutes=1)
+        assert last_fire_time(trigger, frozen_now) == shanghai(2026, 3, 2, 8)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_jobs_have_fixed_ids_and_coalesce_with_the_configured_grace(app):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+    add_jobs(scheduler, app)
+    add_jobs(scheduler, app)  # replace_existing: still one of each
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {JOB_WEEKLY_ALERT, JOB_RETRY_ALERTS, JOB_GENERATE, JOB_CATCH_UP}
+        weekly = jobs[JOB_WEEKLY_ALERT]
+        assert weekly.coalesce is True
+        assert weekly.misfire_grace_time == 12 * 3600
+        assert weekly.next_run_time.astimezone(UTC).hour == 0  # 08:00 Shanghai
+        assert weekly.next_run_time.weekday() == 0
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+# --- Where it starts --------------------------------------------------------------------
+
+
+def test_no_scheduler_unless_enabled_and_none_in_other_cli_commands(app):
+    import click
+
+    assert should_start_scheduler(app) is False
+    app.config["SCHEDULER_ENABLED"] = True
+    assert should_start_scheduler(app, {}) is True  # gunicorn with the setting on
+    group = click.Group("flask")
+    with click.Context(group, info_name="flask") as top:
+        assert should_start_scheduler(app, {}) is False  # e.g. db upgrade, scheduler run
+        run = click.Command("run")
+        with click.Context(run, parent=top, info_name="run") as ctx:
+            ctx.params["reload"] = True
+            assert should_start_scheduler(app, {}) is False  # the reloader's watcher
+            assert should_start_scheduler(app, {"WERKZEUG_RUN_MAIN": "true"}) is True
+            ctx.params["reload"] = False
+            assert should_start_scheduler(app, {}) is True
+    assert "scheduler" not in app.extensions
+
+
+def flask_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WERKZEUG_")}
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY="test",
+        SCHEDULER_ENABLED="1",
+        FLASK_DEBUG="1",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(free_port()),
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def run_until(command: list[str], env: dict, marker: str, seconds: float = 60) -> str:
+    """Start ``command``, wait until ``marker`` appears in its output (and a little more),
+    stop the whole process group; return everything it printed."""
+    log = Path(env["LOG_FILE"])
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + seconds
+        while marker not in log.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise AssertionError(f"{marker!r} never appeared:\n{log.read_text()}")
+            time.sleep(0.1)
+        time.sleep(2)  # would a second scheduler start?
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=PROCESS_TIMEOUT)
+    return log.read_text()
+
+
+def test_flask_run_under_the_debug_reloader_starts_one_scheduler(database_url, tmp_path):
+    flask = str(Path(sys.executable).parent / "flask")
+    env = flask_env(database_url, LOG_FILE=str(tmp_path / "run.log"))
+    command = [flask, "--app", "app", "run", "--debug", "--port", str(free_port())]
+    output = run_until(command, env, "scheduler.catch_up:")
+    assert "Restarting with" in output  # the reloader is on: two processes load the app
+    assert output.count("scheduler started in process") == 1, output
+
+
+def test_scheduler_run_is_its_own_process_without_a_second_scheduler(database_url, tmp_path):
+    flask = str(Path(sys.executable).parent / "flask")
+    env = flask_env(database_url, LOG_FILE=str(tmp_path / "scheduler.log"))
+    output = run_until([flask, "--app", "app", "scheduler", "run"], env, "scheduler.catch_up:")
+    assert "Scheduler running in process" in output
+    assert "scheduler started in process" not in output, output  # create_app started none
+
+
+# --- Missed runs --------------------------------------------------------------------------
+
+
+def test_a_missed_run_within_the_grace_sends_once(alert_app, smtp, frozen):
+    with alert_app.app_context():
+        build_district()
+    frozen.set(shanghai(2026, 3, 16, 19, 30))  # down across 08:00, back 11.5 h later
+    catch_up_job(alert_app)
+    catch_up_job(alert_app)  # a second scheduler starting: nothing more
+    wait_for(lambda: smtp.inbox.count() == 8)
+    assert len(smtp.inbox.to("officer@example.org")) == 1
+    with alert_app.app_context():
+        run = db.session.scalar(select(AlertRun))
+        assert (run.week, run.trigger, run.status) == ("2026-W12", "schedule", "done")
+        assert run.scheduled_for == shanghai(2026, 3, 16, 8)
+        assert db.session.scalar(select(func.count()).select_from(AlertDelivery)) == 8
+
+
+def test_a_missed_run_beyond_the_grace_is_recorded_as_skipped(alert_app, smtp, frozen):
+    with alert_app.app_context():
+        build_district()
+    frozen.set(shanghai(2026, 3, 16, 20, 30))  # 12.5 h late
+    catch_up_job(alert_app)
+    catch_up_job(alert_app)
+    assert smtp.inbox.count() == 0
+    with alert_app.app_context():
+        runs = db.session.scalars(select(AlertRun)).all()
+        assert [(run.week, run.status) for run in runs] == [("2026-W12", "skipped")]
+        assert "12 h grace" in runs[0].reason
+        assert "send-weekly --week 2026-W12" in runs[0].reason
+        assert db.session.scalar(select(func.count()).select_from(AlertDelivery)) == 0
+    # The CLI can still send it, once.
+    result = alert_app.test_cli_runner().invoke(
+        args=["alerts", "send-weekly", "--week", "2026-W12"]
+    )
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: smtp.inbox.count() == 8)
+    # Later in the week the scheduler restarts again: the week has its runs, nothing more.
+    frozen.set(shanghai(2026, 3, 18, 9))
+    catch_up_job(alert_app)
+    assert smtp.inbox.count() == 8
+
+
+def test_the_daily_generation_runs_once_a_day(app, frozen):
+    with app.app_context():
+        factories.gen_district()
+        factories.gen_asset(factories.charging_station_data(1))
+        factories.gen_plan(cadence_unit="week", start_on=date(2026, 3, 2))
+        db.session.commit()
+        frozen.set(shanghai(2026, 3, 16, 1, 30))
+        first = generate_once()
+        assert first.endswith("inspection(s) created") and not first.startswith("0 ")
+        assert generate_once() == "already ran for 2026-03-16"
+        frozen.set(shanghai(2026, 3, 17, 1, 30))
+        assert generate_once().endswith("inspection(s) created")  # a new day: it runs
+        keys = db.session.scalars(select(JobRun.run_key).order_by(JobRun.run_key)).all()
+        assert keys == ["2026-03-16", "2026-03-17"]
+
+
+# --- Racing processes -----------------------------------------------------------------------
+
+RACER = """
+import sys, time
+from datetime import datetime
+from core import clock
+database_url, port, now, start, mode = sys.argv[1:6]
+frozen = datetime.fromisoformat(now)
+clock.now_utc = lambda: frozen
+from sqlalchemy import text
+from app import create_app
+from core.extensions import db
+from core.scheduler import generate_once
+from inspections.alerts import send_weekly
+from tests.test_alerts import alert_config
+app = create_app(alert_config(database_url, int(port)))
+with app.app_context():
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    time.sleep(max(0.0, float(start) - time.time()))
+    if mode == "weekly":
+        outcome = send_weekly(trigger="schedule")
+        print("SENT", len(outcome.sent), "FAILED", len(outcome.failed))
+    else:
+        print("GENERATED", generate_once())
+"""
+
+
+def race(database_url: str, port: int, now: datetime, mode: str) -> list[str]:
+    start = time.time() + 3
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                RACER,
+                database_url,
+                str(port),
+                now.isoformat(),
+                str(start),
+                mode,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(RACERS)
+    ]
+    outputs = []
+    for process in processes:
+        out, err = process.communicate(timeout=PROCESS_TIMEOUT)
+        assert process.returncode == 0, err
+        outputs.append(out.strip())
+    return outputs
+
+
+def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_url, smtp):
+    with alert_app.app_context():
+        build_district()
+    for monday in (date(2026, 3, 16), date(2026, 3, 23)):
+        smtp.inbox.clear()
+        now = shanghai(monday.year, monday.month, monday.day, 8)
+        outputs = race(database_url, smtp.port, now, "weekly")
+        sent = sum(int(line.split()[1]) for line in outputs)
+        assert sent == 8, outputs
+        wait_for(lambda: smtp.inbox.count() >= 8)
+        time.sleep(0.2)
+        assert smtp.inbox.count() == 8
+        for address in ("officer@example.org", "admin@example.org", "fixer@example.org"):
+            assert len(smtp.inbox.to(address)) == 1
+    with alert_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AlertDelivery)) == 16
+        assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 2
+
+
+def test_four_racing_processes_generate_once_a_day(app, database_url):
+    with app.app_context():
+        factories.gen_district()
+        for number in range(1, 21):
+            factories.gen_asset(factories.charging_station_data(number))
+        factories.gen_plan(cadence_unit="week", start_on=date(2026, 3, 2))
+        db.session.commit()
+    outputs = race(database_url, free_port(), shanghai(2026, 3, 16, 1, 30), "generate")
+    done = [line for line in outputs if "already ran" not in line]
+    assert len(done) == 1, outputs
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(JobRun)) == 1

@@ -178,6 +178,7 @@ def register_blueprints(app: Flask) -> None:
     import core.errors
     import core.i18n
     import core.views
+    import maps
     from accounts import contractor_views
     from accounts.auth import init_auth
     from assets.api import register_api as register_assets_api
@@ -200,6 +201,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     app.register_blueprint(contractor_views.bp)
+    app.register_blueprint(maps.bp)
     app.register_blueprint(alert_views.bp)
     inspections_api.register_api(api)
     hazard_api.register_api(api)

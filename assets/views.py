@@ -42,6 +42,7 @@ from inspections.hazards import (
 )
 from inspections.models import Hazard, Inspection
 from inspections.services import derived_status
+from maps.build import neighbourhood_map
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -290,6 +291,7 @@ def asset_detail(code: str):
         kind=kind,
         longitude=point.x,
         latitude=point.y,
+        small_map=neighbourhood_map(point.x, point.y, current_user),
         attributes=shown,
         history=asset_history(asset.code),
         inspections=asset_inspections(asset, current_user),

@@ -70,6 +70,7 @@ from inspections.hazards import (
 )
 from inspections.models import Hazard, HazardStatus, PhotoStage
 from inspections.photos import PhotoError, photo_path
+from maps.build import neighbourhood_map, point_picker_map
 
 bp = Blueprint("hazards", __name__, url_prefix="/hazards", template_folder="templates")
 
@@ -261,6 +262,7 @@ def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
             hazard=hazard,
             longitude=point.x,
             latitude=point.y,
+            small_map=neighbourhood_map(point.x, point.y, current_user),
             overdue=is_hazard_overdue(hazard, today),
             days_overdue=days_overdue(hazard, today),
             age_days=hazard_age_days(hazard, today),
@@ -295,6 +297,15 @@ def deadline_help() -> str:
     )
 
 
+def degrees_or_none(raw: Any, limit: float) -> float | None:
+    """The typed coordinate if it is one within ±limit degrees (for the picker's start)."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if -limit <= value <= limit else None
+
+
 def render_report(form: HazardReportForm, errors: dict[str, list[str]], status: int):
     return (
         render_template(
@@ -302,6 +313,9 @@ def render_report(form: HazardReportForm, errors: dict[str, list[str]], status: 
             form=form,
             errors=errors,
             deadline_help=deadline_help(),
+            picker_map=point_picker_map(
+                degrees_or_none(form.longitude.data, 180), degrees_or_none(form.latitude.data, 90)
+            ),
         ),
         status,
     )

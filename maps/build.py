@@ -1,0 +1,708 @@
+"""Building the folium maps: the district map, the small point map and the point picker.
+
+Scale: assets are never one folium ``Marker`` each. Each kind is one layer element whose
+data (latitude, longitude, code, status index) is embedded once as JSON; the shared script
+``maps/static/map.js`` turns it into clustered markers in the browser, and a marker's popup
+is fetched from the server when it is clicked (HTML built here, every value escaped).
+
+Safety: folium does not escape popup, tooltip or GeoJSON text. Every HTML snippet that the
+browser shows is built in Python with ``markupsafe.escape``; every JSON document embedded in
+a ``<script>`` goes through ``script_json``, which cannot close the script element.
+
+Offline: ``DistrictMap`` takes Leaflet, the cluster plugin and our own script and style from
+the app's ``static/`` (vendored from npm), never from a CDN. Tiles are configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, NamedTuple
+
+import folium
+import numpy as np
+import orjson
+import shapely
+from branca.element import Element
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from geoalchemy2.shape import to_shape
+from markupsafe import Markup, escape
+from shapely.geometry import mapping
+from sqlalchemy import select
+
+from assets.forms import STATUS_LABELS
+from assets.kinds import KINDS
+from assets.models import Asset, Grid
+from core.extensions import db
+from inspections.hazards import CATEGORY_LABELS, HAZARD_STATUS_LABELS, SEVERITY_LABELS
+from maps.coords import wgs84_to_gcj02, wgs84_to_gcj02_arrays
+from maps.status import MAP_STATUS_LABELS, MAP_STATUSES, neighbour_assets_query
+
+# --- Vendored front-end files ---------------------------------------------------------------
+
+# Every file folium's Map would take from a CDN, by folium's own name for it, and the
+# cluster plugin's: all served from static/vendor (see static/vendor/README.md).
+VENDORED_FILES: dict[str, str] = {
+    "leaflet": "vendor/leaflet-1.9.4/leaflet.js",
+    "jquery": "vendor/jquery-3.7.1/jquery.min.js",
+    "bootstrap": "vendor/bootstrap-5.2.2/bootstrap.bundle.min.js",
+    "awesome_markers": "vendor/leaflet.awesome-markers-2.0.5/leaflet.awesome-markers.js",
+    "leaflet_css": "vendor/leaflet-1.9.4/leaflet.css",
+    "bootstrap_css": "vendor/bootstrap-5.2.2/bootstrap.min.css",
+    "glyphicons_css": "vendor/glyphicons-only-bootstrap-1.0.1/css/bootstrap.min.css",
+    "awesome_markers_font_css": "vendor/fontawesome-free-6.2.0/css/all.min.css",
+    "awesome_markers_css": "vendor/leaflet.awesome-markers-2.0.5/leaflet.awesome-markers.css",
+    "awesome_rotate_css": "vendor/folium/leaflet.awesome.rotate.css",
+    "markerclusterjs": "vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
+    "markerclustercss": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
+    "markerclusterdefaultcss": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
+}
+# What our maps load: Leaflet and the cluster plugin. jQuery, Bootstrap and the awesome
+# markers (folium's other defaults) are vendored for folium elements that need them, but our
+# maps do not, and Bootstrap's CSS would restyle the whole page.
+MAP_JS = ("leaflet",)
+MAP_CSS = ("leaflet_css",)
+CLUSTER_JS = ("markerclusterjs",)
+CLUSTER_CSS = ("markerclustercss", "markerclusterdefaultcss")
+
+
+def vendored(names: Iterable[str]) -> list[tuple[str, str]]:
+    return [(name, url_for("static", filename=VENDORED_FILES[name])) for name in names]
+
+
+def own(name: str, filename: str) -> tuple[str, str]:
+    return (name, url_for("maps.static", filename=filename))
+
+
+# --- Safe embedding -------------------------------------------------------------------------
+
+_SCRIPT_UNSAFE = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    ord("'"): "\\u0027",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def script_json(value: Any) -> Markup:
+    """JSON for a JavaScript expression inside ``<script>``: it cannot close the element
+    (``</script>``, ``<!--``), start markup, or break a line in older engines."""
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return Markup(text.translate(_SCRIPT_UNSAFE))  # noqa: S704 (escaped for <script> above)
+
+
+# --- Tiles and coordinates --------------------------------------------------------------------
+
+MAX_ZOOM = 19
+TIANDITU_LAYERS = (("vec_w", "vec"), ("cva_w", "cva"))
+
+
+def tile_setting() -> str:
+    setting = str(current_app.config.get("MAP_TILES") or "none").strip().lower()
+    if setting == "tianditu" and not current_app.config.get("TIANDITU_KEY"):
+        current_app.logger.warning("MAP_TILES=tianditu needs TIANDITU_KEY; drawing no tiles")
+        return "none"
+    return setting if setting in {"none", "osm", "tianditu", "gaode"} else "none"
+
+
+def tile_layers(setting: str) -> list[folium.TileLayer]:
+    if setting == "osm":
+        return [
+            folium.TileLayer(
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                attr="&copy; OpenStreetMap contributors",
+                max_zoom=MAX_ZOOM,
+                control=False,
+            )
+        ]
+    if setting == "gaode":
+        return [
+            folium.TileLayer(
+                "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                "&style=8&x={x}&y={y}&z={z}",
+                attr="&copy; AutoNavi",
+                subdomains="1234",
+                max_zoom=MAX_ZOOM,
+                control=False,
+            )
+        ]
+    if setting == "tianditu":
+        key = current_app.config["TIANDITU_KEY"]
+        return [
+            folium.TileLayer(
+                f"https://t{{s}}.tianditu.gov.cn/{layer}/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                f"&VERSION=1.0.0&LAYER={name}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}",
+                attr="&copy; 天地图 Tianditu",
+                subdomains="01234567",
+                max_zoom=MAX_ZOOM,
+                control=False,
+                overlay=name == "cva",
+            )
+            for layer, name in TIANDITU_LAYERS
+        ]
+    return []
+
+
+class Projector:
+    """Turns stored WGS-84 points into the drawn datum: GCJ-02 over Gaode tiles, else as is."""
+
+    def __init__(self, setting: str):
+        self.shift = setting == "gaode"
+
+    def point(self, longitude: float, latitude: float) -> tuple[float, float]:
+        return wgs84_to_gcj02(longitude, latitude) if self.shift else (longitude, latitude)
+
+    def arrays(self, longitudes: np.ndarray, latitudes: np.ndarray):
+        if self.shift:
+            return wgs84_to_gcj02_arrays(longitudes, latitudes)
+        return longitudes, latitudes
+
+    def geometry(self, geometry):
+        if not self.shift:
+            return geometry
+
+        def shifted(coordinates: np.ndarray) -> np.ndarray:
+            longitudes, latitudes = wgs84_to_gcj02_arrays(coordinates[:, 0], coordinates[:, 1])
+            return np.column_stack([longitudes, latitudes])
+
+        return shapely.transform(geometry, shifted)
+
+
+# --- The map and its layers --------------------------------------------------------------------
+
+
+class DistrictMap(folium.Map):
+    """A folium Map whose scripts and styles come from the app, valid without tiles."""
+
+    _template = folium.Map._template  # replaced below: the same script, a page-safe header
+
+    def __init__(self, setting: str, **kwargs: Any):
+        layers = tile_layers(setting)
+        super().__init__(tiles=None, control_scale=True, **kwargs)
+        self.options["max_zoom"] = MAX_ZOOM  # clusters need it even when there are no tiles
+        self.default_js = [*vendored(MAP_JS), *vendored(CLUSTER_JS), own("sar_map_js", "map.js")]
+        self.default_css = [
+            *vendored(MAP_CSS),
+            *vendored(CLUSTER_CSS),
+            own("sar_map_css", "map.css"),
+        ]
+        for layer in layers:
+            self.add_child(layer)
+
+
+# folium's Map header sets ``html, body {height: 100%; margin: 0}`` for a stand-alone page;
+# ours is embedded in the app's pages, so the header keeps only the map's own box.
+DistrictMap._template = folium.template.Template(
+    """
+    {% macro header(this, kwargs) %}
+        <style>
+            #{{ this.get_name() }} {
+                position: {{ this.position }};
+                width: {{ this.width[0] }}{{ this.width[1] }};
+                height: {{ this.height[0] }}{{ this.height[1] }};
+            }
+            .leaflet-container { font-size: {{ this.font_size }}; }
+        </style>
+        <script>
+            L_NO_TOUCH = {{ this.global_switches.no_touch|tojson }};
+            L_DISABLE_3D = {{ this.global_switches.disable_3d|tojson }};
+        </script>
+    {% endmacro %}
+
+    {% macro html(this, kwargs) %}
+        <div class="folium-map sar-map" id={{ this.get_name()|tojson }}></div>
+    {% endmacro %}
+
+    {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.map(
+            {{ this.get_name()|tojson }},
+            {
+                center: {{ this.location|tojson }},
+                crs: L.CRS.{{ this.crs }},
+                ...{{ this.options|tojavascript }}
+            }
+        );
+        {%- if this.control_scale %}
+        L.control.scale().addTo({{ this.get_name() }});
+        {%- endif %}
+        window.sarMap = {{ this.get_name() }};
+    {% endmacro %}
+    """
+)
+
+
+class RawScript(Element):
+    """Script text added to the figure as it is.
+
+    branca wraps each macro's output in ``Element(text)``, which compiles the text as a
+    Jinja template: user text such as ``{{ … }}`` or ``{% raw %}`` inside it would be
+    evaluated on the server (or break the page). Data never takes that path: it is added
+    through this element, whose ``render`` returns the text untouched.
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+class DataLayer(folium.map.Layer):
+    """A layer drawn by ``SAR.<factory>(map, data, options)`` from embedded JSON."""
+
+    _template = folium.template.Template("")
+
+    def __init__(
+        self,
+        factory: str,
+        key: str,
+        name: str,
+        data: Any,
+        options: dict[str, Any] | None = None,
+        show: bool = True,
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "SarLayer"
+        self.factory = factory  # a constant of this module, never input
+        self.key = key
+        self.data = data
+        self.options = options or {}
+
+    def render(self, **kwargs: Any) -> None:
+        name = self.get_name()
+        script = (
+            f"var {name} = SAR.{self.factory}({self._parent.get_name()}, "
+            f"{script_json(self.data)}, {script_json(self.options)});\n"
+            f"SAR.register({script_json(self.key)}, {name});\n"
+        )
+        self.get_root().script.add_child(RawScript(script), name=name)
+        super().render(**kwargs)
+
+
+# --- Data of the layers --------------------------------------------------------------------------
+
+KIND_SHAPES = {"charging_station": "circle", "elevator_blocker": "square"}
+DEFAULT_SHAPE = "diamond"
+SEVERITY_COLOURS = {"major": "#c62828", "general": "#ef8f00"}
+# Overdue inspections per grid: (lowest count, fill colour, legend label).
+CHOROPLETH_CLASSES = (
+    (0, "#f7f7f7", "0"),
+    (1, "#fdd49e", "1–2"),
+    (3, "#fc8d59", "3–5"),
+    (6, "#d7301f", "6–10"),
+    (11, "#7f0000", "> 10"),
+)
+
+
+def kind_shape(kind: str) -> str:
+    return KIND_SHAPES.get(kind, DEFAULT_SHAPE)
+
+
+def kind_label(kind: str) -> str:
+    return str(KINDS[kind].label) if kind in KINDS else kind
+
+
+def choropleth_colour(count: int) -> str:
+    colour = CHOROPLETH_CLASSES[0][1]
+    for lowest, fill, _label in CHOROPLETH_CLASSES:
+        if count >= lowest:
+            colour = fill
+    return colour
+
+
+@dataclass
+class DrawnAssets:
+    """The assets of one kind, as arrays ready for the page."""
+
+    kind: str
+    latitudes: np.ndarray
+    longitudes: np.ndarray
+    codes: list[str]
+    statuses: np.ndarray  # index into MAP_STATUSES
+    popups: list[str] | None = None
+
+    def rows(self) -> list[list[Any]]:
+        lats = np.round(self.latitudes, 6).tolist()
+        lons = np.round(self.longitudes, 6).tolist()
+        statuses = self.statuses.tolist()
+        if self.popups is None:
+            return [list(row) for row in zip(lats, lons, self.codes, statuses, strict=True)]
+        return [
+            list(row) for row in zip(lats, lons, self.codes, statuses, self.popups, strict=True)
+        ]
+
+
+def group_by_kind(rows: Sequence[Sequence[Any]], projector: Projector) -> list[DrawnAssets]:
+    """Rows of (code, kind, longitude, latitude, map_status) into one DrawnAssets per kind."""
+    status_index = {status: index for index, status in enumerate(MAP_STATUSES)}
+    by_kind: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(row[1], []).append(row)
+    drawn = []
+    for kind in sorted(by_kind, key=lambda name: (name not in KINDS, name)):
+        kind_rows = by_kind[kind]
+        longitudes = np.fromiter((row[2] for row in kind_rows), float, len(kind_rows))
+        latitudes = np.fromiter((row[3] for row in kind_rows), float, len(kind_rows))
+        longitudes, latitudes = projector.arrays(longitudes, latitudes)
+        drawn.append(
+            DrawnAssets(
+                kind=kind,
+                latitudes=latitudes,
+                longitudes=longitudes,
+                codes=[row[0] for row in kind_rows],
+                statuses=np.fromiter(
+                    (status_index[row[4]] for row in kind_rows), int, len(kind_rows)
+                ),
+            )
+        )
+    return drawn
+
+
+def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:
+    data = {
+        "kind": drawn.kind,
+        "shape": kind_shape(drawn.kind),
+        "statuses": list(MAP_STATUSES),
+        "rows": drawn.rows(),
+    }
+    options = {
+        "cluster": cluster,
+        "popupUrl": url_for("maps.asset_popup", code="__CODE__"),
+        "loading": _("Loading…"),
+        "failed": _("The details could not be loaded."),
+    }
+    return DataLayer("assetLayer", f"assets:{drawn.kind}", kind_label(drawn.kind), data, options)
+
+
+def grid_features(
+    grids: Sequence[Grid], projector: Projector, overdue: dict[int, int] | None
+) -> dict[str, Any]:
+    features = []
+    for grid in grids:
+        properties: dict[str, Any] = {"code": grid.code}
+        tooltip = Markup("<strong>{}</strong> {}").format(grid.code, grid.name)
+        if overdue is not None:
+            count = overdue.get(grid.id, 0)
+            properties["fill"] = choropleth_colour(count)
+            tooltip += Markup("<br>") + escape(_("Overdue inspections: %(count)d", count=count))
+        properties["tooltip"] = str(tooltip)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(projector.geometry(to_shape(grid.boundary))),
+                "properties": properties,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def hazard_popup_html(hazard, today: date | None = None) -> str:
+    """A hazard's popup: every stored value escaped."""
+    link = url_for("hazards.hazard_detail", code=hazard.code)
+    rows = [
+        (_("Category"), CATEGORY_LABELS.get(hazard.category, hazard.category)),
+        (_("Severity"), SEVERITY_LABELS.get(hazard.severity, hazard.severity)),
+        (_("Status"), HAZARD_STATUS_LABELS.get(hazard.status, hazard.status)),
+        (_("Deadline"), hazard.deadline.isoformat()),
+        (_("Description"), hazard.description),
+    ]
+    body = Markup("").join(
+        Markup("<tr><th>{}</th><td>{}</td></tr>").format(label, value) for label, value in rows
+    )
+    return str(
+        Markup('<div class="sar-popup"><a class="sar-popup-title" href="{}">{}</a>').format(
+            link, hazard.code
+        )
+        + Markup("<table>{}</table></div>").format(body)
+    )
+
+
+def hazard_layers(rows, projector: Projector) -> list[DataLayer]:
+    by_severity: dict[str, list[list[Any]]] = {"major": [], "general": []}
+    for hazard, longitude, latitude in rows:
+        lon, lat = projector.point(longitude, latitude)
+        by_severity.setdefault(hazard.severity, []).append(
+            [round(lat, 6), round(lon, 6), hazard.code, hazard_popup_html(hazard)]
+        )
+    names = {
+        "major": _("Open hazards: major"),
+        "general": _("Open hazards: general"),
+    }
+    return [
+        DataLayer(
+            "hazardLayer",
+            f"hazards:{severity}",
+            names.get(severity, severity),
+            {"severity": severity, "rows": hazard_rows},
+            {"colour": SEVERITY_COLOURS.get(severity, "#6a1b9a")},
+        )
+        for severity, hazard_rows in by_severity.items()
+    ]
+
+
+def asset_popup_html(
+    asset: Asset,
+    map_status: str,
+    next_due: date | None,
+    open_hazards: int,
+    logging_link: bool,
+) -> str:
+    """An asset's popup: code, name, kind, status, next due date, open hazards and links."""
+    status_text = Markup("{} · {}").format(
+        STATUS_LABELS.get(asset.status, asset.status), MAP_STATUS_LABELS[map_status]
+    )
+    rows = [
+        (_("Name"), asset.name),
+        (_("Kind"), kind_label(asset.kind)),
+        (_("Status"), status_text),
+        (_("Next due"), next_due.isoformat() if next_due else "—"),
+        (_("Open hazards"), str(open_hazards)),
+    ]
+    if asset.address:
+        rows.insert(1, (_("Address"), asset.address))
+    body = Markup("").join(
+        Markup("<tr><th>{}</th><td>{}</td></tr>").format(label, value) for label, value in rows
+    )
+    links = [
+        Markup('<a href="{}">{}</a>').format(
+            url_for("assets.asset_detail", code=asset.code), _("Asset page")
+        )
+    ]
+    if logging_link:
+        links.append(
+            Markup('<a href="{}">{}</a>').format(
+                url_for("inspections.log_for_asset", code=asset.code), _("Log inspection")
+            )
+        )
+    return str(
+        Markup(
+            '<div class="sar-popup sar-status-{}" data-code="{}">'
+            '<span class="sar-popup-title">{}</span><table>{}</table>'
+            '<p class="sar-popup-links">{}</p></div>'
+        ).format(map_status, asset.code, asset.code, body, Markup(" · ").join(links))
+    )
+
+
+# --- Whole maps ------------------------------------------------------------------------------
+
+
+class MapParts(NamedTuple):
+    """A rendered folium map in the three parts of folium's Flask guide."""
+
+    header: Markup
+    html: Markup
+    script: Markup
+
+    def embed(self) -> Markup:
+        """Everything in one piece for a page's body (stylesheet links are body-ok)."""
+        return self.header + self.html + Markup("<script>") + self.script + Markup("</script>")
+
+
+def render_parts(folium_map: folium.Map) -> MapParts:
+    root = folium_map.get_root()
+    root.render()
+    # folium's output: our names and constants, and data that went through script_json
+    # (every user value in it escaped by asset_popup_html / hazard_popup_html / grid_features).
+    return MapParts(
+        header=Markup(root.header.render()),  # noqa: S704
+        html=Markup(root.html.render()),  # noqa: S704
+        script=Markup(root.script.render()),  # noqa: S704
+    )
+
+
+DEFAULT_CENTRE = (36.73, 119.20)  # Xingang, Weifang (latitude, longitude)
+
+
+@dataclass
+class DistrictMapData:
+    """What the district map draws, gathered by the view."""
+
+    assets: list[DrawnAssets]
+    hazards: list[Any]  # (Hazard, longitude, latitude)
+    grids: list[Grid]
+    overdue_by_grid: dict[int, int]
+    setting: str
+    projector: Projector = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.projector = Projector(self.setting)
+
+
+def bounds_of(drawn: Sequence[DrawnAssets]) -> list[list[float]] | None:
+    lats = [array for item in drawn for array in (item.latitudes,) if len(array)]
+    lons = [array for item in drawn for array in (item.longitudes,) if len(array)]
+    if not lats:
+        return None
+    all_lats, all_lons = np.concatenate(lats), np.concatenate(lons)
+    return [
+        [float(all_lats.min()), float(all_lons.min())],
+        [float(all_lats.max()), float(all_lons.max())],
+    ]
+
+
+def grid_bounds(grids: Sequence[Grid], projector: Projector) -> list[list[float]] | None:
+    if not grids:
+        return None
+    shapes = [projector.geometry(to_shape(grid.boundary)) for grid in grids]
+    min_lon = min(shape.bounds[0] for shape in shapes)
+    min_lat = min(shape.bounds[1] for shape in shapes)
+    max_lon = max(shape.bounds[2] for shape in shapes)
+    max_lat = max(shape.bounds[3] for shape in shapes)
+    return [[min_lat, min_lon], [max_lat, max_lon]]
+
+
+def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
+    """The district map: assets by kind (clustered), open hazards by severity, both grid
+    levels' boundaries and the overdue choropleth, with a layer control."""
+    projector = data.projector
+    folium_map = DistrictMap(
+        data.setting, location=DEFAULT_CENTRE, zoom_start=13, height=height, prefer_canvas=True
+    )
+    level1 = [grid for grid in data.grids if grid.level == 1]
+    level2 = [grid for grid in data.grids if grid.level == 2]
+    folium_map.add_child(
+        DataLayer(
+            "gridLayer",
+            "choropleth",
+            _("Overdue inspections per grid"),
+            grid_features(level2, projector, data.overdue_by_grid),
+            {"choropleth": True},
+            show=False,
+        )
+    )
+    folium_map.add_child(
+        DataLayer(
+            "gridLayer",
+            "grids:2",
+            _("Second-level grids"),
+            grid_features(level2, projector, None),
+            {"weight": 1, "dashArray": "4 3"},
+        )
+    )
+    folium_map.add_child(
+        DataLayer(
+            "gridLayer",
+            "grids:1",
+            _("First-level grids"),
+            grid_features(level1, projector, None),
+            {"weight": 3},
+        )
+    )
+    for layer in hazard_layers(data.hazards, projector):
+        folium_map.add_child(layer)
+    for drawn in data.assets:
+        folium_map.add_child(asset_layer(drawn))
+    folium_map.add_child(folium.LayerControl(collapsed=False))
+    bounds = bounds_of(data.assets) or grid_bounds(data.grids, projector)
+    if bounds:
+        folium_map.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
+    return render_parts(folium_map)
+
+
+# --- Small maps for other pages -------------------------------------------------------------
+
+
+def _small_map(longitude: float, latitude: float, height: str) -> tuple[DistrictMap, Projector]:
+    setting = tile_setting()
+    projector = Projector(setting)
+    lon, lat = projector.point(longitude, latitude)
+    folium_map = DistrictMap(setting, location=(lat, lon), zoom_start=17, height=height)
+    return folium_map, projector
+
+
+def point_map(
+    longitude: float,
+    latitude: float,
+    neighbours: Sequence[tuple[Asset, str]] = (),
+    height: str = "240px",
+) -> Markup:
+    """A small map of one point (WGS-84) and its neighbouring assets (asset, map status), to
+    embed in a page. Neighbour popups are embedded (escaped): there are only a few."""
+    folium_map, projector = _small_map(longitude, latitude, height)
+    lon, lat = projector.point(longitude, latitude)
+    folium_map.add_child(
+        DataLayer("pointLayer", "point", _("This point"), {"rows": [[lat, lon]]}, {})
+    )
+    by_kind: dict[str, list[tuple[Asset, str]]] = {}
+    for asset, status in neighbours:
+        by_kind.setdefault(asset.kind, []).append((asset, status))
+    status_index = {status: index for index, status in enumerate(MAP_STATUSES)}
+    for kind, items in by_kind.items():
+        points = [to_shape(asset.location) for asset, _status in items]
+        lons, lats = projector.arrays(
+            np.array([point.x for point in points]), np.array([point.y for point in points])
+        )
+        drawn = DrawnAssets(
+            kind=kind,
+            latitudes=lats,
+            longitudes=lons,
+            codes=[asset.code for asset, _status in items],
+            statuses=np.array([status_index[status] for _asset, status in items]),
+            popups=[
+                str(
+                    Markup('<a href="{}">{}</a> {}').format(
+                        url_for("assets.asset_detail", code=asset.code), asset.code, asset.name
+                    )
+                )
+                for asset, _status in items
+            ],
+        )
+        folium_map.add_child(asset_layer(drawn, cluster=False))
+    return render_parts(folium_map).embed()
+
+
+def neighbourhood_map(longitude: float, latitude: float, user, height: str = "240px") -> Markup:
+    """``point_map`` of a point with the assets around it that ``user`` may see."""
+    neighbours = db.session.execute(
+        neighbour_assets_query(db.session.connection(), longitude, latitude, user)
+    ).all()
+    return point_map(longitude, latitude, [tuple(row) for row in neighbours], height=height)
+
+
+def point_picker_map(
+    longitude: float | None,
+    latitude: float | None,
+    longitude_input: str = "longitude",
+    latitude_input: str = "latitude",
+    height: str = "300px",
+) -> Markup:
+    """A small map for a form: clicking it writes the WGS-84 point (back-shifted from
+    GCJ-02 over Gaode tiles) into the inputs with these ids, and the marker follows the
+    inputs when they are typed into. Starts at the given point, or the district."""
+    if longitude is None or latitude is None:
+        centre = _district_centre()
+        folium_map, projector = _small_map(centre[1], centre[0], height)
+        folium_map.location = list(projector.point(centre[1], centre[0]))[::-1]
+        folium_map.options["zoom"] = 13
+    else:
+        folium_map, projector = _small_map(longitude, latitude, height)
+    folium_map.add_child(
+        DataLayer(
+            "pickerLayer",
+            "picker",
+            _("Picked point"),
+            {},
+            {
+                "longitudeInput": longitude_input,
+                "latitudeInput": latitude_input,
+                "gcj02": projector.shift,
+            },
+        )
+    )
+    return render_parts(folium_map).embed()
+
+
+def _district_centre() -> tuple[float, float]:
+    boundary = db.session.scalars(select(Grid.boundary).where(Grid.level == 1)).all()
+    if not boundary:
+        return DEFAULT_CENTRE
+    shapes = [to_shape(item) for item in boundary]
+    lons = [shape.centroid.x for shape in shapes]
+    lats = [shape.centroid.y for shape in shapes]
+    return (sum(lats) / len(lats), sum(lons) / len(lons))

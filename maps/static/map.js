@@ -1,0 +1,243 @@
+// Drawing the registry's maps from the JSON that maps/build.py embeds. Every HTML snippet
+// shown here (popups, tooltips) was built and escaped by the server; user text is never
+// concatenated into HTML in this file. Codes go into DOM properties (title), not markup.
+(function () {
+  "use strict";
+  var RANK = { grey: 0, green: 1, orange: 2, red: 3 };
+  var BY_RANK = ["grey", "green", "orange", "red"];
+  var SAR = (window.SAR = window.SAR || { layers: {} });
+  var icons = {};
+
+  SAR.register = function (key, layer) {
+    SAR.layers[key] = layer;
+  };
+
+  function markerIcon(shape, status) {
+    var key = shape + ":" + status;
+    if (!icons[key]) {
+      icons[key] = L.divIcon({
+        className: "sar-marker sar-shape-" + shape + " sar-status-" + status,
+        iconSize: [16, 16],
+        iconAnchor: [8, 8],
+        popupAnchor: [0, -8],
+      });
+    }
+    return icons[key];
+  }
+
+  function clusterIcon(cluster) {
+    var worst = 0;
+    var children = cluster.getAllChildMarkers();
+    for (var i = 0; i < children.length && worst < 3; i++) {
+      var rank = children[i].options.sarRank;
+      if (rank > worst) worst = rank;
+    }
+    var count = cluster.getChildCount();
+    var size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 42 : 50;
+    return L.divIcon({
+      html: "<span>" + String(Number(count)) + "</span>",
+      className: "sar-cluster sar-status-" + BY_RANK[worst],
+      iconSize: L.point(size, size),
+    });
+  }
+
+  function textNode(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
+  function fetchPopup(marker, options) {
+    var code = marker.options.title;
+    var popup = marker.bindPopup(textNode(options.loading || "…"), { maxWidth: 340 }).getPopup();
+    marker.openPopup();
+    var url = options.popupUrl.replace("__CODE__", encodeURIComponent(code));
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.text();
+      })
+      .then(function (html) {
+        popup.setContent(html); // built and escaped by the server
+      })
+      .catch(function () {
+        marker.unbindPopup();
+        marker.bindPopup(textNode(options.failed || "—")).openPopup();
+      });
+  }
+
+  SAR.assetLayer = function (map, data, options) {
+    var group = options.cluster
+      ? L.markerClusterGroup({
+          chunkedLoading: true,
+          showCoverageOnHover: false,
+          maxClusterRadius: 50,
+          iconCreateFunction: clusterIcon,
+        })
+      : L.featureGroup();
+    var markers = new Array(data.rows.length);
+    for (var i = 0; i < data.rows.length; i++) {
+      var row = data.rows[i];
+      var status = data.statuses[row[3]];
+      var marker = L.marker([row[0], row[1]], {
+        icon: markerIcon(data.shape, status),
+        title: row[2],
+        alt: row[2],
+        sarRank: RANK[status],
+        sarStatus: status,
+      });
+      if (row.length > 4) {
+        marker.bindPopup(row[4]); // escaped by the server
+      } else {
+        marker.on("click", function (event) {
+          if (!event.target.getPopup()) fetchPopup(event.target, options);
+        });
+      }
+      markers[i] = marker;
+    }
+    if (options.cluster) {
+      group.addLayers(markers);
+    } else {
+      markers.forEach(function (marker) {
+        group.addLayer(marker);
+      });
+    }
+    return group;
+  };
+
+  SAR.hazardLayer = function (map, data, options) {
+    var group = L.featureGroup();
+    data.rows.forEach(function (row) {
+      L.circleMarker([row[0], row[1]], {
+        radius: 7,
+        color: "#fff",
+        weight: 2,
+        fillColor: options.colour,
+        fillOpacity: 0.95,
+        sarCode: row[2],
+      })
+        .bindPopup(row[3]) // escaped by the server
+        .addTo(group);
+    });
+    return group;
+  };
+
+  SAR.gridLayer = function (map, data, options) {
+    return L.geoJSON(data, {
+      style: function (feature) {
+        if (options.choropleth) {
+          return { color: "#555", weight: 1, fillColor: feature.properties.fill, fillOpacity: 0.6 };
+        }
+        return {
+          color: "#1f4e79",
+          weight: options.weight || 2,
+          dashArray: options.dashArray || null,
+          fill: false,
+        };
+      },
+      onEachFeature: function (feature, layer) {
+        layer.bindTooltip(feature.properties.tooltip, { sticky: true }); // escaped by the server
+      },
+    });
+  };
+
+  SAR.pointLayer = function (map, data) {
+    var row = data.rows[0];
+    return L.marker([row[0], row[1]], {
+      icon: L.divIcon({ className: "sar-point", iconSize: [22, 22], iconAnchor: [11, 11] }),
+      interactive: false,
+      zIndexOffset: 1000,
+    });
+  };
+
+  // --- GCJ-02 (the same published transform as maps/coords.py) ---------------------------
+  var A = 6378245.0;
+  var EE = 0.00669342162296594323;
+
+  function outOfChina(lon, lat) {
+    return !(lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271);
+  }
+
+  function toGcj(lon, lat) {
+    if (outOfChina(lon, lat)) return [lon, lat];
+    var x = lon - 105.0;
+    var y = lat - 35.0;
+    var pi = Math.PI;
+    var dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    dLat += ((20.0 * Math.sin(6.0 * x * pi) + 20.0 * Math.sin(2.0 * x * pi)) * 2.0) / 3.0;
+    dLat += ((20.0 * Math.sin(y * pi) + 40.0 * Math.sin((y / 3.0) * pi)) * 2.0) / 3.0;
+    dLat += ((160.0 * Math.sin((y / 12.0) * pi) + 320 * Math.sin((y * pi) / 30.0)) * 2.0) / 3.0;
+    var dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    dLon += ((20.0 * Math.sin(6.0 * x * pi) + 20.0 * Math.sin(2.0 * x * pi)) * 2.0) / 3.0;
+    dLon += ((20.0 * Math.sin(x * pi) + 40.0 * Math.sin((x / 3.0) * pi)) * 2.0) / 3.0;
+    dLon += ((150.0 * Math.sin((x / 12.0) * pi) + 300.0 * Math.sin((x / 30.0) * pi)) * 2.0) / 3.0;
+    var radLat = (lat / 180.0) * pi;
+    var magic = 1 - EE * Math.sin(radLat) * Math.sin(radLat);
+    var sqrtMagic = Math.sqrt(magic);
+    dLat = (dLat * 180.0) / (((A * (1 - EE)) / (magic * sqrtMagic)) * pi);
+    dLon = (dLon * 180.0) / ((A / sqrtMagic) * Math.cos(radLat) * pi);
+    return [lon + dLon, lat + dLat];
+  }
+
+  function fromGcj(lon, lat) {
+    var wgs = [lon, lat];
+    for (var i = 0; i < 30; i++) {
+      var gcj = toGcj(wgs[0], wgs[1]);
+      var dx = gcj[0] - lon;
+      var dy = gcj[1] - lat;
+      wgs = [wgs[0] - dx, wgs[1] - dy];
+      if (Math.max(Math.abs(dx), Math.abs(dy)) < 1e-9) break;
+    }
+    return wgs;
+  }
+  SAR.toGcj = toGcj;
+  SAR.fromGcj = fromGcj;
+
+  // --- The point picker of forms ------------------------------------------------------------
+  SAR.pickerLayer = function (map, data, options) {
+    var group = L.featureGroup();
+    var lonInput = document.getElementById(options.longitudeInput);
+    var latInput = document.getElementById(options.latitudeInput);
+    var marker = null;
+    function drawn(lon, lat) {
+      return options.gcj02 ? toGcj(lon, lat) : [lon, lat];
+    }
+    function place(lon, lat) {
+      var point = drawn(lon, lat);
+      if (!marker) {
+        marker = L.marker([point[1], point[0]], {
+          icon: L.divIcon({ className: "sar-point", iconSize: [22, 22], iconAnchor: [11, 11] }),
+        }).addTo(group);
+      } else {
+        marker.setLatLng([point[1], point[0]]);
+      }
+    }
+    function fromInputs() {
+      if (!lonInput || !latInput) return;
+      var lon = parseFloat(lonInput.value);
+      var lat = parseFloat(latInput.value);
+      if (isFinite(lon) && isFinite(lat) && Math.abs(lon) <= 180 && Math.abs(lat) <= 90) {
+        place(lon, lat);
+        map.panTo(marker.getLatLng());
+      }
+    }
+    map.on("click", function (event) {
+      var lon = event.latlng.lng;
+      var lat = event.latlng.lat;
+      var wgs = options.gcj02 ? fromGcj(lon, lat) : [lon, lat];
+      if (lonInput && latInput) {
+        lonInput.value = wgs[0].toFixed(6);
+        latInput.value = wgs[1].toFixed(6);
+        [lonInput, latInput].forEach(function (input) {
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+      }
+      place(wgs[0], wgs[1]);
+    });
+    [lonInput, latInput].forEach(function (input) {
+      if (input) input.addEventListener("input", fromInputs);
+    });
+    fromInputs();
+    return group;
+  };
+})();

@@ -1,0 +1,279 @@
+"""Map status of assets, computed for all of them in one SQL query.
+
+red = overdue inspection, faulty, or an open major hazard; orange = an inspection due soon or
+an open general hazard; green = in order; grey = retired (retired wins over everything).
+Overdue, due soon and open come from their one definition in ``inspections``.
+
+A contractor user sees only the assets of its own company's inspections, and their status is
+judged on what it may see: its own inspections and the hazards ``visible_hazards`` shows it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+
+from accounts.models import Role
+from assets.models import Asset, AssetStatus, Grid
+from assets.services import grid_and_children, text_search
+from core.clock import district_today
+from core.spatial import BBox, bbox_filter, latitude_of, longitude_of
+from inspections.hazards import open_hazard_clause
+from inspections.models import Hazard, HazardSeverity, Inspection, InspectionStatus
+from inspections.services import due_soon_clause, overdue_clause
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+RED, ORANGE, GREEN, GREY = "red", "orange", "green", "grey"
+MAP_STATUSES = (RED, ORANGE, GREEN, GREY)
+MAP_STATUS_LABELS = {
+    RED: _l("Overdue, faulty or major hazard"),
+    ORANGE: _l("Due soon or general hazard"),
+    GREEN: _l("In order"),
+    GREY: _l("Retired"),
+}
+NO_GRID = "none"
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    """What the map shows; every field empty means everything the user may see."""
+
+    kind: str = ""
+    status: str = ""
+    grid: str = ""
+    contractor: int | None = None
+    q: str = ""
+
+    def as_args(self) -> dict[str, Any]:
+        """The non-empty filters as query parameters (a shareable URL)."""
+        values = {
+            "kind": self.kind,
+            "status": self.status,
+            "grid": self.grid,
+            "contractor": self.contractor,
+            "q": self.q,
+        }
+        return {key: value for key, value in values.items() if value not in ("", None)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of inspections and hazards a user may see, as SQL conditions."""
+
+    inspections: ColumnElement[bool]
+    hazards: ColumnElement[bool]
+    assets_limited: bool  # only assets with a visible inspection
+
+
+def scope_of(user: User | None) -> Scope:
+    """Everything for staff and ``None`` (CLI, benchmarks); a contractor user its own."""
+    if user is None or user.has_role(Role.ADMIN, Role.OFFICER):
+        return Scope(true(), true(), False)
+    if user.contractor_id is None:
+        return Scope(false(), false(), True)
+    return Scope(
+        Inspection.contractor_id == user.contractor_id,
+        or_(
+            Hazard.reported_by_contractor_id == user.contractor_id,
+            Hazard.responsible_contractor_id == user.contractor_id,
+        ),
+        True,
+    )
+
+
+def _inspection_exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """An inspection of the outer query's asset (correlated to ``assets`` only)."""
+    return (
+        select(Inspection.id)
+        .where(Inspection.asset_id == Asset.id, *conditions)
+        .correlate(Asset)
+        .exists()
+    )
+
+
+def _hazard_exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """An open hazard of the outer query's asset (correlated to ``assets`` only)."""
+    return (
+        select(Hazard.id)
+        .where(Hazard.asset_id == Asset.id, open_hazard_clause(), *conditions)
+        .correlate(Asset)
+        .exists()
+    )
+
+
+def map_status_expression(scope: Scope, today: date) -> ColumnElement[str]:
+    """The map status of the outer query's asset: correlated EXISTS, index probes each."""
+    return case(
+        (Asset.status == AssetStatus.RETIRED, GREY),
+        (
+            or_(
+                Asset.status == AssetStatus.FAULTY,
+                _inspection_exists(scope.inspections, overdue_clause(today)),
+                _hazard_exists(scope.hazards, Hazard.severity == HazardSeverity.MAJOR),
+            ),
+            RED,
+        ),
+        (
+            or_(
+                _inspection_exists(scope.inspections, due_soon_clause(today)),
+                _hazard_exists(scope.hazards, Hazard.severity == HazardSeverity.GENERAL),
+            ),
+            ORANGE,
+        ),
+        else_=GREEN,
+    )
+
+
+def asset_filter_clauses(filters: MapFilters, scope: Scope) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of everything but the status filter."""
+    clauses: list[ColumnElement[bool]] = []
+    if scope.assets_limited:
+        clauses.append(_inspection_exists(scope.inspections))
+    if filters.kind:
+        clauses.append(Asset.kind == filters.kind)
+    if filters.grid == NO_GRID:
+        clauses.append(Asset.grid_id.is_(None))
+    elif filters.grid:
+        grid_id = select(Grid.id).where(Grid.code == filters.grid.upper()).scalar_subquery()
+        clauses.append(Asset.grid_id.in_(grid_and_children(grid_id)))
+    if filters.contractor is not None:
+        clauses.append(_inspection_exists(Inspection.contractor_id == filters.contractor))
+    if filters.q:
+        clauses.append(text_search(filters.q))
+    return clauses
+
+
+def map_assets_query(
+    filters: MapFilters, user: User | None = None, today: date | None = None
+) -> Select:
+    """(code, kind, longitude, latitude, map_status) of every asset to draw, one query."""
+    today = district_today() if today is None else today
+    scope = scope_of(user)
+    status = map_status_expression(scope, today).label("map_status")
+    inner = (
+        select(
+            Asset.id,
+            Asset.code,
+            Asset.kind,
+            longitude_of(Asset.location).label("longitude"),
+            latitude_of(Asset.location).label("latitude"),
+            status,
+        )
+        .where(*asset_filter_clauses(filters, scope))
+        .subquery("drawn")
+    )
+    query = select(
+        inner.c.code, inner.c.kind, inner.c.longitude, inner.c.latitude, inner.c.map_status
+    )
+    if filters.status:
+        query = query.where(inner.c.map_status == filters.status)
+    return query.order_by(inner.c.id)
+
+
+def overdue_by_grid_query(
+    filters: MapFilters, user: User | None = None, today: date | None = None
+) -> Select:
+    """(grid id, overdue inspections) per second-level grid among the filtered assets."""
+    today = district_today() if today is None else today
+    scope = scope_of(user)
+    return (
+        select(Asset.grid_id, func.count(Inspection.id))
+        .join(Inspection, Inspection.asset_id == Asset.id)
+        .where(
+            Asset.grid_id.is_not(None),
+            scope.inspections,
+            overdue_clause(today),
+            *asset_filter_clauses(filters, scope),
+        )
+        .group_by(Asset.grid_id)
+    )
+
+
+def asset_popup_facts_query(code: str, user: User | None, today: date | None = None) -> Select:
+    """One asset's popup facts if ``user`` may see it on the map: the asset, its map status,
+    its next due date (scheduled, visible inspections) and its open visible hazards."""
+    today = district_today() if today is None else today
+    scope = scope_of(user)
+    next_due = (
+        select(func.min(Inspection.due_on))
+        .where(
+            Inspection.asset_id == Asset.id,
+            Inspection.status == InspectionStatus.SCHEDULED,
+            scope.inspections,
+        )
+        .scalar_subquery()
+    )
+    open_hazards = (
+        select(func.count(Hazard.id))
+        .where(Hazard.asset_id == Asset.id, open_hazard_clause(), scope.hazards)
+        .scalar_subquery()
+    )
+    clauses = [Asset.code == code.strip().upper()]
+    if scope.assets_limited:
+        clauses.append(_inspection_exists(scope.inspections))
+    return select(
+        Asset,
+        map_status_expression(scope, today).label("map_status"),
+        next_due.label("next_due"),
+        open_hazards.label("open_hazards"),
+    ).where(and_(*clauses))
+
+
+def open_hazards_query(user: User | None = None) -> Select:
+    """Open (not verified) hazards the user may see, with their coordinates."""
+    scope = scope_of(user)
+    return (
+        select(
+            Hazard,
+            longitude_of(Hazard.location).label("longitude"),
+            latitude_of(Hazard.location).label("latitude"),
+        )
+        .where(open_hazard_clause(), scope.hazards)
+        .order_by(Hazard.id)
+    )
+
+
+METRES_PER_DEGREE_LATITUDE = 111_320.0
+NEIGHBOUR_RADIUS_M = 300
+NEIGHBOUR_LIMIT = 40
+
+
+def box_around(longitude: float, latitude: float, radius_m: float) -> BBox:
+    """The box of ``radius_m`` metres each way around a WGS-84 point."""
+    dlat = radius_m / METRES_PER_DEGREE_LATITUDE
+    dlon = radius_m / (METRES_PER_DEGREE_LATITUDE * max(math.cos(math.radians(latitude)), 0.01))
+    return BBox(longitude - dlon, latitude - dlat, longitude + dlon, latitude + dlat)
+
+
+def neighbour_assets_query(
+    bind,
+    longitude: float,
+    latitude: float,
+    user: User | None,
+    radius_m: float = NEIGHBOUR_RADIUS_M,
+    limit: int = NEIGHBOUR_LIMIT,
+    today: date | None = None,
+) -> Select:
+    """(asset, map status) of the assets the user may see within ``radius_m`` of a point
+    (a box, through the spatial index), nearest first, at most ``limit``."""
+    today = district_today() if today is None else today
+    scope = scope_of(user)
+    box = box_around(longitude, latitude, radius_m)
+    clauses = [bbox_filter(bind, "assets", Asset.id, Asset.location, box)]
+    if scope.assets_limited:
+        clauses.append(_inspection_exists(scope.inspections))
+    longitude_gap = (longitude_of(Asset.location) - longitude) * math.cos(math.radians(latitude))
+    latitude_gap = latitude_of(Asset.location) - latitude
+    return (
+        select(Asset, map_status_expression(scope, today).label("map_status"))
+        .where(*clauses)
+        .order_by(longitude_gap * longitude_gap + latitude_gap * latitude_gap, Asset.id)
+        .limit(limit)
+    )

@@ -1,0 +1,144 @@
+"""The district map page and the popups its markers fetch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from accounts.models import Contractor, Role
+from assets.kinds import KINDS
+from assets.models import Grid
+from core.clock import district_today
+from core.extensions import db
+from maps import build
+from maps.status import (
+    MAP_STATUS_LABELS,
+    MAP_STATUSES,
+    NO_GRID,
+    MapFilters,
+    asset_popup_facts_query,
+    map_assets_query,
+    open_hazards_query,
+    overdue_by_grid_query,
+)
+
+bp = Blueprint(
+    "maps",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/map/static",
+)
+
+MAX_TEXT_LENGTH = 200
+
+
+def is_staff(user) -> bool:
+    return user.has_role(Role.ADMIN, Role.OFFICER)
+
+
+def filters_from_request() -> MapFilters:
+    """The filters of the query string; a value that cannot be one is a 400."""
+    args = request.args
+    kind = args.get("kind", "").strip()
+    status = args.get("status", "").strip().lower()
+    grid = args.get("grid", "").strip()
+    text = args.get("q", "").strip()
+    raw_contractor = args.get("contractor", "").strip()
+    if kind and kind not in KINDS:
+        abort(400, description=_("Unknown asset kind: %(kind)s.", kind=kind))
+    if status and status not in MAP_STATUSES:
+        abort(400, description=_("Unknown map status: %(status)s.", status=status))
+    if len(text) > MAX_TEXT_LENGTH or len(grid) > MAX_TEXT_LENGTH:
+        abort(400, description=_("The search text is too long."))
+    contractor = None
+    if raw_contractor:
+        if not raw_contractor.isdigit():
+            abort(400, description=_("The contractor must be given by its number."))
+        contractor = int(raw_contractor)
+    if not is_staff(current_user):
+        contractor = None  # a contractor sees its own assets only, whatever it asks
+    return MapFilters(kind=kind, status=status, grid=grid, contractor=contractor, q=text)
+
+
+@dataclass
+class Legend:
+    statuses: dict[str, str]
+    shapes: list[tuple[str, str]]
+    severities: dict[str, str]
+    choropleth: list[tuple[str, str]]
+
+
+def legend() -> Legend:
+    from inspections.hazards import SEVERITY_LABELS
+
+    return Legend(
+        statuses={status: str(MAP_STATUS_LABELS[status]) for status in MAP_STATUSES},
+        shapes=[(build.kind_shape(name), str(kind.label)) for name, kind in KINDS.items()],
+        severities={
+            severity: str(SEVERITY_LABELS[severity]) for severity in build.SEVERITY_COLOURS
+        },
+        choropleth=[(colour, label) for _lowest, colour, label in build.CHOROPLETH_CLASSES],
+    )
+
+
+def district_map_data(filters: MapFilters, user) -> build.DistrictMapData:
+    """Everything the page draws, in four queries whatever the number of assets."""
+    today = district_today()
+    setting = build.tile_setting()
+    rows = db.session.execute(map_assets_query(filters, user, today)).all()
+    grids = db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)).all()
+    overdue = dict(db.session.execute(overdue_by_grid_query(filters, user, today)).all())
+    hazards = db.session.execute(open_hazards_query(user)).all()
+    data = build.DistrictMapData(
+        assets=[],
+        hazards=hazards,
+        grids=list(grids),
+        overdue_by_grid=overdue,
+        setting=setting,
+    )
+    data.assets = build.group_by_kind(rows, data.projector)
+    return data
+
+
+@bp.get("/map")
+def district():
+    filters = filters_from_request()
+    data = district_map_data(filters, current_user)
+    contractors = []
+    if is_staff(current_user):
+        contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
+    return render_template(
+        "maps/district.html",
+        parts=build.district_map(data),
+        filters=filters,
+        drawn=sum(len(item.codes) for item in data.assets),
+        grids=data.grids,
+        contractors=contractors,
+        kinds=KINDS,
+        map_statuses=MAP_STATUS_LABELS,
+        no_grid=NO_GRID,
+        legend=legend(),
+        share_url=url_for("maps.district", _external=False, **filters.as_args()),
+    )
+
+
+@bp.get("/map/popup/<code>")
+def asset_popup(code: str):
+    """The popup of one asset the user may see on the map (HTML, every value escaped)."""
+    row = db.session.execute(asset_popup_facts_query(code, current_user)).first()
+    if row is None:
+        abort(404, description=_("No asset has the code %(code)s.", code=code))
+    asset, map_status, next_due, open_hazards = row
+    html = build.asset_popup_html(
+        asset,
+        map_status,
+        next_due,
+        open_hazards or 0,
+        logging_link=current_user.has_role(Role.CONTRACTOR),
+    )
+    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}

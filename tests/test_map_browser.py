@@ -1,0 +1,301 @@
+"""The map in a real browser: Debian's headless Chromium driven by Playwright, against the
+app served on 127.0.0.1 by a real server in a thread. Every request that would leave
+127.0.0.1 is refused and fails the test."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright import sync_api as playwright_api
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app import create_app
+from assets.models import Asset
+from core.extensions import db
+from maps.status import NEIGHBOUR_LIMIT
+from tests import conftest, factories
+from tests.test_maps import XSS_PAYLOADS, gen_xss_district
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WAIT_MS = 10_000
+
+# Markers and cluster icons on screen: clusters count their children.
+COUNT_DRAWN = """() => {
+  let total = 0;
+  document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
+    total += Number(icon.textContent);
+  });
+  total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
+  return total;
+}"""
+DRAWN_READY = """(expected) => {
+  let total = 0;
+  document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
+    total += Number(icon.textContent);
+  });
+  total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
+  return total === expected;
+}"""
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # bin/test installs Debian's chromium: a missing browser fails, it is never skipped
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A browser page that refuses every request leaving 127.0.0.1 and records console
+    errors, page errors and dialogs."""
+
+    def __init__(self, browser, base_url: str):
+        self.base_url = base_url
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(WAIT_MS)
+        self.left: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        self.page.on("dialog", self._dialog)
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        host = urlsplit(url).hostname
+        if url.startswith(("data:", "blob:", "about:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            self.left.append(url)
+            route.abort()
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def sign_in(self, email: str, password: str) -> None:
+        response = self.context.request.post(
+            self.base_url + "/login", form={"email": email, "password": password}
+        )
+        assert response.ok
+        self.context.request.get(self.base_url + "/lang/en")
+
+    def open_map(self, query: str = "", expected: int | None = None) -> None:
+        """Open /map and wait until ``expected`` assets are drawn."""
+        self.page.goto(self.base_url + "/map" + query)
+        self.page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
+        if expected is not None:
+            self.page.wait_for_function(DRAWN_READY, arg=expected)
+
+    def drawn(self) -> int:
+        return self.page.evaluate(COUNT_DRAWN)
+
+    def assert_clean(self) -> None:
+        assert self.left == [], "requests left 127.0.0.1"
+        assert self.errors == []
+        assert self.dialogs == []
+        assert self.page.evaluate("typeof window.__xss") == "undefined"
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_app) -> Iterator[str]:
+    """The demo district (read only), served without tiles: nothing may leave the machine."""
+    app = create_app(
+        conftest.test_config(demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none")
+    )
+    with served(app) as base_url:
+        yield base_url
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def officer_page(browser, demo_server) -> Iterator[Watched]:
+    from assets.demo import ACCOUNTS, OFFICER
+
+    password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+    watched = Watched(browser, demo_server)
+    watched.sign_in(OFFICER, password)
+    yield watched
+    watched.close()
+
+
+def demo_count(demo_app, *conditions) -> int:
+    with demo_app.app_context():
+        count = db.session.scalar(select(func.count(Asset.id)).where(*conditions))
+        db.session.remove()
+        return count
+
+
+def test_map_draws_every_demo_asset(officer_page, demo_app):
+    total = demo_count(demo_app)
+    assert total == 454
+    officer_page.open_map(expected=total)
+    assert officer_page.drawn() == 454
+    # layer control, legend and grid boundaries are there
+    assert officer_page.page.locator(".leaflet-control-layers-overlays label").count() >= 7
+    assert officer_page.page.locator(".map-legend li").count() >= 8
+    ARTIFACTS.mkdir(exist_ok=True)
+    officer_page.page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=True)
+    officer_page.assert_clean()
+
+
+def test_filter_form_changes_what_is_drawn(officer_page, demo_app):
+    stations = demo_count(demo_app, Asset.kind == "charging_station")
+    officer_page.open_map(expected=454)
+    page = officer_page.page
+    page.select_option("#map-kind", "charging_station")
+    with page.expect_navigation():
+        page.click(".map-filters button[type=submit]")
+    assert "kind=charging_station" in page.url
+    page.wait_for_function(DRAWN_READY, arg=stations)
+    assert officer_page.drawn() == stations < 454
+    assert page.locator(".leaflet-marker-icon.sar-shape-square").count() == 0
+    officer_page.assert_clean()
+
+
+def test_clicking_a_marker_opens_its_popup(officer_page, demo_app):
+    with demo_app.app_context():
+        name = db.session.scalar(select(Asset.name).where(Asset.code == "CS-001"))
+        db.session.remove()
+    officer_page.open_map("?q=CS-001", expected=1)
+    page = officer_page.page
+    page.click('.sar-marker[title="CS-001"]')
+    popup = page.locator('.leaflet-popup-content .sar-popup[data-code="CS-001"]')
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "CS-001" in text and name in text
+    assert popup.locator('a[href="/assets/CS-001"]').count() == 1
+    officer_page.assert_clean()
+
+
+OPEN_EVERYTHING = """async () => {
+  const map = window.sarMap;
+  const layers = window.SAR.layers;
+  let popups = 0;
+  for (const [key, layer] of Object.entries(layers)) {
+    if (!key.startsWith('assets:')) continue;
+    for (const marker of layer.getLayers()) {
+      const url = '/map/popup/' + encodeURIComponent(marker.options.title);
+      const html = await (await fetch(url, {credentials: 'same-origin'})).text();
+      L.popup().setLatLng(marker.getLatLng()).setContent(html).openOn(map);
+      popups += 1;
+      await new Promise(resolve => setTimeout(resolve, 5));
+    }
+  }
+  for (const key of ['hazards:major', 'hazards:general']) {
+    for (const marker of layers[key].getLayers()) {
+      marker.openPopup();
+      popups += 1;
+      await new Promise(resolve => setTimeout(resolve, 5));
+    }
+  }
+  map.addLayer(layers['choropleth']);
+  for (const key of ['choropleth', 'grids:1', 'grids:2']) {
+    layers[key].eachLayer(shape => shape.openTooltip(shape.getBounds().getCenter()));
+  }
+  await new Promise(resolve => setTimeout(resolve, 300));
+  return popups;
+}"""
+
+
+OPEN_NEIGHBOURS = """async () => {
+  let popups = 0;
+  for (const [key, layer] of Object.entries(window.SAR.layers)) {
+    if (!key.startsWith('assets:')) continue;
+    for (const marker of layer.getLayers()) {
+      marker.openPopup();
+      popups += 1;
+      await new Promise(resolve => setTimeout(resolve, 5));
+    }
+  }
+  return popups;
+}"""
+
+
+def test_xss_corpus_executes_nothing(browser, app, monkeypatch):
+    app.config["MAP_TILES"] = "none"
+    with app.app_context():
+        gen_xss_district()
+        factories.gen_user("officer@example.org", "officer")
+        db.session.commit()
+    with served(app) as base_url:
+        watched = Watched(browser, base_url)
+        try:
+            watched.sign_in("officer@example.org", factories.PASSWORD)
+            watched.open_map(expected=len(XSS_PAYLOADS))
+            opened = watched.page.evaluate(OPEN_EVERYTHING)
+            assert opened == 2 * len(XSS_PAYLOADS)
+            assert watched.page.locator(".leaflet-popup-content").count() >= 1
+            # the payload is shown as text: the last hazard popup reads as typed
+            watched.page.goto(base_url + "/map?q=" + "%3Cscript%3Ewindow.__xss%3D1")
+            watched.assert_clean()
+            # the small maps of the asset and hazard pages embed their neighbours' popups
+            for path in ("/assets/CS-001", "/hazards/HZ-2026-0001"):
+                watched.page.goto(base_url + path)
+                watched.page.wait_for_selector(".small-map .sar-marker")
+                opened = watched.page.evaluate(OPEN_NEIGHBOURS)
+                assert opened == min(len(XSS_PAYLOADS), NEIGHBOUR_LIMIT)
+                watched.assert_clean()
+        finally:
+            watched.close()
+
+
+def test_hazard_form_point_is_picked_on_the_map(officer_page):
+    page = officer_page.page
+    page.goto(officer_page.base_url + "/hazards/new")
+    container = page.locator("#hazard-picker .leaflet-container")
+    container.scroll_into_view_if_needed()
+    box = container.bounding_box()
+    x, y = box["width"] / 2 + 40, box["height"] / 2 - 25  # within a pixel (1e-4° at zoom 13)
+    expected = page.evaluate(
+        "([x, y]) => { const p = window.sarMap.containerPointToLatLng([x, y]);"
+        " return [p.lng, p.lat]; }",
+        [x, y],
+    )
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    assert float(page.input_value("#longitude")) == pytest.approx(expected[0], abs=1e-4)
+    assert float(page.input_value("#latitude")) == pytest.approx(expected[1], abs=1e-4)
+    assert page.locator("#hazard-picker .sar-point").count() == 1
+    # typing a point moves the marker there
+    page.fill("#longitude", "119.200000")
+    page.fill("#latitude", "36.730000")
+    marker = page.evaluate(
+        "() => { let found = null; window.sarMap.eachLayer(layer => {"
+        " if (layer instanceof L.Marker) found = layer.getLatLng(); });"
+        " return [found.lng, found.lat]; }"
+    )
+    assert marker == pytest.approx([119.2, 36.73])
+    officer_page.assert_clean()

@@ -1,0 +1,661 @@
+"""The district map: status colours in one query, filters, contractor scope, popups, tiles,
+vendored front-end files, and escaping of every user value (a corpus of XSS payloads)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import folium
+import pytest
+from folium.plugins import FastMarkerCluster, MarkerCluster
+from markupsafe import escape
+from sqlalchemy import event
+
+import core.clock
+from assets.models import AssetStatus
+from assets.services import asset_by_code
+from core.extensions import db
+from core.spatial import point_value
+from inspections.models import Hazard, InspectionStatus
+from maps import build
+from maps.coords import wgs84_to_gcj02
+from maps.status import MapFilters, map_assets_query
+from tests import factories
+
+TODAY = date(2026, 3, 16)
+MOMENT = datetime(2026, 3, 16, 4, 0, tzinfo=UTC)  # noon in Asia/Shanghai
+ROOT = Path(__file__).resolve().parent.parent
+
+# Payloads that must stay text wherever they are shown: each would set window.__xss, call
+# alert, or break out of a script/attribute/template literal if a value were not escaped.
+XSS_PAYLOADS = [
+    "<script>window.__xss=1</script>",
+    "</script><script>window.__xss=1</script>",
+    "</SCRIPT><SCRIPT>window.__xss=1</SCRIPT>",
+    "<img src=x onerror=window.__xss=1>",
+    '<img src=x onerror="window.__xss=1">',
+    '"><img src=x onerror=window.__xss=1>',
+    "'><img src=x onerror=window.__xss=1>",
+    "<svg onload=window.__xss=1>",
+    "<svg/onload=window.__xss=1>",
+    "<svg><script>window.__xss=1</script></svg>",
+    "<body onload=window.__xss=1>",
+    '<iframe src="javascript:parent.__xss=1"></iframe>',
+    '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
+    "${window.__xss=1}",
+    "`${window.__xss=1}`",
+    "`;window.__xss=1;`",
+    "';window.__xss=1;//",
+    '";window.__xss=1;//',
+    '"}]);window.__xss=1;//',
+    '\\"}]);window.__xss=1;//',
+    "</textarea><script>window.__xss=1</script>",
+    "</title><script>window.__xss=1</script>",
+    "<details open ontoggle=window.__xss=1>",
+    "<video><source onerror=window.__xss=1></video>",
+    "<audio src=x onerror=window.__xss=1>",
+    "<input autofocus onfocus=window.__xss=1>",
+    "<marquee onstart=window.__xss=1>x</marquee>",
+    '<object data="javascript:window.__xss=1"></object>',
+    '<embed src="javascript:window.__xss=1">',
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=1>",
+    '<div style="background:url(javascript:window.__xss=1)">x</div>',
+    "<!--<img src=x onerror=window.__xss=1>-->",
+    "<!--",
+    "<![CDATA[<script>window.__xss=1</script>]]>",
+    "\u2028window.__xss=1\u2029",
+    "</script\u2028><script>window.__xss=1</script>",
+    "<scr<script>ipt>window.__xss=1</scr</script>ipt>",
+    "<script src=data:text/javascript,window.__xss=1></script>",
+    '<img src="x" onerror="&#119;indow.__xss=1">',
+    "&lt;img src=x onerror=window.__xss=1&gt;",
+    "<img src=x onerror=alert(1)>",
+    '<form><button formaction="javascript:window.__xss=1">x</button></form>',
+    "<img src=`x` onerror=window.__xss=1>",
+    '<base href="javascript:window.__xss=1//">',
+    '<link rel=stylesheet href="data:text/css,*{}" onload=window.__xss=1>',
+    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=1">',
+    "{{7*7}}{% raw %}",
+    "</div></table><img src=x onerror=window.__xss=1>",
+    '<noscript><p title="</noscript><img src=x onerror=window.__xss=1>">',
+    "<select><template><img src=x onerror=window.__xss=1></template></select>",
+    "javascript:window.__xss=1",
+    "<svg><animate onbegin=window.__xss=1 attributeName=x dur=1s>",
+    "<img src=x:alert(alt) onerror=eval(src) alt=1>",
+    "<x contenteditable onfocus=window.__xss=1 autofocus>x</x>",
+    "<img src=x onerror=window.__xss=1 //",
+    "<a href=javascript:window.__xss=1 id=xss>click</a>",
+    "\\u003cscript\\u003ewindow.__xss=1\\u003c/script\\u003e",
+]
+
+
+def sign_in(client, auth, email: str) -> None:
+    auth.login(email)
+    client.get("/lang/en")
+
+
+def freeze(monkeypatch) -> None:
+    monkeypatch.setattr(core.clock, "now_utc", lambda: MOMENT)
+
+
+def gen_hazard(code: str, severity: str, asset_code: str | None = None, **values) -> Hazard:
+    asset = asset_by_code(asset_code) if asset_code else None
+    location = values.pop("location", factories.INSIDE_G1_01)
+    hazard = Hazard(
+        code=code,
+        category=values.pop("category", "other"),
+        severity=severity,
+        description=values.pop("description", "A hazard"),
+        location=point_value(*location),
+        asset_id=asset.id if asset else None,
+        found_on=values.pop("found_on", TODAY - timedelta(days=3)),
+        deadline=values.pop("deadline", TODAY + timedelta(days=20)),
+        status=values.pop("status", "open"),
+        **values,
+    )
+    db.session.add(hazard)
+    db.session.flush()
+    return hazard
+
+
+def layer_data(html: str, factory: str) -> list[dict]:
+    """The JSON documents given to ``SAR.<factory>(map, data, options)`` in a page."""
+    decoder = json.JSONDecoder()
+    found = []
+    for match in re.finditer(rf"SAR\.{factory}\(\s*\w+,\s*", html):
+        value, _end = decoder.raw_decode(html, match.end())
+        found.append(value)
+    return found
+
+
+def drawn_assets(html: str) -> dict[str, tuple[str, float, float]]:
+    """code -> (map status, latitude, longitude) of every asset drawn on a page."""
+    drawn = {}
+    for data in layer_data(html, "assetLayer"):
+        for row in data["rows"]:
+            drawn[row[2]] = (data["statuses"][row[3]], row[0], row[1])
+    return drawn
+
+
+@pytest.fixture
+def status_district(app, district, monkeypatch):
+    """Nine charging stations, one per condition of the map status."""
+    freeze(monkeypatch)
+    with app.app_context():
+        for number in range(1, 10):
+            factories.gen_asset(factories.charging_station_data(number))
+        factories.gen_asset(factories.blocker_data(1))
+        factories.gen_inspection("CS-001", TODAY - timedelta(days=1))  # overdue → red
+        asset_by_code("CS-002").status = AssetStatus.FAULTY  # faulty → red
+        gen_hazard("HZ-2026-0001", "major", "CS-003")  # open major hazard → red
+        factories.gen_inspection("CS-004", TODAY + timedelta(days=7))  # due soon → orange
+        gen_hazard("HZ-2026-0002", "general", "CS-005", status="rectifying")  # → orange
+        factories.gen_inspection("CS-006", TODAY + timedelta(days=8))  # later → green
+        done = factories.gen_inspection("CS-007", TODAY - timedelta(days=5))
+        done.status = InspectionStatus.COMPLETED  # completed, even if late → green
+        gen_hazard("HZ-2026-0003", "major", "CS-007", status="verified")  # closed → green
+        factories.gen_inspection("CS-008", TODAY - timedelta(days=30), contractor="Other Co")
+        asset_by_code("CS-008").status = AssetStatus.RETIRED  # retired wins → grey
+        # CS-009: nothing at all → green; EB-0001: due today → orange
+        factories.gen_inspection("EB-0001", TODAY)
+        db.session.commit()
+
+
+EXPECTED = {
+    "CS-001": "red",
+    "CS-002": "red",
+    "CS-003": "red",
+    "CS-004": "orange",
+    "CS-005": "orange",
+    "CS-006": "green",
+    "CS-007": "green",
+    "CS-008": "grey",
+    "CS-009": "green",
+    "EB-0001": "orange",
+}
+
+
+def test_map_status_of_every_asset(app, status_district):
+    with app.app_context():
+        rows = db.session.execute(map_assets_query(MapFilters(), None, TODAY)).all()
+    assert {row.code: row.map_status for row in rows} == EXPECTED
+
+
+def test_map_page_draws_every_asset_coloured_by_status(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    response = client.get("/map")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    drawn = drawn_assets(html)
+    assert {code: status for code, (status, _lat, _lon) in drawn.items()} == EXPECTED
+    assert drawn["CS-001"][1:] == (factories.INSIDE_G1_01[1], factories.INSIDE_G1_01[0])
+    # one layer per kind, each with its own marker shape; a legend names every status
+    shapes = {data["kind"]: data["shape"] for data in layer_data(html, "assetLayer")}
+    assert shapes == {"charging_station": "circle", "elevator_blocker": "square"}
+    for label in ("Overdue, faulty or major hazard", "Due soon or general hazard", "In order"):
+        assert label in html
+    assert 'id="drawn-count" data-drawn="10"' in html
+
+
+def test_map_layers_are_switchable(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    control = re.search(r"overlays :\s*\{(.*?)\}", html, re.S).group(1)
+    for name in (
+        "E-bike charging station",
+        "Elevator e-bike blocker",
+        "Open hazards: major",
+        "Open hazards: general",
+        "First-level grids",
+        "Second-level grids",
+        "Overdue inspections per grid",
+    ):
+        assert json.dumps(name) in control
+    hazards = {data["severity"]: data["rows"] for data in layer_data(html, "hazardLayer")}
+    assert [row[2] for row in hazards["major"]] == ["HZ-2026-0001"]  # verified one left out
+    assert [row[2] for row in hazards["general"]] == ["HZ-2026-0002"]
+
+
+def test_choropleth_counts_overdue_inspections_per_grid(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    choropleth = layer_data(html, "gridLayer")[0]
+    fills = {
+        feature["properties"]["code"]: feature["properties"]["fill"]
+        for feature in choropleth["features"]
+    }
+    # CS-001 is overdue in G1-01; CS-008's overdue inspection counts too (its asset is retired
+    # but the inspection is still overdue); nothing elsewhere
+    assert fills["G1-01"] == build.choropleth_colour(2) != build.choropleth_colour(0)
+    assert fills["G2-02"] == build.choropleth_colour(0)
+    assert "Overdue inspections: 2" in choropleth["features"][0]["properties"]["tooltip"]
+
+
+def count_queries(app):
+    statements = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    return statements, lambda: event.remove(engine, "before_cursor_execute", before)
+
+
+def test_map_queries_do_not_grow_with_assets(app, client, auth, officer, district, monkeypatch):
+    freeze(monkeypatch)
+    sign_in(client, auth, officer)
+    with app.app_context():
+        factories.gen_asset(factories.charging_station_data(1))
+        factories.gen_inspection("CS-001", TODAY - timedelta(days=1))
+        db.session.commit()
+    statements, stop = count_queries(app)
+    client.get("/map")
+    few = len(statements)
+    with app.app_context():
+        for number in range(2, 40):
+            factories.gen_asset(factories.charging_station_data(number))
+            factories.gen_inspection(f"CS-{number:03d}", TODAY + timedelta(days=number % 9))
+            gen_hazard(f"HZ-2026-{number:04d}", "general", f"CS-{number:03d}")
+        db.session.commit()
+    statements.clear()
+    html = client.get("/map").get_data(as_text=True)
+    stop()
+    assert len(drawn_assets(html)) == 39
+    assert len(statements) == few
+    asset_queries = [s for s in statements if "FROM assets" in s and "inspections" in s]
+    assert len(asset_queries) <= 3  # the drawn assets, the choropleth (and nothing per asset)
+
+
+def test_no_folium_marker_per_asset(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    assert "L.marker(" not in html and "L.circleMarker(" not in html
+    assert html.count("SAR.assetLayer(") == 2  # one per kind
+
+
+# --- Filters ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ("kind=elevator_blocker", {"EB-0001"}),
+        ("status=red", {"CS-001", "CS-002", "CS-003"}),
+        ("status=orange&kind=charging_station", {"CS-004", "CS-005"}),
+        ("status=grey", {"CS-008"}),
+        ("grid=G2", {"EB-0001"}),
+        ("grid=g1-01&status=green", {"CS-006", "CS-007", "CS-009"}),
+        ("grid=none", set()),
+        ("q=cs-00", set(EXPECTED) - {"EB-0001"}),
+        ("q=Blocker", {"EB-0001"}),
+        ("q=100%25", set()),
+    ],
+)
+def test_filters_change_what_is_drawn(client, auth, officer, status_district, query, codes):
+    sign_in(client, auth, officer)
+    response = client.get(f"/map?{query}")
+    assert response.status_code == 200
+    assert set(drawn_assets(response.get_data(as_text=True))) == codes
+
+
+def test_contractor_filter_and_shareable_url(app, client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    with app.app_context():
+        other = factories.gen_contractor("Other Co").id
+    response = client.get(f"/map?contractor={other}&status=grey&q=CS")
+    html = response.get_data(as_text=True)
+    assert set(drawn_assets(html)) == {"CS-008"}
+    share = re.search(r'id="share-link" href="([^"]+)"', html).group(1)
+    assert share.startswith("/map?")
+    again = client.get(share.replace("&amp;", "&")).get_data(as_text=True)
+    assert set(drawn_assets(again)) == {"CS-008"}
+    assert f'<option value="{other}" selected>' in html  # the form shows the filter
+    assert '<option value="grey" selected>' in html
+    assert 'name="q" value="CS"' in html
+
+
+@pytest.mark.parametrize(
+    "query", ["kind=rocket", "status=purple", "contractor=abc", "q=" + "x" * 201]
+)
+def test_bad_filters_are_refused(client, auth, officer, status_district, query):
+    sign_in(client, auth, officer)
+    response = client.get(f"/map?{query}")
+    assert response.status_code == 400
+    assert b"SAR.assetLayer" not in response.data
+
+
+# --- Contractors -------------------------------------------------------------------------------
+
+
+def test_contractor_sees_only_assets_of_its_inspections(
+    client, auth, contractor_user, status_district
+):
+    sign_in(client, auth, contractor_user)
+    html = client.get("/map").get_data(as_text=True)
+    # Fixers Ltd holds the inspections of CS-001, CS-004, CS-006, CS-007 and EB-0001
+    assert drawn_assets(html).keys() == {"CS-001", "CS-004", "CS-006", "CS-007", "EB-0001"}
+    assert "Other Co" not in html
+    # the contractor filter cannot widen the view
+    with client.application.app_context():
+        other = factories.gen_contractor("Other Co").id
+    widened = client.get(f"/map?contractor={other}").get_data(as_text=True)
+    assert drawn_assets(widened).keys() == drawn_assets(html).keys()
+    # it never sees hazards its company neither reported nor is responsible for
+    assert all(not data["rows"] for data in layer_data(html, "hazardLayer"))
+    assert client.get("/map/popup/CS-008").status_code == 404
+    assert client.get("/map/popup/CS-003").status_code == 404
+
+
+def test_contractor_popup_links_to_the_logging_form(client, auth, contractor_user, status_district):
+    sign_in(client, auth, contractor_user)
+    response = client.get("/map/popup/cs-004")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'href="/inspections/asset/CS-004/next"' in html
+    assert 'href="/assets/CS-004"' in html
+
+
+def test_popup_shows_the_asset_facts(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    response = client.get("/map/popup/CS-005")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    for text in (
+        "CS-005",
+        "Charging station 5",
+        "E-bike charging station",
+        "Due soon or general hazard",
+        "1 Harbour Road",
+        'href="/assets/CS-005"',
+    ):
+        assert text in html
+    assert re.search(r"Open hazards</th><td>1<", html)
+    assert "/inspections/asset/" not in html  # the logging link is for contractors
+    due = client.get("/map/popup/CS-004").get_data(as_text=True)
+    assert (TODAY + timedelta(days=7)).isoformat() in due
+    assert client.get("/map/popup/CS-404").status_code == 404
+
+
+# --- Offline: vendored files, tiles ------------------------------------------------------------
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
+
+
+def external_references(html: str) -> list[str]:
+    """src/href attributes and url() leaving the app (absolute http(s) or protocol-relative)."""
+    found = [match.group(0) for match in EXTERNAL.finditer(html)]
+    found += re.findall(r"""url\(\s*["']?(?:https?:)?//[^)]*\)""", html, re.I)
+    return found
+
+
+@pytest.fixture
+def tiles_app(database_url, tmp_path, request):
+    from app import create_app
+    from tests.conftest import test_config
+
+    config = test_config(database_url, MAP_TILES=request.param, TIANDITU_KEY="k3y")
+    app = create_app(config)
+    with app.app_context():
+        factories.gen_district()
+        factories.gen_user("officer@example.org", "officer")
+        factories.gen_asset(factories.charging_station_data(1))
+        gen_hazard("HZ-2026-0001", "major", "CS-001")
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def map_html(app, path="/map") -> str:
+    client = app.test_client()
+    client.post("/login", data={"email": "officer@example.org", "password": factories.PASSWORD})
+    client.get("/lang/en")
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("tiles_app", ["none"], indirect=True)
+def test_without_tiles_nothing_leaves_the_app(tiles_app):
+    html = map_html(tiles_app)
+    assert not re.search(r"https?://", html)
+    assert "L.tileLayer" not in html
+    assert '"maxZoom": 19' in html  # the cluster layer needs it without a tile layer
+    assert external_references(html) == []
+    client = tiles_app.test_client()
+    for url in re.findall(r"""(?:src|href)="(/[^"]*)\"""", html):
+        if url.startswith("/static/") or url.startswith("/map/static/"):
+            response = client.get(url)
+            assert response.status_code == 200, url
+            response.close()
+
+
+@pytest.mark.parametrize(
+    ("tiles_app", "host"),
+    [("osm", "tile.openstreetmap.org"), ("tianditu", "tianditu.gov.cn"), ("gaode", "autonavi")],
+    indirect=["tiles_app"],
+)
+def test_only_tile_templates_leave_the_app(tiles_app, host):
+    html = map_html(tiles_app)
+    assert external_references(html) == []
+    urls = re.findall(r"https?://[^\s\"'<>]+", html)
+    assert urls and all(host in url and "{z}" in url or "{x}" in url for url in urls), urls
+    if host == "tianditu.gov.cn":
+        assert "tk=k3y" in html
+
+
+@pytest.mark.parametrize("tiles_app", ["gaode"], indirect=True)
+def test_gaode_shifts_every_drawn_coordinate(tiles_app):
+    html = map_html(tiles_app)
+    longitude, latitude = factories.INSIDE_G1_01
+    shifted_lon, shifted_lat = wgs84_to_gcj02(longitude, latitude)
+    _status, lat, lon = drawn_assets(html)["CS-001"]
+    assert (lat, lon) == (round(shifted_lat, 6), round(shifted_lon, 6))
+    hazard = layer_data(html, "hazardLayer")[0]["rows"][0]
+    assert hazard[:2] == [round(shifted_lat, 6), round(shifted_lon, 6)]
+    grid = layer_data(html, "gridLayer")[2]["features"][0]  # first-level G1
+    corner = grid["geometry"]["coordinates"][0][0]
+    expected = wgs84_to_gcj02(119.10, 36.70)
+    assert corner == pytest.approx(list(expected), abs=1e-9)
+    with tiles_app.app_context():  # the database keeps WGS-84
+        from geoalchemy2.shape import to_shape
+
+        point = to_shape(asset_by_code("CS-001").location)
+        assert (point.x, point.y) == factories.INSIDE_G1_01
+
+
+def test_every_folium_cdn_file_is_vendored(app):
+    names = dict(folium.Map.default_js + folium.Map.default_css)
+    names.update(MarkerCluster.default_js + MarkerCluster.default_css)
+    names.update(FastMarkerCluster.default_js + FastMarkerCluster.default_css)
+    assert set(names) <= set(build.VENDORED_FILES)
+    client = app.test_client()
+    for name, path in build.VENDORED_FILES.items():
+        assert (ROOT / "static" / path).is_file(), name
+        response = client.get(f"/static/{path}")
+        assert response.status_code == 200, name
+        response.close()
+    readme = (ROOT / "static" / "vendor" / "README.md").read_text()
+    for package in ("leaflet", "leaflet.markercluster", "jquery", "bootstrap", "fontawesome"):
+        assert package in readme
+    assert "leaflet-1.9." in build.VENDORED_FILES["leaflet"]
+    assert "markercluster-1.5." in build.VENDORED_FILES["markerclusterjs"]
+
+
+# --- Escaping ----------------------------------------------------------------------------------
+
+
+def test_script_json_cannot_close_a_script():
+    value = {"a": XSS_PAYLOADS, "b": "\u2028\u2029&<>'"}
+    text = str(build.script_json(value))
+    for character in "<>&'\u2028\u2029":
+        assert character not in text
+    assert json.loads(text) == value
+
+
+def test_corpus_is_large_enough():
+    assert len(XSS_PAYLOADS) >= 50
+    assert len(set(XSS_PAYLOADS)) == len(XSS_PAYLOADS)
+
+
+def gen_xss_district() -> None:
+    """Assets named and addressed with every payload, hazards described with them, and
+    grids named with them."""
+    grids = factories.gen_district()
+    for number, payload in enumerate(XSS_PAYLOADS, start=1):
+        factories.gen_asset(
+            factories.charging_station_data(number, name=payload[:200], address=payload[:300])
+        )
+        gen_hazard(
+            f"HZ-2026-{number:04d}",
+            "major" if number % 2 else "general",
+            f"CS-{number:03d}",
+            description=payload,
+        )
+    for grid, payload in zip(grids.values(), XSS_PAYLOADS, strict=False):
+        grid.name = payload[:200]
+
+
+@pytest.fixture
+def xss_district(app, monkeypatch):
+    freeze(monkeypatch)
+    with app.app_context():
+        gen_xss_district()
+        db.session.commit()
+
+
+def test_payloads_never_reach_a_page_unescaped(client, auth, officer, xss_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    for payload in XSS_PAYLOADS:
+        if "<" in payload:  # `${…}` and quotes are inert inside JSON strings and HTML text
+            assert payload not in html, payload
+    # exactly the page's own script elements, none opened or closed by a payload
+    assert html.count("</script>") == html.count("<script")
+    # the embedded documents decode to the escaped text
+    hazards = [row for data in layer_data(html, "hazardLayer") for row in data["rows"]]
+    assert len(hazards) == len(XSS_PAYLOADS)
+    for row in hazards:
+        number = int(row[2][-4:])
+        assert str(escape(XSS_PAYLOADS[number - 1])) in row[3]
+    tooltips = "".join(
+        feature["properties"]["tooltip"]
+        for data in layer_data(html, "gridLayer")
+        for feature in data["features"]
+    )
+    assert str(escape(XSS_PAYLOADS[0])) in tooltips and XSS_PAYLOADS[0] not in tooltips
+
+
+def test_popups_escape_names_and_addresses(client, auth, officer, xss_district):
+    sign_in(client, auth, officer)
+    for number, payload in enumerate(XSS_PAYLOADS, start=1):
+        html = client.get(f"/map/popup/CS-{number:03d}").get_data(as_text=True)
+        assert html.count(str(escape(payload.strip()))) == 2  # name and address (stripped)
+        if "<" in payload or '"' in payload:
+            assert payload not in html
+
+
+def test_search_text_is_escaped_in_the_form(client, auth, officer, xss_district):
+    sign_in(client, auth, officer)
+    payload = '"><script>window.__xss=1</script>'
+    html = client.get("/map", query_string={"q": payload}).get_data(as_text=True)
+    assert payload not in html
+    assert str(escape(payload)) in html
+
+
+# --- Small maps for other pages ----------------------------------------------------------------
+
+
+def test_point_map_draws_the_point_and_its_neighbours(app, district):
+    with app.app_context():
+        neighbour = factories.gen_asset(
+            factories.charging_station_data(2, name="<img src=x onerror=alert(1)>")
+        )
+        db.session.commit()
+        with app.test_request_context("/"):
+            html = str(build.point_map(119.15, 36.715, neighbours=[(neighbour, "red")]))
+    assert "/static/vendor/leaflet-1.9.4/leaflet.js" in html
+    assert not re.search(r"https?://(?!tile\.openstreetmap\.org/\{z\})", html)
+    point = layer_data(html, "pointLayer")[0]
+    assert point["rows"] == [[36.715, 119.15]]
+    assets = layer_data(html, "assetLayer")[0]
+    assert assets["rows"][0][2] == "CS-002"
+    assert "&lt;img src=x onerror=alert(1)&gt;" in assets["rows"][0][4]
+    assert "<img src=x" not in html
+
+
+def test_picker_map_writes_into_the_form_inputs(app, district):
+    app.config["MAP_TILES"] = "gaode"
+    with app.app_context(), app.test_request_context("/"):
+        html = str(build.point_picker_map(None, None))
+        located = str(build.point_picker_map(119.15, 36.715, "lon", "lat"))
+    options = re.search(r"SAR\.pickerLayer\(\s*\w+,\s*\{\},\s*(\{.*?\})\s*\)", html, re.S)
+    assert json.loads(options.group(1)) == {
+        "longitudeInput": "longitude",
+        "latitudeInput": "latitude",
+        "gcj02": True,
+    }
+    assert '"lon"' in located and '"lat"' in located
+    centre = re.search(r"center: \[([\d.]+), ([\d.]+)\]", located)
+    expected_lon, expected_lat = wgs84_to_gcj02(119.15, 36.715)
+    assert float(centre.group(1)) == pytest.approx(expected_lat)
+    assert float(centre.group(2)) == pytest.approx(expected_lon)
+
+
+def test_asset_page_shows_the_asset_and_its_neighbours(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/assets/CS-001").get_data(as_text=True)
+    assert 'id="asset-map"' in html
+    assert layer_data(html, "pointLayer")[0]["rows"] == [[36.715, 119.15]]
+    drawn = drawn_assets(html)
+    # the nine stations share the point; the blocker is 10 km away
+    assert drawn.keys() == {f"CS-{number:03d}" for number in range(1, 10)}
+    assert {code: status for code, (status, _lat, _lon) in drawn.items()} == {
+        code: status for code, status in EXPECTED.items() if code.startswith("CS-")
+    }
+
+
+def test_contractor_sees_only_its_own_neighbours(client, auth, contractor_user, status_district):
+    sign_in(client, auth, contractor_user)
+    html = client.get("/assets/CS-004").get_data(as_text=True)
+    assert drawn_assets(html).keys() == {"CS-001", "CS-004", "CS-006", "CS-007"}
+
+
+def test_hazard_page_shows_its_point(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/hazards/HZ-2026-0001").get_data(as_text=True)
+    assert 'id="hazard-map"' in html
+    assert layer_data(html, "pointLayer")[0]["rows"] == [[36.715, 119.15]]
+    assert "CS-003" in drawn_assets(html)
+
+
+def test_hazard_form_picks_the_point_on_a_map(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/hazards/new").get_data(as_text=True)
+    options = re.search(r"SAR\.pickerLayer\(\s*\w+,\s*\{\},\s*(\{.*?\})\s*\)", html, re.S)
+    assert json.loads(options.group(1))["longitudeInput"] == "longitude"
+    assert 'id="longitude"' in html and 'id="latitude"' in html
+    # a refused form keeps the typed point as the picker's centre
+    refused = client.post(
+        "/hazards/new",
+        data={"longitude": "119.25", "latitude": "36.745", "description": ""},
+    ).get_data(as_text=True)
+    centre = re.search(r"center: \[([\d.]+), ([\d.]+)\]", refused)
+    assert (float(centre.group(1)), float(centre.group(2))) == (36.745, 119.25)
+
+
+def test_small_maps_escape_neighbour_names(client, auth, officer, xss_district):
+    sign_in(client, auth, officer)
+    for path in ("/assets/CS-001", "/hazards/HZ-2026-0001"):
+        html = client.get(path).get_data(as_text=True)
+        for payload in XSS_PAYLOADS:
+            if "<" in payload:
+                assert payload not in html, (path, payload)
+        assert html.count("</script>") == html.count("<script")

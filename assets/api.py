@@ -38,7 +38,14 @@ from assets.services import (
     text_search,
     update_asset,
 )
-from core.extensions import csrf, db
+from core.api import (
+    GEOJSON,
+    READ_METHODS,
+    geojson_response,
+    protect_session_writes,
+    register_token_api,
+)
+from core.extensions import db
 from core.spatial import (
     BBox,
     bbox_filter,
@@ -53,15 +60,11 @@ from core.spatial import (
 blp = Blueprint("assets_api", __name__, url_prefix="/api/v1", description="Assets and grids")
 
 STAFF_ROLES = ("admin", "officer")
-GEOJSON = "application/geo+json"
 STAFF_ONLY = "Only administrators and safety officers may change assets."
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def register_api(api: Api) -> None:
-    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
-    csrf.exempt(blp)
-    api.register_blueprint(blp)
+    register_token_api(api, blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options.setdefault("security", [{"bearerAuth": []}])
 
@@ -71,9 +74,7 @@ def writes_need_staff() -> None:
     """Runs after the app's login check (401): writes are for admins and officers only."""
     if request.method in READ_METHODS:
         return
-    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
-    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
+    protect_session_writes()
     if not current_user.has_role(*STAFF_ROLES):
         abort(403, message=STAFF_ONLY)
 
@@ -117,16 +118,6 @@ def asset_select() -> Select:
 def feature_collection_members(rows: list) -> orjson.Fragment:
     """The JSON array of the features of ``asset_select()`` rows, embedded without parsing."""
     return orjson.Fragment("[" + ",".join(row[0] for row in rows) + "]")
-
-
-def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    """GeoJSON, serialised once (flask-smorest passes a Response through untouched).
-
-    orjson writes dates as YYYY-MM-DD and embeds ``orjson.Fragment`` text as it is.
-    """
-    return current_app.response_class(
-        orjson.dumps(body), status=status, headers=headers, mimetype=GEOJSON
-    )
 
 
 def grid_ids_within(code: str):
@@ -197,7 +188,7 @@ def list_assets(**args: Any) -> Response:
         "per_page": per_page,
         "links": page_links(page, per_page, matched),
     }
-    return json_response(body)
+    return geojson_response(body)
 
 
 def feature_of(code: str) -> orjson.Fragment:
@@ -212,7 +203,7 @@ def feature_of(code: str) -> orjson.Fragment:
 @blp.alt_response(404, schema=ErrorSchema, description="No asset with this code")
 def get_asset(code: str) -> Response:
     """One asset as a GeoJSON Feature."""
-    return json_response(feature_of(code))
+    return geojson_response(feature_of(code))
 
 
 # Writing
@@ -251,7 +242,7 @@ def create_asset_view(data: dict[str, Any]) -> Response:
     """Register an asset; its grid is derived from the point."""
     code = save(lambda: create_asset(data).code)
     location = url_for("assets_api.get_asset", code=code, _external=True)
-    return json_response(feature_of(code), 201, {"Location": location})
+    return geojson_response(feature_of(code), 201, {"Location": location})
 
 
 @blp.patch("/assets/<code>")
@@ -265,7 +256,7 @@ def update_asset_view(changes: dict[str, Any], code: str) -> Response:
     if asset is None:
         abort(404, message=f"No asset with code {code}.")
     saved = save(lambda: update_asset(asset, changes).code)
-    return json_response(feature_of(saved))
+    return geojson_response(feature_of(saved))
 
 
 # Grids
@@ -312,4 +303,4 @@ def list_grids(level: int | None = None) -> Response:
     if level is not None:
         query = query.where(Grid.level == level)
     features = grid_features(db.session.execute(query))
-    return json_response({"type": "FeatureCollection", "features": features})
+    return geojson_response({"type": "FeatureCollection", "features": features})

@@ -11,7 +11,6 @@ import json
 from datetime import date
 from typing import Any
 
-import orjson
 from flask import Response, current_app, request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
@@ -21,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from assets.models import Grid
-from core.extensions import csrf, db
+from core.api import json_response, protect_session_writes, register_token_api
+from core.extensions import db
 from inspections.models import Inspection
 from inspections.results import (
     InspectionConflictError,
@@ -43,7 +43,6 @@ from inspections.services import derived_status
 
 blp = Blueprint("inspections_api", __name__, url_prefix="/api/v1", description="Inspections")
 
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 NOT_FOUND = "No inspection with this id."
 RESULT_BODY = {
     "required": True,
@@ -55,25 +54,10 @@ RESULT_BODY = {
 
 
 def register_api(api: Api) -> None:
-    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
-    csrf.exempt(blp)
-    api.register_blueprint(blp)
+    register_token_api(api, blp)
 
 
-@blp.before_request
-def session_writes_need_csrf() -> None:
-    """Runs after the app's login check (401)."""
-    if request.method in READ_METHODS:
-        return
-    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
-    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
-
-
-def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return current_app.response_class(
-        orjson.dumps(body), status=status, headers=headers, mimetype="application/json"
-    )
+blp.before_request(protect_session_writes)
 
 
 # Reading

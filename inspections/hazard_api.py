@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Contractor
-from assets.api import grid_ids_within, json_response
+from assets.api import grid_ids_within
 from assets.models import Asset, PropertyCompany, Site
+from core.api import GEOJSON, geojson_response, protect_session_writes, register_token_api
 from core.clock import district_today
-from core.extensions import csrf, db
+from core.extensions import db
 from core.spatial import latitude_of, longitude_of
 from inspections.hazard_schemas import (
     HazardCollectionSchema,
@@ -50,8 +51,6 @@ from inspections.models import Hazard, HazardStatus
 
 blp = Blueprint("hazards_api", __name__, url_prefix="/api/v1", description="Hazards")
 
-GEOJSON = "application/geo+json"
-READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Service error keys -> the API's field names.
 FIELD_NAMES = {
     "asset_code": "asset",
@@ -63,18 +62,10 @@ FORBIDDEN_STEP = "A contractor may not verify or reopen a hazard."
 
 
 def register_api(api: Api) -> None:
-    # Bearer-token clients cannot send a CSRF token; session clients still must (below).
-    csrf.exempt(blp)
-    api.register_blueprint(blp)
+    register_token_api(api, blp)
 
 
-@blp.before_request
-def session_writes_need_csrf() -> None:
-    if request.method in READ_METHODS:
-        return
-    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
-    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
-        csrf.protect()
+blp.before_request(protect_session_writes)
 
 
 # Reading
@@ -188,7 +179,7 @@ def list_hazards(**args: Any):
         "per_page": per_page,
         "links": page_links(page, per_page, matched),
     }
-    return json_response(body)
+    return geojson_response(body)
 
 
 def visible_or_404(code: str) -> Hazard:
@@ -233,7 +224,7 @@ def detail_of(code: str) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema, description="No hazard with this code (or not yours)")
 def get_hazard(code: str):
     """One hazard as a GeoJSON Feature, with its status timeline and photos."""
-    return json_response(detail_of(visible_or_404(code).code))
+    return geojson_response(detail_of(visible_or_404(code).code))
 
 
 # Writing
@@ -291,7 +282,7 @@ def create_hazard_view(data: dict[str, Any]):
         db.session.rollback()
         abort(409, message="Another hazard took the same code; send the report again.")
     location = url_for("hazards_api.get_hazard", code=code, _external=True)
-    return json_response(detail_of(code), 201, {"Location": location})
+    return geojson_response(detail_of(code), 201, {"Location": location})
 
 
 @blp.post("/hazards/<code>/transitions")
@@ -321,4 +312,4 @@ def transition_hazard(data: dict[str, Any], code: str):
     except TransitionError as error:
         db.session.rollback()
         abort(409, message=str(error))
-    return json_response(detail_of(hazard.code))
+    return geojson_response(detail_of(hazard.code))

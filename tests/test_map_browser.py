@@ -299,3 +299,21 @@ def test_hazard_form_point_is_picked_on_the_map(officer_page):
     )
     assert marker == pytest.approx([119.2, 36.73])
     officer_page.assert_clean()
+
+
+def test_browser_gcj02_matches_the_server(officer_page):
+    """The picker shifts clicks back from GCJ-02 in the browser: map.js must agree with
+    maps/coords.py, and its inverse must land within 2 m."""
+    from core.spatial import distance_m
+    from maps.coords import wgs84_to_gcj02
+
+    officer_page.open_map()
+    points = [(119.15, 36.715), (119.3, 36.76), (121.5272106, 31.1774276), (116.377817, 39.911954)]
+    shifted = officer_page.page.evaluate(
+        "points => points.map(([lon, lat]) => {"
+        " const gcj = SAR.toGcj(lon, lat); return [gcj, SAR.fromGcj(gcj[0], gcj[1])]; })",
+        [list(point) for point in points],
+    )
+    for (longitude, latitude), (gcj, back) in zip(points, shifted, strict=True):
+        assert gcj == pytest.approx(list(wgs84_to_gcj02(longitude, latitude)), abs=1e-9)
+        assert distance_m(back[0], back[1], longitude, latitude) < 2.0

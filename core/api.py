@@ -1,0 +1,45 @@
+"""What every JSON API blueprint shares: token clients without CSRF, session clients with it,
+and responses serialised once by orjson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask import Response, current_app, request
+from flask_smorest import Api, Blueprint
+
+from core.extensions import csrf
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+GEOJSON = "application/geo+json"
+
+
+def register_token_api(api: Api, blueprint: Blueprint) -> None:
+    """Bearer-token clients cannot send a CSRF token; session clients still must
+    (``protect_session_writes``, run by the blueprint before each request)."""
+    csrf.exempt(blueprint)
+    api.register_blueprint(blueprint)
+
+
+def protect_session_writes() -> None:
+    """CSRF for writes from a browser session (runs after the app's login check: 401)."""
+    if request.method in READ_METHODS:
+        return
+    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
+    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict | None = None, mimetype: str = "application/json"
+) -> Response:
+    """JSON serialised once (flask-smorest passes a Response through untouched). orjson
+    writes dates as YYYY-MM-DD and embeds ``orjson.Fragment`` text as it is."""
+    return current_app.response_class(
+        orjson.dumps(body), status=status, headers=headers, mimetype=mimetype
+    )
+
+
+def geojson_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return json_response(body, status, headers, mimetype=GEOJSON)

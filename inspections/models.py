@@ -101,13 +101,16 @@ class Inspection(db.Model):
         CheckConstraint("result IS NULL OR result IN ('pass', 'fail')", name="result"),
         Index("ix_inspections_contractor_status_due", "contractor_id", "status", "due_on"),
         Index("ix_inspections_status_due", "status", "due_on"),
+        # An asset's overdue / due-soon inspection in one probe (the map's status per asset);
+        # without it SQLite probes by status and due date and scans every overdue row.
+        Index("ix_inspections_asset_status_due", "asset_id", "status", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int | None] = mapped_column(
         ForeignKey("inspection_plans.id", ondelete="SET NULL")
     )
-    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
     contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id", ondelete="RESTRICT"))
     due_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(20), default=InspectionStatus.SCHEDULED)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import folium
 import numpy as np
@@ -327,15 +328,18 @@ class DrawnAssets:
     statuses: np.ndarray  # index into MAP_STATUSES
     popups: list[str] | None = None
 
-    def rows(self) -> list[list[Any]]:
-        lats = np.round(self.latitudes, 6).tolist()
-        lons = np.round(self.longitudes, 6).tolist()
-        statuses = self.statuses.tolist()
-        if self.popups is None:
-            return [list(row) for row in zip(lats, lons, self.codes, statuses, strict=True)]
-        return [
-            list(row) for row in zip(lats, lons, self.codes, statuses, self.popups, strict=True)
-        ]
+    def columns(self) -> dict[str, list[Any]]:
+        """Column arrays for the page: no per-asset object on either side (100k on a city's
+        map). ``map.js`` reads asset i as ``lat[i], lon[i], code[i], status[i]``."""
+        columns: dict[str, list[Any]] = {
+            "lat": np.round(self.latitudes, 6).tolist(),
+            "lon": np.round(self.longitudes, 6).tolist(),
+            "code": self.codes,
+            "status": self.statuses.tolist(),
+        }
+        if self.popups is not None:
+            columns["popup"] = self.popups
+        return columns
 
 
 def group_by_kind(rows: Sequence[Sequence[Any]], projector: Projector) -> list[DrawnAssets]:
@@ -346,19 +350,17 @@ def group_by_kind(rows: Sequence[Sequence[Any]], projector: Projector) -> list[D
         by_kind.setdefault(row[1], []).append(row)
     drawn = []
     for kind in sorted(by_kind, key=lambda name: (name not in KINDS, name)):
-        kind_rows = by_kind[kind]
-        longitudes = np.fromiter((row[2] for row in kind_rows), float, len(kind_rows))
-        latitudes = np.fromiter((row[3] for row in kind_rows), float, len(kind_rows))
-        longitudes, latitudes = projector.arrays(longitudes, latitudes)
+        codes, _kinds, longitudes, latitudes, statuses = zip(*by_kind[kind], strict=True)
+        longitudes, latitudes = projector.arrays(
+            np.array(longitudes, dtype=float), np.array(latitudes, dtype=float)
+        )
         drawn.append(
             DrawnAssets(
                 kind=kind,
                 latitudes=latitudes,
                 longitudes=longitudes,
-                codes=[row[0] for row in kind_rows],
-                statuses=np.fromiter(
-                    (status_index[row[4]] for row in kind_rows), int, len(kind_rows)
-                ),
+                codes=list(codes),
+                statuses=np.array([status_index[status] for status in statuses], dtype=int),
             )
         )
     return drawn
@@ -369,7 +371,7 @@ def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:
         "kind": drawn.kind,
         "shape": kind_shape(drawn.kind),
         "statuses": list(MAP_STATUSES),
-        "rows": drawn.rows(),
+        **drawn.columns(),
     }
     options = {
         "cluster": cluster,
@@ -402,33 +404,47 @@ def grid_features(
     return {"type": "FeatureCollection", "features": features}
 
 
-def hazard_popup_html(hazard, today: date | None = None) -> str:
-    """A hazard's popup: every stored value escaped."""
-    link = url_for("hazards.hazard_detail", code=hazard.code)
-    rows = [
-        (_("Category"), CATEGORY_LABELS.get(hazard.category, hazard.category)),
-        (_("Severity"), SEVERITY_LABELS.get(hazard.severity, hazard.severity)),
-        (_("Status"), HAZARD_STATUS_LABELS.get(hazard.status, hazard.status)),
-        (_("Deadline"), hazard.deadline.isoformat()),
-        (_("Description"), hazard.description),
-    ]
-    body = Markup("").join(
-        Markup("<tr><th>{}</th><td>{}</td></tr>").format(label, value) for label, value in rows
-    )
-    return str(
-        Markup('<div class="sar-popup"><a class="sar-popup-title" href="{}">{}</a>').format(
-            link, hazard.code
+class HazardPopups:
+    """Builds hazard popups; the labels are translated once per page, not once per hazard."""
+
+    def __init__(self) -> None:
+        self.headings = [
+            escape(label) for label in (_("Category"), _("Severity"), _("Status"), _("Deadline"))
+        ]
+        self.description = escape(_("Description"))
+        self.categories = {key: escape(label) for key, label in CATEGORY_LABELS.items()}
+        self.severities = {key: escape(label) for key, label in SEVERITY_LABELS.items()}
+        self.statuses = {key: escape(label) for key, label in HAZARD_STATUS_LABELS.items()}
+        self.link = url_for("hazards.hazard_detail", code="__CODE__")
+
+    def html(self, hazard) -> str:
+        """A hazard's popup: every stored value escaped."""
+        values = [
+            self.categories.get(hazard.category) or escape(hazard.category),
+            self.severities.get(hazard.severity) or escape(hazard.severity),
+            self.statuses.get(hazard.status) or escape(hazard.status),
+            hazard.deadline.isoformat(),
+        ]
+        rows = "".join(
+            f"<tr><th>{heading}</th><td>{value}</td></tr>"
+            for heading, value in zip(self.headings, values, strict=True)
         )
-        + Markup("<table>{}</table></div>").format(body)
-    )
+        code = escape(hazard.code)
+        link = escape(self.link.replace("__CODE__", quote(hazard.code, safe="")))
+        return (
+            f'<div class="sar-popup"><a class="sar-popup-title" href="{link}">{code}</a>'
+            f"<table>{rows}<tr><th>{self.description}</th>"
+            f"<td>{escape(hazard.description)}</td></tr></table></div>"
+        )
 
 
 def hazard_layers(rows, projector: Projector) -> list[DataLayer]:
     by_severity: dict[str, list[list[Any]]] = {"major": [], "general": []}
+    popups = HazardPopups()
     for hazard, longitude, latitude in rows:
         lon, lat = projector.point(longitude, latitude)
         by_severity.setdefault(hazard.severity, []).append(
-            [round(lat, 6), round(lon, 6), hazard.code, hazard_popup_html(hazard)]
+            [round(lat, 6), round(lon, 6), hazard.code, popups.html(hazard)]
         )
     names = {
         "major": _("Open hazards: major"),
@@ -508,7 +524,7 @@ def render_parts(folium_map: folium.Map) -> MapParts:
     root = folium_map.get_root()
     root.render()
     # folium's output: our names and constants, and data that went through script_json
-    # (every user value in it escaped by asset_popup_html / hazard_popup_html / grid_features).
+    # (every user value in it escaped by asset_popup_html / HazardPopups / grid_features).
     return MapParts(
         header=Markup(root.header.render()),  # noqa: S704
         html=Markup(root.html.render()),  # noqa: S704

@@ -135,8 +135,10 @@ def drawn_assets(html: str) -> dict[str, tuple[str, float, float]]:
     """code -> (map status, latitude, longitude) of every asset drawn on a page."""
     drawn = {}
     for data in layer_data(html, "assetLayer"):
-        for row in data["rows"]:
-            drawn[row[2]] = (data["statuses"][row[3]], row[0], row[1])
+        for code, status, latitude, longitude in zip(
+            data["code"], data["status"], data["lat"], data["lon"], strict=True
+        ):
+            drawn[code] = (data["statuses"][status], latitude, longitude)
     return drawn
 
 
@@ -586,8 +588,8 @@ def test_point_map_draws_the_point_and_its_neighbours(app, district):
     point = layer_data(html, "pointLayer")[0]
     assert point["rows"] == [[36.715, 119.15]]
     assets = layer_data(html, "assetLayer")[0]
-    assert assets["rows"][0][2] == "CS-002"
-    assert "&lt;img src=x onerror=alert(1)&gt;" in assets["rows"][0][4]
+    assert assets["code"] == ["CS-002"]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in assets["popup"][0]
     assert "<img src=x" not in html
 
 
@@ -659,3 +661,14 @@ def test_small_maps_escape_neighbour_names(client, auth, officer, xss_district):
             if "<" in payload:
                 assert payload not in html, (path, payload)
         assert html.count("</script>") == html.count("<script")
+
+
+def test_map_page_leaves_the_garbage_collector_on(client, auth, officer, status_district):
+    import gc
+
+    sign_in(client, auth, officer)
+    assert gc.isenabled()
+    assert client.get("/map").status_code == 200
+    assert gc.isenabled()
+    assert client.get("/map?kind=nothing").status_code == 400
+    assert gc.isenabled()

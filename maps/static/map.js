@@ -75,19 +75,19 @@
           iconCreateFunction: clusterIcon,
         })
       : L.featureGroup();
-    var markers = new Array(data.rows.length);
-    for (var i = 0; i < data.rows.length; i++) {
-      var row = data.rows[i];
-      var status = data.statuses[row[3]];
-      var marker = L.marker([row[0], row[1]], {
+    var count = data.code.length;
+    var markers = new Array(count);
+    for (var i = 0; i < count; i++) {
+      var status = data.statuses[data.status[i]];
+      var marker = L.marker([data.lat[i], data.lon[i]], {
         icon: markerIcon(data.shape, status),
-        title: row[2],
-        alt: row[2],
+        title: data.code[i],
+        alt: data.code[i],
         sarRank: RANK[status],
         sarStatus: status,
       });
-      if (row.length > 4) {
-        marker.bindPopup(row[4]); // escaped by the server
+      if (data.popup) {
+        marker.bindPopup(data.popup[i]); // escaped by the server
       } else {
         marker.on("click", function (event) {
           if (!event.target.getPopup()) fetchPopup(event.target, options);

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, func, select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from accounts.auth import staff_required
 from assets.cli import register_commands
 from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_data_for
-from assets.kinds import KINDS, kind_named
+from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, Grid, Site
 from assets.services import (
     AssetValidationError,
@@ -241,37 +242,91 @@ def asset_or_404(code: str) -> Asset:
     return asset
 
 
-def shown_value(value: Any) -> str:
-    """A stored value as text for the history table."""
-    if value is None or value == "":
-        return "—"
-    if value is True:
-        return _("Yes")
-    if value is False:
-        return _("No")
-    if isinstance(value, dict):
-        return "; ".join(f"{key}: {shown_value(item)}" for key, item in value.items())
-    return str(value)
+HISTORY_FIELD_LABELS = {
+    "code": _l("Code"),
+    "kind": _l("Kind"),
+    "name": _l("Name"),
+    "longitude": _l("Longitude"),
+    "latitude": _l("Latitude"),
+    "grid": _l("Grid"),
+    "site": _l("Site"),
+    "address": _l("Address"),
+    "status": _l("Status"),
+    "installed_on": _l("Installed on"),
+    "manufacturer": _l("Manufacturer"),
+    "model": _l("Model"),
+    "serial_number": _l("Serial number"),
+    "notes": _l("Notes"),
+    "attributes": _l("Attributes"),
+}
+HISTORY_ACTION_LABELS = {
+    "create": _l("Created"),
+    "import": _l("Imported"),
+    "update": _l("Changed"),
+    "retire": _l("Retired"),
+    "status": _l("Status changed"),
+}
+
+
+class HistoryLabels:
+    """Field, attribute, action and value labels of an asset's history, in the page's language
+    (an unknown key, e.g. of a kind removed since, is shown as stored)."""
+
+    def __init__(self, kind: AssetKind | None):
+        self.attributes = {field.name: field.label for field in kind.fields} if kind else {}
+
+    def field(self, key: str) -> str:
+        return str(HISTORY_FIELD_LABELS.get(key, key))
+
+    def action(self, action: str) -> str:
+        return str(HISTORY_ACTION_LABELS.get(action, action))
+
+    def value(self, key: str, value: Any) -> str:
+        if value is None or value == "":
+            return "—"
+        if value is True:
+            return _("Yes")
+        if value is False:
+            return _("No")
+        if key == "status" and value in STATUS_LABELS:
+            return str(STATUS_LABELS[value])
+        if key == "kind" and value in KINDS:
+            return str(KINDS[value].label)
+        if isinstance(value, dict):
+            return "; ".join(
+                f"{self.attributes.get(name, name)}: {self.value(name, item)}"
+                for name, item in value.items()
+            )
+        return str(value)
 
 
 @dataclass
 class HistoryRow:
     entry: AuditEntry
+    action: str
     changes: list[tuple[str, str, str]]
 
 
-def asset_history(code: str) -> list[HistoryRow]:
+def asset_history(code: str, kind: AssetKind | None = None) -> list[HistoryRow]:
     entries = db.session.scalars(
         select(AuditEntry)
         .where(AuditEntry.entity_type == "asset", AuditEntry.entity_key == code)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     ).all()
+    labels = HistoryLabels(kind)
     rows = []
     for entry in entries:
         before, after = entry.before or {}, entry.after or {}
         keys = list(dict.fromkeys([*before, *after]))
-        changes = [(key, shown_value(before.get(key)), shown_value(after.get(key))) for key in keys]
-        rows.append(HistoryRow(entry, changes))
+        changes = [
+            (
+                labels.field(key),
+                labels.value(key, before.get(key)),
+                labels.value(key, after.get(key)),
+            )
+            for key in keys
+        ]
+        rows.append(HistoryRow(entry, labels.action(entry.action), changes))
     return rows
 
 
@@ -293,7 +348,7 @@ def asset_detail(code: str):
         latitude=point.y,
         small_map=neighbourhood_map(point.x, point.y, current_user),
         attributes=shown,
-        history=asset_history(asset.code),
+        history=asset_history(asset.code, kind),
         inspections=asset_inspections(asset, current_user),
         hazards=asset_hazards(asset, current_user),
         today=district_today(),

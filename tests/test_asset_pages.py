@@ -307,9 +307,24 @@ def test_detail_shows_history_newest_first(app, signed_in, officer, mixed_assets
     history = html[html.index('id="history"') :]
     assert officer in history  # who
     assert "cli" in history  # the factory created it outside a request
-    assert re.search(r"<strong>name</strong>: Bravo canopy <span[^>]*>→</span> Renamed", html)
-    assert re.search(r"<strong>status</strong>: active <span[^>]*>→</span> retired", html)
+    assert re.search(r"<strong>Name</strong>: Bravo canopy <span[^>]*>→</span> Renamed", html)
+    assert re.search(r"<strong>Status</strong>: Active <span[^>]*>→</span> Retired", html)
     assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td>", history)
+    assert "<td>Retired</td>" in history and "<td>Created</td>" in history
+
+
+def test_history_speaks_the_page_language(app, signed_in, mixed_assets):
+    signed_in.post(
+        "/assets/CS-001/edit",
+        data=form_data(charging_station_data(1, attributes={"ports": 12}), name="Renamed"),
+    )
+    signed_in.get("/lang/zh")
+    html = signed_in.get("/assets/CS-001").get_data(as_text=True)
+    history = html[html.index('id="history"') :]
+    assert "<td>修改</td>" in history and "<td>新建</td>" in history
+    assert "<strong>名称</strong>" in history and "<strong>属性</strong>" in history
+    assert "充电口数量: 12" in history
+    assert "<strong>name</strong>" not in history and "<strong>ports</strong>" not in history
 
 
 # Creating

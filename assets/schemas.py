@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from assets.kinds import KINDS
 from assets.models import AssetStatus
+from core.api import PageQuerySchema
 from core.spatial import BBox
 
 STATUSES = [status.value for status in AssetStatus]
@@ -39,7 +39,7 @@ class BBoxField(fields.Field):
         return BBox(min_lon, min_lat, max_lon, max_lat)
 
 
-class AssetQuerySchema(Schema):
+class AssetQuerySchema(PageQuerySchema):
     kind = fields.String(validate=validate.OneOf(list(KINDS)))
     status = fields.String(validate=validate.OneOf(STATUSES))
     grid = fields.String(
@@ -56,17 +56,6 @@ class AssetQuerySchema(Schema):
         validate=validate.Length(max=200),
         metadata={"description": "Text search in code, name and address."},
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(
-        validate=validate.Range(min=1),
-        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
-    )
-
-    @validates("per_page")
-    def within_maximum(self, value: int, **_kwargs) -> None:
-        maximum = current_app.config["API_MAX_PAGE_SIZE"]
-        if value > maximum:
-            raise ValidationError(f"Must be at most {maximum}.")
 
 
 class GridQuerySchema(Schema):

@@ -30,6 +30,7 @@ from assets.services import (
     text_search,
     update_asset,
 )
+from core.args import positive_int_arg
 from core.audit import AuditEntry
 from core.clock import district_today
 from core.extensions import db
@@ -155,15 +156,6 @@ class ListQuery:
         if values["per_page"] == DEFAULT_PER_PAGE:
             values["per_page"] = None
         return {key: value for key, value in values.items() if value}
-
-
-def positive_int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
-    return int(raw)
 
 
 def list_query_from_request() -> ListQuery:

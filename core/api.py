@@ -8,11 +8,28 @@ from typing import Any
 import orjson
 from flask import Response, current_app, request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from core.extensions import csrf
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 GEOJSON = "application/geo+json"
+
+
+class PageQuerySchema(Schema):
+    """``page`` and ``per_page`` of a paginated list (the lists' own filters subclass it)."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
+    )
+
+    @validates("per_page")
+    def within_maximum(self, value: int, **_kwargs) -> None:
+        maximum = current_app.config["API_MAX_PAGE_SIZE"]
+        if value > maximum:
+            raise ValidationError(f"Must be at most {maximum}.")
 
 
 def register_token_api(api: Api, blueprint: Blueprint) -> None:

@@ -3,10 +3,10 @@ responses are built directly and documented with them in OpenAPI."""
 
 from __future__ import annotations
 
-from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate
 
 from assets.schemas import LinkSchema, PointSchema
+from core.api import PageQuerySchema
 from inspections.models import HazardCategory, HazardSeverity, HazardStatus, PhotoStage
 
 CATEGORIES = [str(member) for member in HazardCategory]
@@ -14,7 +14,7 @@ SEVERITIES = [str(member) for member in HazardSeverity]
 STATUSES = [str(member) for member in HazardStatus]
 
 
-class HazardQuerySchema(Schema):
+class HazardQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     category = fields.String(validate=validate.OneOf(CATEGORIES))
@@ -25,17 +25,6 @@ class HazardQuerySchema(Schema):
         metadata={"description": "true: only hazards past their deadline and not verified."}
     )
     asset = fields.String(metadata={"description": "Asset code."})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(
-        validate=validate.Range(min=1),
-        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
-    )
-
-    @validates("per_page")
-    def within_maximum(self, value: int, **_kwargs) -> None:
-        maximum = current_app.config["API_MAX_PAGE_SIZE"]
-        if value > maximum:
-            raise ValidationError(f"Must be at most {maximum}.")
 
 
 class HazardInputSchema(Schema):

@@ -31,6 +31,7 @@ from accounts.auth import staff_required
 from assets.forms import SelectChoice
 from assets.models import Asset, Grid
 from assets.services import grid_and_children
+from core.args import date_arg, positive_int_arg
 from core.clock import district_today
 from core.extensions import db
 from inspections.hazard_forms import (
@@ -113,25 +114,6 @@ class HazardListQuery:
             values["per_page"] = None
         values.update(changes)
         return {key: value for key, value in values.items() if value}
-
-
-def positive_int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
-    return int(raw)
-
-
-def date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        abort(400, description=_("%(name)s is not a date (YYYY-MM-DD).", name=name))
 
 
 def list_query_from_request() -> HazardListQuery:

@@ -4,16 +4,16 @@ result body is shape-checked with ``ResultInputSchema`` (the rules live in
 
 from __future__ import annotations
 
-from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate
 
 from assets.kinds import KINDS
+from core.api import PageQuerySchema
 from inspections.results import ANSWERS, RESULTS, STATUS_FILTERS
 
 STORED_STATUSES = ["scheduled", "completed", "cancelled"]
 
 
-class InspectionQuerySchema(Schema):
+class InspectionQuerySchema(PageQuerySchema):
     status = fields.String(
         validate=validate.OneOf(STATUS_FILTERS),
         metadata={"description": "A stored status, or the derived overdue / due_soon."},
@@ -29,17 +29,6 @@ class InspectionQuerySchema(Schema):
     flagged = fields.Boolean(
         metadata={"description": "Logged more than the flag distance away from the asset."}
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(
-        validate=validate.Range(min=1),
-        metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
-    )
-
-    @validates("per_page")
-    def within_maximum(self, value: int, **_kwargs) -> None:
-        maximum = current_app.config["API_MAX_PAGE_SIZE"]
-        if value > maximum:
-            raise ValidationError(f"Must be at most {maximum}.")
 
 
 class ResultInputSchema(Schema):

@@ -8,7 +8,7 @@ another contractor's records exist). Every check lives in ``inspections.results`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -32,6 +32,7 @@ from accounts.models import Contractor
 from assets.models import Asset, Grid
 from assets.services import asset_by_code
 from core import clock
+from core.args import choice_arg, date_arg, positive_int_arg
 from core.clock import district_zone
 from core.extensions import db
 from inspections.forms import (
@@ -106,34 +107,6 @@ class ListQuery:
         if self.per_page != DEFAULT_PER_PAGE:
             values["per_page"] = str(self.per_page)
         return values
-
-
-def positive_int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
-    return int(raw)
-
-
-def date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        abort(400, description=_("%(name)s is not a date (YYYY-MM-DD).", name=name))
-
-
-def choice_arg(name: str, allowed) -> str | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if raw not in allowed:
-        abort(400, description=_("Unknown value for %(name)s.", name=name))
-    return raw
 
 
 def flag_arg(name: str) -> bool:

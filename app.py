@@ -143,10 +143,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
 
     init_extensions(app)
-    register_blueprints(app)
-    from core.scheduler import init_scheduler
-
-    init_scheduler(app)
+    init_parts(app)
     return app
 
 
@@ -172,43 +169,26 @@ def init_extensions(app: Flask) -> None:
     mail.init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
+def init_parts(app: Flask) -> None:
+    """The app's parts, lowest layer first; each registers its pages, API, commands and jobs."""
     import accounts
+    import alerts
     import assets
     import core.errors
     import core.i18n
+    import core.scheduler
     import core.views
+    import dashboard
+    import demo
+    import evidence
+    import hazards
+    import inspections
     import maps
-    from accounts import contractor_views
-    from accounts.auth import init_auth
-    from assets.api import register_api as register_assets_api
-    from assets.demo import demo_cli
     from core.extensions import api
-    from core.scheduler import scheduler_cli
-    from inspections import alert_views, calendar, hazard_api, hazard_views, photos, plan_views
-    from inspections import api as inspections_api
-    from inspections import views as inspection_views
-    from inspections.alert_cli import alerts_cli
-    from inspections.cli import inspections_cli
 
-    init_auth(app)
     core.i18n.init_app(app)
-    app.register_blueprint(accounts.bp)
-    app.register_blueprint(assets.bp)
-    register_assets_api(api)
-    app.register_blueprint(inspection_views.bp)
-    app.register_blueprint(hazard_views.bp)
-    app.register_blueprint(calendar.bp)
-    app.register_blueprint(plan_views.bp)
-    app.register_blueprint(contractor_views.bp)
-    app.register_blueprint(maps.bp)
-    app.register_blueprint(alert_views.bp)
-    inspections_api.register_api(api)
-    hazard_api.register_api(api)
-    photos.init_app(app)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(inspections_cli)
-    app.cli.add_command(alerts_cli)
-    app.cli.add_command(scheduler_cli)
+    for part in (accounts, assets, evidence, hazards, inspections, alerts, maps, dashboard, demo):
+        part.init_app(app, api)
+    core.scheduler.init_app(app)
     app.register_blueprint(core.views.bp)
     core.errors.init_app(app)

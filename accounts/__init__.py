@@ -1,3 +1,14 @@
-from accounts.views import bp
+"""Accounts: users and their roles, API tokens, sign-in, and the contractor companies users
+act for (the root of the access policy, ``accounts.access``)."""
 
-__all__ = ["bp"]
+from flask import Flask
+from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from accounts import contractor_views, views
+    from accounts.auth import init_auth
+
+    init_auth(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(contractor_views.bp)

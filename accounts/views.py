@@ -18,7 +18,7 @@ def login():
         user = user_by_email(form.email.data)
         if user is not None and user.active and user.check_password(form.password.data):
             login_user(user, remember=form.remember.data)
-            return redirect(safe_next_url(request.args.get("next")) or url_for("assets.dashboard"))
+            return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.index"))
         flash(_("Wrong email or password."), "error")
         return render_template("accounts/login.html", form=form), 401
     return render_template("accounts/login.html", form=form)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -15,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
 from accounts.auth import staff_required
+from assets import labels
 from assets.cli import register_commands
 from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_data_for
 from assets.kinds import KINDS, AssetKind, kind_named
@@ -34,15 +34,15 @@ from core.args import positive_int_arg
 from core.audit import AuditEntry
 from core.clock import district_today
 from core.extensions import db
-from inspections import labels, stats
-from inspections.hazards import (
+from hazards.models import Hazard
+from hazards.services import (
     CATEGORY_LABELS,
     HAZARD_STATUS_LABELS,
     SEVERITY_LABELS,
     is_hazard_overdue,
     visible_hazards,
 )
-from inspections.models import Hazard, Inspection
+from inspections.models import Inspection
 from inspections.services import derived_status
 from maps.build import neighbourhood_map
 
@@ -66,75 +66,6 @@ FILTER_KEYS = ("kind", "status", "grid", "q", "sort", "per_page")
 @bp.app_context_processor
 def asset_labels() -> dict[str, Any]:
     return {"kinds": KINDS, "status_labels": STATUS_LABELS, "NO_GRID": NO_GRID}
-
-
-# The dashboard
-
-
-@bp.get("/")
-def dashboard():
-    by_kind = dict(db.session.execute(select(Asset.kind, func.count()).group_by(Asset.kind)).all())
-    by_status = dict(
-        db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all()
-    )
-    total = sum(by_kind.values())
-    by_grid = asset_counts_by_grid()
-    numbers = inspection_numbers(current_user)
-    db.session.commit()  # keeps the on-time totals rolled up for past days (a cache)
-    return render_template(
-        "assets/dashboard.html",
-        total=total,
-        by_kind=by_kind,
-        by_status=by_status,
-        by_grid=by_grid,
-        without_grid=total - sum(count for _code, _name, count in by_grid),
-        **numbers,
-    )
-
-
-def inspection_numbers(user) -> dict[str, Any]:
-    """The inspection and hazard panels of the dashboard, scoped to what ``user`` may see."""
-    today = district_today()
-    by_grid, by_subgrid = stats.on_time_by_grid_levels(today, user)
-    return {
-        "today": today,
-        "overdue": stats.overdue_count(today, user),
-        "due_soon": stats.due_soon_count(today, user),
-        "on_time_days": stats.ON_TIME_WINDOW_DAYS,
-        "on_time_by_contractor": stats.on_time_by_contractor(today, user),
-        "on_time_by_grid": by_grid,
-        "on_time_by_subgrid": by_subgrid,
-        "hazards_by_severity": stats.open_hazards_by_severity(user),
-        "hazards_by_age": stats.open_hazards_by_age(today, user),
-        "age_buckets": stats.AGE_BUCKETS,
-        "age_filters": age_filters(today),
-        "overdue_hazards": stats.overdue_hazard_count(today, user),
-        "severity_labels": SEVERITY_LABELS,
-        "NO_GRID_STATS": stats.NO_GRID,
-    }
-
-
-def asset_counts_by_grid() -> list[tuple[str, str, int]]:
-    """(code, name, count) for every second-level grid, and any other grid holding assets."""
-    rows = db.session.execute(
-        select(Grid.code, Grid.name, Grid.level, func.count(Asset.id))
-        .outerjoin(Asset, Asset.grid_id == Grid.id)
-        .group_by(Grid.id, Grid.code, Grid.name, Grid.level)
-        .order_by(Grid.code)
-    ).all()
-    return [(code, name, count) for code, name, level, count in rows if level == 2 or count]
-
-
-def age_filters(today: date) -> dict[str, dict[str, str]]:
-    """The hazard list's found_from/found_to filters matching each age bucket."""
-    filters, youngest = {}, 0
-    for key, _label, oldest in stats.AGE_BUCKETS:
-        bounds = {"found_to": (today - timedelta(days=youngest)).isoformat()}
-        if oldest is not None:
-            bounds["found_from"] = (today - timedelta(days=oldest)).isoformat()
-            youngest = oldest + 1
-        filters[key] = bounds
-    return filters
 
 
 # The list

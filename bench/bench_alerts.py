@@ -36,7 +36,8 @@ from core import clock  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
 from core.types import utcnow  # noqa: E402
-from inspections.models import Hazard, Inspection  # noqa: E402
+from hazards.models import Hazard  # noqa: E402
+from inspections.models import Inspection  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
 
 POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_alerts"
@@ -226,7 +227,7 @@ def fill(url: str, assets: int) -> float:
 
 def measure(url: str, max_rows: str) -> None:
     """In a fresh process: the weekly run's reading and composing, timed, peak memory."""
-    from inspections.alerts import compose_weekly, overdue_snapshot
+    from alerts.services import compose_weekly, overdue_snapshot
 
     clock.now_utc = lambda: NOW
     app = bench_app(url)

@@ -20,10 +20,10 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from assets.demo import SITE_NAMES, add_companies_and_sites, add_grids, demo_plan  # noqa: E402
 from assets.io import csv_columns, import_assets  # noqa: E402
 from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
+from demo.district import SITE_NAMES, add_companies_and_sites, add_grids, demo_plan  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
 
 POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sar_bench_import"

@@ -39,8 +39,9 @@ from app import create_app  # noqa: E402
 from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
-from inspections import stats  # noqa: E402
-from inspections.models import Hazard, Inspection, InspectionPlan  # noqa: E402
+from dashboard import stats  # noqa: E402
+from hazards.models import Hazard  # noqa: E402
+from inspections.models import Inspection, InspectionPlan  # noqa: E402
 from inspections.results import InspectionFilters, inspection_query  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
 
@@ -237,7 +238,7 @@ def overdue_first_page(contractor_id: int) -> list:
 
 
 def dashboard_counts() -> dict[str, Any]:
-    """(b) Every number of the dashboard's inspection and hazard panels (``inspections.stats``),
+    """(b) Every number of the dashboard's inspection and hazard panels (``dashboard.stats``),
     as the dashboard computes them for an officer."""
     user = officer()
     by_grid, by_subgrid = stats.on_time_by_grid_levels(TODAY, user)

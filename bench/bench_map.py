@@ -37,7 +37,8 @@ from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import deferred_spatial_index, point_value  # noqa: E402
 from core.types import utcnow  # noqa: E402
-from inspections.models import Hazard, Inspection  # noqa: E402
+from hazards.models import Hazard  # noqa: E402
+from inspections.models import Inspection  # noqa: E402
 from maps.status import MapFilters, map_assets_query  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402

@@ -27,8 +27,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from assets.demo import ACCOUNTS, OFFICER, load_demo_district  # noqa: E402
 from core.extensions import db  # noqa: E402
+from demo.district import ACCOUNTS, OFFICER, load_demo_district  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 DRAWN = """() => {

@@ -1,4 +1,4 @@
-"""The in-app scheduler (APScheduler 3.x): the weekly alert, its retries, the daily generation.
+"""The in-app scheduler (APScheduler 3.x): the mechanism that runs the jobs packages register.
 
 Where it runs:
 - ``flask run`` with ``SCHEDULER_ENABLED``: once, in the process that serves (under the debug
@@ -10,7 +10,8 @@ Where it runs:
 Several schedulers at once are harmless: what each job does exactly once is decided in the
 database (a delivery row per week and recipient; a ``job_runs`` row per day). The memory job
 store forgets missed runs across restarts, so the missed-run rule lives in the database too
-(``inspections.alerts.catch_up_weekly``, run once at start).
+(each job's ``at_start``, run once when the scheduler starts). The packages that own the
+jobs register them from their ``init_app`` (``register_job``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import atexit
 import contextlib
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -29,38 +31,59 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import update
+from sqlalchemy import String, Text, UniqueConstraint, update
+from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
-from core.clock import district_today
 from core.extensions import db
+from core.spatial import insert_ignoring_duplicates
+from core.types import UTCDateTime, utcnow
 
-JOB_WEEKLY_ALERT = "alerts.weekly"
-JOB_RETRY_ALERTS = "alerts.retry"
-JOB_GENERATE = "inspections.generate"
 JOB_CATCH_UP = "scheduler.catch_up"
 LOOKBACK = timedelta(days=8)  # far enough back to find last week's weekly run
+JOBS_KEY = "scheduled_jobs"
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler of weekly alerts and daily jobs.")
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job a package registers (``register_job``): ``run`` does the work in an app context
+    and returns a line for the log; ``at_start`` catches up what was missed while down."""
+
+    job_id: str
+    trigger: Callable[[Mapping[str, Any]], BaseTrigger]
+    run: Callable[[], str]
+    at_start: Callable[[], str] | None = None
+    on_missed: Callable[[datetime], str] | None = None
+
+
+def register_job(app: Flask, job: ScheduledJob) -> None:
+    """Called by the package that owns the job, from its ``init_app``."""
+    app.extensions.setdefault(JOBS_KEY, {})[job.job_id] = job
+
+
+def registered_jobs(app: Flask) -> list[ScheduledJob]:
+    return list(app.extensions.get(JOBS_KEY, {}).values())
 
 
 # --- Triggers --------------------------------------------------------------------------
 
 
-def weekly_trigger(config: Mapping[str, Any]) -> CronTrigger:
-    """``ALERT_CRON`` (default Monday 08:00) in the district's zone, whatever the server's."""
-    return CronTrigger.from_crontab(config["ALERT_CRON"], timezone=ZoneInfo(config["TIMEZONE"]))
+def cron_trigger(setting: str) -> Callable[[Mapping[str, Any]], CronTrigger]:
+    """A crontab setting (e.g. ``ALERT_CRON``) in the district's zone, whatever the server's."""
+
+    def trigger(config: Mapping[str, Any]) -> CronTrigger:
+        return CronTrigger.from_crontab(config[setting], timezone=ZoneInfo(config["TIMEZONE"]))
+
+    return trigger
 
 
-def generate_trigger(config: Mapping[str, Any]) -> CronTrigger:
-    return CronTrigger.from_crontab(config["GENERATE_CRON"], timezone=ZoneInfo(config["TIMEZONE"]))
-
-
-def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
+def last_fire_time(trigger: BaseTrigger, now: datetime) -> datetime | None:
     """The latest time ``trigger`` fires at, not after ``now`` (within ``LOOKBACK``)."""
     last = None
     moment = trigger.get_next_fire_time(None, now - LOOKBACK)
@@ -77,6 +100,24 @@ def grace(config: Mapping[str, Any]) -> timedelta:
 # --- Exactly once per key, in the database ----------------------------------------------
 
 
+class JobRun(db.Model):
+    """A scheduled job's run, unique per (job id, run key) — e.g. the daily generation's date.
+
+    Inserted in the same transaction as the job's work: a second process waits on the unique
+    key and then finds the run done; a failed run rolls back and may run again.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "run_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(80))
+    run_key: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
 def run_once(job_id: str, run_key: str, work: Callable[[], str]) -> str | None:
     """Do ``work`` unless (job_id, run_key) ran already; its result is recorded and returned.
 
@@ -84,9 +125,6 @@ def run_once(job_id: str, run_key: str, work: Callable[[], str]) -> str | None:
     it: a second process blocks on the unique key, then finds it done (None). A failure
     rolls both back, so a later attempt runs again.
     """
-    from inspections.alert_models import JobRun
-    from inspections.services import insert_ignoring_duplicates
-
     table = JobRun.__table__
     statement = (
         insert_ignoring_duplicates(table)
@@ -111,22 +149,10 @@ def run_once(job_id: str, run_key: str, work: Callable[[], str]) -> str | None:
     return detail
 
 
-def generate_once() -> str:
-    """The daily generation of due inspections, once per district day."""
-    from inspections.services import generate_inspections
-
-    today = district_today()
-
-    def work() -> str:
-        return f"{generate_inspections(today)} inspection(s) created"
-
-    return run_once(JOB_GENERATE, today.isoformat(), work) or f"already ran for {today}"
-
-
 # --- The jobs (each in an app context) --------------------------------------------------
 
 
-def _in_app_context(app: Flask, name: str, work: Callable[[], str]) -> None:
+def run_in_app_context(app: Flask, name: str, work: Callable[[], str]) -> None:
     with app.app_context():
         try:
             app.logger.info("%s: %s", name, work())
@@ -138,88 +164,44 @@ def _in_app_context(app: Flask, name: str, work: Callable[[], str]) -> None:
             db.session.remove()
 
 
-def weekly_alert_job(app: Flask) -> None:
-    def work() -> str:
-        from inspections.alert_models import AlertTrigger
-        from inspections.alerts import send_weekly, week_of
-
-        fire_time = last_fire_time(weekly_trigger(app.config), clock.now_utc())
-        week = week_of(fire_time) if fire_time else None
-        outcome = send_weekly(week, AlertTrigger.SCHEDULE, scheduled_for=fire_time)
-        return f"{outcome.week}: {len(outcome.sent)} sent, {len(outcome.failed)} failed"
-
-    _in_app_context(app, JOB_WEEKLY_ALERT, work)
-
-
-def retry_alerts_job(app: Flask) -> None:
-    def work() -> str:
-        from inspections.alerts import retry_unsent
-
-        outcome = retry_unsent()
-        return f"{outcome.week}: {len(outcome.sent)} sent, {len(outcome.failed)} failed"
-
-    _in_app_context(app, JOB_RETRY_ALERTS, work)
-
-
-def generate_job(app: Flask) -> None:
-    _in_app_context(app, JOB_GENERATE, generate_once)
+def run_job(app: Flask, job_id: str) -> None:
+    """What the scheduler calls: the registered job ``job_id``, in an app context."""
+    run_in_app_context(app, job_id, app.extensions[JOBS_KEY][job_id].run)
 
 
 def catch_up_job(app: Flask) -> None:
-    """At start: the weekly alert's missed-run rule, then today's generation if not done."""
+    """At start: every job's catch-up (missed weekly alert, today's generation), in order."""
 
     def work() -> str:
-        from inspections.alerts import catch_up_weekly
+        return "; ".join(
+            f"{job.job_id}: {job.at_start()}" for job in registered_jobs(app) if job.at_start
+        )
 
-        trigger = weekly_trigger(app.config)
-        weekly = catch_up_weekly(partial(last_fire_time, trigger), grace(app.config))
-        return f"{weekly}; generation: {generate_once()}"
-
-    _in_app_context(app, JOB_CATCH_UP, work)
+    run_in_app_context(app, JOB_CATCH_UP, work)
 
 
 def _on_missed(app: Flask, event: JobExecutionEvent) -> None:
-    """A weekly run missed beyond the grace while the scheduler was up (a suspended host)."""
-    if event.job_id != JOB_WEEKLY_ALERT:
+    """A run missed beyond the grace while the scheduler was up (a suspended host)."""
+    job = app.extensions.get(JOBS_KEY, {}).get(event.job_id)
+    if job is None or job.on_missed is None:
         return
-
-    def work() -> str:
-        from inspections.alerts import record_skipped, run_exists, week_of
-
-        week = week_of(event.scheduled_run_time)
-        if run_exists(week):
-            return f"{week} already ran"
-        record_skipped(
-            week,
-            event.scheduled_run_time,
-            f"the run was missed by more than the {grace(app.config)} grace; "
-            f"send it with: flask --app app alerts send-weekly --week {week}",
-        )
-        return f"{week} skipped"
-
-    _in_app_context(app, "missed weekly alert", work)
+    run_in_app_context(
+        app, f"missed {job.job_id}", partial(job.on_missed, event.scheduled_run_time)
+    )
 
 
 def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
-    """The jobs with fixed ids; adding them again replaces them."""
+    """The registered jobs with fixed ids; adding them again replaces them."""
     common = {
         "replace_existing": True,
         "coalesce": True,
         "max_instances": 1,
         "misfire_grace_time": int(grace(app.config).total_seconds()),
     }
-    config = app.config
-    scheduler.add_job(
-        weekly_alert_job, weekly_trigger(config), args=[app], id=JOB_WEEKLY_ALERT, **common
-    )
-    scheduler.add_job(
-        retry_alerts_job,
-        IntervalTrigger(minutes=config["ALERT_RETRY_INTERVAL_MINUTES"]),
-        args=[app],
-        id=JOB_RETRY_ALERTS,
-        **common,
-    )
-    scheduler.add_job(generate_job, generate_trigger(config), args=[app], id=JOB_GENERATE, **common)
+    for job in registered_jobs(app):
+        scheduler.add_job(
+            run_job, job.trigger(app.config), args=[app, job.job_id], id=job.job_id, **common
+        )
     # No trigger: runs once, as soon as the scheduler starts.
     scheduler.add_job(catch_up_job, args=[app], id=JOB_CATCH_UP, **common)
     scheduler.add_listener(partial(_on_missed, app), EVENT_JOB_MISSED)
@@ -249,8 +231,10 @@ def _scheduler_timezone(app: Flask) -> ZoneInfo:
     return ZoneInfo(app.config["TIMEZONE"])
 
 
-def init_scheduler(app: Flask) -> BackgroundScheduler | None:
-    """Start the background scheduler in this process if it should run here (see above)."""
+def init_app(app: Flask) -> BackgroundScheduler | None:
+    """The ``scheduler`` command; and the background scheduler in this process if it should
+    run here (see above). Called after the packages have registered their jobs."""
+    app.cli.add_command(scheduler_cli)
     if not should_start_scheduler(app):
         return None
     scheduler = BackgroundScheduler(timezone=_scheduler_timezone(app))

@@ -29,9 +29,13 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import FunctionElement
+
+from core.extensions import db
 
 SRID = 4326
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -296,3 +300,10 @@ def _json_text_sqlite(element, compiler, **kw) -> str:
 @compiles(json_text, "postgresql")
 def _json_text_postgresql(element, compiler, **kw) -> str:
     return f"({compiler.process(element.clauses, **kw)})::text"
+
+
+def insert_ignoring_duplicates(table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's backend: what makes generation,
+    job runs and alert deliveries idempotent across processes."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

@@ -17,4 +17,4 @@ def healthz():
 def switch_language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(safe_next_url(request.args.get("next")) or url_for("assets.dashboard"))
+    return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.index"))

@@ -21,13 +21,13 @@ from sqlalchemy import or_, select, update
 from accounts.auth import roles_required
 from accounts.models import Contractor, Role, User
 from assets.kinds import kind_named
+from assets.labels import base_url
 from assets.models import Asset
 from core import clock
 from core.audit import record_change
 from core.clock import district_today
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of
-from inspections.labels import base_url
 from inspections.models import CalendarFeed, Inspection, InspectionStatus
 from inspections.services import overdue_clause
 

@@ -4,7 +4,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,20 +18,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
-from core.spatial import SRID
 from core.types import UTCDateTime, utcnow
+from evidence.models import Photo
 
 if TYPE_CHECKING:
     from accounts.models import Contractor, User
-    from assets.models import Asset, Grid, PropertyCompany, Site
-
-
-class CadenceUnit(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
+    from assets.models import Asset, Grid
 
 
 class InspectionStatus(StrEnum):
@@ -142,162 +133,6 @@ class Inspection(db.Model):
     )
 
 
-class HazardCategory(StrEnum):
-    FLYING_WIRE_CHARGING = "flying_wire_charging"
-    EBIKE_IN_CORRIDOR = "ebike_in_corridor"
-    EBIKE_IN_LIFT = "ebike_in_lift"
-    EXTINGUISHER_MISSING = "extinguisher_missing"
-    EXTINGUISHER_EXPIRED = "extinguisher_expired"
-    CHARGER_FAULT = "charger_fault"
-    BLOCKER_FAULT = "blocker_fault"
-    BLOCKED_EXIT = "blocked_exit"
-    OTHER = "other"
-
-
-class HazardSeverity(StrEnum):
-    GENERAL = "general"
-    MAJOR = "major"
-
-
-class HazardStatus(StrEnum):
-    """open -> rectifying -> rectified -> verified; reopening goes back to open."""
-
-    OPEN = "open"
-    RECTIFYING = "rectifying"
-    RECTIFIED = "rectified"
-    VERIFIED = "verified"
-
-
-class Hazard(db.Model):
-    """A fire hazard found in the field, followed until an officer verifies it is fixed.
-
-    The responsible party is a property company or a contractor (at most one of the two).
-    ``reported_by_contractor_id`` is the contractor whose user reported it (or whose
-    inspection failed): a contractor sees the hazards it reported or is responsible for.
-    """
-
-    __tablename__ = "hazards"
-    __table_args__ = (
-        CheckConstraint(
-            "category IN ('flying_wire_charging', 'ebike_in_corridor', 'ebike_in_lift', "
-            "'extinguisher_missing', 'extinguisher_expired', 'charger_fault', 'blocker_fault', "
-            "'blocked_exit', 'other')",
-            name="category",
-        ),
-        CheckConstraint("severity IN ('general', 'major')", name="severity"),
-        CheckConstraint("status IN ('open', 'rectifying', 'rectified', 'verified')", name="status"),
-        CheckConstraint("deadline >= found_on", name="deadline_after_found"),
-        CheckConstraint(
-            "responsible_company_id IS NULL OR responsible_contractor_id IS NULL",
-            name="one_responsible_party",
-        ),
-        Index("ix_hazards_status_deadline", "status", "deadline"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    category: Mapped[str] = mapped_column(String(40))
-    severity: Mapped[str] = mapped_column(String(10))
-    description: Mapped[str] = mapped_column(Text)
-    location = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True), nullable=False)
-    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"), index=True)
-    inspection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("inspections.id", ondelete="SET NULL"), index=True
-    )
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
-    found_on: Mapped[date]
-    found_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    reported_by_contractor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contractors.id", ondelete="RESTRICT"), index=True
-    )
-    responsible_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_companies.id"), index=True
-    )
-    responsible_contractor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contractors.id", ondelete="RESTRICT"), index=True
-    )
-    deadline: Mapped[date]
-    status: Mapped[str] = mapped_column(String(20), default=HazardStatus.OPEN)
-    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-    asset: Mapped[Asset | None] = relationship()
-    inspection: Mapped[Inspection | None] = relationship()
-    grid: Mapped[Grid | None] = relationship()
-    site: Mapped[Site | None] = relationship()
-    found_by: Mapped[User | None] = relationship()
-    reported_by_contractor: Mapped[Contractor | None] = relationship(
-        foreign_keys=[reported_by_contractor_id]
-    )
-    responsible_company: Mapped[PropertyCompany | None] = relationship()
-    responsible_contractor: Mapped[Contractor | None] = relationship(
-        foreign_keys=[responsible_contractor_id]
-    )
-    events: Mapped[list[HazardEvent]] = relationship(
-        back_populates="hazard", order_by="HazardEvent.id", passive_deletes=True
-    )
-    photos: Mapped[list[Photo]] = relationship(
-        back_populates="hazard", order_by="Photo.id", passive_deletes=True
-    )
-
-
-class HazardEvent(db.Model):
-    """One step of a hazard's life: who moved it from which status to which, when and why."""
-
-    __tablename__ = "hazard_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    note: Mapped[str | None] = mapped_column(Text)
-
-    hazard: Mapped[Hazard] = relationship(back_populates="events")
-    actor_user: Mapped[User | None] = relationship()
-
-
-class PhotoStage(StrEnum):
-    """For hazards: a photo of the finding (before) or of the rectification (after)."""
-
-    BEFORE = "before"
-    AFTER = "after"
-
-
-class Photo(db.Model):
-    """An uploaded image, stored on disk under ``stored_name`` (generated, never the user's
-    file name) and served only to users who may see its inspection or hazard."""
-
-    __tablename__ = "photos"
-    __table_args__ = (
-        CheckConstraint("(inspection_id IS NULL) <> (hazard_id IS NULL)", name="one_owner"),
-        CheckConstraint("stage IS NULL OR stage IN ('before', 'after')", name="stage"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
-    content_type: Mapped[str] = mapped_column(String(40))
-    size_bytes: Mapped[int]
-    width: Mapped[int]
-    height: Mapped[int]
-    inspection_id: Mapped[int | None] = mapped_column(
-        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
-    )
-    hazard_id: Mapped[int | None] = mapped_column(
-        ForeignKey("hazards.id", ondelete="CASCADE"), index=True
-    )
-    stage: Mapped[str | None] = mapped_column(String(10))
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    inspection: Mapped[Inspection | None] = relationship(back_populates="photos")
-    hazard: Mapped[Hazard | None] = relationship(back_populates="photos")
-
-
 class CalendarFeed(db.Model):
     """A contractor's private iCalendar feed. Only the token's SHA-256 is stored; revoking
     sets ``revoked_at`` and the feed URL answers 404 from then on."""
@@ -322,7 +157,7 @@ class OnTimeDay(db.Model):
     Whether an inspection due on a past day was done on time no longer changes with the
     passing days, so the dashboard adds up these totals instead of reading every inspection
     of the last months. Logging or cancelling an inspection due that day forgets the day; it
-    is rolled up again when next asked for (``inspections.stats``).
+    is rolled up again when next asked for (``dashboard.stats``).
     """
 
     __tablename__ = "on_time_days"

@@ -44,11 +44,11 @@ from core.audit import record_change
 from core.clock import district_zone
 from core.extensions import db
 from core.spatial import distance_m, latitude_of, longitude_of
-from inspections.hazards import open_hazard_for_failed_inspection
+from evidence.photos import PhotoError, add_photos, check_photos
+from hazards.services import open_hazard_for_failed_inspection
 from inspections.models import Inspection, InspectionResult, InspectionStatus
-from inspections.photos import PhotoError, add_photos, check_photos
+from inspections.on_time import forget_on_time
 from inspections.services import due_soon_clause, overdue_clause
-from inspections.stats import forget_on_time
 
 ANSWERS = ("pass", "fail", "na")
 RESULTS = tuple(str(result) for result in InspectionResult)

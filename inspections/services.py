@@ -15,19 +15,17 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Table,
     and_,
     delete,
     literal,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from assets.models import Asset, AssetStatus
 from assets.services import grid_and_children
 from core.clock import district_today
 from core.extensions import db
+from core.spatial import insert_ignoring_duplicates
 from core.types import UTCDateTime, utcnow
 from inspections.cadence import occurrences
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
@@ -104,15 +102,6 @@ def plan_assets(plan: InspectionPlan) -> Select:
 
 
 # --- Generation ----------------------------------------------------------------------------
-
-
-def insert_ignoring_duplicates(table: Table) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's backend.
-
-    The only dialect check here; it belongs beside core.spatial's if another package needs it.
-    """
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
 
 
 def _existing_keys(plan: InspectionPlan, due_on: date) -> Select:

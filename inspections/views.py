@@ -35,6 +35,8 @@ from core import clock
 from core.args import choice_arg, date_arg, positive_int_arg
 from core.clock import district_zone
 from core.extensions import db
+from evidence.models import Photo
+from evidence.photos import photo_path
 from inspections.forms import (
     ANSWER_LABELS,
     INSPECTION_STATUS_LABELS,
@@ -44,8 +46,7 @@ from inspections.forms import (
     item_field_name,
     log_form_for,
 )
-from inspections.models import Inspection, InspectionStatus, Photo
-from inspections.photos import photo_path
+from inspections.models import Inspection, InspectionStatus
 from inspections.results import (
     STATUS_FILTERS,
     InspectionConflictError,

@@ -1,5 +1,10 @@
 """Maps: every asset's status at a glance, drawn with folium, working on a closed network."""
 
-from maps.views import bp
+from flask import Flask
+from flask_smorest import Api
 
-__all__ = ["bp"]
+
+def init_app(app: Flask, api: Api) -> None:
+    from maps import views
+
+    app.register_blueprint(views.bp)

@@ -37,7 +37,7 @@ from assets.forms import STATUS_LABELS
 from assets.kinds import KINDS
 from assets.models import Asset, Grid
 from core.extensions import db
-from inspections.hazards import CATEGORY_LABELS, HAZARD_STATUS_LABELS, SEVERITY_LABELS
+from hazards.services import CATEGORY_LABELS, HAZARD_STATUS_LABELS, SEVERITY_LABELS
 from maps.coords import wgs84_to_gcj02, wgs84_to_gcj02_arrays
 from maps.status import MAP_STATUS_LABELS, MAP_STATUSES, neighbour_assets_query
 

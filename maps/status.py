@@ -23,8 +23,9 @@ from assets.models import Asset, AssetStatus, Grid
 from assets.services import grid_and_children, text_search
 from core.clock import district_today
 from core.spatial import BBox, bbox_filter, latitude_of, longitude_of
-from inspections.hazards import open_hazard_clause
-from inspections.models import Hazard, HazardSeverity, Inspection, InspectionStatus
+from hazards.models import Hazard, HazardSeverity
+from hazards.services import open_hazard_clause
+from inspections.models import Inspection, InspectionStatus
 from inspections.services import due_soon_clause, overdue_clause
 
 if TYPE_CHECKING:

@@ -77,7 +77,7 @@ class Legend:
 
 
 def legend() -> Legend:
-    from inspections.hazards import SEVERITY_LABELS
+    from hazards.services import SEVERITY_LABELS
 
     return Legend(
         statuses={status: str(MAP_STATUS_LABELS[status]) for status in MAP_STATUSES},

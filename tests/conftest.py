@@ -202,7 +202,7 @@ def api(client, officer_token):
 @pytest.fixture(scope="session")
 def demo_app(backend, tmp_path_factory):
     """A separate database per backend holding the demo district, loaded once: read only."""
-    from assets.demo import load_demo_district
+    from demo.district import load_demo_district
 
     url = migrated_database(backend, tmp_path_factory.mktemp(f"demo-{backend}"), "_demo")
     demo = create_app(test_config(url))

@@ -14,14 +14,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from alerts.models import AlertDelivery, AlertRun, DeliveryStatus
+from alerts.services import iso_week, retry_unsent, send_weekly
 from app import create_app
 from assets.services import asset_by_code
 from core import clock
 from core.extensions import db
 from core.spatial import point_value
-from inspections.alert_models import AlertDelivery, AlertRun, DeliveryStatus
-from inspections.alerts import iso_week, retry_unsent, send_weekly
-from inspections.models import Hazard, Inspection, InspectionStatus
+from hazards.models import Hazard
+from inspections.models import Inspection, InspectionStatus
 from tests import factories
 from tests.conftest import test_config as base_config
 
@@ -221,7 +222,8 @@ def wait_for(predicate, seconds: float = SMTP_WAIT_SECONDS) -> None:
 
 
 def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert_app, smtp, frozen):
-    from core.scheduler import weekly_alert_job
+    from alerts.jobs import JOB_WEEKLY_ALERT
+    from core.scheduler import run_job
 
     with alert_app.app_context():
         inspections = build_district()
@@ -241,8 +243,8 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
                 completed.add(inspection_id)
             db.session.commit()
         smtp.inbox.clear()
-        weekly_alert_job(alert_app)
-        weekly_alert_job(alert_app)  # a second scheduler firing in the same week: no effect
+        run_job(alert_app, JOB_WEEKLY_ALERT)
+        run_job(alert_app, JOB_WEEKLY_ALERT)  # a second scheduler firing in the same week: none
         expected = expected_overdue(inspections, completed, monday)
         fixers = {i for i, row in expected.items() if row["contractor"] == "Fixers Ltd"}
         bluefire = {i for i, row in expected.items() if row["contractor"] == "Blue Fire Co"}
@@ -391,9 +393,10 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
         with app.app_context():
             build_district()
             frozen.monday_8am_shanghai(date(2026, 3, 16))
-            from core.scheduler import retry_alerts_job, weekly_alert_job
+            from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT
+            from core.scheduler import run_job
 
-            weekly_alert_job(app)
+            run_job(app, JOB_WEEKLY_ALERT)
             deliveries = db.session.scalars(select(AlertDelivery)).all()
             assert len(deliveries) == 8
             assert {d.status for d in deliveries} == {"failed"}
@@ -402,13 +405,13 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
                 d.next_attempt_at == clock.now_utc() + timedelta(minutes=5) for d in deliveries
             )
             # Before the backoff is over, the retry job leaves them alone.
-            retry_alerts_job(app)
+            run_job(app, JOB_RETRY_ALERTS)
             db.session.expire_all()
             assert db.session.scalar(select(func.count()).where(AlertDelivery.attempts > 1)) == 0
 
             server.start()
             frozen.set(clock.now_utc() + timedelta(minutes=6))
-            retry_alerts_job(app)
+            run_job(app, JOB_RETRY_ALERTS)
             wait_for(lambda: server.inbox.count() == 8)
             db.session.expire_all()
             deliveries = db.session.scalars(select(AlertDelivery)).all()
@@ -416,8 +419,8 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
             assert {d.attempts for d in deliveries} == {2}
             # Later retries, a second weekly run and the CLI send nothing more.
             frozen.set(clock.now_utc() + timedelta(hours=1))
-            retry_alerts_job(app)
-            weekly_alert_job(app)
+            run_job(app, JOB_RETRY_ALERTS)
+            run_job(app, JOB_WEEKLY_ALERT)
             assert retry_unsent(ignore_backoff=True).sent == []
         assert server.inbox.count() == 8
         for address in ("officer@example.org", "admin@example.org", "fixer@example.org"):

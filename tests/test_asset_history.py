@@ -11,7 +11,8 @@ import core.clock
 from assets.services import asset_by_code
 from core.extensions import db
 from core.spatial import point_value
-from inspections.models import Hazard, InspectionStatus
+from hazards.models import Hazard
+from inspections.models import InspectionStatus
 from tests import factories
 
 

@@ -12,8 +12,9 @@ import core.clock
 from accounts.models import User
 from core.extensions import db
 from core.spatial import point_value
-from inspections import stats
-from inspections.models import Hazard, InspectionStatus
+from dashboard import stats
+from hazards.models import Hazard
+from inspections.models import InspectionStatus
 from tests import factories
 
 TODAY = date(2026, 3, 10)

@@ -11,15 +11,16 @@ from sqlalchemy import func, select
 
 from accounts.models import Contractor, User
 from app import create_app
-from assets.demo import ACCOUNTS, ANXIAO, YUANDU, load_demo_district
 from assets.io import export_assets
 from assets.models import Asset, Grid, PropertyCompany, Site
 from core.audit import AuditEntry
 from core.clock import district_today, district_zone
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of
-from inspections.hazards import hazard_overdue_clause
-from inspections.models import Hazard, HazardEvent, Inspection, InspectionPlan
+from demo.district import ACCOUNTS, ANXIAO, YUANDU, load_demo_district
+from hazards.models import Hazard, HazardEvent
+from hazards.services import hazard_overdue_clause
+from inspections.models import Inspection, InspectionPlan
 from inspections.services import generate_inspections, overdue_clause
 from tests import conftest
 

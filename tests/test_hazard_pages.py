@@ -15,8 +15,9 @@ from accounts.services import user_by_email
 from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
-from inspections.hazards import create_hazard
-from inspections.models import Hazard, HazardEvent, Photo
+from evidence.models import Photo
+from hazards.models import Hazard, HazardEvent
+from hazards.services import create_hazard
 from tests.factories import (
     INSIDE_G1_01,
     INSIDE_G2_02,

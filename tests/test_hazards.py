@@ -16,7 +16,10 @@ from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of
-from inspections.hazards import (
+from evidence.models import Photo
+from evidence.photos import PhotoError
+from hazards.models import Hazard, HazardEvent, HazardStatus
+from hazards.services import (
     HazardValidationError,
     TransitionError,
     TransitionForbidden,
@@ -34,8 +37,6 @@ from inspections.hazards import (
     update_hazard,
     visible_hazards,
 )
-from inspections.models import Hazard, HazardEvent, HazardStatus, Photo
-from inspections.photos import PhotoError
 from tests.factories import (
     INSIDE_G2_02,
     OUTSIDE_DISTRICT,

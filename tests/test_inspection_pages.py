@@ -14,7 +14,9 @@ from assets.services import asset_by_code
 from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
-from inspections.models import Hazard, Inspection, Photo
+from evidence.models import Photo
+from hazards.models import Hazard
+from inspections.models import Inspection
 from tests.factories import (
     INSIDE_G1_01,
     blocker_data,

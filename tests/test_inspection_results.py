@@ -20,7 +20,9 @@ from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from core.spatial import EARTH_RADIUS_M
-from inspections.models import Hazard, HazardStatus, Inspection, Photo
+from evidence.models import Photo
+from hazards.models import Hazard, HazardStatus
+from inspections.models import Inspection
 from inspections.results import (
     InspectionConflictError,
     InspectionFilters,

@@ -10,8 +10,8 @@ import pytest
 import segno
 from PIL import Image
 
+from assets import labels
 from core.extensions import db
-from inspections import labels
 from tests import factories
 
 EXPECTED_URL = "https://sar.example.org/inspections/asset/CS-001/next"

@@ -143,7 +143,7 @@ def demo_server(demo_app) -> Iterator[str]:
 
 @pytest.fixture
 def officer_page(browser, demo_server) -> Iterator[Watched]:
-    from assets.demo import ACCOUNTS, OFFICER
+    from demo.district import ACCOUNTS, OFFICER
 
     password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
     watched = Watched(browser, demo_server)

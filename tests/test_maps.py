@@ -19,7 +19,8 @@ from assets.models import AssetStatus
 from assets.services import asset_by_code
 from core.extensions import db
 from core.spatial import point_value
-from inspections.models import Hazard, InspectionStatus
+from hazards.models import Hazard
+from inspections.models import InspectionStatus
 from maps import build
 from maps.coords import wgs84_to_gcj02
 from maps.status import MapFilters, map_assets_query

@@ -11,7 +11,7 @@ from accounts.models import Contractor
 from core.audit import AuditEntry
 from core.extensions import db
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
-from inspections.plans import (
+from inspections.plans.services import (
     PlanValidationError,
     cadence_words,
     covered_asset_count,

@@ -13,22 +13,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT, weekly_trigger
+from alerts.models import AlertDelivery, AlertRun
 from app import create_app
 from core import clock
 from core.extensions import db
 from core.scheduler import (
     JOB_CATCH_UP,
-    JOB_GENERATE,
-    JOB_RETRY_ALERTS,
-    JOB_WEEKLY_ALERT,
+    JobRun,
     add_jobs,
     catch_up_job,
-    generate_once,
     last_fire_time,
     should_start_scheduler,
-    weekly_trigger,
 )
-from inspections.alert_models import AlertDelivery, AlertRun, JobRun
+from inspections.jobs import JOB_GENERATE, generate_once
 from tests import factories
 from tests.test_alerts import SmtpServer, alert_config, build_district, free_port, wait_for
 
@@ -258,8 +256,8 @@ clock.now_utc = lambda: frozen
 from sqlalchemy import text
 from app import create_app
 from core.extensions import db
-from core.scheduler import generate_once
-from inspections.alerts import send_weekly
+from inspections.jobs import generate_once
+from alerts.services import send_weekly
 from tests.test_alerts import alert_config
 app = create_app(alert_config(database_url, int(port)))
 with app.app_context():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from inspections.alerts import WeeklyOutcome, check_week, retry_unsent, send_weekly, week_monday
+from alerts.services import WeeklyOutcome, check_week, retry_unsent, send_weekly, week_monday
 
 alerts_cli = AppGroup("alerts", help="The weekly overdue alert emails.")
 

@@ -25,16 +25,9 @@ from core.clock import district_today, district_zone
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from core.types import utcnow
-from inspections.models import (
-    Hazard,
-    HazardCategory,
-    HazardEvent,
-    HazardSeverity,
-    HazardStatus,
-    Photo,
-    PhotoStage,
-)
-from inspections.photos import add_photos, check_photos
+from evidence.models import Photo, PhotoStage
+from evidence.photos import add_photos, check_photos
+from hazards.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
 
 CATEGORY_LABELS = {
     HazardCategory.FLYING_WIRE_CHARGING: _l("Flying-wire charging"),

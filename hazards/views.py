@@ -34,7 +34,9 @@ from assets.services import grid_and_children
 from core.args import date_arg, positive_int_arg
 from core.clock import district_today
 from core.extensions import db
-from inspections.hazard_forms import (
+from evidence.models import PhotoStage
+from evidence.photos import PhotoError, photo_path
+from hazards.forms import (
     STAGE_LABELS,
     HazardEditForm,
     HazardPhotoForm,
@@ -45,7 +47,8 @@ from inspections.hazard_forms import (
     responsible_value,
     responsible_values,
 )
-from inspections.hazards import (
+from hazards.models import Hazard, HazardStatus
+from hazards.services import (
     CATEGORY_LABELS,
     HAZARD_STATUS_LABELS,
     SEVERITY_LABELS,
@@ -69,8 +72,6 @@ from inspections.hazards import (
     update_hazard,
     visible_hazards,
 )
-from inspections.models import Hazard, HazardStatus, PhotoStage
-from inspections.photos import PhotoError, photo_path
 from maps.build import neighbourhood_map, point_picker_map
 
 bp = Blueprint("hazards", __name__, url_prefix="/hazards", template_folder="templates")

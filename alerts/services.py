@@ -36,11 +36,7 @@ from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import and_, or_, select, update
 
 from accounts.models import Contractor, Role, User
-from assets.models import Asset, Grid
-from core import clock
-from core.clock import district_today, district_zone
-from core.extensions import db
-from inspections.alert_models import (
+from alerts.models import (
     AlertDelivery,
     AlertRun,
     AlertRunStatus,
@@ -48,9 +44,15 @@ from inspections.alert_models import (
     DeliveryStatus,
     RecipientKind,
 )
-from inspections.hazards import CATEGORY_LABELS, SEVERITY_LABELS, hazard_overdue_clause
-from inspections.models import Hazard, Inspection
-from inspections.services import insert_ignoring_duplicates, overdue_clause
+from assets.models import Asset, Grid
+from core import clock
+from core.clock import district_today, district_zone
+from core.extensions import db
+from core.spatial import insert_ignoring_duplicates
+from hazards.models import Hazard
+from hazards.services import CATEGORY_LABELS, SEVERITY_LABELS, hazard_overdue_clause
+from inspections.models import Inspection
+from inspections.services import overdue_clause
 
 log = logging.getLogger(__name__)
 
@@ -468,7 +470,7 @@ def _render(snapshot: OverdueSnapshot, recipient: Recipient, link: Links) -> Com
             "change": _change(snapshot) if recipient.kind == RecipientKind.DISTRICT else None,
             "category_labels": CATEGORY_LABELS,
             "severity_labels": SEVERITY_LABELS,
-            "app_url": link("assets.dashboard"),
+            "app_url": link("dashboard.index"),
             "overdue_url": link("inspections.inspection_list", status="overdue"),
             "hazards_url": link("hazards.hazard_list"),
         }

@@ -16,8 +16,8 @@ from assets.kinds import KINDS
 from core.clock import district_today
 from core.extensions import db
 from inspections.models import InspectionPlan
-from inspections.plan_forms import PlanForm, form_data_for
-from inspections.plans import (
+from inspections.plans.forms import PlanForm, form_data_for
+from inspections.plans.services import (
     PlanSaved,
     PlanValidationError,
     cadence_words,

@@ -105,21 +105,3 @@ class AlertDelivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     run: Mapped[AlertRun | None] = relationship()
-
-
-class JobRun(db.Model):
-    """A scheduled job's run, unique per (job id, run key) — e.g. the daily generation's date.
-
-    Inserted in the same transaction as the job's work: a second process waits on the unique
-    key and then finds the run done; a failed run rolls back and may run again.
-    """
-
-    __tablename__ = "job_runs"
-    __table_args__ = (UniqueConstraint("job_id", "run_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[str] = mapped_column(String(80))
-    run_key: Mapped[str] = mapped_column(String(40))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    detail: Mapped[str | None] = mapped_column(Text)

@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from assets.schemas import LinkSchema, PointSchema
 from core.api import PageQuerySchema
-from inspections.models import HazardCategory, HazardSeverity, HazardStatus, PhotoStage
+from evidence.models import PhotoStage
+from hazards.models import HazardCategory, HazardSeverity, HazardStatus
 
 CATEGORIES = [str(member) for member in HazardCategory]
 SEVERITIES = [str(member) for member in HazardSeverity]
@@ -29,7 +30,7 @@ class HazardQuerySchema(PageQuerySchema):
 
 class HazardInputSchema(Schema):
     """The body of POST /hazards. Shapes and types only; the register's rules (deadline not
-    before found_on, the district, known names) are checked by ``inspections.hazards``."""
+    before found_on, the district, known names) are checked by ``hazards.services``."""
 
     category = fields.String(required=True, metadata={"enum": CATEGORIES})
     severity = fields.String(required=True, metadata={"enum": SEVERITIES})

@@ -37,23 +37,16 @@ from core.spatial import (
     longitude_of,
     point_value,
 )
-from inspections.cadence import add_months, occurrences
-from inspections.hazards import (
+from hazards.models import Hazard, HazardEvent, HazardStatus
+from hazards.services import (
     change_hazard_status,
     create_hazard,
     open_hazard_for_failed_inspection,
     reopen_hazard,
 )
-from inspections.models import (
-    Hazard,
-    HazardEvent,
-    HazardStatus,
-    Inspection,
-    InspectionPlan,
-    InspectionResult,
-    InspectionStatus,
-)
-from inspections.plans import create_plan
+from inspections.cadence import add_months, occurrences
+from inspections.models import Inspection, InspectionPlan, InspectionResult, InspectionStatus
+from inspections.plans.services import create_plan
 from inspections.services import generate_inspections, overdue_clause, plan_assets
 
 demo_cli = AppGroup("demo", help="The demo district.")

@@ -1,5 +1,5 @@
 """Hazard forms: they carry values and the CSRF token; every rule lives in
-``inspections.hazards``.
+``hazards.services``.
 
 The responsible party is one select whose values are ``company:<id>`` or ``contractor:<id>``.
 """
@@ -17,13 +17,13 @@ from accounts.models import Contractor, User
 from assets.forms import SelectChoice
 from assets.models import PropertyCompany, Site
 from core.extensions import db
-from inspections.hazards import (
+from evidence.models import PhotoStage
+from hazards.services import (
     CATEGORY_LABELS,
     DESCRIPTION_MAX_LENGTH,
     HAZARD_STATUS_LABELS,
     SEVERITY_LABELS,
 )
-from inspections.models import PhotoStage
 
 COMPANY_PREFIX = "company:"
 CONTRACTOR_PREFIX = "contractor:"

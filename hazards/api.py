@@ -2,7 +2,7 @@
 
 Any signed-in user reads the hazards ``visible_hazards`` gives it (a contractor: those its
 company reported or is responsible for; any other code is 404) and may report one. Status
-steps follow the machine in ``inspections.hazards``: 409 for a step it does not allow, 403
+steps follow the machine in ``hazards.services``: 409 for a step it does not allow, 403
 for a step the user's role may not make (a contractor verifying or reopening), 422 naming
 the fields for bad input. Session clients send a CSRF token with writes; bearer clients not.
 """
@@ -26,14 +26,15 @@ from core.api import GEOJSON, geojson_response, protect_session_writes, register
 from core.clock import district_today
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of
-from inspections.hazard_schemas import (
+from hazards.models import Hazard, HazardStatus
+from hazards.schemas import (
     HazardCollectionSchema,
     HazardDetailSchema,
     HazardInputSchema,
     HazardQuerySchema,
     TransitionSchema,
 )
-from inspections.hazards import (
+from hazards.services import (
     HazardValidationError,
     TransitionError,
     TransitionForbidden,
@@ -47,7 +48,6 @@ from inspections.hazards import (
     reopen_hazard,
     visible_hazards,
 )
-from inspections.models import Hazard, HazardStatus
 
 blp = Blueprint("hazards_api", __name__, url_prefix="/api/v1", description="Hazards")
 

@@ -14,39 +14,28 @@ count yet, as it cannot be late.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     case,
-    delete,
     false,
     func,
-    insert,
-    literal,
-    or_,
     select,
 )
 
 from accounts.models import Contractor, Role
-from assets.models import Asset, Grid
-from core.clock import district_today, district_zone
+from assets.models import Grid
+from core.clock import district_today
 from core.extensions import db
-from core.types import UTCDateTime, utcnow
-from inspections.hazards import hazard_overdue_clause, open_hazard_clause, visible_hazards
-from inspections.models import (
-    Hazard,
-    HazardSeverity,
-    Inspection,
-    InspectionStatus,
-    OnTimeDay,
-    OnTimeTotal,
-)
-from inspections.services import due_soon_clause, insert_ignoring_duplicates, overdue_clause
+from hazards.models import Hazard, HazardSeverity
+from hazards.services import hazard_overdue_clause, open_hazard_clause, visible_hazards
+from inspections.models import Inspection, OnTimeTotal
+from inspections.on_time import on_time_window, roll_up_on_time
+from inspections.services import due_soon_clause, overdue_clause
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -120,104 +109,6 @@ def due_soon_count(today: date | None = None, user: User | None = None) -> int:
 
 
 # --- On-time completion -----------------------------------------------------------------
-
-
-def day_end_utc(day: date) -> datetime:
-    """The first instant after ``day`` in the district's time zone, in UTC."""
-    zone = district_zone()
-    return datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
-
-
-def on_time_window(today: date, days: int) -> tuple[date, date]:
-    """The due dates counted: from ``today - days`` to yesterday, both included."""
-    return today - timedelta(days=days), today - timedelta(days=1)
-
-
-def _on_time_expression(first: date, last: date) -> ColumnElement[int]:
-    """1 for an inspection completed by the end of its due date (district time), else 0.
-
-    The end of each due date in the window is computed here, in Python, with the real zone
-    rules (daylight saving included), and handed to SQL as a CASE on ``due_on``: the same on
-    both backends, with no per-dialect time-zone functions.
-    """
-    ends = {
-        first + timedelta(days=offset): literal(
-            day_end_utc(first + timedelta(days=offset)), UTCDateTime()
-        )
-        for offset in range((last - first).days + 1)
-    }
-    deadline = case(ends, value=Inspection.due_on)
-    completed_in_time = and_(
-        Inspection.status == InspectionStatus.COMPLETED,
-        Inspection.completed_at.is_not(None),
-        Inspection.completed_at < deadline,
-    )
-    return func.sum(case((completed_in_time, 1), else_=0))
-
-
-def _counted_clause(today: date, first: date, last: date) -> ColumnElement[bool]:
-    """Due in the window and completed or overdue."""
-    return and_(
-        Inspection.due_on >= first,
-        Inspection.due_on <= last,
-        or_(Inspection.status == InspectionStatus.COMPLETED, overdue_clause(today)),
-    )
-
-
-def forget_on_time(due_on: date) -> None:
-    """Drop the rolled-up totals of ``due_on`` (an inspection due that day was logged or
-    cancelled); they are rolled up again when next asked for."""
-    db.session.execute(delete(OnTimeTotal).where(OnTimeTotal.due_on == due_on))
-    db.session.execute(delete(OnTimeDay).where(OnTimeDay.due_on == due_on))
-
-
-def roll_up_on_time(today: date, first: date, last: date) -> None:
-    """Make sure every due date in [first, last] (all before ``today``) has its totals.
-
-    Each missing day is claimed by inserting its ``on_time_days`` row (ignoring a row another
-    process inserted at the same time), and only the claimed days are read from the
-    inspections, in one GROUP BY. Adds to the session; the caller commits (or the totals are
-    simply computed again next time).
-    """
-    wanted = {first + timedelta(days=offset) for offset in range((last - first).days + 1)}
-    present = set(
-        db.session.scalars(select(OnTimeDay.due_on).where(OnTimeDay.due_on.between(first, last)))
-    )
-    missing = sorted(wanted - present)
-    if not missing:
-        return
-    claim = insert_ignoring_duplicates(OnTimeDay.__table__).returning(OnTimeDay.__table__.c.due_on)
-    computed_at = utcnow()
-    claimed = db.session.scalars(
-        claim, [{"due_on": day, "computed_at": computed_at} for day in missing]
-    ).all()
-    if not claimed:
-        return
-    query = (
-        select(
-            Inspection.due_on,
-            Inspection.contractor_id,
-            Asset.grid_id,
-            _on_time_expression(min(claimed), max(claimed)),
-            func.count(),
-        )
-        .select_from(Inspection)
-        .join(Asset, Asset.id == Inspection.asset_id)
-        .where(_counted_clause(today, min(claimed), max(claimed)), Inspection.due_on.in_(claimed))
-        .group_by(Inspection.due_on, Inspection.contractor_id, Asset.grid_id)
-    )
-    totals = [
-        {
-            "due_on": due_on,
-            "contractor_id": contractor_id,
-            "grid_id": grid_id,
-            "on_time": int(on_time or 0),
-            "counted": int(counted),
-        }
-        for due_on, contractor_id, grid_id, on_time, counted in db.session.execute(query)
-    ]
-    if totals:
-        db.session.execute(insert(OnTimeTotal), totals)
 
 
 def _on_time_totals(today: date, user: User | None, days: int, *group_by) -> Select:

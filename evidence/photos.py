@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from core.extensions import db
-from inspections.models import Photo
+from evidence.models import Photo
 
 # Pillow format name -> (content type, file extension).
 IMAGE_FORMATS = {

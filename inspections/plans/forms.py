@@ -1,4 +1,4 @@
-"""The plan form: it carries values and the CSRF token; every check is in ``inspections.plans``.
+"""The plan form: it carries values and the CSRF token; every check is in the plan services.
 
 Each asset kind gets its own checklist field (``checklist_<kind>``, checkboxes); the one of
 the chosen kind is used, and none when no kind is chosen (the whole default checklist).
@@ -88,7 +88,7 @@ class PlanForm(FlaskForm):
         return self[checklist_field_name(kind.name)]
 
     def plan_values(self) -> dict[str, Any]:
-        """The input for ``inspections.plans.create_plan`` / ``update_plan``."""
+        """The input for ``inspections.plans.services.create_plan`` / ``update_plan``."""
         kind = self.asset_kind.data or ""
         checklist = self[checklist_field_name(kind)].data if kind in KINDS else None
         return {

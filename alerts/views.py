@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from accounts.auth import staff_required
+from alerts.models import AlertDelivery, AlertRun, DeliveryStatus
+from alerts.services import week_monday
 from core.extensions import db
-from inspections.alert_models import AlertDelivery, AlertRun, DeliveryStatus
-from inspections.alerts import week_monday
 
 bp = Blueprint("alerts", __name__, template_folder="templates", url_prefix="/alerts")
 

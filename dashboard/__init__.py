@@ -1,0 +1,10 @@
+"""The dashboard: the registry's numbers and what is overdue, due soon and late."""
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from dashboard import views
+
+    app.register_blueprint(views.bp)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from hazards.models import Hazard
+    from inspections.models import Inspection
+
+
+class PhotoStage(StrEnum):
+    """For hazards: a photo of the finding (before) or of the rectification (after)."""
+
+    BEFORE = "before"
+    AFTER = "after"
+
+
+class Photo(db.Model):
+    """An uploaded image, stored on disk under ``stored_name`` (generated, never the user's
+    file name) and served only to users who may see its inspection or hazard."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        CheckConstraint("(inspection_id IS NULL) <> (hazard_id IS NULL)", name="one_owner"),
+        CheckConstraint("stage IS NULL OR stage IN ('before', 'after')", name="stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    inspection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inspections.id", ondelete="CASCADE"), index=True
+    )
+    hazard_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hazards.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str | None] = mapped_column(String(10))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    inspection: Mapped[Inspection | None] = relationship(back_populates="photos")
+    hazard: Mapped[Hazard | None] = relationship(back_populates="photos")

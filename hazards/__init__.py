@@ -1,0 +1,13 @@
+"""The hazard register and its rectification loop: hazards found by inspections and grid
+workers, followed open → rectifying → rectified → verified."""
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def init_app(app: Flask, api: Api) -> None:
+    from hazards import views
+    from hazards.api import register_api
+
+    app.register_blueprint(views.bp)
+    register_api(api)

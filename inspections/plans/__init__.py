@@ -1,0 +1,1 @@
+"""Inspection plans: which assets a contractor inspects, how often, with which checklist."""

@@ -174,6 +174,7 @@ def init_parts(app: Flask) -> None:
     import accounts
     import alerts
     import assets
+    import contractors
     import core.errors
     import core.i18n
     import core.scheduler
@@ -187,7 +188,19 @@ def init_parts(app: Flask) -> None:
     from core.extensions import api
 
     core.i18n.init_app(app)
-    for part in (accounts, assets, evidence, hazards, inspections, alerts, maps, dashboard, demo):
+    parts = (
+        accounts,
+        assets,
+        evidence,
+        hazards,
+        inspections,
+        contractors,
+        alerts,
+        maps,
+        dashboard,
+        demo,
+    )
+    for part in parts:
         part.init_app(app, api)
     core.scheduler.init_app(app)
     app.register_blueprint(core.views.bp)

@@ -6,9 +6,8 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from accounts import contractor_views, views
+    from accounts import views
     from accounts.auth import init_auth
 
     init_auth(app)
     app.register_blueprint(views.bp)
-    app.register_blueprint(contractor_views.bp)

@@ -21,6 +21,8 @@ class Role(StrEnum):
     CONTRACTOR = "contractor"
 
 
+# Admins and officers: the district's own people (see accounts.access).
+STAFF_ROLES = (Role.ADMIN, Role.OFFICER)
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
     Role.OFFICER: _l("Safety officer"),
@@ -80,8 +82,7 @@ class User(UserMixin, db.Model):
 
     @property
     def is_staff(self) -> bool:
-        """Admins and officers: the district's own people."""
-        return self.role in (Role.ADMIN, Role.OFFICER)
+        return self.role in STAFF_ROLES
 
 
 class ApiToken(db.Model):

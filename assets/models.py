@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.extensions import db
 from core.spatial import SRID
 from core.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from inspections.models import Inspection
 
 
 class AssetStatus(StrEnum):
@@ -89,3 +93,6 @@ class Asset(db.Model):
 
     grid: Mapped[Grid | None] = relationship()
     site: Mapped[Site | None] = relationship()
+    # A contractor sees an asset on its map through its inspections (accounts.access).
+    inspections: Mapped[list[Inspection]] = relationship(viewonly=True)
+    owner_relations: ClassVar = ("inspections",)

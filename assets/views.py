@@ -19,6 +19,7 @@ from assets.cli import register_commands
 from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_data_for
 from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, Grid, Site
+from assets.sections import asset_sections
 from assets.services import (
     AssetValidationError,
     DuplicateCodeError,
@@ -32,19 +33,7 @@ from assets.services import (
 )
 from core.args import positive_int_arg
 from core.audit import AuditEntry
-from core.clock import district_today
 from core.extensions import db
-from hazards.models import Hazard
-from hazards.services import (
-    CATEGORY_LABELS,
-    HAZARD_STATUS_LABELS,
-    SEVERITY_LABELS,
-    is_hazard_overdue,
-    visible_hazards,
-)
-from inspections.models import Inspection
-from inspections.services import derived_status
-from maps.build import neighbourhood_map
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -269,46 +258,10 @@ def asset_detail(code: str):
         kind=kind,
         longitude=point.x,
         latitude=point.y,
-        small_map=neighbourhood_map(point.x, point.y, current_user),
         attributes=shown,
         history=asset_history(asset.code, kind),
-        inspections=asset_inspections(asset, current_user),
-        hazards=asset_hazards(asset, current_user),
-        today=district_today(),
-        derived_status=derived_status,
-        is_hazard_overdue=is_hazard_overdue,
-        category_labels=CATEGORY_LABELS,
-        severity_labels=SEVERITY_LABELS,
-        hazard_status_labels=HAZARD_STATUS_LABELS,
+        sections=asset_sections(asset, current_user),
     )
-
-
-INSPECTION_HISTORY_LIMIT = 20
-
-
-def asset_inspections(asset: Asset, user) -> list[Inspection]:
-    """The asset's latest inspections, newest due date first; a contractor user sees only its
-    own company's."""
-    query = (
-        select(Inspection)
-        .where(Inspection.asset_id == asset.id)
-        .options(selectinload(Inspection.contractor), selectinload(Inspection.inspector))
-        .order_by(Inspection.due_on.desc(), Inspection.id.desc())
-        .limit(INSPECTION_HISTORY_LIMIT)
-    )
-    if not user.is_staff:
-        query = query.where(Inspection.contractor_id == user.contractor_id)
-    return list(db.session.scalars(query))
-
-
-def asset_hazards(asset: Asset, user) -> list[Hazard]:
-    """The asset's hazards ``user`` may see, the latest finding first."""
-    query = (
-        visible_hazards(user)
-        .where(Hazard.asset_id == asset.id)
-        .order_by(Hazard.found_on.desc(), Hazard.id.desc())
-    )
-    return list(db.session.scalars(query))
 
 
 # QR labels (staff print them; a contractor scanning one lands on the logging form)

@@ -19,20 +19,19 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    ColumnElement,
     Select,
     case,
-    false,
     func,
     select,
 )
 
-from accounts.models import Contractor, Role
+from accounts.access import visible, visible_clause
+from accounts.models import Contractor
 from assets.models import Grid
 from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardSeverity
-from hazards.services import hazard_overdue_clause, open_hazard_clause, visible_hazards
+from hazards.services import hazard_overdue_clause, open_hazard_clause
 from inspections.models import Inspection, OnTimeTotal
 from inspections.on_time import on_time_window, roll_up_on_time
 from inspections.services import due_soon_clause, overdue_clause
@@ -74,19 +73,9 @@ def _today(today: date | None) -> date:
     return district_today() if today is None else today
 
 
-def contractor_scope(user: User | None) -> ColumnElement[bool] | None:
-    """The inspections ``user`` may count: None (all) for staff and no user; a contractor
-    user its company's only; anyone else nothing."""
-    if user is None or user.has_role(Role.ADMIN, Role.OFFICER):
-        return None
-    if user.contractor_id is None:
-        return false()
-    return Inspection.contractor_id == user.contractor_id
-
-
 def _scoped(query: Select, user: User | None) -> Select:
-    scope = contractor_scope(user)
-    return query if scope is None else query.where(scope)
+    """``query`` over inspections, limited to those ``user`` may count."""
+    return query.where(visible_clause(user, Inspection))
 
 
 def _count(query: Select) -> int:
@@ -120,9 +109,7 @@ def _on_time_totals(today: date, user: User | None, days: int, *group_by) -> Sel
         .where(OnTimeTotal.due_on.between(first, last))
         .group_by(*group_by)
     )
-    if contractor_scope(user) is not None:  # a contractor user: its own company only
-        query = query.where(OnTimeTotal.contractor_id == user.contractor_id)
-    return query
+    return query.where(visible_clause(user, OnTimeTotal))
 
 
 def on_time_by_contractor(
@@ -203,8 +190,7 @@ def _sorted_rates(rates: list[OnTimeRate]) -> list[OnTimeRate]:
 
 
 def _visible_hazard_count(user: User | None) -> Select:
-    base = select(Hazard) if user is None else visible_hazards(user)
-    return base.with_only_columns(func.count(), maintain_column_froms=True)
+    return visible(user, Hazard).with_only_columns(func.count(), maintain_column_froms=True)
 
 
 def open_hazards_by_severity(user: User | None = None) -> dict[str, int]:

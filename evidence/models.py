@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -31,6 +31,7 @@ class Photo(db.Model):
     file name) and served only to users who may see its inspection or hazard."""
 
     __tablename__ = "photos"
+    owner_relations: ClassVar = ("inspection", "hazard")  # accounts.access
     __table_args__ = (
         CheckConstraint("(inspection_id IS NULL) <> (hazard_id IS NULL)", name="one_owner"),
         CheckConstraint("stage IS NULL OR stage IN ('before', 'after')", name="stage"),

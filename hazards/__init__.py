@@ -4,10 +4,13 @@ workers, followed open → rectifying → rectified → verified."""
 from flask import Flask
 from flask_smorest import Api
 
+from assets.sections import AssetSection, register_asset_section
+
 
 def init_app(app: Flask, api: Api) -> None:
     from hazards import views
     from hazards.api import register_api
 
     app.register_blueprint(views.bp)
+    register_asset_section(app, AssetSection(20, views.asset_hazards_card))
     register_api(api)

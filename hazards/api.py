@@ -1,6 +1,6 @@
 """JSON API for the hazard register: GeoJSON like /api/v1/assets, documented by flask-smorest.
 
-Any signed-in user reads the hazards ``visible_hazards`` gives it (a contractor: those its
+Any signed-in user reads the hazards ``accounts.access`` lets it see (a contractor: those its
 company reported or is responsible for; any other code is 404) and may report one. Status
 steps follow the machine in ``hazards.services``: 409 for a step it does not allow, 403
 for a step the user's role may not make (a contractor verifying or reopening), 422 naming
@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from accounts.access import visible
 from accounts.models import Contractor
 from assets.api import grid_ids_within
 from assets.models import Asset, PropertyCompany, Site
@@ -46,7 +47,6 @@ from hazards.services import (
     is_hazard_overdue,
     overdue_first_ordering,
     reopen_hazard,
-    visible_hazards,
 )
 
 blp = Blueprint("hazards_api", __name__, url_prefix="/api/v1", description="Hazards")
@@ -161,7 +161,7 @@ def list_hazards(**args: Any):
     page = args.pop("page")
     per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
     today = district_today()
-    query = visible_hazards(current_user).where(*hazard_conditions(args, today))
+    query = visible(current_user, Hazard).where(*hazard_conditions(args, today))
     matched = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.execute(
         with_point(query)
@@ -191,7 +191,7 @@ def visible_or_404(code: str) -> Hazard:
 
 def detail_of(code: str) -> dict[str, Any]:
     row = db.session.execute(
-        with_point(visible_hazards(current_user)).where(Hazard.code == code)
+        with_point(visible(current_user, Hazard)).where(Hazard.code == code)
     ).first()
     if row is None:
         abort(404, message=f"No hazard with code {code}.")

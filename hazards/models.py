@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -59,6 +59,7 @@ class Hazard(db.Model):
     """
 
     __tablename__ = "hazards"
+    owner_columns: ClassVar = ("reported_by_contractor_id", "responsible_contractor_id")
     __table_args__ = (
         CheckConstraint(
             "category IN ('flying_wire_charging', 'ebike_in_corridor', 'ebike_in_lift', "

@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from werkzeug.datastructures import FileStorage
 
-from accounts.models import Contractor, Role, User
+from accounts.access import is_staff, may_see, visible
+from accounts.models import Contractor, User
 from assets.grids import GridLocator
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
@@ -138,41 +139,14 @@ def overdue_first_ordering(today: date | None = None) -> list[ColumnElement]:
     return [rank, Hazard.deadline.asc(), Hazard.code.asc()]
 
 
-def may_see(hazard: Hazard, user: User) -> bool:
-    """The Python twin of ``visible_hazards``."""
-    if user.has_role(Role.ADMIN, Role.OFFICER):
-        return True
-    return user.contractor_id is not None and user.contractor_id in (
-        hazard.reported_by_contractor_id,
-        hazard.responsible_contractor_id,
-    )
-
-
-def visible_hazards(user: User) -> Select:
-    """The hazards ``user`` may see: all for staff; for a contractor user, those its company
-    reported or is responsible for. Others do not exist for it (404, never 403)."""
-    query = select(Hazard)
-    if user.has_role(Role.ADMIN, Role.OFFICER):
-        return query
-    if user.contractor_id is None:
-        return query.where(False)
-    return query.where(
-        or_(
-            Hazard.reported_by_contractor_id == user.contractor_id,
-            Hazard.responsible_contractor_id == user.contractor_id,
-        )
-    )
-
-
 def hazard_by_code(code: str, user: User) -> Hazard | None:
-    return db.session.scalar(visible_hazards(user).where(Hazard.code == code.strip().upper()))
+    return db.session.scalar(visible(user, Hazard).where(Hazard.code == code.strip().upper()))
 
 
 def hazard_photo_for(photo_id: int, user: User) -> Photo | None:
     """A hazard photo that ``user`` may see, or None (also for inspection photos)."""
-    visible = visible_hazards(user).with_only_columns(Hazard.id)
     return db.session.scalar(
-        select(Photo).where(Photo.id == photo_id, Photo.hazard_id.in_(visible))
+        visible(user, Photo).where(Photo.id == photo_id, Photo.hazard_id.is_not(None))
     )
 
 
@@ -304,7 +278,7 @@ def create_hazard(
     if (
         contractor is not None
         and found_by is not None
-        and not found_by.has_role(Role.ADMIN, Role.OFFICER)
+        and not is_staff(found_by)
         and contractor.id != found_by.contractor_id
     ):
         contractor = None  # another contractor does not exist for this user
@@ -411,22 +385,18 @@ def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Haz
 # --- The status machine -------------------------------------------------------------------
 
 
-def _is_staff(user: User | None) -> bool:
-    return user is not None and user.has_role(Role.ADMIN, Role.OFFICER)
-
-
 def allowed_steps(hazard: Hazard, user: User) -> list[str]:
     """The statuses ``user`` may move ``hazard`` to next (reopening not included)."""
-    if not may_see(hazard, user):
+    if not may_see(user, hazard):
         return []
     steps = FORWARD_STEPS[HazardStatus(hazard.status)]
-    if not _is_staff(user):
+    if not is_staff(user):
         steps = steps - {HazardStatus.VERIFIED}
     return [str(step) for step in HazardStatus if step in steps]
 
 
 def may_reopen(hazard: Hazard, user: User) -> bool:
-    return hazard.status in REOPENABLE and _is_staff(user)
+    return hazard.status in REOPENABLE and is_staff(user)
 
 
 def change_hazard_status(
@@ -447,7 +417,7 @@ def change_hazard_status(
                 new=HAZARD_STATUS_LABELS[HazardStatus(new_status)],
             )
         )
-    if not may_see(hazard, user):
+    if not may_see(user, hazard):
         raise TransitionForbidden(_l("This hazard is not yours to change."))
     if new_status not in allowed_steps(hazard, user):
         raise TransitionForbidden(_l("Only a safety officer verifies a rectification."))
@@ -462,7 +432,7 @@ def reopen_hazard(hazard: Hazard, user: User, reason: str) -> Hazard:
     reason = (reason or "").strip()
     if hazard.status not in REOPENABLE:
         raise TransitionError(_l("Only a hazard under way or done can be reopened."))
-    if not _is_staff(user):
+    if not is_staff(user):
         raise TransitionForbidden(_l("Only a safety officer reopens a hazard."))
     if not reason:
         raise TransitionInputError(_l("Give a reason for reopening."), "reason")

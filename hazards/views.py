@@ -1,6 +1,6 @@
 """Hazard register pages: list, detail, report, status steps, edit and photos.
 
-A contractor user sees only the hazards ``visible_hazards`` gives it; any other code or photo
+A contractor user sees only the hazards ``accounts.access`` lets it see; any other code or photo
 answers 404, as if it did not exist.
 """
 
@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from accounts.access import visible
 from accounts.auth import staff_required
 from assets.forms import SelectChoice
 from assets.models import Asset, Grid
@@ -70,9 +71,7 @@ from hazards.services import (
     overdue_first_ordering,
     reopen_hazard,
     update_hazard,
-    visible_hazards,
 )
-from maps.build import neighbourhood_map, point_picker_map
 
 bp = Blueprint("hazards", __name__, url_prefix="/hazards", template_folder="templates")
 
@@ -178,7 +177,7 @@ def int_or_none(raw: Any) -> int | None:
 def hazard_list():
     query = list_query_from_request()
     today = district_today()
-    base = visible_hazards(current_user).where(*hazard_conditions(query, today))
+    base = visible(current_user, Hazard).where(*hazard_conditions(query, today))
     overdue_count = db.session.scalar(
         select(func.count()).select_from(base.where(hazard_overdue_clause(today)).subquery())
     )
@@ -245,7 +244,6 @@ def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
             hazard=hazard,
             longitude=point.x,
             latitude=point.y,
-            small_map=neighbourhood_map(point.x, point.y, current_user),
             overdue=is_hazard_overdue(hazard, today),
             days_overdue=days_overdue(hazard, today),
             age_days=hazard_age_days(hazard, today),
@@ -296,8 +294,9 @@ def render_report(form: HazardReportForm, errors: dict[str, list[str]], status: 
             form=form,
             errors=errors,
             deadline_help=deadline_help(),
-            picker_map=point_picker_map(
-                degrees_or_none(form.longitude.data, 180), degrees_or_none(form.latitude.data, 90)
+            picker_start=(
+                degrees_or_none(form.longitude.data, 180),
+                degrees_or_none(form.latitude.data, 90),
             ),
         ),
         status,
@@ -477,3 +476,28 @@ def hazard_edit(code: str):
 
 def render_edit(hazard: Hazard, form: HazardEditForm, errors: dict, status: int):
     return render_template("hazards/edit.html", hazard=hazard, form=form, errors=errors), status
+
+
+# The asset page's hazards card (registered in ``hazards.init_app``)
+
+
+def asset_hazards(asset: Asset, user) -> list[Hazard]:
+    """The asset's hazards ``user`` may see, the latest finding first."""
+    query = (
+        visible(user, Hazard)
+        .where(Hazard.asset_id == asset.id)
+        .order_by(Hazard.found_on.desc(), Hazard.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def asset_hazards_card(asset: Asset, user) -> str:
+    return render_template(
+        "hazards/_asset_hazards.html",
+        hazards=asset_hazards(asset, user),
+        today=district_today(),
+        is_hazard_overdue=is_hazard_overdue,
+        category_labels=CATEGORY_LABELS,
+        severity_labels=SEVERITY_LABELS,
+        hazard_status_labels=HAZARD_STATUS_LABELS,
+    )

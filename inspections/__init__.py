@@ -3,6 +3,8 @@
 from flask import Flask
 from flask_smorest import Api
 
+from assets.sections import AssetSection, register_asset_section
+
 
 def init_app(app: Flask, api: Api) -> None:
     from inspections import api as inspections_api
@@ -11,6 +13,7 @@ def init_app(app: Flask, api: Api) -> None:
     from inspections.plans import views as plan_views
 
     app.register_blueprint(views.bp)
+    register_asset_section(app, AssetSection(10, views.asset_inspections_card))
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     inspections_api.register_api(api)

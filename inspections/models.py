@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -86,6 +86,7 @@ class Inspection(db.Model):
     """
 
     __tablename__ = "inspections"
+    owner_columns: ClassVar = ("contractor_id",)  # accounts.access
     __table_args__ = (
         UniqueConstraint("plan_id", "asset_id", "due_on"),
         CheckConstraint("status IN ('scheduled', 'completed', 'cancelled')", name="status"),
@@ -138,6 +139,7 @@ class CalendarFeed(db.Model):
     sets ``revoked_at`` and the feed URL answers 404 from then on."""
 
     __tablename__ = "calendar_feeds"
+    owner_columns: ClassVar = ("contractor_id",)  # accounts.access
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contractor_id: Mapped[int] = mapped_column(
@@ -170,6 +172,7 @@ class OnTimeTotal(db.Model):
     """Counted and on-time inspections of one due date, contractor and grid."""
 
     __tablename__ = "on_time_totals"
+    owner_columns: ClassVar = ("contractor_id",)  # accounts.access
 
     id: Mapped[int] = mapped_column(primary_key=True)
     due_on: Mapped[date] = mapped_column(

@@ -35,7 +35,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, select
 from werkzeug.datastructures import FileStorage
 
-from accounts.models import Contractor, Role, User
+from accounts.access import is_staff, may_see, visible
+from accounts.models import Contractor, User
 from assets.kinds import KINDS, ChecklistItem
 from assets.models import Asset, AssetStatus, Grid
 from assets.services import grid_and_children, parse_coordinate
@@ -83,25 +84,9 @@ class InspectionNotFoundError(LookupError):
 # --- Who sees what --------------------------------------------------------------------------
 
 
-def visible_inspections(user: User) -> Select:
-    """All inspections for staff; for a contractor user, its company's; none otherwise."""
-    query = select(Inspection)
-    if user.has_role(Role.ADMIN, Role.OFFICER):
-        return query
-    if user.contractor_id is None:
-        return query.where(False)
-    return query.where(Inspection.contractor_id == user.contractor_id)
-
-
-def may_see(inspection: Inspection, user: User) -> bool:
-    if user.has_role(Role.ADMIN, Role.OFFICER):
-        return True
-    return user.contractor_id is not None and inspection.contractor_id == user.contractor_id
-
-
 def inspection_for(inspection_id: int, user: User) -> Inspection | None:
     """The inspection with this id if ``user`` may see it, else None."""
-    return db.session.scalar(visible_inspections(user).where(Inspection.id == inspection_id))
+    return db.session.scalar(visible(user, Inspection).where(Inspection.id == inspection_id))
 
 
 # --- The filtered list ------------------------------------------------------------------------
@@ -146,7 +131,7 @@ def inspection_query(
     ``today`` defaults to the district's today.
     """
     filters = filters or InspectionFilters()
-    query = visible_inspections(user)
+    query = visible(user, Inspection)
     conditions = []
     status = filters.status or None
     if status == "overdue" or filters.overdue:
@@ -360,7 +345,7 @@ def record_result(
     (completed or cancelled) or InspectionValidationError (naming the fields; the photos'
     problem under "photos") before anything is written.
     """
-    if not may_see(inspection, user):
+    if not may_see(user, inspection):
         raise InspectionNotFoundError(inspection.id)
     ensure_open(inspection)
     now = clock.now_utc()
@@ -435,7 +420,7 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
     Raises InspectionNotFoundError for anyone but staff, InspectionConflictError unless the
     inspection is scheduled, InspectionValidationError without a reason.
     """
-    if not user.has_role(Role.ADMIN, Role.OFFICER):
+    if not is_staff(user):
         raise InspectionNotFoundError(inspection.id)
     ensure_open(inspection)
     reason = (reason or "").strip()
@@ -455,7 +440,7 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
 
 def next_inspection_of(asset: Asset, user: User) -> Inspection | None:
     """The asset's earliest scheduled (not completed, not cancelled) inspection ``user`` sees."""
-    query = visible_inspections(user).where(
+    query = visible(user, Inspection).where(
         and_(Inspection.asset_id == asset.id, Inspection.status == InspectionStatus.SCHEDULED)
     )
     return db.session.scalar(query.order_by(Inspection.due_on, Inspection.id).limit(1))

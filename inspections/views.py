@@ -27,6 +27,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from accounts.access import visible
 from accounts.auth import staff_required
 from accounts.models import Contractor
 from assets.models import Asset, Grid
@@ -351,3 +352,29 @@ def log_for_asset(code: str):
         flash(_("No inspection of %(code)s is due for you.", code=asset.code), "info")
         return redirect(url_for("assets.asset_detail", code=asset.code))
     return redirect(url_for("inspections.inspection_log", id=inspection.id))
+
+
+# The asset page's inspections card (registered in ``inspections.init_app``)
+
+ASSET_INSPECTIONS_LIMIT = 20
+
+
+def asset_inspections(asset: Asset, user) -> list[Inspection]:
+    """The asset's latest inspections ``user`` may see, newest due date first."""
+    query = (
+        visible(user, Inspection)
+        .where(Inspection.asset_id == asset.id)
+        .options(selectinload(Inspection.contractor), selectinload(Inspection.inspector))
+        .order_by(Inspection.due_on.desc(), Inspection.id.desc())
+        .limit(ASSET_INSPECTIONS_LIMIT)
+    )
+    return list(db.session.scalars(query))
+
+
+def asset_inspections_card(asset: Asset, user) -> str:
+    return render_template(
+        "inspections/_asset_inspections.html",
+        inspections=asset_inspections(asset, user),
+        today=clock.district_today(),
+        derived_status=derived_status,
+    )

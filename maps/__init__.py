@@ -5,6 +5,10 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from maps import views
+    from maps import build, views
 
     app.register_blueprint(views.bp)
+    # The small maps of other packages' pages (asset, hazard, the hazard form's point picker)
+    # are drawn from their templates, so those packages need not import the maps.
+    app.add_template_global(build.neighbourhood_map, "neighbourhood_map")
+    app.add_template_global(build.point_picker_map, "point_picker_map")

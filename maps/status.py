@@ -5,7 +5,7 @@ an open general hazard; green = in order; grey = retired (retired wins over ever
 Overdue, due soon and open come from their one definition in ``inspections``.
 
 A contractor user sees only the assets of its own company's inspections, and their status is
-judged on what it may see: its own inspections and the hazards ``visible_hazards`` shows it.
+judged on what it may see: its own inspections and hazards (``accounts.access``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
-from accounts.models import Role
+from accounts.access import visible_clause
 from assets.models import Asset, AssetStatus, Grid
 from assets.services import grid_and_children, text_search
 from core.clock import district_today
@@ -66,26 +66,19 @@ class MapFilters:
 
 @dataclass(frozen=True)
 class Scope:
-    """The part of inspections and hazards a user may see, as SQL conditions."""
+    """What a user may see of inspections, hazards and assets, as SQL conditions."""
 
     inspections: ColumnElement[bool]
     hazards: ColumnElement[bool]
-    assets_limited: bool  # only assets with a visible inspection
+    assets: ColumnElement[bool]
 
 
 def scope_of(user: User | None) -> Scope:
-    """Everything for staff and ``None`` (CLI, benchmarks); a contractor user its own."""
-    if user is None or user.has_role(Role.ADMIN, Role.OFFICER):
-        return Scope(true(), true(), False)
-    if user.contractor_id is None:
-        return Scope(false(), false(), True)
+    """The access policy's conditions (``accounts.access``) for ``user``."""
     return Scope(
-        Inspection.contractor_id == user.contractor_id,
-        or_(
-            Hazard.reported_by_contractor_id == user.contractor_id,
-            Hazard.responsible_contractor_id == user.contractor_id,
-        ),
-        True,
+        visible_clause(user, Inspection),
+        visible_clause(user, Hazard),
+        visible_clause(user, Asset),
     )
 
 
@@ -135,8 +128,7 @@ def map_status_expression(scope: Scope, today: date) -> ColumnElement[str]:
 def asset_filter_clauses(filters: MapFilters, scope: Scope) -> list[ColumnElement[bool]]:
     """The WHERE clauses of everything but the status filter."""
     clauses: list[ColumnElement[bool]] = []
-    if scope.assets_limited:
-        clauses.append(_inspection_exists(scope.inspections))
+    clauses.append(scope.assets)
     if filters.kind:
         clauses.append(Asset.kind == filters.kind)
     if filters.grid == NO_GRID:
@@ -217,8 +209,7 @@ def asset_popup_facts_query(code: str, user: User | None, today: date | None = N
         .scalar_subquery()
     )
     clauses = [Asset.code == code.strip().upper()]
-    if scope.assets_limited:
-        clauses.append(_inspection_exists(scope.inspections))
+    clauses.append(scope.assets)
     return select(
         Asset,
         map_status_expression(scope, today).label("map_status"),
@@ -268,8 +259,7 @@ def neighbour_assets_query(
     scope = scope_of(user)
     box = box_around(longitude, latitude, radius_m)
     clauses = [bbox_filter(bind, "assets", Asset.id, Asset.location, box)]
-    if scope.assets_limited:
-        clauses.append(_inspection_exists(scope.inspections))
+    clauses.append(scope.assets)
     longitude_gap = (longitude_of(Asset.location) - longitude) * math.cos(math.radians(latitude))
     latitude_gap = latitude_of(Asset.location) - latitude
     return (

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from accounts.access import is_staff
 from accounts.models import Contractor, Role
 from assets.kinds import KINDS
 from assets.models import Grid
@@ -38,10 +39,6 @@ bp = Blueprint(
 )
 
 MAX_TEXT_LENGTH = 200
-
-
-def is_staff(user) -> bool:
-    return user.has_role(Role.ADMIN, Role.OFFICER)
 
 
 def filters_from_request() -> MapFilters:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from accounts.access import visible
 from accounts.services import user_by_email
 from assets.models import AssetStatus
 from assets.services import asset_by_code
@@ -35,7 +36,6 @@ from hazards.services import (
     open_hazard_for_failed_inspection,
     reopen_hazard,
     update_hazard,
-    visible_hazards,
 )
 from tests.factories import (
     INSIDE_G2_02,
@@ -401,12 +401,12 @@ def test_contractors_see_hazards_they_reported_or_answer_for(register):
     assigned = new_hazard(responsible_contractor_id=fixer().contractor_id)
     other = new_hazard()
     db.session.commit()
-    seen = set(db.session.scalars(visible_hazards(fixer()).with_only_columns(Hazard.code)))
+    seen = set(db.session.scalars(visible(fixer(), Hazard).with_only_columns(Hazard.code)))
     assert seen == {reported.code, assigned.code}
     assert hazard_by_code(other.code, fixer()) is None
     assert hazard_by_code(other.code.lower(), officer_user()) is other
     other_user = user_by_email("other@example.org")
-    assert db.session.scalars(visible_hazards(other_user)).all() == []
+    assert db.session.scalars(visible(other_user, Hazard)).all() == []
 
 
 def test_update_checks_the_deadline_and_audits_changes(register):

@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from accounts.access import visible
 from accounts.services import user_by_email
 from assets.models import Asset
 from assets.services import asset_by_code
@@ -34,7 +35,6 @@ from inspections.results import (
     inspection_query,
     next_inspection_of,
     record_result,
-    visible_inspections,
 )
 from tests.factories import (
     INSIDE_G1_01,
@@ -487,7 +487,7 @@ def test_visibility_and_the_next_inspection_of_an_asset(app, field, ctx):
     db.session.commit()
 
     def ids(email: str) -> set[int]:
-        query = visible_inspections(user(email)).with_only_columns(Inspection.id)
+        query = visible(user(email), Inspection).with_only_columns(Inspection.id)
         return set(db.session.scalars(query))
 
     assert ids("fixer@example.org") == {field, later.id}

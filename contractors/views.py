@@ -12,9 +12,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.auth import roles_required, staff_required
-from accounts.contractor_forms import ContractorForm, ContractorUserForm
 from accounts.models import Contractor, Role, User
 from accounts.services import AccountError, create_user, revoke_api_tokens
+from contractors.forms import ContractorForm, ContractorUserForm
 from core.audit import changed_fields, record_change
 from core.extensions import db
 from inspections.models import Inspection, InspectionPlan, InspectionStatus

@@ -1,0 +1,86 @@
+"""Who may see what: the one access policy, as an SQL filter and a Python check (twins).
+
+- Staff (admins and officers) and the system itself (``user`` None: the command line, the
+  scheduler, benchmarks) see every record.
+- A contractor's user acts for its company (``acting_contractor_id``) and sees a record only
+  when its company owns it. Each scoped model says how it is owned:
+  ``owner_columns`` names the columns that hold the owning contractor (an inspection: the
+  contractor doing it; a hazard: the contractor that reported it or is responsible for it; a
+  calendar feed and the on-time totals: their contractor), and ``owner_relations`` names the
+  records it is seen through (a photo: its inspection or hazard; an asset on the map: its
+  inspections). For a contractor, a record it may not see does not exist (404, never 403).
+- Anyone else (a contractor user without a company) sees nothing.
+
+Every list, detail page, map, dashboard number, email and export asks here: ``visible(user,
+Model)`` (a select), ``visible_clause(user, Model)`` (a WHERE condition) or ``may_see(user,
+record)``. Role checks (who may verify, plan, administer) use ``is_staff``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+
+from accounts.models import Role, User
+
+
+def is_staff(user: User | None) -> bool:
+    """Admins and officers: the district's own people."""
+    return user is not None and user.is_staff
+
+
+def sees_everything(user: User | None) -> bool:
+    """Staff, and the system itself (no user)."""
+    return user is None or is_staff(user)
+
+
+def acting_contractor_id(user: User | None) -> int | None:
+    """The contractor company whose records ``user`` sees, or None (staff, or nobody's)."""
+    if user is None or is_staff(user) or user.role != Role.CONTRACTOR:
+        return None
+    return user.contractor_id
+
+
+def visible_clause(user: User | None, model: Any) -> ColumnElement[bool]:
+    """The WHERE condition selecting the ``model`` rows ``user`` may see."""
+    if sees_everything(user):
+        return true()
+    contractor_id = acting_contractor_id(user)
+    if contractor_id is None:
+        return false()
+    conditions = [
+        getattr(model, column) == contractor_id for column in getattr(model, "owner_columns", ())
+    ]
+    for name in getattr(model, "owner_relations", ()):
+        relation = getattr(model, name)
+        parent_clause = visible_clause(user, relation.property.mapper.class_)
+        if relation.property.uselist:
+            conditions.append(relation.any(parent_clause))
+        else:
+            conditions.append(relation.has(parent_clause))
+    return or_(*conditions) if conditions else false()
+
+
+def visible(user: User | None, model: Any) -> Select:
+    """``select(model)`` limited to the rows ``user`` may see."""
+    query = select(model)
+    return query if sees_everything(user) else query.where(visible_clause(user, model))
+
+
+def may_see(user: User | None, record: Any) -> bool:
+    """The Python twin of ``visible_clause`` for one loaded record."""
+    if sees_everything(user):
+        return True
+    contractor_id = acting_contractor_id(user)
+    if contractor_id is None or record is None:
+        return False
+    owner_columns = getattr(type(record), "owner_columns", ())
+    if any(getattr(record, column) == contractor_id for column in owner_columns):
+        return True
+    for name in getattr(type(record), "owner_relations", ()):
+        related = getattr(record, name)
+        records = related if isinstance(related, list) else [related]
+        if any(may_see(user, parent) for parent in records if parent is not None):
+            return True
+    return False

@@ -47,8 +47,15 @@ class CheckedPhoto:
 
 
 def init_app(app: Flask) -> None:
-    event.listen(Session, "after_commit", _forget_written_files)
-    event.listen(Session, "after_soft_rollback", _remove_written_files)
+    """Clean up the files of a rolled-back unit of work. The listeners are on the Session
+    class, shared by every app in the process, so they are added once, not per app."""
+    listeners = (
+        ("after_commit", _forget_written_files),
+        ("after_soft_rollback", _remove_written_files),
+    )
+    for name, listener in listeners:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def photo_dir() -> Path:

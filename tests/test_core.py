@@ -146,3 +146,23 @@ def test_chinese_catalog_is_complete_and_compiled():
     assert untranslated == []
     in_catalog = {forms(m.id): forms(m.string) for m in catalog if m.id}
     assert in_catalog == compiled, "run bin/translations compile"
+
+
+def test_create_app_adds_no_global_listener_twice(database_url):
+    from sqlalchemy.orm import Session
+
+    from app import create_app
+    from tests.conftest import test_config
+
+    def listeners() -> list:
+        return [
+            *Session.dispatch.after_commit._clslevel[Session],
+            *Session.dispatch.after_soft_rollback._clslevel[Session],
+        ]
+
+    create_app(test_config(database_url))
+    before = listeners()
+    for _ in range(3):
+        create_app(test_config(database_url))
+    assert listeners() == before
+    assert len(before) == len(set(before))

@@ -7,8 +7,8 @@ from sqlalchemy.orm import joinedload
 
 from accounts.models import ApiToken, Contractor, Role, User
 from core.audit import record_change
+from core.clock import now_utc
 from core.extensions import db
-from core.types import utcnow
 
 
 class AccountError(ValueError):
@@ -81,5 +81,5 @@ def revoke_api_tokens(user: User) -> int:
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
     for api_token in tokens:
-        api_token.revoked_at = utcnow()
+        api_token.revoked_at = now_utc()
     return len(tokens)

@@ -13,8 +13,9 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import now_utc
 from core.extensions import db
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 
 
 class AlertTrigger(StrEnum):
@@ -60,7 +61,7 @@ class AlertRun(db.Model):
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict | None] = mapped_column(JSON)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
@@ -101,7 +102,7 @@ class AlertDelivery(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     run: Mapped[AlertRun | None] = relationship()

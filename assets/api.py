@@ -34,7 +34,7 @@ from assets.services import (
     DuplicateCodeError,
     asset_by_code,
     create_asset,
-    grid_and_children,
+    in_grid,
     text_search,
     update_asset,
 )
@@ -46,6 +46,7 @@ from core.api import (
     register_token_api,
 )
 from core.extensions import db
+from core.paging import page_links
 from core.spatial import (
     BBox,
     bbox_filter,
@@ -120,12 +121,10 @@ def feature_collection_members(rows: list) -> orjson.Fragment:
     return orjson.Fragment("[" + ",".join(row[0] for row in rows) + "]")
 
 
-def grid_ids_within(code: str):
-    """The grid with ``code`` and its children, or a 422 when there is none."""
-    grid_id = db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper()))
-    if grid_id is None:
+def require_known_grid(code: str) -> None:
+    """A 422 naming the ``grid`` filter when no grid has ``code``."""
+    if db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper())) is None:
         abort(422, errors={"query": {"grid": [f"Unknown grid: {code}."]}})
-    return grid_and_children(grid_id)
 
 
 def asset_conditions(args: dict[str, Any]) -> list:
@@ -135,7 +134,8 @@ def asset_conditions(args: dict[str, Any]) -> list:
     if "status" in args:
         conditions.append(Asset.status == args["status"])
     if "grid" in args:
-        conditions.append(Asset.grid_id.in_(grid_ids_within(args["grid"])))
+        require_known_grid(args["grid"])
+        conditions.append(in_grid(Asset.grid_id, args["grid"]))
     if "q" in args and args["q"].strip():
         conditions.append(text_search(args["q"].strip()))
     if "bbox" in args:
@@ -143,22 +143,6 @@ def asset_conditions(args: dict[str, Any]) -> list:
         bind = db.session.get_bind()
         conditions.append(bbox_filter(bind, "assets", Asset.id, Asset.location, bbox))
     return conditions
-
-
-def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
-    query = request.args.to_dict(flat=False)
-
-    def href(number: int) -> str:
-        query.update(page=[str(number)], per_page=[str(per_page)])
-        return url_for("assets_api.list_assets", _external=True, **query)
-
-    links = [{"rel": "self", "href": href(page)}]
-    if page * per_page < matched:
-        links.append({"rel": "next", "href": href(page + 1)})
-    if page > 1:
-        last = max(1, -(-matched // per_page))
-        links.append({"rel": "prev", "href": href(min(page - 1, last))})
-    return links
 
 
 @blp.get("/assets")

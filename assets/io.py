@@ -34,10 +34,10 @@ from assets.services import (
     site_ids_by_name,
 )
 from core.audit import AuditEntry, audit_row, current_actor
+from core.clock import now_utc
 from core.extensions import db
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
-from core.types import utcnow
 
 FORMATS = ("csv", "geojson")
 EXTENSIONS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson"}
@@ -314,7 +314,7 @@ def insert_assets(cleans: list[CleanAsset], action: str, site_names: dict[int, s
     if not cleans:
         return 0
     actor = current_actor()
-    now = utcnow()
+    now = now_utc()
     assets = [{**clean.column_values(), "created_at": now, "updated_at": now} for clean in cleans]
     with deferred_spatial_index(db.session, Asset.__tablename__, "location"):
         bulk_insert(Asset, assets)

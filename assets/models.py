@@ -8,9 +8,10 @@ from geoalchemy2 import Geometry
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import now_utc
 from core.extensions import db
 from core.spatial import SRID
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 
 if TYPE_CHECKING:
     from inspections.models import Inspection
@@ -88,8 +89,8 @@ class Asset(db.Model):
     serial_number: Mapped[str | None] = mapped_column(String(100))
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
     notes: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
 
     grid: Mapped[Grid | None] = relationship()
     site: Mapped[Site | None] = relationship()

@@ -41,6 +41,10 @@ BASE_FIELDS = (
 )
 
 
+# The list filters' value for "in no grid".
+NO_GRID = "none"
+
+
 class AssetValidationError(ValueError):
     """Bad input; ``errors`` maps each bad field to the reason."""
 
@@ -340,6 +344,13 @@ def grid_and_children(grid_id) -> Select:
     ``grid_id`` may be a value or a scalar subquery (NULL matches nothing).
     """
     return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
+
+
+def in_grid(grid_column: Any, code: str) -> ColumnElement[bool]:
+    """``grid_column`` (an asset's or hazard's grid) lies in the grid with ``code``: a
+    first-level grid covers its children. An unknown code matches nothing."""
+    grid_id = select(Grid.id).where(Grid.code == code.strip().upper()).scalar_subquery()
+    return grid_column.in_(grid_and_children(grid_id))
 
 
 def text_search(text: str) -> ColumnElement[bool]:

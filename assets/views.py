@@ -21,26 +21,24 @@ from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, Grid, Site
 from assets.sections import asset_sections
 from assets.services import (
+    NO_GRID,
     AssetValidationError,
     DuplicateCodeError,
     asset_by_code,
     asset_record,
     create_asset,
-    grid_and_children,
+    in_grid,
     retire_asset,
     text_search,
     update_asset,
 )
-from core.args import positive_int_arg
 from core.audit import AuditEntry
 from core.extensions import db
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
 
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
-NO_GRID = "none"
 SORT_COLUMNS = {
     "code": Asset.code,
     "name": func.lower(Asset.name),
@@ -82,14 +80,15 @@ def list_query_from_request() -> ListQuery:
     sort = request.args.get("sort", "").strip()
     if sort.lstrip("-") not in SORT_COLUMNS:
         sort = "code"
+    page, per_page = page_args()
     return ListQuery(
         kind=request.args.get("kind", "").strip(),
         status=request.args.get("status", "").strip(),
         grid=request.args.get("grid", "").strip(),
         q=request.args.get("q", "").strip(),
         sort=sort,
-        page=positive_int_arg("page", 1),
-        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -102,8 +101,7 @@ def filtered_assets(query: ListQuery):
     if query.grid == NO_GRID:
         stmt = stmt.where(Asset.grid_id.is_(None))
     elif query.grid:
-        grid_id = select(Grid.id).where(Grid.code == query.grid.upper()).scalar_subquery()
-        stmt = stmt.where(Asset.grid_id.in_(grid_and_children(grid_id)))
+        stmt = stmt.where(in_grid(Asset.grid_id, query.grid))
     if query.q:
         stmt = stmt.where(text_search(query.q))
     return stmt
@@ -120,14 +118,13 @@ def ordering(sort: str) -> list[ColumnElement]:
 def asset_list():
     query = list_query_from_request()
     stmt = filtered_assets(query)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    assets = db.session.scalars(
-        stmt.options(selectinload(Asset.grid), selectinload(Asset.site))
-        .order_by(*ordering(query.sort))
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    ).all()
-    pages = max(1, -(-total // query.per_page))
+    listed = page_of(
+        stmt.options(selectinload(Asset.grid), selectinload(Asset.site)).order_by(
+            *ordering(query.sort)
+        ),
+        query.page,
+        query.per_page,
+    )
     filters = query.filters()
 
     def list_url(**changes: Any) -> str:
@@ -135,10 +132,10 @@ def asset_list():
 
     return render_template(
         "assets/list.html",
-        assets=assets,
+        assets=listed.items,
         query=query,
-        total=total,
-        pages=pages,
+        total=listed.total,
+        pages=listed.pages,
         list_url=list_url,
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
     )
@@ -308,13 +305,12 @@ def asset_label_sheet():
         page=1,
         per_page=MAX_LABELS,
     )
-    stmt = filtered_assets(query).where(Asset.status != "retired")
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    assets = db.session.scalars(stmt.order_by(Asset.code).limit(MAX_LABELS)).all()
+    stmt = filtered_assets(query).where(Asset.status != "retired").order_by(Asset.code)
+    listed = page_of(stmt, 1, MAX_LABELS)
     return render_template(
         "assets/labels.html",
-        assets=assets,
-        total=total,
+        assets=listed.items,
+        total=listed.total,
         query=query,
         max_labels=MAX_LABELS,
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),

@@ -33,9 +33,9 @@ from accounts.models import Contractor, User  # noqa: E402
 from app import create_app  # noqa: E402
 from assets.models import Asset, Grid  # noqa: E402
 from core import clock  # noqa: E402
+from core.clock import now_utc  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
-from core.types import utcnow  # noqa: E402
 from hazards.models import Hazard  # noqa: E402
 from inspections.models import Inspection  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
@@ -131,7 +131,7 @@ def add_people() -> list[int]:
 
 
 def add_assets(count: int, grid_ids: list[int], rng: random.Random) -> None:
-    now = utcnow()
+    now = now_utc()
     with deferred_spatial_index(db.session, "assets", "location"):
         for start in range(1, count + 1, CHUNK):
             rows = [
@@ -157,7 +157,7 @@ def add_assets(count: int, grid_ids: list[int], rng: random.Random) -> None:
 def add_inspections(assets: int, contractor_ids: list[int], rng: random.Random) -> None:
     """Per asset: 9 past inspections (completed, except one for the first 10k assets, left
     scheduled: overdue) and one scheduled in the future."""
-    now = utcnow()
+    now = now_utc()
     overdue_assets = set(rng.sample(range(1, assets + 1), min(OVERDUE, assets)))
     rows = []
     for asset_id in range(1, assets + 1):

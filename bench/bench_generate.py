@@ -25,9 +25,9 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from accounts.models import Contractor  # noqa: E402
 from app import create_app  # noqa: E402
 from assets.models import Asset  # noqa: E402
+from core.clock import now_utc  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import deferred_spatial_index, point_value  # noqa: E402
-from core.types import utcnow  # noqa: E402
 from inspections.models import Inspection, InspectionPlan  # noqa: E402
 from inspections.services import generate_inspections  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
@@ -44,7 +44,7 @@ def database_url(backend: str, directory: Path) -> str:
 
 def add_assets(count: int) -> None:
     rng = random.Random(7)
-    now = utcnow()
+    now = now_utc()
     rows = [
         {
             "code": f"EB-{number:06d}",

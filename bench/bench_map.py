@@ -34,9 +34,9 @@ import core.clock  # noqa: E402
 from accounts.models import Contractor  # noqa: E402
 from app import create_app  # noqa: E402
 from assets.models import Asset  # noqa: E402
+from core.clock import now_utc  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.spatial import deferred_spatial_index, point_value  # noqa: E402
-from core.types import utcnow  # noqa: E402
 from hazards.models import Hazard  # noqa: E402
 from inspections.models import Inspection  # noqa: E402
 from maps.status import MapFilters, map_assets_query  # noqa: E402
@@ -57,7 +57,7 @@ def database_url(backend: str, directory: Path) -> str:
 def add_assets(first: int, last: int, contractor_id: int) -> None:
     """Assets first..last with one inspection each and a hazard on every hundredth."""
     rng = random.Random(first)
-    now = utcnow()
+    now = now_utc()
     assets = [
         {
             "code": f"EB-{number:06d}",
@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--naive-max", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    core.clock.now_utc = lambda: utcnow().replace(year=2026, month=3, day=16, hour=4)
+    core.clock.now_utc = lambda: now_utc().replace(year=2026, month=3, day=16, hour=4)
     sizes = [int(size) for size in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as directory:
         for backend in args.backends.split(","):

@@ -10,8 +10,9 @@ from flask_login import current_user
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.clock import now_utc
 from core.extensions import db
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 
 
 class AuditEntry(db.Model):
@@ -19,7 +20,7 @@ class AuditEntry(db.Model):
     __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(40))
@@ -62,7 +63,7 @@ def audit_row(
     """An audit row as a plain dict, for bulk inserts."""
     user_id, actor_label = actor or current_actor()
     return {
-        "at": utcnow(),
+        "at": now_utc(),
         "user_id": user_id,
         "actor": actor_label,
         "action": action,

@@ -39,9 +39,10 @@ from sqlalchemy import String, Text, UniqueConstraint, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
+from core.clock import now_utc
 from core.extensions import db
 from core.spatial import insert_ignoring_duplicates
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 
 JOB_CATCH_UP = "scheduler.catch_up"
 LOOKBACK = timedelta(days=8)  # far enough back to find last week's weekly run
@@ -113,7 +114,7 @@ class JobRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(String(80))
     run_key: Mapped[str] = mapped_column(String(40))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     detail: Mapped[str | None] = mapped_column(Text)
 

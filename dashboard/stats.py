@@ -28,6 +28,7 @@ from sqlalchemy import (
 from accounts.access import visible, visible_clause
 from accounts.models import Contractor
 from assets.models import Grid
+from assets.services import NO_GRID
 from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardSeverity
@@ -47,7 +48,6 @@ AGE_BUCKETS = (
     ("31-90", _l("31–90 days"), 90),
     ("90+", _l("Over 90 days"), None),
 )
-NO_GRID = "none"
 
 
 @dataclass(frozen=True)

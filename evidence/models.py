@@ -11,8 +11,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import now_utc
 from core.extensions import db
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 
 if TYPE_CHECKING:
     from hazards.models import Hazard
@@ -51,7 +52,7 @@ class Photo(db.Model):
     )
     stage: Mapped[str | None] = mapped_column(String(10))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     inspection: Mapped[Inspection | None] = relationship(back_populates="photos")
     hazard: Mapped[Hazard | None] = relationship(back_populates="photos")

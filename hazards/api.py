@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
@@ -21,11 +21,13 @@ from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
 from accounts.models import Contractor
-from assets.api import grid_ids_within
+from assets.api import require_known_grid
 from assets.models import Asset, PropertyCompany, Site
+from assets.services import in_grid
 from core.api import GEOJSON, geojson_response, protect_session_writes, register_token_api
 from core.clock import district_today
 from core.extensions import db
+from core.paging import page_links
 from core.spatial import latitude_of, longitude_of
 from hazards.models import Hazard, HazardStatus
 from hazards.schemas import (
@@ -120,7 +122,8 @@ def hazard_conditions(args: dict[str, Any], today) -> list:
         if name in args:
             conditions.append(getattr(Hazard, name) == args[name])
     if "grid" in args:
-        conditions.append(Hazard.grid_id.in_(grid_ids_within(args["grid"])))
+        require_known_grid(args["grid"])
+        conditions.append(in_grid(Hazard.grid_id, args["grid"]))
     if args.get("overdue") is True:
         conditions.append(hazard_overdue_clause(today))
     elif args.get("overdue") is False:
@@ -131,22 +134,6 @@ def hazard_conditions(args: dict[str, Any], today) -> list:
             Hazard.asset_id == select(Asset.id).where(Asset.code == code).scalar_subquery()
         )
     return conditions
-
-
-def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
-    query = request.args.to_dict(flat=False)
-
-    def href(number: int) -> str:
-        query.update(page=[str(number)], per_page=[str(per_page)])
-        return url_for("hazards_api.list_hazards", _external=True, **query)
-
-    links = [{"rel": "self", "href": href(page)}]
-    if page * per_page < matched:
-        links.append({"rel": "next", "href": href(page + 1)})
-    if page > 1:
-        last = max(1, -(-matched // per_page))
-        links.append({"rel": "prev", "href": href(min(page - 1, last))})
-    return links
 
 
 @blp.get("/hazards")

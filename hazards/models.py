@@ -14,9 +14,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import now_utc
 from core.extensions import db
 from core.spatial import SRID
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 from evidence.models import Photo
 
 if TYPE_CHECKING:
@@ -102,9 +103,9 @@ class Hazard(db.Model):
     )
     deadline: Mapped[date]
     status: Mapped[str] = mapped_column(String(20), default=HazardStatus.OPEN)
-    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
 
     asset: Mapped[Asset | None] = relationship()
     grid: Mapped[Grid | None] = relationship()
@@ -136,7 +137,7 @@ class HazardEvent(db.Model):
     to_status: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     note: Mapped[str | None] = mapped_column(Text)
 
     hazard: Mapped[Hazard] = relationship(back_populates="events")

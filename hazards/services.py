@@ -22,10 +22,9 @@ from assets.grids import GridLocator
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
 from core.audit import changed_fields, record_change
-from core.clock import district_today, district_zone
+from core.clock import district_today, district_zone, now_utc
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
-from core.types import utcnow
 from evidence.models import Photo, PhotoStage
 from evidence.photos import add_photos, check_photos
 from hazards.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
@@ -324,7 +323,7 @@ def create_hazard(
         responsible_contractor_id=contractor.id if contractor is not None else None,
         deadline=deadline,
         status=HazardStatus.OPEN,
-        status_changed_at=utcnow(),
+        status_changed_at=now_utc(),
     )
     db.session.add(hazard)
     db.session.flush()
@@ -529,7 +528,7 @@ def add_hazard_photos(
 def _move(hazard: Hazard, new_status: str, user: User | None, note: str | None) -> None:
     old_status = hazard.status
     hazard.status = new_status
-    hazard.status_changed_at = utcnow()
+    hazard.status_changed_at = now_utc()
     _add_event(hazard, old_status, new_status, user, note)
     record_change(
         "status",
@@ -549,7 +548,7 @@ def _add_event(
         to_status=str(new),
         actor_id=user.id if user is not None else None,
         actor=user.email if user is not None else "cli",
-        at=utcnow(),
+        at=now_utc(),
         note=note,
     )
     db.session.add(event)

@@ -31,10 +31,11 @@ from accounts.access import visible
 from accounts.auth import staff_required
 from assets.forms import SelectChoice
 from assets.models import Asset, Grid
-from assets.services import grid_and_children
-from core.args import date_arg, positive_int_arg
+from assets.services import in_grid
+from core.args import date_arg
 from core.clock import district_today
 from core.extensions import db
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path
 from hazards.forms import (
@@ -75,8 +76,6 @@ from hazards.services import (
 
 bp = Blueprint("hazards", __name__, url_prefix="/hazards", template_folder="templates")
 
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
 UNVERIFIED = "unverified"
 
 
@@ -118,6 +117,7 @@ class HazardListQuery:
 
 def list_query_from_request() -> HazardListQuery:
     text = {name: request.args.get(name, "").strip() for name in HazardListQuery.__annotations__}
+    page, per_page = page_args()
     return HazardListQuery(
         status=text["status"],
         severity=text["severity"],
@@ -128,8 +128,8 @@ def list_query_from_request() -> HazardListQuery:
         responsible=text["responsible"],
         found_from=text["found_from"],
         found_to=text["found_to"],
-        page=positive_int_arg("page", 1),
-        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -145,8 +145,7 @@ def hazard_conditions(query: HazardListQuery, today: date) -> list:
     if query.category:
         conditions.append(Hazard.category == query.category)
     if query.grid:
-        grid_id = select(Grid.id).where(Grid.code == query.grid).scalar_subquery()
-        conditions.append(Hazard.grid_id.in_(grid_and_children(grid_id)))
+        conditions.append(in_grid(Hazard.grid_id, query.grid))
     if query.asset:
         asset_id = select(Asset.id).where(Asset.code == query.asset).scalar_subquery()
         conditions.append(Hazard.asset_id == asset_id)
@@ -182,30 +181,27 @@ def hazard_list():
         select(func.count()).select_from(base.where(hazard_overdue_clause(today)).subquery())
     )
     stmt = base.where(hazard_overdue_clause(today)) if query.overdue else base
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    hazards = db.session.scalars(
+    listed = page_of(
         stmt.options(
             selectinload(Hazard.grid),
             selectinload(Hazard.asset),
             selectinload(Hazard.responsible_company),
             selectinload(Hazard.responsible_contractor),
-        )
-        .order_by(*overdue_first_ordering(today))
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    ).all()
-    pages = max(1, -(-total // query.per_page))
+        ).order_by(*overdue_first_ordering(today)),
+        query.page,
+        query.per_page,
+    )
 
     def list_url(**changes: Any) -> str:
         return url_for("hazards.hazard_list", **query.filters(**changes))
 
     return render_template(
         "hazards/list.html",
-        hazards=hazards,
+        hazards=listed.items,
         query=query,
-        total=total,
+        total=listed.total,
         overdue_count=overdue_count,
-        pages=pages,
+        pages=listed.pages,
         list_url=list_url,
         today=today,
         is_overdue=is_hazard_overdue,

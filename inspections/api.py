@@ -19,9 +19,10 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from assets.models import Grid
+from assets.api import require_known_grid
 from core.api import json_response, protect_session_writes, register_token_api
 from core.extensions import db
+from core.paging import page_links
 from inspections.models import Inspection
 from inspections.results import (
     InspectionConflictError,
@@ -103,28 +104,6 @@ LOAD_RELATED = (
 )
 
 
-def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
-    query = request.args.to_dict(flat=False)
-
-    def href(number: int) -> str:
-        query.update(page=[str(number)], per_page=[str(per_page)])
-        return url_for("inspections_api.list_inspections", _external=True, **query)
-
-    links = [{"rel": "self", "href": href(page)}]
-    if page * per_page < matched:
-        links.append({"rel": "next", "href": href(page + 1)})
-    if page > 1:
-        last = max(1, -(-matched // per_page))
-        links.append({"rel": "prev", "href": href(min(page - 1, last))})
-    return links
-
-
-def known_grid(code: str) -> str:
-    if db.session.scalar(select(Grid.id).where(Grid.code == code.strip().upper())) is None:
-        abort(422, errors={"query": {"grid": [f"Unknown grid: {code}."]}})
-    return code
-
-
 @blp.get("/inspections")
 @blp.arguments(InspectionQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, InspectionCollectionSchema)
@@ -136,7 +115,7 @@ def list_inspections(**args: Any) -> Response:
     page = args.pop("page")
     per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
     if "grid" in args:
-        known_grid(args["grid"])
+        require_known_grid(args["grid"])
     filters = InspectionFilters(**args)
     query = inspection_query(current_user, filters)
     offset = (page - 1) * per_page

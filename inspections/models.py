@@ -17,8 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.clock import now_utc
 from core.extensions import db
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 from evidence.models import Photo
 
 if TYPE_CHECKING:
@@ -71,8 +72,8 @@ class InspectionPlan(db.Model):
     # Item keys; None means the asset kind's default checklist.
     checklist: Mapped[list[str] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
 
     contractor: Mapped[Contractor] = relationship()
     grid: Mapped[Grid | None] = relationship()
@@ -123,7 +124,7 @@ class Inspection(db.Model):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     plan: Mapped[InspectionPlan | None] = relationship()
     asset: Mapped[Asset] = relationship()
@@ -146,7 +147,7 @@ class CalendarFeed(db.Model):
         ForeignKey("contractors.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -165,7 +166,7 @@ class OnTimeDay(db.Model):
     __tablename__ = "on_time_days"
 
     due_on: Mapped[date] = mapped_column(primary_key=True)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
 
 class OnTimeTotal(db.Model):

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, or_, select
 
 from assets.models import Asset
-from core.clock import district_zone
+from core.clock import district_zone, now_utc
 from core.extensions import db
 from core.spatial import insert_ignoring_duplicates
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 from inspections.models import Inspection, InspectionStatus, OnTimeDay, OnTimeTotal
 from inspections.services import overdue_clause
 
@@ -86,7 +86,7 @@ def roll_up_on_time(today: date, first: date, last: date) -> None:
     if not missing:
         return
     claim = insert_ignoring_duplicates(OnTimeDay.__table__).returning(OnTimeDay.__table__.c.due_on)
-    computed_at = utcnow()
+    computed_at = now_utc()
     claimed = db.session.scalars(
         claim, [{"due_on": day, "computed_at": computed_at} for day in missing]
     ).all()

@@ -38,8 +38,8 @@ from werkzeug.datastructures import FileStorage
 from accounts.access import is_staff, may_see, visible
 from accounts.models import Contractor, User
 from assets.kinds import KINDS, ChecklistItem
-from assets.models import Asset, AssetStatus, Grid
-from assets.services import grid_and_children, parse_coordinate
+from assets.models import Asset, AssetStatus
+from assets.services import in_grid, parse_coordinate
 from core import clock
 from core.audit import record_change
 from core.clock import district_zone
@@ -151,8 +151,7 @@ def inspection_query(
     if filters.kind:
         asset_conditions.append(Asset.kind == filters.kind)
     if filters.grid:
-        grid_id = select(Grid.id).where(Grid.code == filters.grid.strip().upper())
-        asset_conditions.append(Asset.grid_id.in_(grid_and_children(grid_id.scalar_subquery())))
+        asset_conditions.append(in_grid(Asset.grid_id, filters.grid))
     if asset_conditions:
         conditions.append(Inspection.asset_id.in_(select(Asset.id).where(*asset_conditions)))
     if filters.flagged is not None:

@@ -23,10 +23,10 @@ from sqlalchemy import (
 
 from assets.models import Asset, AssetStatus
 from assets.services import grid_and_children
-from core.clock import district_today
+from core.clock import district_today, now_utc
 from core.extensions import db
 from core.spatial import insert_ignoring_duplicates
-from core.types import UTCDateTime, utcnow
+from core.types import UTCDateTime
 from inspections.cadence import occurrences
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
 
@@ -161,7 +161,7 @@ def generate_for_plan(
     dates = occurrences(
         plan.start_on, plan.cadence_unit, plan.cadence_every, today, last, plan.end_on
     )
-    created_at = utcnow()
+    created_at = now_utc()
     return sum(_insert_new(plan, due_on, created_at) for due_on in dates)
 
 

@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
@@ -33,9 +33,10 @@ from accounts.models import Contractor
 from assets.models import Asset, Grid
 from assets.services import asset_by_code
 from core import clock
-from core.args import choice_arg, date_arg, positive_int_arg
+from core.args import choice_arg, date_arg
 from core.clock import district_zone
 from core.extensions import db
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import Photo
 from evidence.photos import photo_path
 from inspections.forms import (
@@ -65,8 +66,6 @@ from inspections.services import derived_status
 
 bp = Blueprint("inspections", __name__, url_prefix="/inspections", template_folder="templates")
 
-DEFAULT_PER_PAGE = 50
-MAX_PER_PAGE = 200
 PHOTO_MAX_AGE = 3600
 
 
@@ -130,10 +129,11 @@ def list_query_from_request() -> ListQuery:
     )
     if current_user.is_staff:
         filters.contractor = request.args.get("contractor", "").strip() or None
+    page, per_page = page_args()
     return ListQuery(
         filters=filters,
-        page=positive_int_arg("page", 1),
-        per_page=min(positive_int_arg("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -141,16 +141,14 @@ def list_query_from_request() -> ListQuery:
 def inspection_list():
     query = list_query_from_request()
     stmt = inspection_query(current_user, query.filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    inspections = db.session.scalars(
+    listed = page_of(
         stmt.options(
             selectinload(Inspection.asset).selectinload(Asset.grid),
             selectinload(Inspection.contractor),
-        )
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    ).all()
-    pages = max(1, -(-total // query.per_page))
+        ),
+        query.page,
+        query.per_page,
+    )
     kept = query.args()
 
     def list_url(**changes: Any) -> str:
@@ -161,11 +159,11 @@ def inspection_list():
         contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
     return render_template(
         "inspections/list.html",
-        inspections=inspections,
+        inspections=listed.items,
         query=query,
         filters=query.filters,
-        total=total,
-        pages=pages,
+        total=listed.total,
+        pages=listed.pages,
         list_url=list_url,
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
         contractors=contractors,

@@ -19,8 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
 from accounts.access import visible_clause
-from assets.models import Asset, AssetStatus, Grid
-from assets.services import grid_and_children, text_search
+from assets.models import Asset, AssetStatus
+from assets.services import NO_GRID, in_grid, text_search
 from core.clock import district_today
 from core.spatial import BBox, bbox_filter, latitude_of, longitude_of
 from hazards.models import Hazard, HazardSeverity
@@ -39,7 +39,6 @@ MAP_STATUS_LABELS = {
     GREEN: _l("In order"),
     GREY: _l("Retired"),
 }
-NO_GRID = "none"
 
 
 @dataclass(frozen=True)
@@ -134,8 +133,7 @@ def asset_filter_clauses(filters: MapFilters, scope: Scope) -> list[ColumnElemen
     if filters.grid == NO_GRID:
         clauses.append(Asset.grid_id.is_(None))
     elif filters.grid:
-        grid_id = select(Grid.id).where(Grid.code == filters.grid.upper()).scalar_subquery()
-        clauses.append(Asset.grid_id.in_(grid_and_children(grid_id)))
+        clauses.append(in_grid(Asset.grid_id, filters.grid))
     if filters.contractor is not None:
         clauses.append(_inspection_exists(Inspection.contractor_id == filters.contractor))
     if filters.q:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
@@ -46,7 +46,7 @@ from core.api import (
     register_token_api,
 )
 from core.extensions import db
-from core.paging import page_links
+from core.paging import api_page_args, api_page_members, matched_count
 from core.spatial import (
     BBox,
     bbox_filter,
@@ -150,8 +150,7 @@ def asset_conditions(args: dict[str, Any]) -> list:
 @blp.response(200, AssetCollectionSchema, content_type=GEOJSON)
 def list_assets(**args: Any) -> Response:
     """Assets as a GeoJSON FeatureCollection, filtered, ordered by code and paginated."""
-    page = args.pop("page")
-    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    page, per_page = api_page_args(args)
     conditions = asset_conditions(args)
     offset = (page - 1) * per_page
     # Core execution on the session's connection: plain tuples, no ORM row processing.
@@ -159,18 +158,16 @@ def list_assets(**args: Any) -> Response:
     rows = connection.execute(
         asset_select().where(*conditions).order_by(Asset.code).limit(per_page).offset(offset)
     ).all()
-    if rows and len(rows) < per_page or page == 1 and not rows:
-        matched = offset + len(rows)  # the last page: no need to count
-    else:
-        matched = connection.execute(select(func.count(Asset.id)).where(*conditions)).scalar()
+    matched = matched_count(
+        page,
+        per_page,
+        len(rows),
+        lambda: connection.execute(select(func.count(Asset.id)).where(*conditions)).scalar(),
+    )
     body = {
         "type": "FeatureCollection",
         "features": feature_collection_members(rows),
-        "numberMatched": matched,
-        "numberReturned": len(rows),
-        "page": page,
-        "per_page": per_page,
-        "links": page_links(page, per_page, matched),
+        **api_page_members(page, per_page, matched, len(rows)),
     }
     return geojson_response(body)
 

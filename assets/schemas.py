@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from assets.kinds import KINDS
 from assets.models import AssetStatus
-from core.api import PageQuerySchema
+from core.api import PagedSchema, PageQuerySchema
 from core.spatial import BBox
 
 STATUSES = [status.value for status in AssetStatus]
@@ -121,27 +121,21 @@ class AssetPropertiesSchema(Schema):
     attributes = fields.Dict(keys=fields.String())
 
 
-class AssetFeatureSchema(Schema):
+class PointFeatureSchema(Schema):
+    """A GeoJSON Feature with a point; subclasses say what its properties are."""
+
     type = fields.String(metadata={"enum": ["Feature"]})
     id = fields.String()
     geometry = fields.Nested(PointSchema)
+
+
+class AssetFeatureSchema(PointFeatureSchema):
     properties = fields.Nested(AssetPropertiesSchema)
 
 
-class LinkSchema(Schema):
-    rel = fields.String(metadata={"enum": ["self", "next", "prev"]})
-    href = fields.String()
-
-
-class AssetCollectionSchema(Schema):
+class AssetCollectionSchema(PagedSchema):
     type = fields.String(metadata={"enum": ["FeatureCollection"]})
     features = fields.List(fields.Nested(AssetFeatureSchema))
-    # OGC API - Features spelling.
-    numberMatched = fields.Integer()
-    numberReturned = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.List(fields.Nested(LinkSchema))
 
 
 class PolygonSchema(Schema):

@@ -32,6 +32,22 @@ class PageQuerySchema(Schema):
             raise ValidationError(f"Must be at most {maximum}.")
 
 
+class LinkSchema(Schema):
+    rel = fields.String(metadata={"enum": ["self", "next", "prev"]})
+    href = fields.String()
+
+
+class PagedSchema(Schema):
+    """The members every page of an API list carries (``core.paging.api_page_members``)."""
+
+    # OGC API - Features spelling.
+    numberMatched = fields.Integer()
+    numberReturned = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    links = fields.List(fields.Nested(LinkSchema))
+
+
 def register_token_api(api: Api, blueprint: Blueprint) -> None:
     """Bearer-token clients cannot send a CSRF token; session clients still must
     (``protect_session_writes``, run by the blueprint before each request)."""

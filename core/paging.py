@@ -1,12 +1,13 @@
 """Paging of the lists: the page and its size from the query string, one page of a query,
-and the API's page links."""
+and the API's paging (its arguments, the count, the members every page carries)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import Select
 
 from core.args import positive_int_arg
@@ -53,3 +54,29 @@ def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
         last = max(1, -(-matched // per_page))
         links.append({"rel": "prev", "href": href(min(page - 1, last))})
     return links
+
+
+def api_page_args(args: dict[str, Any]) -> tuple[int, int]:
+    """Take ``page`` and ``per_page`` (default ``API_PAGE_SIZE``) out of an API list's
+    validated arguments (``core.api.PageQuerySchema``)."""
+    page = args.pop("page")
+    return page, args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+
+
+def matched_count(page: int, per_page: int, returned: int, count: Callable[[], int]) -> int:
+    """How many rows match: on the last page (fewer rows than a page, or an empty first page)
+    the rows before it plus this page's; otherwise ``count()`` asks the database."""
+    if returned and returned < per_page or page == 1 and not returned:
+        return (page - 1) * per_page + returned
+    return count()
+
+
+def api_page_members(page: int, per_page: int, matched: int, returned: int) -> dict[str, Any]:
+    """What every page of an API list carries (OGC API - Features spelling)."""
+    return {
+        "numberMatched": matched,
+        "numberReturned": returned,
+        "page": page,
+        "per_page": per_page,
+        "links": page_links(page, per_page, matched),
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
@@ -27,7 +27,7 @@ from assets.services import in_grid
 from core.api import GEOJSON, geojson_response, protect_session_writes, register_token_api
 from core.clock import district_today
 from core.extensions import db
-from core.paging import page_links
+from core.paging import api_page_args, api_page_members
 from core.spatial import latitude_of, longitude_of
 from hazards.models import Hazard, HazardStatus
 from hazards.schemas import (
@@ -145,8 +145,7 @@ def list_hazards(**args: Any):
 
     A contractor sees only the hazards its company reported or is responsible for.
     """
-    page = args.pop("page")
-    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    page, per_page = api_page_args(args)
     today = district_today()
     query = visible(current_user, Hazard).where(*hazard_conditions(args, today))
     matched = db.session.scalar(select(func.count()).select_from(query.subquery()))
@@ -160,11 +159,7 @@ def list_hazards(**args: Any):
     body = {
         "type": "FeatureCollection",
         "features": features,
-        "numberMatched": matched,
-        "numberReturned": len(features),
-        "page": page,
-        "per_page": per_page,
-        "links": page_links(page, per_page, matched),
+        **api_page_members(page, per_page, matched, len(features)),
     }
     return geojson_response(body)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from assets.schemas import LinkSchema, PointSchema
-from core.api import PageQuerySchema
+from assets.schemas import PointFeatureSchema
+from core.api import PagedSchema, PageQuerySchema
 from evidence.models import PhotoStage
 from hazards.models import HazardCategory, HazardSeverity, HazardStatus
 
@@ -105,10 +105,7 @@ class HazardDetailPropertiesSchema(HazardPropertiesSchema):
     photos = fields.List(fields.Nested(HazardPhotoSchema))
 
 
-class HazardFeatureSchema(Schema):
-    type = fields.String(metadata={"enum": ["Feature"]})
-    id = fields.String()
-    geometry = fields.Nested(PointSchema)
+class HazardFeatureSchema(PointFeatureSchema):
     properties = fields.Nested(HazardPropertiesSchema)
 
 
@@ -116,11 +113,6 @@ class HazardDetailSchema(HazardFeatureSchema):
     properties = fields.Nested(HazardDetailPropertiesSchema)
 
 
-class HazardCollectionSchema(Schema):
+class HazardCollectionSchema(PagedSchema):
     type = fields.String(metadata={"enum": ["FeatureCollection"]})
     features = fields.List(fields.Nested(HazardFeatureSchema))
-    numberMatched = fields.Integer()
-    numberReturned = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.List(fields.Nested(LinkSchema))

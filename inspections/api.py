@@ -11,7 +11,7 @@ import json
 from datetime import date
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from assets.api import require_known_grid
 from core.api import json_response, protect_session_writes, register_token_api
 from core.extensions import db
-from core.paging import page_links
+from core.paging import api_page_args, api_page_members, matched_count
 from inspections.models import Inspection
 from inspections.results import (
     InspectionConflictError,
@@ -112,8 +112,7 @@ def list_inspections(**args: Any) -> Response:
 
     A contractor's user sees only its company's inspections.
     """
-    page = args.pop("page")
-    per_page = args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
+    page, per_page = api_page_args(args)
     if "grid" in args:
         require_known_grid(args["grid"])
     filters = InspectionFilters(**args)
@@ -122,19 +121,17 @@ def list_inspections(**args: Any) -> Response:
     inspections = db.session.scalars(
         query.options(*LOAD_RELATED).limit(per_page).offset(offset)
     ).all()
-    if inspections and len(inspections) < per_page or page == 1 and not inspections:
-        matched = offset + len(inspections)  # the last page: no need to count
-    else:
-        matched = db.session.scalar(
+    matched = matched_count(
+        page,
+        per_page,
+        len(inspections),
+        lambda: db.session.scalar(
             select(func.count()).select_from(query.order_by(None).subquery())
-        )
+        ),
+    )
     body = {
         "items": [inspection_item(inspection) for inspection in inspections],
-        "numberMatched": matched,
-        "numberReturned": len(inspections),
-        "page": page,
-        "per_page": per_page,
-        "links": page_links(page, per_page, matched),
+        **api_page_members(page, per_page, matched, len(inspections)),
     }
     return json_response(body)
 

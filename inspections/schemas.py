@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from assets.kinds import KINDS
-from core.api import PageQuerySchema
+from core.api import PagedSchema, PageQuerySchema
 from inspections.results import ANSWERS, RESULTS, STATUS_FILTERS
 
 STORED_STATUSES = ["scheduled", "completed", "cancelled"]
@@ -100,15 +100,5 @@ class InspectionSchema(Schema):
     photos = fields.List(fields.String(), metadata={"description": "Photo URLs"})
 
 
-class InspectionLinkSchema(Schema):
-    rel = fields.String(metadata={"enum": ["self", "next", "prev"]})
-    href = fields.String()
-
-
-class InspectionCollectionSchema(Schema):
+class InspectionCollectionSchema(PagedSchema):
     items = fields.List(fields.Nested(InspectionSchema))
-    numberMatched = fields.Integer()
-    numberReturned = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    links = fields.List(fields.Nested(InspectionLinkSchema))

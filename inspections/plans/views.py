@@ -154,22 +154,24 @@ def plan_edit(plan_id: int):
 @bp.post("/<int:plan_id>/deactivate")
 @roles_required("admin")
 def plan_deactivate(plan_id: int):
-    plan = plan_or_404(plan_id)
-    saved = set_plan_active(plan, False)
-    db.session.commit()
-    flash(_("Plan %(name)s deactivated.", name=plan.name), "success")
-    if saved.removed:
-        flash_generation(saved)
-    return redirect(url_for("plans.plan_detail", plan_id=plan.id))
+    return switch_plan(plan_id, active=False)
 
 
 @bp.post("/<int:plan_id>/activate")
 @roles_required("admin")
 def plan_activate(plan_id: int):
+    return switch_plan(plan_id, active=True)
+
+
+def switch_plan(plan_id: int, active: bool):
+    """Activate or deactivate a plan; its due inspections are generated or removed."""
     plan = plan_or_404(plan_id)
-    saved = set_plan_active(plan, True)
+    saved = set_plan_active(plan, active)
     db.session.commit()
-    flash(_("Plan %(name)s activated.", name=plan.name), "success")
-    if saved.changed:
+    if active:
+        flash(_("Plan %(name)s activated.", name=plan.name), "success")
+    else:
+        flash(_("Plan %(name)s deactivated.", name=plan.name), "success")
+    if saved.changed if active else saved.removed:
         flash_generation(saved)
     return redirect(url_for("plans.plan_detail", plan_id=plan.id))

@@ -11,17 +11,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 
-try:
-    from wtforms import SelectChoice
-except ImportError:  # WTForms < 3.3 takes plain (value, label) pairs
-
-    def SelectChoice(value, label):  # noqa: N802
-        return (value, label)
-
-
 from assets.kinds import KINDS, AssetKind, AttributeField
 from assets.models import AssetStatus
 from assets.services import BASE_FIELDS
+from core.forms import SelectChoice
 
 STATUS_LABELS = {
     AssetStatus.ACTIVE: _l("Active"),

@@ -48,7 +48,7 @@ OVERDUE = 10_000
 CONTRACTORS = 10
 STAFF = 10
 CHUNK = 50_000
-NO_LOGIN = "!"  # not a password hash: these accounts cannot sign in  # noqa: S105
+NO_LOGIN = "!"  # not a password hash: these accounts cannot sign in
 
 
 def database_url(backend: str, directory: Path) -> str:

@@ -232,7 +232,7 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 # nanometres at these coordinates.
 
 
-class json_object(FunctionElement):  # noqa: N801  (reads like the SQL function)
+class json_object(FunctionElement):
     """``json_object(k1, v1, …)`` on SQLite, ``json_build_object`` on PostgreSQL; the keys are
     names written into the statement (constants of the code, never input)."""
 
@@ -245,17 +245,17 @@ class json_object(FunctionElement):  # noqa: N801  (reads like the SQL function)
         super().__init__(*arguments)
 
 
-class json_array(FunctionElement):  # noqa: N801
+class json_array(FunctionElement):
     inherit_cache = True
 
 
-class embedded_json(FunctionElement):  # noqa: N801
+class embedded_json(FunctionElement):
     """A JSON column's stored document, embedded as JSON (not as a string)."""
 
     inherit_cache = True
 
 
-class json_text(FunctionElement):  # noqa: N801
+class json_text(FunctionElement):
     """A JSON value as its text, for the client to pass on without parsing."""
 
     type = Text()

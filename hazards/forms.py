@@ -14,9 +14,9 @@ from sqlalchemy import select
 from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
 from accounts.models import Contractor, User
-from assets.forms import SelectChoice
 from assets.models import PropertyCompany, Site
 from core.extensions import db
+from core.forms import SelectChoice
 from evidence.models import PhotoStage
 from hazards.services import (
     CATEGORY_LABELS,

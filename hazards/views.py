@@ -29,12 +29,12 @@ from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
 from accounts.auth import staff_required
-from assets.forms import SelectChoice
 from assets.models import Asset, Grid
 from assets.services import in_grid
 from core.args import date_arg
 from core.clock import district_today
 from core.extensions import db
+from core.forms import SelectChoice
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path

@@ -17,15 +17,8 @@ from wtforms import (
     TextAreaField,
 )
 
-try:
-    from wtforms import SelectChoice
-except ImportError:  # WTForms < 3.3 takes plain (value, label) pairs
-
-    def SelectChoice(value, label):  # noqa: N802
-        return (value, label)
-
-
 from assets.kinds import ChecklistItem
+from core.forms import SelectChoice
 
 ANSWER_LABELS = {"pass": _l("Pass"), "fail": _l("Fail"), "na": _l("N/A")}
 RESULT_LABELS = {"pass": _l("Pass"), "fail": _l("Fail")}

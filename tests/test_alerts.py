@@ -48,7 +48,7 @@ class Inbox:
         self.messages: list[tuple[str, email.message.EmailMessage]] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             for rcpt in envelope.rcpt_tos:

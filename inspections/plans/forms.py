@@ -21,10 +21,10 @@ from wtforms import (
 )
 
 from accounts.models import Contractor
-from assets.forms import SelectChoice
 from assets.kinds import KINDS, AssetKind
 from assets.models import Grid
 from core.extensions import db
+from core.forms import SelectChoice
 from inspections.models import InspectionPlan
 
 UNIT_LABELS = {

@@ -18,6 +18,7 @@ from flask_login import current_user
 from icalendar import Calendar, Event, vGeo
 from sqlalchemy import or_, select, update
 
+from accounts.access import acting_contractor_id, is_staff
 from accounts.auth import roles_required
 from accounts.models import Contractor, Role, User
 from assets.kinds import kind_named
@@ -173,10 +174,11 @@ def feed(token: str):
 def managed_contractor(raw_id: str | None) -> Contractor | None:
     """The contractor whose feed the current user manages: its own for a contractor user,
     the one picked (``contractor`` id) for staff."""
-    if current_user.has_role(Role.CONTRACTOR):
-        if current_user.contractor_id is None:
+    if not is_staff(current_user):
+        contractor_id = acting_contractor_id(current_user)
+        if contractor_id is None:
             abort(403)
-        return db.session.get(Contractor, current_user.contractor_id)
+        return db.session.get(Contractor, contractor_id)
     if not raw_id:
         return None
     if not str(raw_id).isdigit():
@@ -194,7 +196,7 @@ def may_manage_feed() -> bool:
 
 def render_feed_page(contractor: Contractor | None, new_url: str | None = None, status=200):
     contractors = []
-    if current_user.is_staff:
+    if is_staff(current_user):
         contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
     response = current_app.make_response(
         (

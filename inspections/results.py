@@ -115,9 +115,13 @@ class InspectionFilters:
     due_to: date | None = None
 
     def active(self) -> dict[str, Any]:
-        """The filters that are set, by name."""
+        """The filters that are set, by name (``flagged`` False is set: "not flagged")."""
         values = {field.name: getattr(self, field.name) for field in fields(self)}
-        return {key: value for key, value in values.items() if value not in (None, "", False)}
+        return {
+            key: value
+            for key, value in values.items()
+            if value not in (None, "") and (value is not False or key == "flagged")
+        }
 
 
 def inspection_query(

@@ -149,6 +149,13 @@ def test_list_pages(client, auth, officer, field):
     ]
 
 
+def test_list_pages_keep_a_not_flagged_filter(client, auth, officer, field):
+    auth.login(officer)
+    first = client.get("/inspections/?per_page=3&flagged=no")
+    assert listed(first) == [field["overdue"], field["rival"], field["soon"]]
+    assert "flagged=no" in first.text.split('class="pagination"', 1)[1]
+
+
 # Another contractor's inspection does not exist
 
 

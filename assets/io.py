@@ -34,6 +34,7 @@ from assets.services import (
     site_ids_by_name,
 )
 from core.audit import AuditEntry, audit_row, current_actor
+from core.errors import ValidationError
 from core.extensions import db
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
@@ -50,8 +51,11 @@ SourceRow = tuple[str, dict[str, Any]]
 Progress = Callable[[Iterable, int], Any]
 
 
-class ImportFileError(ValueError):
+class ImportFileError(ValidationError):
     """The file cannot be read as the format at all (nothing was validated or written)."""
+
+    def __init__(self, message: str):
+        super().__init__({"file": message}, message)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
 from core.audit import changed_fields, record_change
 from core.clock import district_today, district_zone
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from core.types import utcnow
@@ -67,20 +68,18 @@ FAILED_INSPECTION_CATEGORY = {
 DESCRIPTION_MAX_LENGTH = 2000
 
 
-class HazardValidationError(ValueError):
+class HazardValidationError(ValidationError):
     """Bad hazard input; ``errors`` maps each field to what is wrong with it."""
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = errors
 
-
-class TransitionError(ValueError):
+class TransitionError(ConflictError):
     """A status change the machine does not allow (a conflict with the hazard's status)."""
 
 
 class TransitionForbidden(TransitionError):
-    """A step the machine allows but this user's role may not make (verify, reopen)."""
+    """A step the machine allows but this user's role may not make (verify, reopen): 403."""
+
+    http_status = 403
 
 
 class TransitionInputError(TransitionError):

@@ -20,7 +20,6 @@ from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_da
 from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, Grid, Site
 from assets.services import (
-    AssetValidationError,
     DuplicateCodeError,
     asset_by_code,
     asset_record,
@@ -33,6 +32,7 @@ from assets.services import (
 from core.args import positive_int_arg
 from core.audit import AuditEntry
 from core.clock import district_today
+from core.errors import Refusal, on_refused
 from core.extensions import db
 from hazards.models import Hazard
 from hazards.services import (
@@ -377,14 +377,14 @@ def site_names() -> list[str]:
     return list(db.session.scalars(select(Site.name).order_by(Site.name)))
 
 
-def field_errors(errors: dict[str, str]) -> dict[str, list[str]]:
+def field_errors(messages: dict[str, list[str]]) -> dict[str, list[str]]:
     """Service error keys as form field names ("attributes.ports" → "attr_ports")."""
     by_field: dict[str, list[str]] = {}
-    for key, message in errors.items():
+    for key, texts in messages.items():
         name = key
         if key.startswith("attributes."):
             name = attribute_field_name(key.removeprefix("attributes."))
-        by_field.setdefault(name, []).append(message)
+        by_field.setdefault(name, []).extend(texts)
     return by_field
 
 
@@ -409,15 +409,17 @@ def asset_new():
         **form.base_values(),
         "attributes": form.attribute_values(kind) if kind else {},
     }
-    try:
-        asset = create_asset(data)
-    except AssetValidationError as error:
-        db.session.rollback()
-        return render_form("assets/form.html", form, field_errors(error.errors), 400, asset=None)
-    except DuplicateCodeError as error:
-        db.session.rollback()
-        message = _("An asset with code %(code)s exists already.", code=error.code)
-        return render_form("assets/form.html", form, {"code": [message]}, 400, asset=None)
+
+    def refused(error: Refusal, _status: int):
+        """Bad input and a taken code alike: the form again, 400."""
+        if isinstance(error, DuplicateCodeError):
+            errors = {"code": [_("An asset with code %(code)s exists already.", code=error.code)]}
+        else:
+            errors = field_errors(error.messages())
+        return render_form("assets/form.html", form, errors, 400, asset=None)
+
+    on_refused(refused)
+    asset = create_asset(data)
     db.session.commit()
     flash(_("Asset %(code)s created.", code=asset.code), "success")
     return redirect(url_for("assets.asset_detail", code=asset.code))
@@ -433,12 +435,12 @@ def asset_edit(code: str):
         status = 400 if form.is_submitted() else 200
         return render_form("assets/form.html", form, {}, status, asset=asset, kind=kind)
     changes = {**form.base_values(), "attributes": form.attribute_values(kind) if kind else {}}
-    try:
-        update_asset(asset, changes)
-    except AssetValidationError as error:
-        db.session.rollback()
-        errors = field_errors(error.errors)
-        return render_form("assets/form.html", form, errors, 400, asset=asset, kind=kind)
+    on_refused(
+        lambda error, status: render_form(
+            "assets/form.html", form, field_errors(error.messages()), status, asset=asset, kind=kind
+        )
+    )
+    update_asset(asset, changes)
     db.session.commit()
     flash(_("Asset %(code)s saved.", code=asset.code), "success")
     return redirect(url_for("assets.asset_detail", code=asset.code))

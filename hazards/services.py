@@ -82,11 +82,12 @@ class TransitionForbidden(TransitionError):
     http_status = 403
 
 
-class TransitionInputError(TransitionError):
-    """A step that lacks something the user must give (the reason for reopening)."""
+class TransitionInputError(ValidationError):
+    """A step that lacks something the user must give (the reason for reopening), or names
+    an unknown status; ``field`` is which."""
 
     def __init__(self, message, field: str):
-        super().__init__(message)
+        super().__init__({field: message}, message)
         self.field = field
 
 
@@ -432,8 +433,9 @@ def change_hazard_status(
     hazard: Hazard, new_status: str, user: User, note: str | None = None
 ) -> Hazard:
     """Move the hazard one step forward; raise TransitionError if the machine does not allow
-    it (TransitionForbidden if the user's role does not). Verifying puts a faulty asset back
-    in service once it has no other unverified hazard."""
+    it (TransitionForbidden if the user's role does not, TransitionInputError for a status
+    that does not exist). Verifying puts a faulty asset back in service once it has no other
+    unverified hazard."""
     if new_status not in {str(status) for status in HazardStatus}:
         raise TransitionInputError(_l("Unknown status %(status)s.", status=new_status), "status")
     if new_status == HazardStatus.OPEN:

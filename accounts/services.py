@@ -8,11 +8,15 @@ from sqlalchemy.orm import joinedload
 from accounts.models import ApiToken, Contractor, Role, User
 from core.audit import record_change
 from core.clock import now_utc
+from core.errors import ValidationError
 from core.extensions import db
 
 
-class AccountError(ValueError):
+class AccountError(ValidationError):
     """A request about accounts that cannot be carried out; the message says why."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__({field: message}, message)
 
 
 def create_user(
@@ -24,23 +28,23 @@ def create_user(
 ) -> User:
     email = email.strip().lower()
     if role not in set(Role):
-        raise AccountError(f"unknown role {role!r}: use admin, officer or contractor")
+        raise AccountError(f"unknown role {role!r}: use admin, officer or contractor", "role")
     if "@" not in email:
-        raise AccountError(f"not an email address: {email!r}")
+        raise AccountError(f"not an email address: {email!r}", "email")
     if len(password) < 8:
-        raise AccountError("the password must have at least 8 characters")
+        raise AccountError("the password must have at least 8 characters", "password")
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"a user with email {email} exists already")
+        raise AccountError(f"a user with email {email} exists already", "email")
     contractor = None
     if role == Role.CONTRACTOR:
         if not contractor_name:
-            raise AccountError("a contractor user needs --contractor NAME")
+            raise AccountError("a contractor user needs --contractor NAME", "contractor")
         contractor = contractor_named(contractor_name)
         if contractor is None:
             contractor = Contractor(name=contractor_name.strip())
             db.session.add(contractor)
     elif contractor_name:
-        raise AccountError("only contractor users belong to a contractor")
+        raise AccountError("only contractor users belong to a contractor", "contractor")
     user = User(email=email, role=role, contractor=contractor, name=name)
     user.set_password(password)
     db.session.add(user)

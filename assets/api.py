@@ -16,7 +16,6 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy import Select, func, literal_column, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from assets.models import Asset, Grid, Site
@@ -30,8 +29,6 @@ from assets.schemas import (
     GridQuerySchema,
 )
 from assets.services import (
-    AssetValidationError,
-    DuplicateCodeError,
     asset_by_code,
     create_asset,
     in_grid,
@@ -45,6 +42,7 @@ from core.api import (
     protect_session_writes,
     register_token_api,
 )
+from core.errors import conflict_on_integrity_error
 from core.extensions import db
 from core.paging import api_page_args, api_page_members, matched_count
 from core.spatial import (
@@ -190,27 +188,12 @@ def get_asset(code: str) -> Response:
 # Writing
 
 
-def validation_errors(errors: dict[str, str]) -> dict[str, dict[str, list[str]]]:
-    return {"json": {field: [message] for field, message in errors.items()}}
-
-
 def save(change) -> str:
-    """Run ``change`` (returns the asset's code), commit once; on any error write nothing."""
-    try:
+    """Run ``change`` (returns the asset's code), commit once. A refused change writes
+    nothing: ``core.errors`` rolls back and answers 422 naming the fields, or 409."""
+    with conflict_on_integrity_error("The change conflicts with another asset (duplicate code)."):
         code = change()
         db.session.commit()
-    except AssetValidationError as error:
-        db.session.rollback()
-        abort(422, errors=validation_errors(error.errors))
-    except DuplicateCodeError as error:
-        db.session.rollback()
-        abort(409, message=str(error))
-    except IntegrityError:
-        db.session.rollback()
-        abort(409, message="The change conflicts with another asset (duplicate code).")
-    except Exception:
-        db.session.rollback()
-        raise
     return code
 
 

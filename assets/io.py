@@ -35,6 +35,7 @@ from assets.services import (
 )
 from core.audit import AuditEntry, audit_row, current_actor
 from core.clock import now_utc
+from core.errors import ValidationError
 from core.extensions import db
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
@@ -50,8 +51,11 @@ SourceRow = tuple[str, dict[str, Any]]
 Progress = Callable[[Iterable, int], Any]
 
 
-class ImportFileError(ValueError):
+class ImportFileError(ValidationError):
     """The file cannot be read as the format at all (nothing was validated or written)."""
+
+    def __init__(self, message: str):
+        super().__init__({"file": message}, message)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, AssetStatus, Grid, Site
 from core.audit import changed_fields, record_change
 from core.clock import district_today
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import point_value
 
@@ -45,17 +46,13 @@ BASE_FIELDS = (
 NO_GRID = "none"
 
 
-class AssetValidationError(ValueError):
+class AssetValidationError(ValidationError):
     """Bad input; ``errors`` maps each bad field to the reason."""
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{name}: {reason}" for name, reason in errors.items()))
-        self.errors = errors
 
-
-class DuplicateCodeError(ValueError):
+class DuplicateCodeError(ConflictError):
     def __init__(self, code: str):
-        super().__init__(f"an asset with code {code} exists already")
+        super().__init__(f"an asset with code {code} exists already", "code")
         self.code = code
 
 

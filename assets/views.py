@@ -22,7 +22,6 @@ from assets.models import Asset, Grid, Site
 from assets.sections import asset_sections
 from assets.services import (
     NO_GRID,
-    AssetValidationError,
     DuplicateCodeError,
     asset_by_code,
     asset_record,
@@ -33,6 +32,7 @@ from assets.services import (
     update_asset,
 )
 from core.audit import AuditEntry
+from core.errors import Refusal, on_refused
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 
@@ -326,14 +326,14 @@ def site_names() -> list[str]:
     return list(db.session.scalars(select(Site.name).order_by(Site.name)))
 
 
-def field_errors(errors: dict[str, str]) -> dict[str, list[str]]:
+def field_errors(messages: dict[str, list[str]]) -> dict[str, list[str]]:
     """Service error keys as form field names ("attributes.ports" → "attr_ports")."""
     by_field: dict[str, list[str]] = {}
-    for key, message in errors.items():
+    for key, texts in messages.items():
         name = key
         if key.startswith("attributes."):
             name = attribute_field_name(key.removeprefix("attributes."))
-        by_field.setdefault(name, []).append(message)
+        by_field.setdefault(name, []).extend(texts)
     return by_field
 
 
@@ -358,15 +358,17 @@ def asset_new():
         **form.base_values(),
         "attributes": form.attribute_values(kind) if kind else {},
     }
-    try:
-        asset = create_asset(data)
-    except AssetValidationError as error:
-        db.session.rollback()
-        return render_form("assets/form.html", form, field_errors(error.errors), 400, asset=None)
-    except DuplicateCodeError as error:
-        db.session.rollback()
-        message = _("An asset with code %(code)s exists already.", code=error.code)
-        return render_form("assets/form.html", form, {"code": [message]}, 400, asset=None)
+
+    def refused(error: Refusal, _status: int):
+        """Bad input and a taken code alike: the form again, 400."""
+        if isinstance(error, DuplicateCodeError):
+            errors = {"code": [_("An asset with code %(code)s exists already.", code=error.code)]}
+        else:
+            errors = field_errors(error.messages())
+        return render_form("assets/form.html", form, errors, 400, asset=None)
+
+    on_refused(refused)
+    asset = create_asset(data)
     db.session.commit()
     flash(_("Asset %(code)s created.", code=asset.code), "success")
     return redirect(url_for("assets.asset_detail", code=asset.code))
@@ -382,12 +384,12 @@ def asset_edit(code: str):
         status = 400 if form.is_submitted() else 200
         return render_form("assets/form.html", form, {}, status, asset=asset, kind=kind)
     changes = {**form.base_values(), "attributes": form.attribute_values(kind) if kind else {}}
-    try:
-        update_asset(asset, changes)
-    except AssetValidationError as error:
-        db.session.rollback()
-        errors = field_errors(error.errors)
-        return render_form("assets/form.html", form, errors, 400, asset=asset, kind=kind)
+    on_refused(
+        lambda error, status: render_form(
+            "assets/form.html", form, field_errors(error.messages()), status, asset=asset, kind=kind
+        )
+    )
+    update_asset(asset, changes)
     db.session.commit()
     flash(_("Asset %(code)s saved.", code=asset.code), "success")
     return redirect(url_for("assets.asset_detail", code=asset.code))

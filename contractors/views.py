@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from accounts.auth import roles_required, staff_required
 from accounts.models import Contractor, Role, User
-from accounts.services import AccountError, create_user, revoke_api_tokens
+from accounts.services import create_user, revoke_api_tokens
 from contractors.forms import ContractorForm, ContractorUserForm
 from core.audit import changed_fields, record_change
+from core.errors import Refusal, on_refused
 from core.extensions import db
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
 
@@ -150,18 +151,20 @@ def contractor_user_add(contractor_id: int):
     form = ContractorUserForm()
     if not form.validate_on_submit():
         return render_detail(contractor, form, 400)
-    try:
-        user = create_user(
-            form.email.data,
-            form.password.data,
-            Role.CONTRACTOR,
-            contractor_name=contractor.name,
-            name=(form.name.data or "").strip(),
-        )
-    except AccountError as error:
-        db.session.rollback()
+
+    def refused(error: Refusal, status: int):
+        """Whatever ``create_user`` refuses is shown under the email address."""
         form.email.errors = [*form.email.errors, str(error)]
-        return render_detail(contractor, form, 400)
+        return render_detail(contractor, form, status)
+
+    on_refused(refused)
+    user = create_user(
+        form.email.data,
+        form.password.data,
+        Role.CONTRACTOR,
+        contractor_name=contractor.name,
+        name=(form.name.data or "").strip(),
+    )
     db.session.commit()
     flash(_("User %(email)s added.", email=user.email), "success")
     return redirect(url_for("contractors.contractor_detail", contractor_id=contractor.id))

@@ -1,13 +1,149 @@
-"""Error answers: JSON under /api/, a page everywhere else. Errors roll the session back."""
+"""Error answers: JSON under /api/, a page everywhere else. Errors roll the session back.
 
-from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+A service refuses a change with one of two errors, whatever its domain:
+
+- ``ValidationError``: the input is bad; ``errors`` names each bad field. The API answers 422
+  with the fields under ``errors`` (by location, as flask-smorest reports its own arguments);
+  a page re-renders its form with them (400 unless the page says otherwise).
+- ``ConflictError``: the change does not fit the data's current state (a code taken, a status
+  step the machine does not allow). The API answers ``http_status`` (409 unless the subclass
+  says otherwise) with the message; a page re-renders with the message under ``field``.
+
+The handlers here roll the unit of work back and answer, so views neither catch nor roll
+back: a page registers how it shows a refusal (``on_refused``) before doing the work, an API
+view how it names fields (``api_fields``) when they differ from the service's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from core.extensions import api, db
+
+Message = Any  # text, or a lazily translated string
+
+
+class ValidationError(ValueError):
+    """Bad input; ``errors`` maps each bad field to its message (or list of messages).
+
+    ``str()`` is "field: message; …" unless ``message`` is given (an error about one thing,
+    whose text is shown as it is)."""
+
+    http_status = 422
+
+    def __init__(
+        self, errors: Mapping[str, Message | Sequence[Message]], message: Message | None = None
+    ):
+        self.errors = dict(errors)
+        if message is None:
+            message = "; ".join(
+                f"{name}: {' '.join(texts)}" for name, texts in self.messages().items()
+            )
+        super().__init__(message)
+
+    def messages(self) -> dict[str, list[str]]:
+        """Each bad field's messages as a list of text."""
+        return {
+            name: [str(text) for text in texts] if isinstance(texts, list | tuple) else [str(texts)]
+            for name, texts in self.errors.items()
+        }
+
+
+class ConflictError(ValueError):
+    """A change the current state does not allow; ``field`` is what it is about, if anything.
+
+    A subclass may answer another status than 409 (a step this user's role may not make: 403).
+    """
+
+    http_status = 409
+
+    def __init__(self, message: Message, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+    def messages(self) -> dict[str, list[str]]:
+        """The message under its field ("form" when it is about the whole change)."""
+        return {self.field or "form": [str(self)]}
+
+
+Refusal = ValidationError | ConflictError
+# A page's renderer: (the error, the status the page answers by default) -> the response.
+PageRenderer = Callable[[Refusal, int], ResponseReturnValue]
+
+RENDERER_KEY = "refusal_renderer"
+API_FIELDS_KEY = "refusal_api_fields"
+
+
+@dataclass(frozen=True)
+class ApiFields:
+    """Where an API request has each field the service names: location, and name there."""
+
+    location: str = "json"
+    names: Mapping[str, str] = field(default_factory=dict)
+    files: Collection[str] = ()
+
+    def errors(self, messages: Mapping[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+        by_location: dict[str, dict[str, list[str]]] = {}
+        for name, texts in messages.items():
+            location = "files" if name in self.files else self.location
+            by_location.setdefault(location, {})[self.names.get(name, name)] = texts
+        return by_location
+
+
+def on_refused(render: PageRenderer) -> None:
+    """How this request's page shows a refused change: ``render(error, status)`` re-renders
+    its form with the error (``error.messages()``) and answers ``status`` (400 for bad input,
+    ``http_status`` for a conflict). Register it before doing the work."""
+    setattr(g, RENDERER_KEY, render)
+
+
+def api_fields(
+    location: str = "json", names: Mapping[str, str] | None = None, files: Collection[str] = ()
+) -> None:
+    """How this API request names the fields of a ValidationError: under ``location`` (files
+    under "files"), renamed by ``names``; by default as the service names them, under "json"."""
+    setattr(g, API_FIELDS_KEY, ApiFields(location, names or {}, files))
+
+
+@contextmanager
+def conflict_on_integrity_error(message: Message, field: str | None = None) -> Iterator[None]:
+    """A row the database refuses inside the block (e.g. a code another request took between
+    the check and the commit) is a ConflictError with ``message``."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise ConflictError(message, field) from error
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+def http_exception(status: int, **data: Any) -> HTTPException:
+    """The exception flask-smorest's ``abort`` raises (``data`` holds message or errors)."""
+    error = default_exceptions[status]()
+    error.data = data  # type: ignore[attr-defined]
+    return error
+
+
+def refusal_response(error: Refusal) -> ResponseReturnValue:
+    if isinstance(error, ValidationError):
+        fields = g.get(API_FIELDS_KEY) or ApiFields()
+        answer = http_exception(error.http_status, errors=fields.errors(error.messages()))
+    else:
+        answer = http_exception(error.http_status, message=str(error))
+    if wants_json():
+        return api.handle_http_exception(answer)
+    answer.description = str(error)
+    return render_template("error.html", error=answer), answer.code
 
 
 def init_app(app: Flask) -> None:
@@ -17,3 +153,22 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return api.handle_http_exception(error)
         return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(ValidationError)
+    @app.errorhandler(ConflictError)
+    def handle_refusal(error: Refusal):
+        db.session.rollback()
+        render = g.pop(RENDERER_KEY, None)
+        if render is None:
+            return refusal_response(error)
+        page_status = 400 if isinstance(error, ValidationError) else error.http_status
+        return render(error, page_status)
+
+    @app.teardown_request
+    def forget_refusal_handling(error: BaseException | None) -> None:
+        """An error no handler answered rolls back too; nothing registered outlives its request
+        (``g`` is shared by the requests of an app context held around them, as in tests)."""
+        if error is not None:
+            db.session.rollback()
+        g.pop(RENDERER_KEY, None)
+        g.pop(API_FIELDS_KEY, None)

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
+from core.errors import ValidationError
 from core.extensions import db
 from evidence.models import Photo
 
@@ -33,8 +34,11 @@ MAX_PIXELS = 50_000_000
 PENDING_FILES_KEY = "photo_files_written"
 
 
-class PhotoError(ValueError):
-    """An upload that is not an acceptable image; the message says why."""
+class PhotoError(ValidationError):
+    """An upload that is not an acceptable image; the message says why (about "photos")."""
+
+    def __init__(self, message):
+        super().__init__({"photos": message}, message)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
@@ -26,6 +25,7 @@ from assets.models import Asset, PropertyCompany, Site
 from assets.services import in_grid
 from core.api import GEOJSON, geojson_response, protect_session_writes, register_token_api
 from core.clock import district_today
+from core.errors import api_fields, conflict_on_integrity_error
 from core.extensions import db
 from core.paging import api_page_args, api_page_members
 from core.spatial import latitude_of, longitude_of
@@ -38,10 +38,6 @@ from hazards.schemas import (
     TransitionSchema,
 )
 from hazards.services import (
-    HazardValidationError,
-    TransitionError,
-    TransitionForbidden,
-    TransitionInputError,
     change_hazard_status,
     create_hazard,
     hazard_by_code,
@@ -242,10 +238,6 @@ def service_values(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def field_errors(errors: dict[str, str]) -> dict[str, dict[str, list[str]]]:
-    return {"json": {FIELD_NAMES.get(key, key): [message] for key, message in errors.items()}}
-
-
 @blp.post("/hazards")
 @blp.arguments(HazardInputSchema)
 @blp.response(201, HazardDetailSchema, content_type=GEOJSON)
@@ -253,16 +245,11 @@ def field_errors(errors: dict[str, str]) -> dict[str, dict[str, list[str]]]:
 def create_hazard_view(data: dict[str, Any]):
     """Report a hazard (any signed-in user). The grid is derived from the point, the point
     defaults to the asset's, the deadline to found_on plus the days for its severity."""
-    try:
+    api_fields(names=FIELD_NAMES)
+    with conflict_on_integrity_error("Another hazard took the same code; send the report again."):
         hazard = create_hazard(service_values(data), found_by=current_user)
         code = hazard.code
         db.session.commit()
-    except HazardValidationError as error:
-        db.session.rollback()
-        abort(422, errors=field_errors(error.errors))
-    except IntegrityError:
-        db.session.rollback()
-        abort(409, message="Another hazard took the same code; send the report again.")
     location = url_for("hazards_api.get_hazard", code=code, _external=True)
     return geojson_response(detail_of(code), 201, {"Location": location})
 
@@ -279,19 +266,9 @@ def transition_hazard(data: dict[str, Any], code: str):
     administrators verify or reopen (403 for a contractor); a step the machine does not allow
     (e.g. open to verified) is 409; a reopening without a reason is 422."""
     hazard = visible_or_404(code)
-    try:
-        if data["status"] == HazardStatus.OPEN:
-            reopen_hazard(hazard, current_user, data.get("reason") or "")
-        else:
-            change_hazard_status(hazard, data["status"], current_user, data.get("note"))
-        db.session.commit()
-    except TransitionForbidden as error:
-        db.session.rollback()
-        abort(403, message=str(error))
-    except TransitionInputError as error:
-        db.session.rollback()
-        abort(422, errors={"json": {error.field: [str(error)]}})
-    except TransitionError as error:
-        db.session.rollback()
-        abort(409, message=str(error))
+    if data["status"] == HazardStatus.OPEN:
+        reopen_hazard(hazard, current_user, data.get("reason") or "")
+    else:
+        change_hazard_status(hazard, data["status"], current_user, data.get("note"))
+    db.session.commit()
     return geojson_response(detail_of(hazard.code))

@@ -23,6 +23,7 @@ from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
 from core.audit import changed_fields, record_change
 from core.clock import district_today, district_zone, now_utc
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from evidence.models import Photo, PhotoStage
@@ -67,27 +68,26 @@ FAILED_INSPECTION_CATEGORY = {
 DESCRIPTION_MAX_LENGTH = 2000
 
 
-class HazardValidationError(ValueError):
+class HazardValidationError(ValidationError):
     """Bad hazard input; ``errors`` maps each field to what is wrong with it."""
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = errors
 
-
-class TransitionError(ValueError):
+class TransitionError(ConflictError):
     """A status change the machine does not allow (a conflict with the hazard's status)."""
 
 
 class TransitionForbidden(TransitionError):
-    """A step the machine allows but this user's role may not make (verify, reopen)."""
+    """A step the machine allows but this user's role may not make (verify, reopen): 403."""
+
+    http_status = 403
 
 
-class TransitionInputError(TransitionError):
-    """A step that lacks something the user must give (the reason for reopening)."""
+class TransitionInputError(ValidationError):
+    """A step that lacks something the user must give (the reason for reopening), or names
+    an unknown status; ``field`` is which."""
 
     def __init__(self, message, field: str):
-        super().__init__(message)
+        super().__init__({field: message}, message)
         self.field = field
 
 
@@ -196,45 +196,149 @@ def next_hazard_code(found_on: date) -> str:
     return f"{prefix}{number:04d}"
 
 
-def _choice(values: Mapping[str, Any], key: str, allowed, errors: dict, default=None):
-    raw = values.get(key)
-    if raw in (None, ""):
-        if default is not None:
-            return default
-        errors[key] = str(_l("This field is required."))
-        return None
-    if raw not in {str(member) for member in allowed}:
-        errors[key] = str(
-            _l("Must be one of: %(choices)s.", choices=", ".join(str(m) for m in allowed))
-        )
-        return None
-    return str(raw)
+class _HazardFields:
+    """Reads a hazard's fields from raw ``values``, collecting what is wrong with each one;
+    ``create_hazard`` and ``update_hazard`` both check with it, so the rules and messages are
+    the same for a new hazard and an edit."""
 
+    def __init__(self, values: Mapping[str, Any]):
+        self.values = values
+        self.errors: dict[str, str] = {}
 
-def _date(values: Mapping[str, Any], key: str, errors: dict) -> date | None:
-    raw = values.get(key)
-    if raw in (None, ""):
-        return None
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw).strip())
-    except ValueError:
-        errors[key] = str(_l("Not a date (YYYY-MM-DD)."))
-        return None
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise HazardValidationError(self.errors)
 
+    def choice(self, key: str, allowed: list) -> str | None:
+        raw = self.values.get(key)
+        if raw in (None, ""):
+            self.errors[key] = str(_l("This field is required."))
+            return None
+        if raw not in {str(member) for member in allowed}:
+            self.errors[key] = str(
+                _l("Must be one of: %(choices)s.", choices=", ".join(str(m) for m in allowed))
+            )
+            return None
+        return str(raw)
 
-def _reference(values: Mapping[str, Any], key: str, model, errors: dict):
-    raw = values.get(key)
-    if raw in (None, ""):
-        return None
-    try:
-        found = db.session.get(model, int(raw))
-    except (TypeError, ValueError):
-        found = None
-    if found is None:
-        errors[key] = str(_l("Unknown."))
-    return found
+    def date(self, key: str) -> date | None:
+        raw = self.values.get(key)
+        if raw in (None, ""):
+            return None
+        if isinstance(raw, date):
+            return raw
+        try:
+            return date.fromisoformat(str(raw).strip())
+        except ValueError:
+            self.errors[key] = str(_l("Not a date (YYYY-MM-DD)."))
+            return None
+
+    def reference(self, key: str, model):
+        raw = self.values.get(key)
+        if raw in (None, ""):
+            return None
+        try:
+            found = db.session.get(model, int(raw))
+        except (TypeError, ValueError):
+            found = None
+        if found is None:
+            self.errors[key] = str(_l("Unknown."))
+        return found
+
+    def description(self) -> str:
+        description = str(self.values.get("description") or "").strip()
+        if not description:
+            self.errors["description"] = str(_l("This field is required."))
+        elif len(description) > DESCRIPTION_MAX_LENGTH:
+            self.errors["description"] = str(
+                _l("At most %(n)s characters.", n=DESCRIPTION_MAX_LENGTH)
+            )
+        return description
+
+    def found_on(self, today: date) -> date:
+        """Default today; not in the future."""
+        found_on = self.date("found_on") or today
+        if found_on > today:
+            self.errors["found_on"] = str(_l("Must not be in the future."))
+        return found_on
+
+    def deadline(self, found_on: date, required: bool) -> date | None:
+        """Not before ``found_on``; None when not given (refused if ``required``)."""
+        deadline = self.date("deadline")
+        if deadline is None:
+            if required and "deadline" not in self.errors:
+                self.errors["deadline"] = str(_l("This field is required."))
+        elif deadline < found_on:
+            self.errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
+        return deadline
+
+    def responsible(
+        self, named_by: User | None
+    ) -> tuple[PropertyCompany | None, Contractor | None]:
+        """A property company or a contractor (not both); a contractor user ``named_by`` may
+        name only its own company (another does not exist for it)."""
+        company = self.reference("responsible_company_id", PropertyCompany)
+        contractor = self.reference("responsible_contractor_id", Contractor)
+        if (
+            contractor is not None
+            and named_by is not None
+            and not is_staff(named_by)
+            and contractor.id != named_by.contractor_id
+        ):
+            contractor = None  # another contractor does not exist for this user
+            self.errors["responsible_contractor_id"] = str(_l("Unknown."))
+        if company is not None and contractor is not None:
+            self.errors["responsible_contractor_id"] = str(
+                _l("Name either a property company or a contractor, not both.")
+            )
+        return company, contractor
+
+    def asset(self, asset: Asset | None) -> Asset | None:
+        """``asset``, else the one ``asset_code`` names (if any)."""
+        if asset is None and self.values.get("asset_code") not in (None, ""):
+            asset = asset_by_code(str(self.values["asset_code"]))
+            if asset is None:
+                self.errors["asset_code"] = str(_l("No asset has this code."))
+        return asset
+
+    def point_given(self) -> bool:
+        return any(self.values.get(key) not in (None, "") for key in ("longitude", "latitude"))
+
+    def point(self, asset: Asset | None) -> tuple[float | None, float | None]:
+        """The typed point, else the asset's."""
+        if not self.point_given() and asset is not None:
+            return db.session.execute(
+                select(longitude_of(Asset.location), latitude_of(Asset.location)).where(
+                    Asset.id == asset.id
+                )
+            ).one()
+        if not self.point_given() and "asset_code" in self.errors:
+            return None, None  # the unknown asset code is the one thing to fix
+        longitude = parse_coordinate(self.values.get("longitude"), "longitude", 180, self.errors)
+        latitude = parse_coordinate(self.values.get("latitude"), "latitude", 90, self.errors)
+        if longitude is not None and latitude is not None:
+            problem = location_problem(longitude, latitude)
+            if problem:
+                self.errors["location"] = problem
+        return longitude, latitude
+
+    def site(self, asset: Asset | None) -> Site | None:
+        """``site_id``, else the asset's site."""
+        site = self.reference("site_id", Site)
+        if site is None and asset is not None and "site_id" not in self.errors:
+            site = asset.site
+        return site
+
+    def grid(self, asset: Asset | None, longitude: float | None, latitude: float | None):
+        """The grid of the point; a typed point outside every grid is refused when
+        STRICT_DISTRICT is on (an asset's point is taken as it is)."""
+        if longitude is None or latitude is None or "location" in self.errors:
+            return None
+        grid = GridLocator.from_database().grid_for(longitude, latitude)
+        point_typed_in = asset is None or self.point_given()
+        if grid is None and point_typed_in and current_app.config["STRICT_DISTRICT"]:
+            self.errors["location"] = str(_l("The point lies outside every grid of the district."))
+        return grid
 
 
 def create_hazard(
@@ -255,54 +359,20 @@ def create_hazard(
     as the responsible contractor. Raises HazardValidationError naming the fields.
     """
     today = district_today() if today is None else today
-    errors: dict[str, str] = {}
-    if asset is None and values.get("asset_code") not in (None, ""):
-        asset = asset_by_code(str(values["asset_code"]))
-        if asset is None:
-            errors["asset_code"] = str(_l("No asset has this code."))
-    category = _choice(values, "category", list(HazardCategory), errors)
-    severity = _choice(values, "severity", list(HazardSeverity), errors)
-    description = str(values.get("description") or "").strip()
-    if not description:
-        errors["description"] = str(_l("This field is required."))
-    elif len(description) > DESCRIPTION_MAX_LENGTH:
-        errors["description"] = str(_l("At most %(n)s characters.", n=DESCRIPTION_MAX_LENGTH))
-
-    longitude, latitude = _hazard_point(values, asset, errors)
-    site = _reference(values, "site_id", Site, errors)
-    if site is None and asset is not None and "site_id" not in errors:
-        site = asset.site
-    company = _reference(values, "responsible_company_id", PropertyCompany, errors)
-    contractor = _reference(values, "responsible_contractor_id", Contractor, errors)
-    if (
-        contractor is not None
-        and found_by is not None
-        and not is_staff(found_by)
-        and contractor.id != found_by.contractor_id
-    ):
-        contractor = None  # another contractor does not exist for this user
-        errors["responsible_contractor_id"] = str(_l("Unknown."))
-    if company is not None and contractor is not None:
-        errors["responsible_contractor_id"] = str(
-            _l("Name either a property company or a contractor, not both.")
-        )
+    check = _HazardFields(values)
+    asset = check.asset(asset)
+    category = check.choice("category", list(HazardCategory))
+    severity = check.choice("severity", list(HazardSeverity))
+    description = check.description()
+    longitude, latitude = check.point(asset)
+    site = check.site(asset)
+    company, contractor = check.responsible(found_by)
     if company is None and contractor is None and site is not None:
         company = site.property_company
-
-    found_on = _date(values, "found_on", errors) or today
-    if found_on > today:
-        errors["found_on"] = str(_l("Must not be in the future."))
-    deadline = _date(values, "deadline", errors)
-    if deadline is not None and deadline < found_on:
-        errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
-    grid = None
-    if longitude is not None and latitude is not None and "location" not in errors:
-        grid = GridLocator.from_database().grid_for(longitude, latitude)
-        point_typed_in = asset is None or _point_given(values)
-        if grid is None and point_typed_in and current_app.config["STRICT_DISTRICT"]:
-            errors["location"] = str(_l("The point lies outside every grid of the district."))
-    if errors:
-        raise HazardValidationError(errors)
+    found_on = check.found_on(today)
+    deadline = check.deadline(found_on, required=False)
+    grid = check.grid(asset, longitude, latitude)
+    check.raise_errors()
     if deadline is None:
         deadline = default_deadline(severity, found_on)
 
@@ -330,30 +400,6 @@ def create_hazard(
     _add_event(hazard, None, HazardStatus.OPEN, found_by, None)
     record_change("create", "hazard", hazard.code, None, hazard_record(hazard))
     return hazard
-
-
-def _point_given(values: Mapping[str, Any]) -> bool:
-    return values.get("longitude") not in (None, "") or values.get("latitude") not in (None, "")
-
-
-def _hazard_point(
-    values: Mapping[str, Any], asset: Asset | None, errors: dict
-) -> tuple[float | None, float | None]:
-    if not _point_given(values) and asset is not None:
-        return db.session.execute(
-            select(longitude_of(Asset.location), latitude_of(Asset.location)).where(
-                Asset.id == asset.id
-            )
-        ).one()
-    if not _point_given(values) and "asset_code" in errors:
-        return None, None  # the unknown asset code is the one thing to fix
-    longitude = parse_coordinate(values.get("longitude"), "longitude", 180, errors)
-    latitude = parse_coordinate(values.get("latitude"), "latitude", 90, errors)
-    if longitude is not None and latitude is not None:
-        problem = location_problem(longitude, latitude)
-        if problem:
-            errors["location"] = problem
-    return longitude, latitude
 
 
 def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Hazard:
@@ -402,8 +448,9 @@ def change_hazard_status(
     hazard: Hazard, new_status: str, user: User, note: str | None = None
 ) -> Hazard:
     """Move the hazard one step forward; raise TransitionError if the machine does not allow
-    it (TransitionForbidden if the user's role does not). Verifying puts a faulty asset back
-    in service once it has no other unverified hazard."""
+    it (TransitionForbidden if the user's role does not, TransitionInputError for a status
+    that does not exist). Verifying puts a faulty asset back in service once it has no other
+    unverified hazard."""
     if new_status not in {str(status) for status in HazardStatus}:
         raise TransitionInputError(_l("Unknown status %(status)s.", status=new_status), "status")
     if new_status == HazardStatus.OPEN:
@@ -455,37 +502,21 @@ def update_hazard(hazard: Hazard, values: Mapping[str, Any]) -> Hazard:
     checks the role). Keys left out keep their values; the responsible party is replaced as
     a whole when either of its keys is given. The deadline stays on or after found_on.
     Raises HazardValidationError naming the fields; audited with the changed values."""
-    errors: dict[str, str] = {}
+    check = _HazardFields(values)
     before = hazard_record(hazard)
-    severity = hazard.severity
+    severity, description, deadline = hazard.severity, hazard.description, hazard.deadline
     if "severity" in values:
-        severity = _choice(values, "severity", list(HazardSeverity), errors)
-    description = hazard.description
+        severity = check.choice("severity", list(HazardSeverity))
     if "description" in values:
-        description = str(values.get("description") or "").strip()
-        if not description:
-            errors["description"] = str(_l("This field is required."))
-        elif len(description) > DESCRIPTION_MAX_LENGTH:
-            errors["description"] = str(_l("At most %(n)s characters.", n=DESCRIPTION_MAX_LENGTH))
-    deadline = hazard.deadline
+        description = check.description()
     if "deadline" in values:
-        deadline = _date(values, "deadline", errors)
-        if deadline is None and "deadline" not in errors:
-            errors["deadline"] = str(_l("This field is required."))
-        elif deadline is not None and deadline < hazard.found_on:
-            errors["deadline"] = str(_l("Must not be before the day the hazard was found."))
+        deadline = check.deadline(hazard.found_on, required=True)
     company_id, contractor_id = hazard.responsible_company_id, hazard.responsible_contractor_id
     if "responsible_company_id" in values or "responsible_contractor_id" in values:
-        company = _reference(values, "responsible_company_id", PropertyCompany, errors)
-        contractor = _reference(values, "responsible_contractor_id", Contractor, errors)
-        if company is not None and contractor is not None:
-            errors["responsible_contractor_id"] = str(
-                _l("Name either a property company or a contractor, not both.")
-            )
+        company, contractor = check.responsible(None)
         company_id = company.id if company is not None else None
         contractor_id = contractor.id if contractor is not None else None
-    if errors:
-        raise HazardValidationError(errors)
+    check.raise_errors()
     hazard.severity = severity
     hazard.description = description
     hazard.deadline = deadline

@@ -6,6 +6,7 @@ answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -24,7 +25,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
@@ -33,6 +33,7 @@ from assets.models import Asset, Grid
 from assets.services import in_grid
 from core.args import date_arg
 from core.clock import district_today
+from core.errors import Refusal, conflict_on_integrity_error, on_refused
 from core.extensions import db
 from core.forms import SelectChoice
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
@@ -54,10 +55,6 @@ from hazards.services import (
     CATEGORY_LABELS,
     HAZARD_STATUS_LABELS,
     SEVERITY_LABELS,
-    HazardValidationError,
-    TransitionError,
-    TransitionForbidden,
-    TransitionInputError,
     add_hazard_photos,
     allowed_steps,
     change_hazard_status,
@@ -299,15 +296,15 @@ def render_report(form: HazardReportForm, errors: dict[str, list[str]], status: 
     )
 
 
-def errors_by_field(errors: dict[str, str]) -> dict[str, list[str]]:
+def errors_by_field(messages: dict[str, list[str]]) -> dict[str, list[str]]:
     """Service error keys as form field names."""
     renamed = {
         "responsible_company_id": "responsible",
         "responsible_contractor_id": "responsible",
     }
     by_field: dict[str, list[str]] = {}
-    for key, message in errors.items():
-        by_field.setdefault(renamed.get(key, key), []).append(message)
+    for key, texts in messages.items():
+        by_field.setdefault(renamed.get(key, key), []).extend(texts)
     return by_field
 
 
@@ -321,20 +318,12 @@ def hazard_new():
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_report(form, {}, status)
-    try:
+    on_refused(lambda error, status: render_report(form, errors_by_field(error.messages()), status))
+    race = _("Another hazard was reported at the same moment; please submit again.")
+    with conflict_on_integrity_error(race, "form"):
         hazard = create_hazard(form.service_values(), found_by=current_user)
         add_hazard_photos(hazard, form.photos.data or [], PhotoStage.BEFORE, current_user)
         db.session.commit()
-    except HazardValidationError as error:
-        db.session.rollback()
-        return render_report(form, errors_by_field(error.errors), 400)
-    except PhotoError as error:
-        db.session.rollback()
-        return render_report(form, {"photos": [str(error)]}, 400)
-    except IntegrityError:
-        db.session.rollback()
-        message = _("Another hazard was reported at the same moment; please submit again.")
-        return render_report(form, {"form": [message]}, 409)
     flash(_("Hazard %(code)s reported.", code=hazard.code), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
 
@@ -342,12 +331,20 @@ def hazard_new():
 # Status steps and photos
 
 
-def transition_status(error: TransitionError) -> int:
-    if isinstance(error, TransitionForbidden):
-        return 403
-    if isinstance(error, TransitionInputError):
-        return 400
-    return 409
+def detail_again(hazard: Hazard, errors_of: Callable[[Refusal], dict], **forms: Any):
+    """The detail page again for a refused step or upload (403 for a step this user may not
+    make, 409 for one the machine does not allow, 400 for bad input), the hazard as stored."""
+
+    def render(error: Refusal, status: int):
+        db.session.refresh(hazard)
+        return render_detail(hazard, status, errors=errors_of(error), **forms)
+
+    return render
+
+
+def status_errors(error: Refusal) -> dict[str, list[str]]:
+    key = "status_photos" if isinstance(error, PhotoError) else "status"
+    return {key: [str(error)]}
 
 
 @bp.post("/<code>/status")
@@ -356,20 +353,10 @@ def hazard_status(code: str):
     form = HazardStatusForm()
     if not form.validate_on_submit():
         return render_detail(hazard, 400, status_form=form)
-    try:
-        change_hazard_status(hazard, form.status.data or "", current_user, form.note.data)
-        add_hazard_photos(hazard, form.photos.data or [], PhotoStage.AFTER, current_user)
-        db.session.commit()
-    except TransitionError as error:
-        db.session.rollback()
-        db.session.refresh(hazard)
-        errors = {"status": [str(error)]}
-        return render_detail(hazard, transition_status(error), status_form=form, errors=errors)
-    except PhotoError as error:
-        db.session.rollback()
-        db.session.refresh(hazard)
-        errors = {"status_photos": [str(error)]}
-        return render_detail(hazard, 400, status_form=form, errors=errors)
+    on_refused(detail_again(hazard, status_errors, status_form=form))
+    change_hazard_status(hazard, form.status.data or "", current_user, form.note.data)
+    add_hazard_photos(hazard, form.photos.data or [], PhotoStage.AFTER, current_user)
+    db.session.commit()
     flash(
         _(
             "Hazard %(code)s is now %(status)s.",
@@ -387,16 +374,16 @@ def hazard_reopen(code: str):
     form = HazardReopenForm()
     if not form.validate_on_submit():
         return render_detail(hazard, 400, reopen_form=form)
-    try:
-        reopen_hazard(hazard, current_user, form.reason.data or "")
-        db.session.commit()
-    except TransitionError as error:
-        db.session.rollback()
-        db.session.refresh(hazard)
-        errors = {"reason": [str(error)]}
-        return render_detail(hazard, transition_status(error), reopen_form=form, errors=errors)
+    on_refused(detail_again(hazard, lambda error: {"reason": [str(error)]}, reopen_form=form))
+    reopen_hazard(hazard, current_user, form.reason.data or "")
+    db.session.commit()
     flash(_("Hazard %(code)s reopened.", code=hazard.code), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+def photo_errors(error: Refusal) -> dict[str, list[str]]:
+    """Every message under "photos" (a bad stage as well as a bad image)."""
+    return {"photos": ["; ".join(text for texts in error.messages().values() for text in texts)]}
 
 
 @bp.post("/<code>/photos")
@@ -405,20 +392,11 @@ def hazard_photos(code: str):
     form = HazardPhotoForm()
     if not form.validate_on_submit():
         return render_detail(hazard, 400, photo_form=form)
-    try:
-        photos = add_hazard_photos(hazard, form.photos.data or [], form.stage.data, current_user)
-        if not photos:
-            raise PhotoError(_("Choose at least one photo."))
-        db.session.commit()
-    except (PhotoError, HazardValidationError) as error:
-        db.session.rollback()
-        db.session.refresh(hazard)
-        message = (
-            "; ".join(error.errors.values())
-            if isinstance(error, HazardValidationError)
-            else str(error)
-        )
-        return render_detail(hazard, 400, photo_form=form, errors={"photos": [message]})
+    on_refused(detail_again(hazard, photo_errors, photo_form=form))
+    photos = add_hazard_photos(hazard, form.photos.data or [], form.stage.data, current_user)
+    if not photos:
+        raise PhotoError(_("Choose at least one photo."))
+    db.session.commit()
     flash(_("%(n)s photos added.", n=len(photos)), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
 
@@ -459,13 +437,14 @@ def hazard_edit(code: str):
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_edit(hazard, form, {}, status)
-    try:
-        update_hazard(hazard, form.service_values())
-        db.session.commit()
-    except HazardValidationError as error:
-        db.session.rollback()
+
+    def refused(error: Refusal, status: int):
         db.session.refresh(hazard)
-        return render_edit(hazard, form, errors_by_field(error.errors), 400)
+        return render_edit(hazard, form, errors_by_field(error.messages()), status)
+
+    on_refused(refused)
+    update_hazard(hazard, form.service_values())
+    db.session.commit()
     flash(_("Hazard %(code)s saved.", code=hazard.code), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
 

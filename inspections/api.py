@@ -21,13 +21,12 @@ from sqlalchemy.orm import selectinload
 
 from assets.api import require_known_grid
 from core.api import json_response, protect_session_writes, register_token_api
+from core.errors import api_fields
 from core.extensions import db
 from core.paging import api_page_args, api_page_members, matched_count
 from inspections.models import Inspection
 from inspections.results import (
-    InspectionConflictError,
     InspectionFilters,
-    InspectionValidationError,
     ensure_open,
     inspection_for,
     inspection_query,
@@ -183,14 +182,6 @@ def result_input() -> tuple[dict[str, Any], list, str]:
     return values, photos, location
 
 
-def field_errors(errors: dict[str, str], location: str) -> dict[str, dict[str, list[str]]]:
-    by_location: dict[str, dict[str, list[str]]] = {}
-    for field, message in errors.items():
-        where = "files" if field == "photos" else location
-        by_location.setdefault(where, {})[field] = [message]
-    return by_location
-
-
 @blp.post("/inspections/<int:id>/result")
 @blp.doc(requestBody=RESULT_BODY)
 @blp.response(201, InspectionSchema)
@@ -205,22 +196,10 @@ def post_result(id: int) -> Response:
     record is flagged for review.
     """
     inspection = visible_or_404(id)
-    try:
-        ensure_open(inspection)
-    except InspectionConflictError as error:
-        abort(409, message=str(error))
+    ensure_open(inspection)
     values, photos, location = result_input()
-    try:
-        record_result(inspection, current_user._get_current_object(), values, photos)
-        db.session.commit()
-    except InspectionValidationError as error:
-        db.session.rollback()
-        abort(422, errors=field_errors(error.errors, location))
-    except InspectionConflictError as error:
-        db.session.rollback()
-        abort(409, message=str(error))
-    except Exception:
-        db.session.rollback()
-        raise
+    api_fields(location=location, files={"photos"})
+    record_result(inspection, current_user._get_current_object(), values, photos)
+    db.session.commit()
     headers = {"Location": url_for(".get_inspection", id=inspection.id, _external=True)}
     return json_response(inspection_item(inspection), 201, headers)

@@ -43,6 +43,7 @@ from assets.services import in_grid, parse_coordinate
 from core import clock
 from core.audit import record_change
 from core.clock import district_zone
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import distance_m, latitude_of, longitude_of
 from evidence.photos import PhotoError, add_photos, check_photos
@@ -61,16 +62,13 @@ NOTES_MAX_LENGTH = 4000
 REASON_MAX_LENGTH = 1000
 
 
-class InspectionValidationError(ValueError):
+class InspectionValidationError(ValidationError):
     """Bad input; ``errors`` maps each field ("answers.<item>" for one item) to the reason."""
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
-        self.errors = errors
 
-
-class InspectionConflictError(ValueError):
-    """The inspection is not open for this change (already completed, or cancelled): 409."""
+class InspectionConflictError(ConflictError):
+    """The inspection is not open for this change (already completed, or cancelled): 409.
+    ``status`` is the inspection's."""
 
     def __init__(self, message: str, status: str):
         super().__init__(message)

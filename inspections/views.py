@@ -35,6 +35,7 @@ from assets.services import asset_by_code
 from core import clock
 from core.args import choice_arg, date_arg
 from core.clock import district_zone
+from core.errors import Refusal, ValidationError, on_refused
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import Photo
@@ -51,10 +52,8 @@ from inspections.forms import (
 from inspections.models import Inspection, InspectionStatus
 from inspections.results import (
     STATUS_FILTERS,
-    InspectionConflictError,
     InspectionFilters,
     InspectionNotFoundError,
-    InspectionValidationError,
     cancel_inspection,
     checklist_for,
     inspection_for,
@@ -257,6 +256,15 @@ def inspection_log(id: int):
         return render_log_form(inspection, form)
     if not form.validate_on_submit():
         return render_log_form(inspection, form, status=400)
+
+    def refused(error: Refusal, status: int):
+        """Bad input: the form again, 422; completed or cancelled meanwhile: the detail, 409."""
+        if isinstance(error, ValidationError):
+            return render_log_form(inspection, form, error.errors, 422)
+        flash(str(error), "error")
+        return render_detail(inspection, status)
+
+    on_refused(refused)
     try:
         record_result(
             inspection,
@@ -264,19 +272,8 @@ def inspection_log(id: int):
             form.values(),
             request.files.getlist(form.photos.name),
         )
-    except InspectionValidationError as error:
-        db.session.rollback()
-        return render_log_form(inspection, form, error.errors, 422)
-    except InspectionConflictError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return render_detail(inspection, 409)
     except InspectionNotFoundError:
-        db.session.rollback()
         abort(404)
-    except Exception:
-        db.session.rollback()
-        raise
     db.session.commit()
     if inspection.flagged:
         flash(
@@ -321,16 +318,17 @@ def inspection_cancel(id: int):
     form = CancelForm()
     if not form.validate_on_submit():
         return render_detail(inspection, 400, form)
-    try:
-        cancel_inspection(inspection, current_user._get_current_object(), form.reason.data)
-    except InspectionValidationError as error:
-        db.session.rollback()
-        form.reason.errors = [error.errors["reason"]]
-        return render_detail(inspection, 422, form)
-    except InspectionConflictError as error:
-        db.session.rollback()
+
+    def refused(error: Refusal, status: int):
+        """No reason: the form again, 422; completed or cancelled meanwhile: 409."""
+        if isinstance(error, ValidationError):
+            form.reason.errors = [error.errors["reason"]]
+            return render_detail(inspection, 422, form)
         flash(str(error), "error")
-        return render_detail(inspection, 409)
+        return render_detail(inspection, status)
+
+    on_refused(refused)
+    cancel_inspection(inspection, current_user._get_current_object(), form.reason.data)
     db.session.commit()
     flash(_("Inspection cancelled."), "success")
     return redirect(url_for("inspections.inspection_detail", id=inspection.id))

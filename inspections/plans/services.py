@@ -21,6 +21,7 @@ from assets.models import Asset, Grid
 from assets.services import grid_and_children
 from core.audit import changed_fields, record_change
 from core.clock import district_today
+from core.errors import ValidationError
 from core.extensions import db
 from inspections.cadence import UNITS, occurrences
 from inspections.models import InspectionPlan
@@ -47,12 +48,8 @@ LONGEST_UNIT_DAYS = {"day": 1, "week": 7, "month": 31, "quarter": 92, "year": 36
 CODE_SEPARATORS = re.compile(r"[,，;；\s]+")
 
 
-class PlanValidationError(ValueError):
-    """The plan's values do not make a plan; ``errors`` maps field names to messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()))
-        self.errors = errors
+class PlanValidationError(ValidationError):
+    """The plan's values do not make a plan; ``errors`` maps field names to lists of messages."""
 
 
 class PlanSaved(NamedTuple):

@@ -14,12 +14,12 @@ from sqlalchemy.orm import selectinload
 from accounts.auth import roles_required, staff_required
 from assets.kinds import KINDS
 from core.clock import district_today
+from core.errors import on_refused
 from core.extensions import db
 from inspections.models import InspectionPlan
 from inspections.plans.forms import PlanForm, form_data_for
 from inspections.plans.services import (
     PlanSaved,
-    PlanValidationError,
     cadence_words,
     covered_asset_count,
     create_plan,
@@ -118,11 +118,8 @@ def plan_new():
     form = PlanForm()
     if not form.validate_on_submit():
         return render_form(form, {}, 400 if form.is_submitted() else 200)
-    try:
-        saved = create_plan(form.plan_values())
-    except PlanValidationError as error:
-        db.session.rollback()
-        return render_form(form, error.errors, 400)
+    on_refused(lambda error, status: render_form(form, error.messages(), status))
+    saved = create_plan(form.plan_values())
     db.session.commit()
     flash(_("Plan %(name)s created.", name=saved.plan.name), "success")
     flash_generation(saved)
@@ -136,11 +133,8 @@ def plan_edit(plan_id: int):
     form = PlanForm(data=form_data_for(plan))
     if not form.validate_on_submit():
         return render_form(form, {}, 400 if form.is_submitted() else 200, plan)
-    try:
-        saved = update_plan(plan, form.plan_values())
-    except PlanValidationError as error:
-        db.session.rollback()
-        return render_form(form, error.errors, 400, plan)
+    on_refused(lambda error, status: render_form(form, error.messages(), status, plan))
+    saved = update_plan(plan, form.plan_values())
     db.session.commit()
     if not saved.changed:
         flash(_("Nothing changed."), "info")

@@ -91,57 +91,9 @@ def with_blank(labels: dict) -> list:
     ]
 
 
-class HazardReportForm(FlaskForm):
-    category = SelectField(
-        _l("Category"), choices=with_blank(CATEGORY_LABELS), validate_choice=False
-    )
-    severity = SelectField(
-        _l("Severity"), choices=with_blank(SEVERITY_LABELS), validate_choice=False
-    )
-    description = TextAreaField(
-        _l("Description"), render_kw={"maxlength": DESCRIPTION_MAX_LENGTH, "rows": 4}
-    )
-    asset_code = StringField(
-        _l("Asset code"),
-        description=_l("Optional. Without a point, the hazard is placed at the asset."),
-        render_kw={"maxlength": 40, "autocapitalize": "characters"},
-    )
-    longitude = StringField(_l("Longitude"), render_kw={"inputmode": "decimal"})
-    latitude = StringField(_l("Latitude"), render_kw={"inputmode": "decimal"})
-    site_id = SelectField(_l("Site"), validate_choice=False)
-    responsible = SelectField(
-        _l("Responsible party"),
-        description=_l("Empty: the site's property company."),
-        validate_choice=False,
-    )
-    found_on = StringField(
-        _l("Found on"), description=_l("Empty: today."), render_kw={"type": "date"}
-    )
-    deadline = StringField(_l("Rectification deadline"), render_kw={"type": "date"})
-    photos = MultipleFileField(
-        _l("Photos of the finding"), render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"}
-    )
-
-    def fill_choices(self, user: User) -> None:
-        self.site_id.choices = site_choices()
-        fill_responsible(self.responsible, user)
-
-    def service_values(self) -> dict[str, Any]:
-        return {
-            "category": self.category.data,
-            "severity": self.severity.data,
-            "description": self.description.data,
-            "asset_code": (self.asset_code.data or "").strip(),
-            "longitude": self.longitude.data,
-            "latitude": self.latitude.data,
-            "site_id": self.site_id.data,
-            "found_on": self.found_on.data,
-            "deadline": self.deadline.data,
-            **responsible_values(self.responsible.data),
-        }
-
-
 class HazardEditForm(FlaskForm):
+    """What staff may change of a hazard; the report form adds the finding itself."""
+
     severity = SelectField(
         _l("Severity"), choices=with_blank(SEVERITY_LABELS), validate_choice=False
     )
@@ -160,6 +112,46 @@ class HazardEditForm(FlaskForm):
             "deadline": self.deadline.data,
             "description": self.description.data,
             **responsible_values(self.responsible.data),
+        }
+
+
+class HazardReportForm(HazardEditForm):
+    category = SelectField(
+        _l("Category"), choices=with_blank(CATEGORY_LABELS), validate_choice=False
+    )
+    asset_code = StringField(
+        _l("Asset code"),
+        description=_l("Optional. Without a point, the hazard is placed at the asset."),
+        render_kw={"maxlength": 40, "autocapitalize": "characters"},
+    )
+    longitude = StringField(_l("Longitude"), render_kw={"inputmode": "decimal"})
+    latitude = StringField(_l("Latitude"), render_kw={"inputmode": "decimal"})
+    site_id = SelectField(_l("Site"), validate_choice=False)
+    responsible = SelectField(
+        _l("Responsible party"),
+        description=_l("Empty: the site's property company."),
+        validate_choice=False,
+    )
+    found_on = StringField(
+        _l("Found on"), description=_l("Empty: today."), render_kw={"type": "date"}
+    )
+    photos = MultipleFileField(
+        _l("Photos of the finding"), render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"}
+    )
+
+    def fill_choices(self, user: User) -> None:
+        super().fill_choices(user)
+        self.site_id.choices = site_choices()
+
+    def service_values(self) -> dict[str, Any]:
+        return {
+            **super().service_values(),
+            "category": self.category.data,
+            "asset_code": (self.asset_code.data or "").strip(),
+            "longitude": self.longitude.data,
+            "latitude": self.latitude.data,
+            "site_id": self.site_id.data,
+            "found_on": self.found_on.data,
         }
 
 

@@ -270,9 +270,12 @@ MAX_LABELS = 1000
 @staff_required
 def asset_label(code: str):
     asset = asset_or_404(code)
+    with_notice = request.args.get("notice") == "1"
     return render_template(
         "assets/label.html",
         assets=[asset],
+        with_notice=with_notice,
+        labels_page=labels.label_page([asset], with_notice),
         label_svg=labels.label_svg_inline,
         label_url=labels.label_url,
     )
@@ -307,9 +310,12 @@ def asset_label_sheet():
     )
     stmt = filtered_assets(query).where(Asset.status != "retired").order_by(Asset.code)
     listed = page_of(stmt, 1, MAX_LABELS)
+    with_notice = request.args.get("notice") == "1"
     return render_template(
         "assets/labels.html",
         assets=listed.items,
+        with_notice=with_notice,
+        labels_page=labels.label_page(listed.items, with_notice),
         total=listed.total,
         query=query,
         max_labels=MAX_LABELS,

@@ -3,6 +3,7 @@
 from flask import Flask
 from flask_smorest import Api
 
+from assets.labels import LabelNotice, register_label_notice
 from assets.sections import AssetSection, register_asset_section
 
 
@@ -14,6 +15,7 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_blueprint(views.bp)
     register_asset_section(app, AssetSection(10, views.asset_inspections_card))
+    register_label_notice(app, LabelNotice(10, views.label_notice_lines))
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     inspections_api.register_api(api)

@@ -7,6 +7,7 @@ another contractor's records exist). Every check lives in ``inspections.results`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy.orm import selectinload
 from accounts.access import visible
 from accounts.auth import staff_required
 from accounts.models import Contractor
+from assets.labels import NoticeLine
 from assets.models import Asset, Grid
 from assets.services import asset_by_code
 from core import clock
@@ -61,7 +63,7 @@ from inspections.results import (
     next_inspection_of,
     record_result,
 )
-from inspections.services import derived_status
+from inspections.services import InspectionSummary, derived_status, inspection_summaries
 
 bp = Blueprint("inspections", __name__, url_prefix="/inspections", template_folder="templates")
 
@@ -374,3 +376,33 @@ def asset_inspections_card(asset: Asset, user) -> str:
         today=clock.district_today(),
         derived_status=derived_status,
     )
+
+
+# The QR label's public notice (registered in ``inspections.init_app``)
+
+
+def contractor_notice(contractor: Contractor) -> str:
+    if contractor.contact_phone:
+        return f"{contractor.name} ({contractor.contact_phone})"
+    return contractor.name
+
+
+def label_notice_lines(assets: Sequence[Asset]) -> dict[int, list[NoticeLine]]:
+    """The contractor responsible for each asset and its last and next inspection dates."""
+    summaries = inspection_summaries([asset.id for asset in assets])
+    lines: dict[int, list[NoticeLine]] = {}
+    for asset in assets:
+        summary = summaries.get(asset.id, InspectionSummary())
+        last, upcoming = summary.last_inspected_on, summary.next_due_on
+        lines[asset.id] = [
+            NoticeLine(
+                "contractor",
+                _("Contractor"),
+                ", ".join(contractor_notice(c) for c in summary.contractors) or "—",
+            ),
+            NoticeLine("last_inspected", _("Last inspected"), last.isoformat() if last else "—"),
+            NoticeLine(
+                "next_due", _("Next inspection due"), upcoming.isoformat() if upcoming else "—"
+            ),
+        ]
+    return lines

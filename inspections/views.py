@@ -58,8 +58,10 @@ from inspections.results import (
     checklist_for,
     inspection_for,
     inspection_query,
+    new_idempotency_key,
     next_inspection_of,
     record_result,
+    replays,
 )
 from inspections.services import derived_status
 
@@ -239,7 +241,10 @@ def render_log_form(inspection: Inspection, form: InspectionLogForm, errors=None
 @bp.route("/<int:id>/log", methods=["GET", "POST"])
 def inspection_log(id: int):
     inspection = inspection_or_404(id)
-    if inspection.status != InspectionStatus.SCHEDULED:
+    form = log_form_for(checklist_for(inspection))
+    posted_key = (form.idempotency_key.data or "").strip() or None
+    replay = request.method == "POST" and replays(inspection, posted_key)
+    if inspection.status != InspectionStatus.SCHEDULED and not replay:
         message = (
             _("This inspection has been completed already.")
             if inspection.status == InspectionStatus.COMPLETED
@@ -250,9 +255,9 @@ def inspection_log(id: int):
             return render_detail(inspection, 409)
         flash(message, "info")
         return redirect(url_for("inspections.inspection_detail", id=inspection.id))
-    form = log_form_for(checklist_for(inspection))
     if request.method == "GET":
         form.completed_at.data = local_now_text()
+        form.idempotency_key.data = new_idempotency_key()
         return render_log_form(inspection, form)
     if not form.validate_on_submit():
         return render_log_form(inspection, form, status=400)
@@ -275,6 +280,7 @@ def inspection_log(id: int):
     except InspectionNotFoundError:
         abort(404)
     db.session.commit()
+    # A replay (the same form posted twice) answers as the first post did.
     if inspection.flagged:
         flash(
             _(

@@ -4,6 +4,8 @@ manifest and the contractor's offline list. The browser journeys are in test_log
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from datetime import UTC, date, datetime
 
@@ -19,10 +21,13 @@ from hazards.models import Hazard
 from inspections.models import Inspection
 from tests.factories import (
     INSIDE_G1_01,
+    BearerClient,
     charging_station_data,
     gen_asset,
     gen_inspection,
+    gen_token,
     gen_user,
+    png_bytes,
 )
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 2026-03-10
@@ -39,6 +44,11 @@ CS_ITEMS = (
 @pytest.fixture(autouse=True)
 def frozen(monkeypatch):
     monkeypatch.setattr(clock, "now_utc", lambda: NOW)
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.get("/lang/en")
 
 
 @pytest.fixture
@@ -124,3 +134,151 @@ def test_the_form_posts_the_position_the_script_filled_in(
         assert inspection.stood_accuracy_m == 12
         assert inspection.distance_m == pytest.approx(20, abs=1)
         assert inspection.flagged is False
+
+
+# The idempotency key
+
+
+KEY = "6f1c2a5e-3b7d-4e0a-9a51-2f8d7c4b1e90"
+
+
+def body(**changes) -> dict:
+    data = {"answers": dict.fromkeys(CS_ITEMS, "pass"), "result": "pass"}
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def fixer(app, client, field):
+    with app.app_context():
+        token = gen_token("fixer@example.org")
+        db.session.commit()
+    return BearerClient(client, token)
+
+
+@pytest.fixture
+def rival(app, client, field):
+    with app.app_context():
+        token = gen_token("rival@example.org")
+        db.session.commit()
+    return BearerClient(client, token)
+
+
+def test_the_api_answers_a_replayed_key_with_the_original_result(app, fixer, rival, field):
+    url = f"/api/v1/inspections/{field['overdue']}/result"
+    values = body(notes="Checked", longitude=INSIDE_G1_01[0], latitude=INSIDE_G1_01[1])
+    first = fixer.post(url, json=values, headers={"Idempotency-Key": KEY})
+    assert first.status_code == 201, first.json
+    assert "Idempotent-Replayed" not in first.headers
+    before = written(app)
+    again = fixer.post(url, json=values, headers={"Idempotency-Key": KEY})
+    assert again.status_code == 200, again.json
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
+    assert written(app) == before
+    with app.app_context():
+        assert db.session.get(Inspection, field["overdue"]).idempotency_key == KEY
+    # Another key, or none, on the completed inspection: a conflict, as before.
+    assert fixer.post(url, json=values, headers={"Idempotency-Key": "other"}).status_code == 409
+    assert fixer.post(url, json=values).status_code == 409
+    # The key proves nothing to a user who may not see the inspection.
+    assert rival.post(url, json=values, headers={"Idempotency-Key": KEY}).status_code == 404
+    assert written(app) == before
+
+
+def test_the_key_may_be_a_field_of_a_multipart_body(app, fixer, field):
+    url = f"/api/v1/inspections/{field['overdue']}/result"
+    data = {
+        "answers": json.dumps(dict.fromkeys(CS_ITEMS, "pass")),
+        "result": "pass",
+        "idempotency_key": KEY,
+    }
+    first = fixer.post(
+        url,
+        data={**data, "photos": (io.BytesIO(png_bytes()), "a.png")},
+        content_type="multipart/form-data",
+    )
+    assert first.status_code == 201, first.json
+    before = written(app)
+    assert before[1] == 1
+    again = fixer.post(
+        url,
+        data={**data, "photos": (io.BytesIO(png_bytes()), "a.png")},
+        content_type="multipart/form-data",
+    )
+    assert (again.status_code, again.json) == (200, first.json)
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(
+    ("values", "headers"),
+    [
+        (body(idempotency_key="x" * 65), {}),
+        (body(idempotency_key="not a key"), {}),
+        (body(idempotency_key=KEY), {"Idempotency-Key": "another"}),
+        (body(), {"Idempotency-Key": "<script>"}),
+    ],
+)
+def test_a_bad_key_is_422_and_writes_nothing(app, fixer, field, values, headers):
+    before = written(app)
+    response = fixer.post(
+        f"/api/v1/inspections/{field['overdue']}/result", json=values, headers=headers
+    )
+    assert response.status_code == 422, response.json
+    assert set(response.json["errors"]["json"]) == {"idempotency_key"}
+    assert written(app) == before
+
+
+def test_a_request_that_lost_the_race_sees_the_winner(app, contractor_user, field):
+    """Two requests read the inspection as scheduled; the first completes it. The second
+    writes nothing: the same key is answered with the first's result, another is a conflict."""
+    from accounts.services import user_by_email
+    from inspections.results import InspectionConflictError, record_result
+
+    for key, inspection_id in ((KEY, field["overdue"]), ("second-tab", field["soon"])):
+        with app.app_context():
+            stale = db.session.get(Inspection, inspection_id)  # read: still scheduled
+            assert stale.status == "scheduled"
+            with app.app_context():  # the winner, in its own session
+                winner = db.session.get(Inspection, inspection_id)
+                record_result(
+                    winner, user_by_email(contractor_user), body(notes="won", idempotency_key=KEY)
+                )
+                db.session.commit()
+            loser = body(notes="lost", result="fail", idempotency_key=key)
+            loser["answers"]["camera_working"] = "fail"
+            if key == KEY:
+                recorded = record_result(stale, user_by_email(contractor_user), loser)
+                assert recorded.replayed is True
+                assert recorded.inspection.notes == "won"
+            else:
+                with pytest.raises(InspectionConflictError):
+                    record_result(stale, user_by_email(contractor_user), loser)
+            db.session.rollback()
+    assert written(app) == (2, 0, 2, 0)  # two results, two audit entries, no hazard
+
+
+def test_the_form_posted_twice_gives_one_result(app, client, auth, contractor_user, field):
+    auth.login(contractor_user)
+    url = f"/inspections/{field['overdue']}/log"
+    page = client.get(url).text
+    (tag,) = inputs(page, "idempotency_key")
+    key = re.search(r'value="([^"]+)"', tag).group(1)
+    assert re.fullmatch(r"[0-9a-f-]{36}", key)
+    assert key not in client.get(f"/inspections/{field['soon']}/log").text  # one per form
+    data = {f"item_{item}": "pass" for item in CS_ITEMS}
+    data.update(result="pass", notes="Fine", idempotency_key=key)
+    first = client.post(url, data={**data, "photos": (io.BytesIO(png_bytes()), "a.png")})
+    assert first.status_code == 302
+    before = written(app)
+    assert before == (1, 1, 1, 0)
+    again = client.post(url, data={**data, "photos": (io.BytesIO(png_bytes()), "a.png")})
+    assert again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    assert "Result saved." in client.get(again.headers["Location"]).text
+    assert written(app) == before
+    # A new form (another key) on the completed inspection is still refused.
+    refused = client.post(url, data={**data, "idempotency_key": "another-form"})
+    assert refused.status_code == 409
+    assert written(app) == before

@@ -41,6 +41,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, select, update
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
@@ -69,6 +70,8 @@ MAX_BACKDATE = timedelta(days=90)
 NOTES_MAX_LENGTH = 4000
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 REASON_MAX_LENGTH = 1000
+# The logging form's script makes larger photos this small (long edge, pixels) on the phone.
+PHOTO_MAX_EDGE = 1600
 
 
 class InspectionValidationError(ValidationError):
@@ -506,6 +509,27 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
     record_change("cancel", "inspection", str(inspection.id), before, inspection_record(inspection))
     forget_on_time(inspection.due_on)
     return inspection
+
+
+OFFLINE_DAYS = 7
+OFFLINE_LIMIT = 200
+
+
+def offline_inspections(user: User, today: date | None = None) -> list[Inspection]:
+    """What a contractor's user should have on the phone: its company's scheduled inspections
+    due within ``OFFLINE_DAYS`` (overdue ones too), earliest first, at most ``OFFLINE_LIMIT``.
+    Staff are assigned nothing."""
+    if is_staff(user):
+        return []
+    today = today or clock.district_today()
+    query = visible(user, Inspection).where(
+        Inspection.status == InspectionStatus.SCHEDULED,
+        Inspection.due_on <= today + timedelta(days=OFFLINE_DAYS),
+    )
+    query = query.options(selectinload(Inspection.asset))
+    return list(
+        db.session.scalars(query.order_by(Inspection.due_on, Inspection.id).limit(OFFLINE_LIMIT))
+    )
 
 
 def next_inspection_of(asset: Asset, user: User) -> Inspection | None:

@@ -78,6 +78,11 @@ def written(app) -> tuple:
         )
 
 
+def status_of(client, url: str) -> int:
+    with client.get(url) as response:  # static files: closed, or a ResourceWarning
+        return response.status_code
+
+
 def inputs(page: str, name: str) -> list[str]:
     return re.findall(rf'<input[^>]*\bname="{name}"[^>]*>', page)
 
@@ -282,3 +287,118 @@ def test_the_form_posted_twice_gives_one_result(app, client, auth, contractor_us
     refused = client.post(url, data={**data, "idempotency_key": "another-form"})
     assert refused.status_code == 409
     assert written(app) == before
+
+
+# Offline: the service worker, the manifest and the contractor's list
+
+
+def test_the_service_worker_is_served_for_the_whole_app(app, client):
+    response = client.get("/sw.js")  # no session: browsers check for updates on their own
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    assert "no-cache" in response.headers["Cache-Control"]
+    config = json.loads(re.match(r"self\.SAR_CONFIG = (.*);\n", response.text).group(1))
+    assert config["workbox"] == "/static/vendor/workbox-7.4.1/"
+    assert "workbox-cdn" not in response.text and "googleapis" not in response.text
+    urls = {entry["url"]: entry["revision"] for entry in config["precache"]}
+    for url in (
+        "/static/css/app.css",
+        "/static/js/outbox.js",
+        "/static/js/offline.js",
+        "/static/js/inspection_log.js",
+        "/static/vendor/piexifjs-1.0.6/piexif.js",
+    ):
+        assert re.fullmatch(r"[0-9a-f]{16}", urls[url])
+        assert status_of(client, url) == 200
+    for name in ("workbox-sw.js", "workbox-precaching.prod.js", "workbox-expiration.prod.js"):
+        assert status_of(client, config["workbox"] + name) == 200
+
+
+def test_the_manifest_makes_the_app_installable(app, client):
+    response = app.test_client().get("/manifest.webmanifest")  # fetched without the session
+    assert response.status_code == 200
+    assert response.mimetype == "application/manifest+json"
+    manifest = response.get_json(force=True)
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    assert manifest["name"] == "消防安全设施台账"  # no session: the district's language
+    sizes = {icon["sizes"] for icon in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        assert status_of(client, icon["src"]) == 200
+
+
+def test_every_page_links_the_manifest_and_the_outbox(client, auth, contractor_user, field):
+    assert 'rel="manifest"' in client.get("/login").text
+    auth.login(contractor_user)
+    page = client.get("/inspections/").text
+    assert 'href="/manifest.webmanifest"' in page
+    assert 'data-offline-list="/inspections/offline.json"' in page
+    assert 'id="outbox"' in page and "1 result waiting to send" in page
+    assert "js/outbox.js" in page and "js/offline.js" in page
+
+
+def test_the_offline_list_holds_the_contractors_week(app, client, auth, contractor_user, field):
+    assert client.get("/inspections/offline.json").status_code == 302  # signed out: sign in
+    auth.login(contractor_user)
+    with app.app_context():
+        completed = gen_inspection("CS-001", date(2026, 3, 11))
+        completed.status = "completed"
+        db.session.commit()
+    response = client.get("/inspections/offline.json")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    # Overdue and due within 7 days; not later, not done, not another contractor's.
+    assert [item["id"] for item in body["inspections"]] == [field["overdue"], field["soon"]]
+    assert body["pages"] == [
+        "/",
+        "/inspections/",
+        f"/inspections/{field['overdue']}/log",
+        f"/inspections/{field['soon']}/log",
+    ]
+    assert body["csrf_token"]
+    with app.app_context():
+        from accounts.services import user_by_email
+
+        assert body["user"] == user_by_email(contractor_user).id
+
+
+def test_staff_have_no_week_to_keep(client, auth, officer, field):
+    auth.login(officer)
+    body = client.get("/inspections/offline.json").get_json()
+    assert body["inspections"] == [] and body["pages"] == ["/", "/inspections/"]
+
+
+def test_the_form_carries_what_its_script_needs(client, auth, contractor_user, field):
+    auth.login(contractor_user)
+    page = client.get(f"/inspections/{field['overdue']}/log").text
+    form = re.search(r'<form [^>]*id="log-form"[^>]*>', page).group(0)
+    assert f'data-api="/api/v1/inspections/{field["overdue"]}/result"' in form
+    assert f'data-asset-longitude="{INSIDE_G1_01[0]}"' in form
+    assert f'data-asset-latitude="{INSIDE_G1_01[1]}"' in form
+    assert 'data-flag-distance="150"' in form and 'data-max-edge="1600"' in form
+    assert "vendor/piexifjs-1.0.6/piexif.js" in page
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "shown", "hidden"),
+    [
+        ("12", "± 12 m", "The position was imprecise"),
+        ("400", "The position was imprecise: ± 400 m is more than 150 m", "No position"),
+        (None, "No position was captured.", "Accuracy"),
+    ],
+)
+def test_the_record_shows_a_doubtful_position(
+    client, auth, contractor_user, field, accuracy, shown, hidden
+):
+    auth.login(contractor_user)
+    data = {f"item_{item}": "pass" for item in CS_ITEMS}
+    data.update(result="pass")
+    if accuracy:
+        data.update(longitude=str(INSIDE_G1_01[0]), latitude=str(INSIDE_G1_01[1]))
+        data.update(accuracy=accuracy)
+    assert client.post(f"/inspections/{field['overdue']}/log", data=data).status_code == 302
+    page = client.get(f"/inspections/{field['overdue']}").text
+    assert shown in page
+    assert hidden not in page

@@ -227,7 +227,9 @@ def test_the_position_the_phone_reported_is_stored(app, phone_at, field):
     assert serious(phone.page) == []
     ARTIFACTS.mkdir(exist_ok=True)
     phone.fill()
-    phone.page.screenshot(path=str(ARTIFACTS / "phone-log.png"), full_page=True)
+    # The README's picture (docs/phone-log.png): the lower half of the form, position shown.
+    phone.page.locator(".log-actions").scroll_into_view_if_needed()
+    phone.page.screenshot(path=str(ARTIFACTS / "phone-log.png"))
     phone.page.click("#save-result")
     text = detail_page_text(phone, field[0])
     assert "Result saved." in text
@@ -398,7 +400,7 @@ def test_a_result_logged_without_signal_waits_and_is_sent_once(app, phone_at, fi
     assert page.inner_text("#outbox-count") == "1 条结果等待发送"
     assert counts(app) == (0, 0, 0)
     assert serious(page) == []
-    page.screenshot(path=str(ARTIFACTS / "phone-outbox.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "phone-outbox.png"))  # docs/phone-outbox.png
 
     # A reload without signal: the page comes from the phone, the result still waits.
     page.reload()

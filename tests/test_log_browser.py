@@ -136,7 +136,7 @@ class Phone:
     def open_log(self, inspection_id: int, page=None):
         page = page or self.page
         page.goto(f"{self.base_url}/inspections/{inspection_id}/log")
-        page.wait_for_selector("#log-form")
+        page.wait_for_selector("#log-form", state="attached")
         return page
 
     def fill(self, page=None, result: str = "pass", notes: str = "All fine") -> None:
@@ -485,3 +485,66 @@ def test_the_page_works_without_javascript(app, playwright, chromium, server, fi
         assert counts(app)[0] == 1
     finally:
         context.close()
+
+
+def test_the_outbox_survives_a_phone_restart_and_a_lost_session(
+    app, playwright, server, field, tmp_path
+):
+    """The phone is switched off with a result waiting, and back on without signal; the
+    session is gone by then. The page still opens, the result still waits; back online it
+    asks to sign in again, and once signed in it is sent, once."""
+    device = dict(playwright.devices["Pixel 7"])
+    device.pop("default_browser_type", None)
+    position = {"longitude": ASSET[0], "latitude": ASSET[1], "accuracy": 8}
+
+    def switch_on(offline: bool) -> Phone:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "phone"),
+            executable_path=CHROMIUM,
+            args=["--no-sandbox"],
+            geolocation=position,
+            permissions=["geolocation"],
+            offline=offline,
+            **device,
+        )
+        phone = Phone.__new__(Phone)
+        phone.base_url, phone.context, phone.left, phone.errors = server, context, [], []
+        context.set_default_timeout(WAIT_MS)
+        context.route("**/*", phone._route)
+        phone.page = phone.watch(context.pages[0] if context.pages else context.new_page())
+        return phone
+
+    phone = switch_on(offline=False)
+    try:
+        phone.sign_in()
+        page = phone.open_log(field[1])
+        phone.wait_for_offline_copy()
+        phone.wait_for_position()
+        phone.fill(notes="before the restart")
+        phone.context.set_offline(True)
+        page.click("#save-result")
+        page.wait_for_selector("#log-queued:not([hidden])")
+    finally:
+        phone.close()
+
+    phone = switch_on(offline=True)
+    try:
+        phone.context.clear_cookies()  # the session did not outlive the restart
+        page = phone.open_log(field[1])
+        page.wait_for_selector("#outbox:not([hidden])")
+        assert page.inner_text("#outbox-count") == "1 result waiting to send"
+        assert page.is_visible("#log-queued")
+        phone.context.set_offline(False)
+        page.wait_for_selector("#outbox-list li[data-state=signin]")
+        assert "Sign in again" in page.inner_text("#outbox")
+        assert counts(app) == (0, 0, 0)
+        phone.sign_in()
+        page.reload()
+        page.wait_for_selector("body[data-outbox='0']", state="attached")
+        assert counts(app) == (1, 0, 1)
+        (inspection,) = completed(app)
+        assert (inspection.id, inspection.notes) == (field[1], "before the restart")
+        phone.errors = [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e]
+        phone.assert_clean()
+    finally:
+        phone.close()

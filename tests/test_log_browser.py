@@ -289,6 +289,7 @@ def test_a_doubtful_position_is_shown_before_and_after_saving(
         assert inspection.stood_longitude is None and inspection.distance_m is None
     if flagged:
         assert "Flagged" in text
+        assert f"Result saved. You were {metres} m from the asset" in text
     phone.assert_clean()
 
 
@@ -430,7 +431,9 @@ def test_a_result_logged_without_signal_waits_and_is_sent_once(app, phone_at, fi
 
 def test_a_double_tap_a_second_tab_and_a_replayed_key_give_one_result(app, phone_at, field):
     phone = phone_at()
-    first = phone.open_log(field[0])
+    first = phone.page
+    served_html = first.goto(f"{phone.base_url}/inspections/{field[0]}/log").text()
+    served_key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', served_html)
     phone.wait_for_position()
     phone.fill(notes="first tab")
     first.wait_for_function("() => document.body.dataset.outbox !== undefined")
@@ -440,6 +443,8 @@ def test_a_double_tap_a_second_tab_and_a_replayed_key_give_one_result(app, phone
     assert second.input_value("textarea[name=notes]") == "first tab"
     key = first.input_value("input[name=idempotency_key]")
     assert second.input_value("input[name=idempotency_key]") == key
+    # The phone made the key (the page's own serves the plain form).
+    assert re.fullmatch(r"[0-9a-f-]{36}", key) and key != served_key.group(1)
 
     first.dblclick("#save-result")
     second.click("#save-result")

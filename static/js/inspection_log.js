@@ -385,7 +385,9 @@
       .then(function () { return SAR.outbox.send(entry); })
       .then(function (result) {
         if (result.outcome === "sent") {
-          window.sessionStorage.setItem("sar-flash", data.msgSaved);
+          var saved = result.body && result.body.flagged ?
+            fill(data.msgFlagged, { m: Math.round(result.body.distance_m) }) : data.msgSaved;
+          window.sessionStorage.setItem("sar-flash", saved);
           window.location.assign(data.detail);
           return;
         }
@@ -463,7 +465,10 @@
         renderPhotos();
         document.getElementById("draft-restored").hidden = false;
       } else {
-        // A page kept for offline use was made earlier: the time is now.
+        // This phone's own key for the result, kept with the draft (a second tab takes it
+        // up); the page's key serves the plain form. A page kept for offline use was made
+        // earlier: the time is now.
+        if (window.crypto && window.crypto.randomUUID) { keyField.value = window.crypto.randomUUID(); }
         completedAt.value = districtNow();
         saveDraft();
       }

@@ -50,6 +50,13 @@ CS_ITEMS = (
     "smoke_detector_working",
 )
 EXIF_TIME = "2026:03:10 09:41:27"
+# The form's draft on the phone (IndexedDB) holds these photos and notes.
+DRAFT_KEPT = """({photos, notes}) => {
+  const form = document.getElementById('log-form');
+  const id = document.body.dataset.user + ':' + form.dataset.inspection;
+  return SAR.store.get('drafts', id).then(
+    draft => Boolean(draft) && draft.photos.length === photos && draft.values.notes === notes);
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -325,6 +332,13 @@ def test_a_12_mb_phone_photo_is_made_small_on_the_phone_and_kept_across_errors(
     page.wait_for_selector("body[data-photos='1']", state="attached")
     assert page.locator("#photo-list img").count() == 1
     assert page.get_attribute("#photo-list button", "aria-label") == "Remove photo 1"
+    # A reload loses nothing: answers, notes and the photo come back from the phone.
+    page.wait_for_function(DRAFT_KEPT, arg={"photos": 1, "notes": "All fine"})
+    page.reload()
+    page.wait_for_selector("#draft-restored:not([hidden])")
+    page.wait_for_selector("body[data-photos='1']", state="attached")
+    assert page.input_value("textarea[name=notes]") == "All fine"
+    assert page.is_checked("input[name=result][value=pass]")
     # The server refuses a completion time in the future: shown in place, the photo kept.
     tomorrow = (clock.now_utc() + timedelta(days=1)).astimezone(ZoneInfo(app.config["TIMEZONE"]))
     page.fill("input[name=completed_at]", tomorrow.strftime("%Y-%m-%dT%H:%M"))

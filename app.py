@@ -177,6 +177,7 @@ def init_parts(app: Flask) -> None:
     import contractors
     import core.errors
     import core.i18n
+    import core.pwa
     import core.scheduler
     import core.views
     import dashboard
@@ -188,6 +189,7 @@ def init_parts(app: Flask) -> None:
     from core.extensions import api
 
     core.i18n.init_app(app)
+    core.pwa.init_app(app)
     parts = (
         accounts,
         assets,

@@ -18,6 +18,9 @@ PUBLIC_ENDPOINTS = {
     "core.switch_language",
     "static",
     "calendar.feed",
+    # Browsers fetch these without the session (the manifest) or before it counts (updates).
+    "pwa.service_worker",
+    "pwa.manifest",
 }
 
 

@@ -5,6 +5,7 @@ from flask_smorest import Api
 
 from assets.labels import LabelNotice, register_label_notice
 from assets.sections import AssetSection, register_asset_section
+from core.pwa import precache_static
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -21,3 +22,5 @@ def init_app(app: Flask, api: Api) -> None:
     inspections_api.register_api(api)
     app.cli.add_command(inspections_cli)
     jobs.register_jobs(app)
+    # The logging form works without signal: its script and the photo library are kept.
+    precache_static(app, "js/inspection_log.js", "vendor/piexifjs-1.0.6/piexif.js")

@@ -27,7 +27,6 @@ from core.paging import api_page_args, api_page_members, matched_count
 from inspections.models import Inspection
 from inspections.results import (
     InspectionFilters,
-    ensure_open,
     inspection_for,
     inspection_query,
     record_result,
@@ -44,6 +43,15 @@ from inspections.services import derived_status
 blp = Blueprint("inspections_api", __name__, url_prefix="/api/v1", description="Inspections")
 
 NOT_FOUND = "No inspection with this id."
+KEY_HEADER = "Idempotency-Key"
+KEY_PARAMETER = {
+    "in": "header",
+    "name": KEY_HEADER,
+    "required": False,
+    "schema": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+    "description": "Made by the client once per result (a UUID). Sent again, it answers the "
+    "original result (200) instead of a conflict; also accepted as the idempotency_key field.",
+}
 RESULT_BODY = {
     "required": True,
     "content": {
@@ -179,12 +187,19 @@ def result_input() -> tuple[dict[str, Any], list, str]:
         values = ResultInputSchema().load(values)
     except ValidationError as error:
         abort(422, errors={location: error.messages})
+    header_key = request.headers.get(KEY_HEADER, "").strip()
+    if header_key:
+        if values.get("idempotency_key") not in (None, header_key):
+            message = f"Differs from the {KEY_HEADER} header."
+            abort(422, errors={location: {"idempotency_key": [message]}})
+        values["idempotency_key"] = header_key
     return values, photos, location
 
 
 @blp.post("/inspections/<int:id>/result")
-@blp.doc(requestBody=RESULT_BODY)
+@blp.doc(requestBody=RESULT_BODY, parameters=[KEY_PARAMETER])
 @blp.response(201, InspectionSchema)
+@blp.alt_response(200, schema=InspectionSchema, description="A replay: the original result")
 @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
 @blp.alt_response(409, schema=ErrorSchema, description="Already completed, or cancelled")
 @blp.alt_response(422, schema=ErrorSchema, description="Bad input, by field")
@@ -193,13 +208,16 @@ def post_result(id: int) -> Response:
 
     Every checklist item must be answered; a failed item makes the result fail, which marks
     the asset faulty and opens a hazard. Over INSPECTION_FLAG_DISTANCE_M from the asset, the
-    record is flagged for review.
+    record is flagged for review. With the idempotency key of the recorded result, the
+    original result is answered again (200, ``Idempotent-Replayed: true``) and nothing is
+    written; a completed inspection answers any other request 409.
     """
     inspection = visible_or_404(id)
-    ensure_open(inspection)
     values, photos, location = result_input()
     api_fields(location=location, files={"photos"})
-    record_result(inspection, current_user._get_current_object(), values, photos)
+    recorded = record_result(inspection, current_user._get_current_object(), values, photos)
     db.session.commit()
     headers = {"Location": url_for(".get_inspection", id=inspection.id, _external=True)}
-    return json_response(inspection_item(inspection), 201, headers)
+    if recorded.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(inspection_item(inspection), 200 if recorded.replayed else 201, headers)

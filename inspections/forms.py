@@ -51,6 +51,9 @@ class InspectionLogForm(FlaskForm):
     longitude = HiddenField()
     latitude = HiddenField()
     accuracy = HiddenField()
+    # Made once per form (``inspections.results.new_idempotency_key``): the same form posted
+    # twice (a double tap, the browser's resubmit) gives one result.
+    idempotency_key = HiddenField()
 
     checklist: tuple[ChecklistItem, ...] = ()
 
@@ -67,6 +70,7 @@ class InspectionLogForm(FlaskForm):
             "longitude": self.longitude.data,
             "latitude": self.latitude.data,
             "accuracy": self.accuracy.data,
+            "idempotency_key": self.idempotency_key.data,
         }
 
 

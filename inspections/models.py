@@ -123,6 +123,9 @@ class Inspection(db.Model):
     distance_m: Mapped[float | None] = mapped_column(Float)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The client's key of the result (``inspections.results``): the same key sent again
+    # answers this result instead of a conflict. One per inspection, as there is one result.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 

@@ -18,6 +18,12 @@ Rules of ``record_result`` (the form and the API both call it):
 - Photos are all checked before anything is written.
 - A failed result marks an active asset faulty and opens a hazard; a later pass closes nothing.
 - A completed inspection cannot be logged again, nor a cancelled one: both are conflicts (409).
+- ``idempotency_key`` (optional, made by the client once per result: up to 64 letters, digits
+  and ``-_.:``) is stored with the result. The same key sent again is a replay: nothing is
+  written and the original result is answered (a retry, a double tap, two tabs, an outbox
+  sent twice). A different key, or none, on a completed inspection is still a conflict.
+  Completing is a compare-and-set on the status, so of two requests racing for one
+  inspection exactly one writes the result; the other sees it, as a replay or a conflict.
 
 Services add to the session and never commit; the caller commits the unit of work once.
 """
@@ -25,6 +31,8 @@ Services add to the session and never commit; the caller commits the unit of wor
 from __future__ import annotations
 
 import math
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +40,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, select, update
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
@@ -59,7 +68,10 @@ STATUS_FILTERS = ("overdue", "due_soon", *(str(status) for status in InspectionS
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_BACKDATE = timedelta(days=90)
 NOTES_MAX_LENGTH = 4000
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 REASON_MAX_LENGTH = 1000
+# The logging form's script makes larger photos this small (long edge, pixels) on the phone.
+PHOTO_MAX_EDGE = 1600
 
 
 class InspectionValidationError(ValidationError):
@@ -73,6 +85,15 @@ class InspectionConflictError(ConflictError):
     def __init__(self, message: str, status: str):
         super().__init__(message)
         self.status = status
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    """What ``record_result`` did: completed ``inspection`` now, or found it completed by an
+    earlier request with the same idempotency key (``replayed``: nothing was written)."""
+
+    inspection: Inspection
+    replayed: bool = False
 
 
 class InspectionNotFoundError(LookupError):
@@ -203,6 +224,7 @@ def inspection_record(inspection: Inspection) -> dict[str, Any]:
         "distance_m": inspection.distance_m,
         "flagged": inspection.flagged,
         "cancelled_reason": inspection.cancelled_reason,
+        "idempotency_key": inspection.idempotency_key,
     }
 
 
@@ -319,6 +341,32 @@ def _position(
     return longitude, latitude, accuracy
 
 
+def idempotency_key(raw: Any, errors: dict[str, str]) -> str | None:
+    """The client's key, or None without one; a malformed key is named in ``errors``."""
+    if _blank(raw):
+        return None
+    if not isinstance(raw, str) or not IDEMPOTENCY_KEY.fullmatch(raw.strip()):
+        errors["idempotency_key"] = str(
+            _l("At most 64 letters, digits, hyphens, underscores, dots or colons.")
+        )
+        return None
+    return raw.strip()
+
+
+def new_idempotency_key() -> str:
+    """A key for a result about to be filled in (what a browser's crypto.randomUUID makes)."""
+    return str(uuid.uuid4())
+
+
+def replays(inspection: Inspection, key: str | None) -> bool:
+    """Whether ``key`` is the key of the inspection's recorded result."""
+    return (
+        key is not None
+        and inspection.status == InspectionStatus.COMPLETED
+        and inspection.idempotency_key == key
+    )
+
+
 def ensure_open(inspection: Inspection) -> None:
     """Raise InspectionConflictError unless the inspection is still scheduled."""
     if inspection.status == InspectionStatus.COMPLETED:
@@ -339,18 +387,22 @@ def record_result(
     user: User,
     values: Mapping[str, Any],
     photos: Sequence[FileStorage] = (),
-) -> Inspection:
+) -> RecordedResult:
     """Check everything, then complete the inspection; the caller commits.
 
     Raises InspectionNotFoundError (the user may not see it), InspectionConflictError
-    (completed or cancelled) or InspectionValidationError (naming the fields; the photos'
-    problem under "photos") before anything is written.
+    (completed or cancelled, unless ``values["idempotency_key"]`` is the key of its result:
+    then the result is answered as a replay) or InspectionValidationError (naming the fields;
+    the photos' problem under "photos") before anything is written.
     """
     if not may_see(user, inspection):
         raise InspectionNotFoundError(inspection.id)
+    errors: dict[str, str] = {}
+    key = idempotency_key(values.get("idempotency_key"), errors)
+    if replays(inspection, key):
+        return RecordedResult(inspection, replayed=True)
     ensure_open(inspection)
     now = clock.now_utc()
-    errors: dict[str, str] = {}
     answers = _answers(values.get("answers"), checklist_for(inspection), errors)
     result = _result(values.get("result"), answers, errors)
     notes = _notes(values.get("notes"), errors)
@@ -365,7 +417,14 @@ def record_result(
         raise InspectionValidationError(errors)
 
     before = inspection_record(inspection)
+    if not _claim(inspection, key):
+        # Another request completed it since it was read: its result stands.
+        db.session.refresh(inspection)
+        if replays(inspection, key):
+            return RecordedResult(inspection, replayed=True)
+        ensure_open(inspection)  # completed with another key, or cancelled: the conflict
     inspection.status = InspectionStatus.COMPLETED
+    inspection.idempotency_key = key
     inspection.result = result
     inspection.answers = answers
     inspection.notes = notes
@@ -382,7 +441,20 @@ def record_result(
     if result == InspectionResult.FAIL:
         _mark_faulty(inspection.asset)
         open_hazard_for_failed_inspection(inspection, user)
-    return inspection
+    return RecordedResult(inspection)
+
+
+def _claim(inspection: Inspection, key: str | None) -> bool:
+    """Complete the row only if it is still scheduled (compare-and-set): of two requests for
+    one inspection, the second waits for the first's row lock (PostgreSQL) or write lock
+    (SQLite), then finds it completed and claims nothing."""
+    claimed = db.session.execute(
+        update(Inspection)
+        .where(Inspection.id == inspection.id, Inspection.status == InspectionStatus.SCHEDULED)
+        .values(status=InspectionStatus.COMPLETED, idempotency_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
 
 
 def _place(
@@ -437,6 +509,27 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
     record_change("cancel", "inspection", str(inspection.id), before, inspection_record(inspection))
     forget_on_time(inspection.due_on)
     return inspection
+
+
+OFFLINE_DAYS = 7
+OFFLINE_LIMIT = 200
+
+
+def offline_inspections(user: User, today: date | None = None) -> list[Inspection]:
+    """What a contractor's user should have on the phone: its company's scheduled inspections
+    due within ``OFFLINE_DAYS`` (overdue ones too), earliest first, at most ``OFFLINE_LIMIT``.
+    Staff are assigned nothing."""
+    if is_staff(user):
+        return []
+    today = today or clock.district_today()
+    query = visible(user, Inspection).where(
+        Inspection.status == InspectionStatus.SCHEDULED,
+        Inspection.due_on <= today + timedelta(days=OFFLINE_DAYS),
+    )
+    query = query.options(selectinload(Inspection.asset))
+    return list(
+        db.session.scalars(query.order_by(Inspection.due_on, Inspection.id).limit(OFFLINE_LIMIT))
+    )
 
 
 def next_inspection_of(asset: Asset, user: User) -> Inspection | None:

@@ -56,6 +56,13 @@ class ResultInputSchema(Schema):
     longitude = fields.Float(allow_none=True, metadata={"minimum": -180, "maximum": 180})
     latitude = fields.Float(allow_none=True, metadata={"minimum": -90, "maximum": 90})
     accuracy = fields.Float(allow_none=True, metadata={"minimum": 0})
+    idempotency_key = fields.String(
+        allow_none=True,
+        metadata={
+            "maxLength": 64,
+            "description": "The client's key of this result (or the Idempotency-Key header).",
+        },
+    )
 
 
 class ResultMultipartSchema(ResultInputSchema):

@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -53,15 +54,20 @@ from inspections.forms import (
 )
 from inspections.models import Inspection, InspectionStatus
 from inspections.results import (
+    PHOTO_MAX_EDGE,
     STATUS_FILTERS,
     InspectionFilters,
     InspectionNotFoundError,
+    asset_point,
     cancel_inspection,
     checklist_for,
     inspection_for,
     inspection_query,
+    new_idempotency_key,
     next_inspection_of,
+    offline_inspections,
     record_result,
+    replays,
 )
 from inspections.services import InspectionSummary, derived_status, inspection_summaries
 
@@ -226,6 +232,7 @@ def render_log_form(inspection: Inspection, form: InspectionLogForm, errors=None
         for key, message in errors.items()
         if key.startswith("answers.")
     }
+    asset_longitude, asset_latitude = asset_point(inspection.asset_id)
     return (
         render_template(
             "inspections/log.html",
@@ -233,6 +240,12 @@ def render_log_form(inspection: Inspection, form: InspectionLogForm, errors=None
             form=form,
             errors=errors,
             item_errors=item_errors,
+            asset_longitude=asset_longitude,
+            asset_latitude=asset_latitude,
+            flag_distance=current_app.config["INSPECTION_FLAG_DISTANCE_M"],
+            photo_max_bytes=current_app.config["PHOTO_MAX_BYTES"],
+            photo_max_edge=PHOTO_MAX_EDGE,
+            timezone=current_app.config["TIMEZONE"],
         ),
         status,
     )
@@ -241,7 +254,10 @@ def render_log_form(inspection: Inspection, form: InspectionLogForm, errors=None
 @bp.route("/<int:id>/log", methods=["GET", "POST"])
 def inspection_log(id: int):
     inspection = inspection_or_404(id)
-    if inspection.status != InspectionStatus.SCHEDULED:
+    form = log_form_for(checklist_for(inspection))
+    posted_key = (form.idempotency_key.data or "").strip() or None
+    replay = request.method == "POST" and replays(inspection, posted_key)
+    if inspection.status != InspectionStatus.SCHEDULED and not replay:
         message = (
             _("This inspection has been completed already.")
             if inspection.status == InspectionStatus.COMPLETED
@@ -252,9 +268,9 @@ def inspection_log(id: int):
             return render_detail(inspection, 409)
         flash(message, "info")
         return redirect(url_for("inspections.inspection_detail", id=inspection.id))
-    form = log_form_for(checklist_for(inspection))
     if request.method == "GET":
         form.completed_at.data = local_now_text()
+        form.idempotency_key.data = new_idempotency_key()
         return render_log_form(inspection, form)
     if not form.validate_on_submit():
         return render_log_form(inspection, form, status=400)
@@ -277,6 +293,7 @@ def inspection_log(id: int):
     except InspectionNotFoundError:
         abort(404)
     db.session.commit()
+    # A replay (the same form posted twice) answers as the first post did.
     if inspection.flagged:
         flash(
             _(
@@ -288,6 +305,35 @@ def inspection_log(id: int):
     else:
         flash(_("Result saved."), "success")
     return redirect(url_for("inspections.inspection_detail", id=inspection.id))
+
+
+# Offline
+
+
+@bp.get("/offline.json")
+def offline_list():
+    """What the service worker keeps for this user (the dashboard, the list, the logging form
+    of each inspection due within a week), and a fresh CSRF token for sending the outbox."""
+    inspections = offline_inspections(current_user)
+    pages = [url_for("dashboard.index"), url_for("inspections.inspection_list")]
+    pages += [url_for("inspections.inspection_log", id=inspection.id) for inspection in inspections]
+    response = current_app.json.response(
+        {
+            "user": current_user.id,
+            "csrf_token": generate_csrf(),
+            "pages": pages,
+            "inspections": [
+                {
+                    "id": inspection.id,
+                    "asset": inspection.asset.code,
+                    "due_on": inspection.due_on.isoformat(),
+                }
+                for inspection in inspections
+            ],
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # Photos

@@ -8,6 +8,9 @@ PUBLIC = {
     "/lang/<code>",
     "/static/<path:filename>",
     "/calendar/<token>.ics",
+    # The service worker and the web app manifest (core/pwa.py): fetched without the session.
+    "/sw.js",
+    "/manifest.webmanifest",
 }
 
 

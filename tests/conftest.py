@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from core import extensions, spatial
+from core import clock, extensions, spatial
 from core.extensions import db
 from tests import factories
 
@@ -343,3 +344,29 @@ def api(client, officer_token):
 def demo_app(backend, backend_states):
     """A separate database per backend holding the demo district, loaded once: read only."""
     return backend_states[backend].demo_app()
+
+
+class FrozenClock:
+    """The district's clock (``core.clock.now_utc``) standing still at ``now``; ``set`` moves
+    it, forwards or back."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError(f"a frozen moment needs a time zone: {moment!r}")
+        self.now = moment.astimezone(UTC)
+        return self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch) -> FrozenClock:
+    """Time stops (at the real now) for this test; each module sets its own moment:
+    ``frozen_clock.set(NOW)``."""
+    frozen = FrozenClock(datetime.now(UTC))
+    monkeypatch.setattr(clock, "now_utc", frozen)
+    return frozen

@@ -116,22 +116,18 @@ def alert_app(database_url, smtp):
         db.engine.dispose()
 
 
-class FrozenClock:
-    def __init__(self, monkeypatch) -> None:
-        self.now = datetime(2026, 3, 1, tzinfo=UTC)
-        monkeypatch.setattr(clock, "now_utc", lambda: self.now)
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.astimezone(UTC)
-
-    def monday_8am_shanghai(self, monday: date) -> None:
-        # 08:00 in Asia/Shanghai is 00:00 UTC.
-        self.set(datetime(monday.year, monday.month, monday.day, tzinfo=UTC))
+START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def frozen(monkeypatch) -> FrozenClock:
-    return FrozenClock(monkeypatch)
+def frozen(frozen_clock):
+    frozen_clock.set(START)
+    return frozen_clock
+
+
+def monday_8am_shanghai(monday: date) -> datetime:
+    # 08:00 in Asia/Shanghai is 00:00 UTC.
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
 
 
 # --- The scenario ---------------------------------------------------------------------------
@@ -231,7 +227,7 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
     previous_total = None
     for week_index in range(WEEKS):
         monday = FIRST_MONDAY + timedelta(weeks=week_index)
-        frozen.monday_8am_shanghai(monday)
+        frozen.set(monday_8am_shanghai(monday))
         # Between runs, the contractors complete the oldest two overdue inspections.
         overdue_now = expected_overdue(inspections, completed, monday)
         with alert_app.app_context():
@@ -308,7 +304,7 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
 def test_each_recipient_reads_the_email_in_their_language(alert_app, smtp, frozen):
     with alert_app.app_context():
         build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly()
     english = smtp.inbox.to("officer@example.org")[0]
     chinese = smtp.inbox.to("admin@example.org")[0]
@@ -323,7 +319,7 @@ def test_each_recipient_reads_the_email_in_their_language(alert_app, smtp, froze
 
 
 def test_nobody_gets_an_empty_email_unless_configured(database_url, smtp, frozen):
-    frozen.monday_8am_shanghai(date(2026, 2, 23))  # Blue Fire Co has nothing overdue yet
+    frozen.set(monday_8am_shanghai(date(2026, 2, 23)))  # Blue Fire Co has nothing overdue yet
     for send_empty, blue_fire_emails in ((False, 0), (True, 1)):
         app = create_app(alert_config(database_url, smtp.port, ALERT_SEND_EMPTY=send_empty))
         with app.app_context():
@@ -343,7 +339,7 @@ def test_nobody_gets_an_empty_email_unless_configured(database_url, smtp, frozen
 def test_dry_run_prints_what_would_go_and_sends_and_writes_nothing(alert_app, smtp, frozen):
     with alert_app.app_context():
         build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 16))
+    frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
     result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "officer@example.org" in result.output
@@ -359,7 +355,7 @@ def test_dry_run_prints_what_would_go_and_sends_and_writes_nothing(alert_app, sm
 def test_send_weekly_refuses_a_bad_or_future_week_and_writes_nothing(alert_app, smtp, frozen, week):
     with alert_app.app_context():
         build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 16))
+    frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
     result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--week", week])
     assert result.exit_code == 2
     assert "--week" in result.output
@@ -371,7 +367,7 @@ def test_send_weekly_refuses_a_bad_or_future_week_and_writes_nothing(alert_app, 
 def test_cli_sends_a_past_week_once(alert_app, smtp, frozen):
     with alert_app.app_context():
         build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 17))
+    frozen.set(monday_8am_shanghai(date(2026, 3, 17)))
     runner = alert_app.test_cli_runner()
     first = runner.invoke(args=["alerts", "send-weekly", "--week", "2026-W11"])
     assert first.exit_code == 0, first.output
@@ -392,7 +388,7 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
     try:
         with app.app_context():
             build_district()
-            frozen.monday_8am_shanghai(date(2026, 3, 16))
+            frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
             from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT
             from core.scheduler import run_job
 
@@ -436,7 +432,7 @@ def test_a_claim_whose_sender_crashed_is_sent_after_the_lease(alert_app, smtp, f
     """The documented window: a claim with no outcome is sent again after the lease."""
     with alert_app.app_context():
         build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly(dry_run=False)
         delivery = db.session.scalar(
             select(AlertDelivery).where(AlertDelivery.email == "officer@example.org")
@@ -461,7 +457,7 @@ def test_alerts_page_shows_runs_recipients_and_failures(database_url, frozen):
     client = app.test_client()
     with app.app_context():
         build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly()
         delivery_id = db.session.scalar(
             select(AlertDelivery.id).where(AlertDelivery.email == "admin@example.org")

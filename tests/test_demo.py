@@ -274,8 +274,8 @@ def history_snapshot() -> dict[str, list[tuple]]:
     }
 
 
-def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.clock.now_utc", lambda: FROZEN)
+def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, frozen_clock):
+    frozen_clock.set(FROZEN)
     url = conftest.migrated_database(backend, tmp_path, "_determinism")
     other = create_app(conftest.test_config(url))
     snapshots = []

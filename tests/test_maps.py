@@ -14,7 +14,6 @@ from folium.plugins import FastMarkerCluster, MarkerCluster
 from markupsafe import escape
 from sqlalchemy import event
 
-import core.clock
 from assets.models import AssetStatus
 from assets.services import asset_by_code
 from core.extensions import db
@@ -98,10 +97,6 @@ def sign_in(client, auth, email: str) -> None:
     client.get("/lang/en")
 
 
-def freeze(monkeypatch) -> None:
-    monkeypatch.setattr(core.clock, "now_utc", lambda: MOMENT)
-
-
 def gen_hazard(code: str, severity: str, asset_code: str | None = None, **values) -> Hazard:
     asset = asset_by_code(asset_code) if asset_code else None
     location = values.pop("location", factories.INSIDE_G1_01)
@@ -144,9 +139,9 @@ def drawn_assets(html: str) -> dict[str, tuple[str, float, float]]:
 
 
 @pytest.fixture
-def status_district(app, district, monkeypatch):
+def status_district(app, district, frozen_clock):
     """Nine charging stations, one per condition of the map status."""
-    freeze(monkeypatch)
+    frozen_clock.set(MOMENT)
     with app.app_context():
         for number in range(1, 10):
             factories.gen_asset(factories.charging_station_data(number))
@@ -249,8 +244,8 @@ def count_queries(app):
     return statements, lambda: event.remove(engine, "before_cursor_execute", before)
 
 
-def test_map_queries_do_not_grow_with_assets(app, client, auth, officer, district, monkeypatch):
-    freeze(monkeypatch)
+def test_map_queries_do_not_grow_with_assets(app, client, auth, officer, district, frozen_clock):
+    frozen_clock.set(MOMENT)
     sign_in(client, auth, officer)
     with app.app_context():
         factories.gen_asset(factories.charging_station_data(1))
@@ -527,8 +522,8 @@ def gen_xss_district() -> None:
 
 
 @pytest.fixture
-def xss_district(app, monkeypatch):
-    freeze(monkeypatch)
+def xss_district(app, frozen_clock):
+    frozen_clock.set(MOMENT)
     with app.app_context():
         gen_xss_district()
         db.session.commit()

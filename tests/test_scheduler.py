@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT, weekly_trigger
 from alerts.models import AlertDelivery, AlertRun
 from app import create_app
-from core import clock
 from core.extensions import db
 from core.scheduler import (
     JOB_CATCH_UP,
@@ -35,17 +34,13 @@ PROCESS_TIMEOUT = 120
 RACERS = 4
 
 
+START = datetime(2026, 3, 16, tzinfo=UTC)
+
+
 @pytest.fixture
-def frozen(monkeypatch):
-    class Frozen:
-        now = datetime(2026, 3, 16, tzinfo=UTC)
-
-        def set(self, moment: datetime) -> None:
-            self.now = moment.astimezone(UTC)
-
-    frozen = Frozen()
-    monkeypatch.setattr(clock, "now_utc", lambda: frozen.now)
-    return frozen
+def frozen(frozen_clock):
+    frozen_clock.set(START)
+    return frozen_clock
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from app import create_app
 from core import clock, extensions, spatial
 from core.extensions import db
 from tests import factories
+from tests.helpers import SmtpServer, alert_config, free_port, test_config
 
 BACKENDS = [
     name.strip()
@@ -43,22 +44,6 @@ POSTGIS_URL = os.environ.get(
 def pytest_report_header(config):
     postgis = make_url(POSTGIS_URL).render_as_string()
     return f"database backends: {', '.join(BACKENDS)} (PostGIS at {postgis})"
-
-
-def test_config(database_url: str, **overrides) -> dict:
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "WTF_CSRF_ENABLED": False,
-        "SCHEDULER_ENABLED": False,
-        "STRICT_DISTRICT": True,
-        "SERVER_NAME": None,
-        # Real hashing, cheap rounds: the production default (scrypt) costs ~0.2 s a call.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    }
-    config.update(overrides)
-    return config
 
 
 def recreate_postgis_database(url: str, name_suffix: str = "") -> str:
@@ -260,6 +245,25 @@ def app(backend, backend_states, database_url, tmp_path):
     yield app
     with app.app_context():
         db.session.remove()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that keeps what it receives (``smtp.inbox``)."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alert_app(database_url, smtp):
+    """An app of its own that mails through ``smtp`` (Flask-Mail is configured at start)."""
+    app = create_app(alert_config(database_url, smtp.port))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

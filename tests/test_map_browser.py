@@ -19,8 +19,8 @@ from app import create_app
 from assets.models import Asset
 from core.extensions import db
 from maps.status import NEIGHBOUR_LIMIT
-from tests import conftest, factories
-from tests.test_maps import XSS_PAYLOADS, gen_xss_district
+from tests import factories, helpers
+from tests.factories import XSS_PAYLOADS, gen_xss_district
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -132,7 +132,7 @@ class Watched:
 def demo_server(demo_app) -> Iterator[str]:
     """The demo district (read only), served without tiles: nothing may leave the machine."""
     app = create_app(
-        conftest.test_config(demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none")
+        helpers.test_config(demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none")
     )
     with served(app) as base_url:
         yield base_url

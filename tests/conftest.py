@@ -1,9 +1,9 @@
 """One suite over both databases.
 
 Each backend gets a schema built by the real migrations and one app on it, once per
-session; each test starts from that empty schema (the template copied back for
-SpatiaLite, truncated tables for PostGIS), with the app's configuration as created, and
-commits for real. Tests that need another configuration at creation (mail, tiles …)
+session (per xdist worker); each test starts from that empty schema (the template copied
+back for SpatiaLite, truncated tables for PostGIS), with the app's configuration as
+created, and commits for real. Tests that need another configuration at creation (mail, tiles …)
 create their own app on ``database_url``. Set SAR_TEST_BACKENDS=spatialite to run one
 backend locally; CI runs both, and a backend that cannot be reached fails the run.
 """
@@ -36,8 +36,17 @@ BACKENDS = [
 SQLITE_RESET_TIMEOUT_SECONDS = 10
 
 
-POSTGIS_URL = os.environ.get(
-    "SAR_TEST_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sar_test"
+def worker_database(url: str) -> str:
+    """Under pytest-xdist each worker has its own databases (sar_test_gw0, sar_test_gw0_demo …)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    target = make_url(url)
+    return target.set(database=f"{target.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGIS_URL = worker_database(
+    os.environ.get("SAR_TEST_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sar_test")
 )
 
 
@@ -78,8 +87,8 @@ def migrated_database(backend: str, directory: Path, name_suffix: str = "") -> s
 
 
 class BackendState:
-    """One backend for the whole session: a migrated database that every test empties
-    again, and one app on it that every test shares.
+    """One backend for the whole session (per xdist worker): a migrated database that every
+    test empties again, and one app on it that every test shares.
 
     SpatiaLite: the migrated ``template.sqlite`` is copied into ``registry.sqlite`` before
     each test with SQLite's backup API (safe with connections open, unlike replacing the

@@ -50,6 +50,13 @@ POSTGIS_URL = worker_database(
 )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Slow tests first (their order otherwise kept): under pytest-xdist they then overlap
+    with the rest instead of finishing the run on one worker while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_report_header(config):
     postgis = make_url(POSTGIS_URL).render_as_string()
     return f"database backends: {', '.join(BACKENDS)} (PostGIS at {postgis})"

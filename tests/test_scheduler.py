@@ -146,6 +146,7 @@ def run_until(command: list[str], env: dict, marker: str, seconds: float = 60) -
     return log.read_text()
 
 
+@pytest.mark.slow
 def test_flask_run_under_the_debug_reloader_starts_one_scheduler(database_url, tmp_path):
     flask = str(Path(sys.executable).parent / "flask")
     env = flask_env(database_url, LOG_FILE=str(tmp_path / "run.log"))
@@ -155,6 +156,7 @@ def test_flask_run_under_the_debug_reloader_starts_one_scheduler(database_url, t
     assert output.count("scheduler started in process") == 1, output
 
 
+@pytest.mark.slow
 def test_scheduler_run_is_its_own_process_without_a_second_scheduler(database_url, tmp_path):
     flask = str(Path(sys.executable).parent / "flask")
     env = flask_env(database_url, LOG_FILE=str(tmp_path / "scheduler.log"))
@@ -279,6 +281,7 @@ def race(database_url: str, port: int, now: datetime, mode: str) -> list[str]:
     return outputs
 
 
+@pytest.mark.slow
 def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_url, smtp):
     with alert_app.app_context():
         gen_alert_district()
@@ -298,6 +301,7 @@ def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_u
         assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 2
 
 
+@pytest.mark.slow
 def test_four_racing_processes_generate_once_a_day(app, database_url):
     with app.app_context():
         factories.gen_district()

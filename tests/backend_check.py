@@ -33,6 +33,8 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("SAR_REQUIRE_ALL_BACKENDS") != "1" or is_xdist_worker(session.config):
         return
+    if session.config.option.collectonly:
+        return
     required = os.environ.get("SAR_TEST_BACKENDS", "spatialite,postgis").split(",")
     missing = [name for name in required if PASSED.get(name, 0) == 0]
     if missing:

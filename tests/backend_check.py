@@ -1,5 +1,8 @@
 """A pytest plugin: with SAR_REQUIRE_ALL_BACKENDS=1 the run fails unless every backend
-ran and passed tests, so CI can never pass with a backend silently missing."""
+ran and passed tests, so CI can never pass with a backend silently missing.
+
+Under pytest-xdist the controller counts: it receives every worker's reports through
+``pytest_runtest_logreport``; a worker, which sees only its share, checks nothing."""
 
 import os
 
@@ -15,6 +18,10 @@ def backend_of(nodeid: str) -> str | None:
     return None
 
 
+def is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 def pytest_runtest_logreport(report):
     if report.when == "call" and report.passed:
         backend = backend_of(report.nodeid)
@@ -24,7 +31,9 @@ def pytest_runtest_logreport(report):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("SAR_REQUIRE_ALL_BACKENDS") != "1":
+    if os.environ.get("SAR_REQUIRE_ALL_BACKENDS") != "1" or is_xdist_worker(session.config):
+        return
+    if session.config.option.collectonly:
         return
     required = os.environ.get("SAR_TEST_BACKENDS", "spatialite,postgis").split(",")
     missing = [name for name in required if PASSED.get(name, 0) == 0]

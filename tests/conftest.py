@@ -1,55 +1,65 @@
 """One suite over both databases.
 
-Each backend gets a schema built by the real migrations once per session; each test
-starts from that empty schema (a copied file for SpatiaLite, truncated tables for
-PostGIS) and commits for real. Set SAR_TEST_BACKENDS=spatialite to run one backend
-locally; CI runs both, and a backend that cannot be reached fails the run.
+Each backend gets a schema built by the real migrations and one app on it, once per
+session (per xdist worker); each test starts from that empty schema (the template copied
+back for SpatiaLite, truncated tables for PostGIS), with the app's configuration as
+created, and commits for real. Tests that need another configuration at creation (mail, tiles …)
+create their own app on ``database_url``. Set SAR_TEST_BACKENDS=spatialite to run one
+backend locally; CI runs both, and a backend that cannot be reached fails the run.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from core import clock, extensions, spatial
 from core.extensions import db
 from tests import factories
+from tests.helpers import SmtpServer, alert_config, free_port, test_config
 
 BACKENDS = [
     name.strip()
     for name in os.environ.get("SAR_TEST_BACKENDS", "spatialite,postgis").split(",")
     if name.strip()
 ]
-POSTGIS_URL = os.environ.get(
-    "SAR_TEST_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sar_test"
+SQLITE_RESET_TIMEOUT_SECONDS = 10
+
+
+def worker_database(url: str) -> str:
+    """Under pytest-xdist each worker has its own databases (sar_test_gw0, sar_test_gw0_demo …)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    target = make_url(url)
+    return target.set(database=f"{target.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGIS_URL = worker_database(
+    os.environ.get("SAR_TEST_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sar_test")
 )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Slow tests first (their order otherwise kept): under pytest-xdist they then overlap
+    with the rest instead of finishing the run on one worker while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_report_header(config):
     postgis = make_url(POSTGIS_URL).render_as_string()
     return f"database backends: {', '.join(BACKENDS)} (PostGIS at {postgis})"
-
-
-def test_config(database_url: str, **overrides) -> dict:
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "WTF_CSRF_ENABLED": False,
-        "SCHEDULER_ENABLED": False,
-        "STRICT_DISTRICT": True,
-        "SERVER_NAME": None,
-        # Real hashing, cheap rounds: the production default (scrypt) costs ~0.2 s a call.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    }
-    config.update(overrides)
-    return config
 
 
 def recreate_postgis_database(url: str, name_suffix: str = "") -> str:
@@ -83,38 +93,189 @@ def migrated_database(backend: str, directory: Path, name_suffix: str = "") -> s
     return url
 
 
+class BackendState:
+    """One backend for the whole session (per xdist worker): a migrated database that every
+    test empties again, and one app on it that every test shares.
+
+    SpatiaLite: the migrated ``template.sqlite`` is copied into ``registry.sqlite`` before
+    each test with SQLite's backup API (safe with connections open, unlike replacing the
+    file under them). PostGIS: the migrated database itself, the tables a test wrote
+    truncated and the sequences restarted before the next.
+    """
+
+    def __init__(self, name: str, directory: Path) -> None:
+        self.name = name
+        self.template_url = migrated_database(name, directory)
+        if name == "spatialite":
+            self.template_path = Path(make_url(self.template_url).database)
+            self.working_path = directory / "registry.sqlite"
+            shutil.copyfile(self.template_path, self.working_path)
+            self.url = f"sqlite:///{self.working_path}"
+        else:
+            self.url = self.template_url
+            self.reset_engine = create_engine(self.url)
+        self.app = create_app(test_config(self.url))
+        self.config = {key: copied(value) for key, value in self.app.config.items()}
+        self.api_binding = (extensions.api._app, extensions.api.spec, extensions.api.config)
+        self._demo_app: Flask | None = None
+        self._directory = directory
+
+    def empty_database(self) -> str:
+        """The shared database back to the empty migrated schema; its URL."""
+        with self.app.app_context():
+            db.session.remove()
+        if self.name == "spatialite":
+            # New connections after the restore, as with a new app: a statement pysqlite had
+            # cached on a pooled connection failed with "no such table" after a restore
+            # that followed DDL (the bulk import drops and recreates a spatial index trigger).
+            with self.app.app_context():
+                db.engine.dispose()
+            module = spatial.sqlite_module()
+            source = module.connect(str(self.template_path))
+            target = module.connect(str(self.working_path), timeout=SQLITE_RESET_TIMEOUT_SECONDS)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+        else:
+            empty_postgis_tables(self.reset_engine)
+        return self.url
+
+    def fresh_app(self, **overrides) -> Flask:
+        """The shared app with its configuration as created, plus ``overrides``."""
+        self.app.config.clear()
+        self.app.config.update({key: copied(value) for key, value in self.config.items()})
+        self.app.config.update(overrides)
+        # flask-smorest keeps one spec on the module-level Api: the last app created wins.
+        smorest = extensions.api
+        smorest._app, smorest.spec, smorest.config = self.api_binding
+        return self.app
+
+    def demo_app(self) -> Flask:
+        if self._demo_app is None:
+            from demo.district import load_demo_district
+
+            directory = self._directory / "demo"
+            directory.mkdir()
+            url = migrated_database(self.name, directory, "_demo")
+            self._demo_app = create_app(test_config(url))
+            with self._demo_app.app_context():
+                load_demo_district()
+                db.session.remove()
+        return self._demo_app
+
+    def close(self) -> None:
+        for each in (self.app, self._demo_app):
+            if each is not None:
+                with each.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+        if self.name == "postgis":
+            self.reset_engine.dispose()
+
+
+def copied(value):
+    """A deep copy where one can be made (not of the engine options' DB-API module)."""
+    try:
+        return copy.deepcopy(value)
+    except TypeError:
+        return value
+
+
+def empty_postgis_tables(engine) -> None:
+    """``TRUNCATE … RESTART IDENTITY CASCADE`` of the tables written since the last time
+    (those with any pages: a fresh heap, so rows come back in insertion order as in a new
+    database), and every sequence restarted (an insert that failed still took a number).
+    Truncating only those is cheaper: each truncated table gets new files (~3 ms each)."""
+    tables = [table.name for table in db.metadata.sorted_tables]
+    with engine.begin() as connection:
+        written = connection.execute(
+            text(
+                "SELECT relname FROM pg_class WHERE relkind = 'r'"
+                " AND relnamespace = 'public'::regnamespace AND relname = ANY(:tables)"
+                " AND pg_relation_size(oid) > 0"
+            ),
+            {"tables": tables},
+        ).scalars()
+        names = ", ".join(f'"{name}"' for name in written)
+        if names:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text(
+                "SELECT setval(d.objid, s.seqstart, false) FROM pg_depend d"
+                " JOIN pg_sequence s ON s.seqrelid = d.objid"
+                " JOIN pg_class owner ON owner.oid = d.refobjid"
+                " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+                " AND owner.relnamespace = 'public'::regnamespace AND owner.relname = ANY(:tables)"
+            ),
+            {"tables": tables},
+        )
+
+
+class BackendStates:
+    """Each backend's state, made when a test first needs it and kept to the end of the
+    session, whatever order the tests come in (a session fixture parametrized by backend
+    would be torn down and set up again every time the backend changes)."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._states: dict[str, BackendState] = {}
+
+    def __getitem__(self, name: str) -> BackendState:
+        if name not in self._states:
+            if name not in ("spatialite", "postgis"):
+                raise pytest.UsageError(f"unknown backend {name!r}")
+            directory = self._tmp_path_factory.mktemp(name)
+            self._states[name] = BackendState(name, directory)
+        return self._states[name]
+
+    def close(self) -> None:
+        for state in self._states.values():
+            state.close()
+
+
+@pytest.fixture(scope="session")
+def backend_states(tmp_path_factory):
+    states = BackendStates(tmp_path_factory)
+    yield states
+    states.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request) -> str:
     return request.param
 
 
-@pytest.fixture(scope="session")
-def template_database(backend, tmp_path_factory) -> str:
-    return migrated_database(backend, tmp_path_factory.mktemp(backend))
-
-
-def empty_database(backend: str, template_url: str, directory: Path) -> str:
-    if backend == "spatialite":
-        source = Path(make_url(template_url).database)
-        target = directory / "registry.sqlite"
-        shutil.copyfile(source, target)
-        return f"sqlite:///{target}"
-    engine = create_engine(template_url)
-    with engine.begin() as connection:
-        tables = [table.name for table in db.metadata.sorted_tables]
-        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return template_url
+@pytest.fixture
+def database_url(backend, backend_states) -> str:
+    """The backend's shared database, empty (migrated) for this test."""
+    return backend_states[backend].empty_database()
 
 
 @pytest.fixture
-def database_url(backend, template_database, tmp_path) -> str:
-    return empty_database(backend, template_database, tmp_path)
+def app(backend, backend_states, database_url, tmp_path):
+    """The backend's shared app, its configuration as created, on the emptied database.
+    Tests may change ``app.config``; the next test gets it back as it was."""
+    app = backend_states[backend].fresh_app(PHOTO_DIR=str(tmp_path / "photos"))
+    yield app
+    with app.app_context():
+        db.session.remove()
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app(test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
+def smtp():
+    """A real SMTP server on loopback that keeps what it receives (``smtp.inbox``)."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alert_app(database_url, smtp):
+    """An app of its own that mails through ``smtp`` (Flask-Mail is configured at start)."""
+    app = create_app(alert_config(database_url, smtp.port))
     yield app
     with app.app_context():
         db.session.remove()
@@ -200,16 +361,32 @@ def api(client, officer_token):
 
 
 @pytest.fixture(scope="session")
-def demo_app(backend, tmp_path_factory):
+def demo_app(backend, backend_states):
     """A separate database per backend holding the demo district, loaded once: read only."""
-    from demo.district import load_demo_district
+    return backend_states[backend].demo_app()
 
-    url = migrated_database(backend, tmp_path_factory.mktemp(f"demo-{backend}"), "_demo")
-    demo = create_app(test_config(url))
-    with demo.app_context():
-        load_demo_district()
-        db.session.remove()
-    yield demo
-    with demo.app_context():
-        db.session.remove()
-        db.engine.dispose()
+
+class FrozenClock:
+    """The district's clock (``core.clock.now_utc``) standing still at ``now``; ``set`` moves
+    it, forwards or back."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def set(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError(f"a frozen moment needs a time zone: {moment!r}")
+        self.now = moment.astimezone(UTC)
+        return self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch) -> FrozenClock:
+    """Time stops (at the real now) for this test; each module sets its own moment:
+    ``frozen_clock.set(NOW)``."""
+    frozen = FrozenClock(datetime.now(UTC))
+    monkeypatch.setattr(clock, "now_utc", frozen)
+    return frozen

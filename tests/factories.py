@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from PIL import Image
@@ -16,6 +16,7 @@ from assets.models import Grid, PropertyCompany, Site
 from assets.services import AssetValidator, asset_by_code, create_asset
 from core.extensions import db
 from core.spatial import point_value
+from hazards.models import Hazard
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
 
 PASSWORD = "correct horse battery"
@@ -207,3 +208,165 @@ def jpeg_bytes(width: int = 4, height: int = 3) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (30, 120, 30)).save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+# --- The weekly alerts' district ------------------------------------------------------------
+
+ALERT_ASSETS_G1_01 = ["CS-001", "CS-002", "CS-003"]  # Fixers Ltd
+ALERT_ASSETS_G2_02 = ["EB-0001", "EB-0002"]  # Blue Fire Co
+
+
+def gen_alert_district() -> dict:
+    """The weekly alerts' scenario, committed: grids with leaders, staff in both languages,
+    two contractors, assets, inspections due every 9 days from 2026-02-20, and one hazard
+    overdue from 2026-03-10. Returns each inspection's code, due date, contractor and grid."""
+    grids = gen_district()
+    grids["G1-01"].leader_email = "leader.g101@example.org"
+    grids["G1"].leader_email = "leader.g1@example.org"
+    grids["G2-02"].leader_email = "leader.g202@example.org"
+    officer = gen_user("officer@example.org", "officer")
+    officer.locale = "en"
+    admin = gen_user("admin@example.org", "admin")
+    admin.locale = "zh"
+    gen_user("fixer@example.org", "contractor", contractor="Fixers Ltd")
+    gen_contractor("Fixers Ltd").contact_email = "office@fixers.example"
+    gen_contractor("Blue Fire Co").contact_email = "desk@bluefire.example"
+    for number in range(1, 4):
+        gen_asset(charging_station_data(number))
+    for number in range(1, 3):
+        gen_asset(blocker_data(number))
+    inspections = {}
+    for index, code in enumerate(ALERT_ASSETS_G1_01 + ALERT_ASSETS_G2_02):
+        contractor = "Fixers Ltd" if code.startswith("CS") else "Blue Fire Co"
+        for step in range(8):
+            due_on = date(2026, 2, 20) + timedelta(days=9 * step + index)
+            inspection = gen_inspection(code, due_on, contractor=contractor)
+            inspections[inspection.id] = {
+                "code": code,
+                "due_on": due_on,
+                "contractor": contractor,
+                "grid": "G1-01" if code.startswith("CS") else "G2-02",
+            }
+    db.session.flush()
+    asset = asset_by_code("CS-001")
+    hazard = Hazard(
+        code="HZ-2026-0001",
+        category="blocked_exit",
+        severity="major",
+        description="Exit <blocked> by bikes",
+        location=point_value(*INSIDE_G1_01),
+        asset_id=asset.id,
+        grid_id=grids["G1-01"].id,
+        found_on=date(2026, 3, 3),
+        deadline=date(2026, 3, 10),
+        status="open",
+    )
+    db.session.add(hazard)
+    db.session.commit()
+    return inspections
+
+
+# --- Hazards and the XSS corpus ----------------------------------------------------------------
+
+# The day gen_hazard dates hazards from: the map tests' today (a Monday).
+HAZARD_DAY = date(2026, 3, 16)
+
+
+def gen_hazard(code: str, severity: str, asset_code: str | None = None, **values) -> Hazard:
+    """An open hazard (found three days before ``HAZARD_DAY``, due twenty days after it)."""
+    asset = asset_by_code(asset_code) if asset_code else None
+    location = values.pop("location", INSIDE_G1_01)
+    hazard = Hazard(
+        code=code,
+        category=values.pop("category", "other"),
+        severity=severity,
+        description=values.pop("description", "A hazard"),
+        location=point_value(*location),
+        asset_id=asset.id if asset else None,
+        found_on=values.pop("found_on", HAZARD_DAY - timedelta(days=3)),
+        deadline=values.pop("deadline", HAZARD_DAY + timedelta(days=20)),
+        status=values.pop("status", "open"),
+        **values,
+    )
+    db.session.add(hazard)
+    db.session.flush()
+    return hazard
+
+
+# Payloads that must stay text wherever they are shown: each would set window.__xss, call
+# alert, or break out of a script/attribute/template literal if a value were not escaped.
+XSS_PAYLOADS = [
+    "<script>window.__xss=1</script>",
+    "</script><script>window.__xss=1</script>",
+    "</SCRIPT><SCRIPT>window.__xss=1</SCRIPT>",
+    "<img src=x onerror=window.__xss=1>",
+    '<img src=x onerror="window.__xss=1">',
+    '"><img src=x onerror=window.__xss=1>',
+    "'><img src=x onerror=window.__xss=1>",
+    "<svg onload=window.__xss=1>",
+    "<svg/onload=window.__xss=1>",
+    "<svg><script>window.__xss=1</script></svg>",
+    "<body onload=window.__xss=1>",
+    '<iframe src="javascript:parent.__xss=1"></iframe>',
+    '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
+    "${window.__xss=1}",
+    "`${window.__xss=1}`",
+    "`;window.__xss=1;`",
+    "';window.__xss=1;//",
+    '";window.__xss=1;//',
+    '"}]);window.__xss=1;//',
+    '\\"}]);window.__xss=1;//',
+    "</textarea><script>window.__xss=1</script>",
+    "</title><script>window.__xss=1</script>",
+    "<details open ontoggle=window.__xss=1>",
+    "<video><source onerror=window.__xss=1></video>",
+    "<audio src=x onerror=window.__xss=1>",
+    "<input autofocus onfocus=window.__xss=1>",
+    "<marquee onstart=window.__xss=1>x</marquee>",
+    '<object data="javascript:window.__xss=1"></object>',
+    '<embed src="javascript:window.__xss=1">',
+    "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=1>",
+    '<div style="background:url(javascript:window.__xss=1)">x</div>',
+    "<!--<img src=x onerror=window.__xss=1>-->",
+    "<!--",
+    "<![CDATA[<script>window.__xss=1</script>]]>",
+    "\u2028window.__xss=1\u2029",
+    "</script\u2028><script>window.__xss=1</script>",
+    "<scr<script>ipt>window.__xss=1</scr</script>ipt>",
+    "<script src=data:text/javascript,window.__xss=1></script>",
+    '<img src="x" onerror="&#119;indow.__xss=1">',
+    "&lt;img src=x onerror=window.__xss=1&gt;",
+    "<img src=x onerror=alert(1)>",
+    '<form><button formaction="javascript:window.__xss=1">x</button></form>',
+    "<img src=`x` onerror=window.__xss=1>",
+    '<base href="javascript:window.__xss=1//">',
+    '<link rel=stylesheet href="data:text/css,*{}" onload=window.__xss=1>',
+    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=1">',
+    "{{7*7}}{% raw %}",
+    "</div></table><img src=x onerror=window.__xss=1>",
+    '<noscript><p title="</noscript><img src=x onerror=window.__xss=1>">',
+    "<select><template><img src=x onerror=window.__xss=1></template></select>",
+    "javascript:window.__xss=1",
+    "<svg><animate onbegin=window.__xss=1 attributeName=x dur=1s>",
+    "<img src=x:alert(alt) onerror=eval(src) alt=1>",
+    "<x contenteditable onfocus=window.__xss=1 autofocus>x</x>",
+    "<img src=x onerror=window.__xss=1 //",
+    "<a href=javascript:window.__xss=1 id=xss>click</a>",
+    "\\u003cscript\\u003ewindow.__xss=1\\u003c/script\\u003e",
+]
+
+
+def gen_xss_district() -> None:
+    """Assets named and addressed with every payload, hazards described with them, and
+    grids named with them."""
+    grids = gen_district()
+    for number, payload in enumerate(XSS_PAYLOADS, start=1):
+        gen_asset(charging_station_data(number, name=payload[:200], address=payload[:300]))
+        gen_hazard(
+            f"HZ-2026-{number:04d}",
+            "major" if number % 2 else "general",
+            f"CS-{number:03d}",
+            description=payload,
+        )
+    for grid, payload in zip(grids.values(), XSS_PAYLOADS, strict=False):
+        grid.name = payload[:200]

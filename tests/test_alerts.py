@@ -2,191 +2,39 @@
 
 from __future__ import annotations
 
-import email
 import re
-import socket
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from alerts.models import AlertDelivery, AlertRun, DeliveryStatus
 from alerts.services import iso_week, retry_unsent, send_weekly
 from app import create_app
-from assets.services import asset_by_code
 from core import clock
 from core.extensions import db
-from core.spatial import point_value
-from hazards.models import Hazard
 from inspections.models import Inspection, InspectionStatus
 from tests import factories
-from tests.conftest import test_config as base_config
+from tests.factories import gen_alert_district
+from tests.helpers import ALERT_BASE_URL, SmtpServer, alert_config, free_port, wait_for
 
-BASE_URL = "https://registry.example.org"
 FIRST_MONDAY = date(2026, 3, 2)  # ISO week 2026-W10
 WEEKS = 8
-SMTP_WAIT_SECONDS = 10
-
-
-# --- A real SMTP server on loopback -------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler: every message accepted, parsed, by recipient."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, email.message.EmailMessage]] = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        with self._lock:
-            for rcpt in envelope.rcpt_tos:
-                self.messages.append((rcpt.lower(), message))
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        with self._lock:
-            return [message for rcpt, message in self.messages if rcpt == address.lower()]
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.messages)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.messages.clear()
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inbox = Inbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(
-            self.inbox, hostname="127.0.0.1", port=self.port, ready_timeout=SMTP_WAIT_SECONDS
-        )
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
+START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
+def frozen(frozen_clock):
+    frozen_clock.set(START)
+    return frozen_clock
 
 
-def alert_config(database_url: str, port: int, **overrides) -> dict:
-    return base_config(
-        database_url,
-        BASE_URL=BASE_URL,
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=port,
-        MAIL_SUPPRESS_SEND=False,
-        MAIL_TIMEOUT_SECONDS=5,
-        MAIL_DEFAULT_SENDER="alerts@registry.example.org",
-        **overrides,
-    )
+def monday_8am_shanghai(monday: date) -> datetime:
+    # 08:00 in Asia/Shanghai is 00:00 UTC.
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
 
 
-@pytest.fixture
-def alert_app(database_url, smtp):
-    app = create_app(alert_config(database_url, smtp.port))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-class FrozenClock:
-    def __init__(self, monkeypatch) -> None:
-        self.now = datetime(2026, 3, 1, tzinfo=UTC)
-        monkeypatch.setattr(clock, "now_utc", lambda: self.now)
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.astimezone(UTC)
-
-    def monday_8am_shanghai(self, monday: date) -> None:
-        # 08:00 in Asia/Shanghai is 00:00 UTC.
-        self.set(datetime(monday.year, monday.month, monday.day, tzinfo=UTC))
-
-
-@pytest.fixture
-def frozen(monkeypatch) -> FrozenClock:
-    return FrozenClock(monkeypatch)
-
-
-# --- The scenario ---------------------------------------------------------------------------
-
-ASSETS_G1_01 = ["CS-001", "CS-002", "CS-003"]  # Fixers Ltd
-ASSETS_G2_02 = ["EB-0001", "EB-0002"]  # Blue Fire Co
-
-
-def build_district() -> dict:
-    """Grids with leaders, staff in both languages, two contractors, assets, inspections
-    due every 9 days from 2026-02-20, and one hazard overdue from 2026-03-10."""
-    grids = factories.gen_district()
-    grids["G1-01"].leader_email = "leader.g101@example.org"
-    grids["G1"].leader_email = "leader.g1@example.org"
-    grids["G2-02"].leader_email = "leader.g202@example.org"
-    officer = factories.gen_user("officer@example.org", "officer")
-    officer.locale = "en"
-    admin = factories.gen_user("admin@example.org", "admin")
-    admin.locale = "zh"
-    factories.gen_user("fixer@example.org", "contractor", contractor="Fixers Ltd")
-    factories.gen_contractor("Fixers Ltd").contact_email = "office@fixers.example"
-    factories.gen_contractor("Blue Fire Co").contact_email = "desk@bluefire.example"
-    for number in range(1, 4):
-        factories.gen_asset(factories.charging_station_data(number))
-    for number in range(1, 3):
-        factories.gen_asset(factories.blocker_data(number))
-    inspections = {}
-    for index, code in enumerate(ASSETS_G1_01 + ASSETS_G2_02):
-        contractor = "Fixers Ltd" if code.startswith("CS") else "Blue Fire Co"
-        for step in range(8):
-            due_on = date(2026, 2, 20) + timedelta(days=9 * step + index)
-            inspection = factories.gen_inspection(code, due_on, contractor=contractor)
-            inspections[inspection.id] = {
-                "code": code,
-                "due_on": due_on,
-                "contractor": contractor,
-                "grid": "G1-01" if code.startswith("CS") else "G2-02",
-            }
-    db.session.flush()
-    asset = asset_by_code("CS-001")
-    hazard = Hazard(
-        code="HZ-2026-0001",
-        category="blocked_exit",
-        severity="major",
-        description="Exit <blocked> by bikes",
-        location=point_value(*factories.INSIDE_G1_01),
-        asset_id=asset.id,
-        grid_id=grids["G1-01"].id,
-        found_on=date(2026, 3, 3),
-        deadline=date(2026, 3, 10),
-        status="open",
-    )
-    db.session.add(hazard)
-    db.session.commit()
-    return inspections
+# --- The scenario (factories.gen_alert_district) -------------------------------------------
 
 
 def expected_overdue(inspections: dict, completed: set[int], today: date) -> dict[int, dict]:
@@ -210,14 +58,6 @@ def text_of(message) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
 
 
-def wait_for(predicate, seconds: float = SMTP_WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the SMTP server")
-        time.sleep(0.02)
-
-
 # --- Eight weeks ---------------------------------------------------------------------------
 
 
@@ -226,12 +66,12 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
     from core.scheduler import run_job
 
     with alert_app.app_context():
-        inspections = build_district()
+        inspections = gen_alert_district()
     completed: set[int] = set()
     previous_total = None
     for week_index in range(WEEKS):
         monday = FIRST_MONDAY + timedelta(weeks=week_index)
-        frozen.monday_8am_shanghai(monday)
+        frozen.set(monday_8am_shanghai(monday))
         # Between runs, the contractors complete the oldest two overdue inspections.
         overdue_now = expected_overdue(inspections, completed, monday)
         with alert_app.app_context():
@@ -280,7 +120,7 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
         if previous_total is not None:
             assert f"{previous_total} -> {len(expected)}" in text_of(digest)
         previous_total = len(expected)
-        assert f"{BASE_URL}/inspections/" in text_of(digest)
+        assert f"{ALERT_BASE_URL}/inspections/" in text_of(digest)
         assert "Exit &lt;blocked&gt; by bikes" in html_of(digest) or not hazard_overdue
     with alert_app.app_context():
         runs = db.session.scalars(select(AlertRun).order_by(AlertRun.week)).all()
@@ -307,8 +147,8 @@ def test_eight_weeks_one_email_per_recipient_with_exactly_the_overdue_rows(alert
 
 def test_each_recipient_reads_the_email_in_their_language(alert_app, smtp, frozen):
     with alert_app.app_context():
-        build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        gen_alert_district()
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly()
     english = smtp.inbox.to("officer@example.org")[0]
     chinese = smtp.inbox.to("admin@example.org")[0]
@@ -323,12 +163,12 @@ def test_each_recipient_reads_the_email_in_their_language(alert_app, smtp, froze
 
 
 def test_nobody_gets_an_empty_email_unless_configured(database_url, smtp, frozen):
-    frozen.monday_8am_shanghai(date(2026, 2, 23))  # Blue Fire Co has nothing overdue yet
+    frozen.set(monday_8am_shanghai(date(2026, 2, 23)))  # Blue Fire Co has nothing overdue yet
     for send_empty, blue_fire_emails in ((False, 0), (True, 1)):
         app = create_app(alert_config(database_url, smtp.port, ALERT_SEND_EMPTY=send_empty))
         with app.app_context():
             if not send_empty:
-                build_district()
+                gen_alert_district()
             db.session.query(AlertDelivery).delete()
             db.session.query(AlertRun).delete()
             db.session.commit()
@@ -342,8 +182,8 @@ def test_nobody_gets_an_empty_email_unless_configured(database_url, smtp, frozen
 
 def test_dry_run_prints_what_would_go_and_sends_and_writes_nothing(alert_app, smtp, frozen):
     with alert_app.app_context():
-        build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 16))
+        gen_alert_district()
+    frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
     result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "officer@example.org" in result.output
@@ -358,8 +198,8 @@ def test_dry_run_prints_what_would_go_and_sends_and_writes_nothing(alert_app, sm
 @pytest.mark.parametrize("week", ["2026-W99", "next week", "2026-13", "2026-W20"])
 def test_send_weekly_refuses_a_bad_or_future_week_and_writes_nothing(alert_app, smtp, frozen, week):
     with alert_app.app_context():
-        build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 16))
+        gen_alert_district()
+    frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
     result = alert_app.test_cli_runner().invoke(args=["alerts", "send-weekly", "--week", week])
     assert result.exit_code == 2
     assert "--week" in result.output
@@ -370,8 +210,8 @@ def test_send_weekly_refuses_a_bad_or_future_week_and_writes_nothing(alert_app, 
 
 def test_cli_sends_a_past_week_once(alert_app, smtp, frozen):
     with alert_app.app_context():
-        build_district()
-    frozen.monday_8am_shanghai(date(2026, 3, 17))
+        gen_alert_district()
+    frozen.set(monday_8am_shanghai(date(2026, 3, 17)))
     runner = alert_app.test_cli_runner()
     first = runner.invoke(args=["alerts", "send-weekly", "--week", "2026-W11"])
     assert first.exit_code == 0, first.output
@@ -391,8 +231,8 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
     server = SmtpServer(port)
     try:
         with app.app_context():
-            build_district()
-            frozen.monday_8am_shanghai(date(2026, 3, 16))
+            gen_alert_district()
+            frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
             from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT
             from core.scheduler import run_job
 
@@ -435,8 +275,8 @@ def test_smtp_down_then_up_delivers_everything_once(database_url, frozen):
 def test_a_claim_whose_sender_crashed_is_sent_after_the_lease(alert_app, smtp, frozen):
     """The documented window: a claim with no outcome is sent again after the lease."""
     with alert_app.app_context():
-        build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        gen_alert_district()
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly(dry_run=False)
         delivery = db.session.scalar(
             select(AlertDelivery).where(AlertDelivery.email == "officer@example.org")
@@ -460,8 +300,8 @@ def test_alerts_page_shows_runs_recipients_and_failures(database_url, frozen):
     app = create_app(alert_config(database_url, port))
     client = app.test_client()
     with app.app_context():
-        build_district()
-        frozen.monday_8am_shanghai(date(2026, 3, 16))
+        gen_alert_district()
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
         send_weekly()
         delivery_id = db.session.scalar(
             select(AlertDelivery.id).where(AlertDelivery.email == "admin@example.org")

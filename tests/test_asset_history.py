@@ -7,13 +7,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-import core.clock
 from assets.services import asset_by_code
 from core.extensions import db
 from core.spatial import point_value
 from hazards.models import Hazard
 from inspections.models import InspectionStatus
 from tests import factories
+
+NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -52,9 +53,8 @@ def asset_records(app, district, officer, contractor_user):
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    moment = datetime(2026, 3, 10, 2, tzinfo=UTC)
-    monkeypatch.setattr(core.clock, "now_utc", lambda: moment)
+def frozen(frozen_clock):
+    frozen_clock.set(NOW)
 
 
 def rows(html: str, table_id: str) -> list[str]:

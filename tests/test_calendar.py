@@ -10,7 +10,6 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-import core.clock
 from accounts.models import Contractor
 from core.audit import AuditEntry
 from core.extensions import db
@@ -18,12 +17,12 @@ from inspections.models import CalendarFeed, InspectionStatus
 from tests import factories
 
 TODAY = date(2026, 3, 10)
+NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    moment = datetime(2026, 3, 10, 2, tzinfo=UTC)  # 10:00 in Shanghai
-    monkeypatch.setattr(core.clock, "now_utc", lambda: moment)
+def frozen(frozen_clock):
+    frozen_clock.set(NOW)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-import core.clock
 from accounts.models import User
 from core.extensions import db
 from core.spatial import point_value
@@ -20,10 +19,6 @@ from tests import factories
 TODAY = date(2026, 3, 10)
 # 2026-03-10 09:00 in Shanghai.
 NOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
-
-
-def freeze(monkeypatch, moment: datetime) -> None:
-    monkeypatch.setattr(core.clock, "now_utc", lambda: moment)
 
 
 def completed(inspection, at: datetime, result: str = "pass"):
@@ -118,14 +113,14 @@ def test_overdue_and_due_soon(app, numbers):
         assert stats.overdue_count(TODAY, user("officer@example.org")) == 2
 
 
-def test_default_today_turns_at_shanghai_midnight(app, numbers, monkeypatch):
+def test_default_today_turns_at_shanghai_midnight(app, numbers, frozen_clock):
     """EB-0001 is due 2026-03-10: due soon until 15:59 UTC on the 10th, overdue from 16:00
     UTC, which is midnight in Shanghai on the 11th; the server clock is UTC."""
     with app.app_context():
-        freeze(monkeypatch, utc(2026, 3, 10, 15, 59, 59))
+        frozen_clock.set(utc(2026, 3, 10, 15, 59, 59))
         assert stats.overdue_count() == 2
         assert stats.due_soon_count() == 3
-        freeze(monkeypatch, utc(2026, 3, 10, 16, 0, 0))
+        frozen_clock.set(utc(2026, 3, 10, 16, 0, 0))
         assert stats.overdue_count() == 3
         assert stats.due_soon_count() == 3  # CS-002 due 03-18 comes in, EB-0001 goes out
 
@@ -204,8 +199,8 @@ def card(html: str, card_id: str) -> str:
     return match.group(1)
 
 
-def test_dashboard_page_shows_the_numbers(app, client, auth, numbers, monkeypatch):
-    freeze(monkeypatch, NOW)
+def test_dashboard_page_shows_the_numbers(app, client, auth, numbers, frozen_clock):
+    frozen_clock.set(NOW)
     auth.login("officer@example.org")
     html = client.get("/").get_data(as_text=True)
     assert card(html, "card-overdue") == "2"
@@ -225,8 +220,8 @@ def test_dashboard_page_shows_the_numbers(app, client, auth, numbers, monkeypatc
     assert "/inspections/?grid=G1-01" in html
 
 
-def test_dashboard_page_is_scoped_for_a_contractor(app, client, auth, numbers, monkeypatch):
-    freeze(monkeypatch, NOW)
+def test_dashboard_page_is_scoped_for_a_contractor(app, client, auth, numbers, frozen_clock):
+    frozen_clock.set(NOW)
     auth.login("fixer@example.org")
     html = client.get("/").get_data(as_text=True)
     assert card(html, "card-overdue") == "1"
@@ -251,13 +246,13 @@ def test_on_time_totals_are_rolled_up_once_and_reused(app, numbers):
         assert db.session.scalars(select(OnTimeTotal.id).order_by(OnTimeTotal.id)).all() == totals
 
 
-def test_logging_a_past_inspection_late_forgets_that_day(app, numbers, monkeypatch):
+def test_logging_a_past_inspection_late_forgets_that_day(app, numbers, frozen_clock):
     """The overdue inspection due 2026-02-20, logged afterwards as done on its due date,
     now counts as on time: its day is rolled up again."""
     from inspections.models import Inspection
     from inspections.results import record_result
 
-    freeze(monkeypatch, NOW)
+    frozen_clock.set(NOW)
     with app.app_context():
         assert rates(stats.on_time_by_contractor(TODAY))["Fixers Ltd"] == (2, 4)
         db.session.commit()
@@ -285,11 +280,11 @@ def test_logging_a_past_inspection_late_forgets_that_day(app, numbers, monkeypat
         assert rates(stats.on_time_by_contractor(TODAY))["Fixers Ltd"] == (3, 4)
 
 
-def test_cancelling_a_past_inspection_forgets_that_day(app, numbers, monkeypatch):
+def test_cancelling_a_past_inspection_forgets_that_day(app, numbers, frozen_clock):
     from inspections.models import Inspection
     from inspections.results import cancel_inspection
 
-    freeze(monkeypatch, NOW)
+    frozen_clock.set(NOW)
     with app.app_context():
         assert rates(stats.on_time_by_contractor(TODAY))["Other Co"] == (1, 2)
         db.session.commit()

@@ -22,7 +22,7 @@ from hazards.models import Hazard, HazardEvent
 from hazards.services import hazard_overdue_clause
 from inspections.models import Inspection, InspectionPlan
 from inspections.services import generate_inspections, overdue_clause
-from tests import conftest
+from tests import conftest, helpers
 
 
 def count(model) -> int:
@@ -274,10 +274,10 @@ def history_snapshot() -> dict[str, list[tuple]]:
     }
 
 
-def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, monkeypatch):
-    monkeypatch.setattr("core.clock.now_utc", lambda: FROZEN)
+def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, frozen_clock):
+    frozen_clock.set(FROZEN)
     url = conftest.migrated_database(backend, tmp_path, "_determinism")
-    other = create_app(conftest.test_config(url))
+    other = create_app(helpers.test_config(url))
     snapshots = []
     for each in (app, other):
         with each.app_context():

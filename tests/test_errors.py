@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Contractor
+from app import create_app
 from core.errors import (
     ConflictError,
     ValidationError,
@@ -14,6 +15,7 @@ from core.errors import (
     on_refused,
 )
 from core.extensions import db
+from tests import helpers
 
 
 def contractors(app) -> int:
@@ -24,6 +26,17 @@ def contractors(app) -> int:
 def add_contractor() -> None:
     db.session.add(Contractor(name="Written before the refusal"))
     db.session.flush()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """An app of its own: these tests add routes, which the suite's shared app cannot take
+    once it has served a request."""
+    own = create_app(helpers.test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
+    yield own
+    with own.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture

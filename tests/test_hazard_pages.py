@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.services import user_by_email
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
@@ -34,19 +33,15 @@ FROZEN = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: FROZEN)
-
-
-@pytest.fixture
 def english(client):
     """The pages in English (the default language is Chinese)."""
     client.get("/lang/en")
 
 
 @pytest.fixture
-def register(app, district, officer, contractor_user, frozen, english):
+def register(app, district, officer, contractor_user, frozen_clock, english):
     """Four hazards (see the comments) and a user of another contractor; returns codes."""
+    frozen_clock.set(FROZEN)
     with app.app_context():
         gen_site()
         gen_asset(charging_station_data(1, site="Harbour Garden"))

@@ -13,7 +13,6 @@ from accounts.access import visible
 from accounts.services import user_by_email
 from assets.models import AssetStatus
 from assets.services import asset_by_code
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of
@@ -61,15 +60,10 @@ LEGAL = {
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: FROZEN)
-    return FROZEN
-
-
-@pytest.fixture
-def register(app, district, officer, contractor_user, frozen):
+def register(app, district, officer, contractor_user, frozen_clock):
     """CS-001 in G1-01 at the site Harbour Garden (Harbour Property); the officer, the Fixers
     Ltd user, and a user of another contractor. Yields inside an app context."""
+    frozen_clock.set(FROZEN)
     with app.app_context():
         gen_site()
         gen_asset(charging_station_data(1, site="Harbour Garden"))
@@ -383,10 +377,10 @@ def test_verifying_leaves_a_retired_asset_retired(register):
         (datetime(2026, 3, 10, 16, 0, 0, tzinfo=UTC), True),  # 00:00 on 11 March
     ],
 )
-def test_overdue_at_the_shanghai_day_boundary(register, monkeypatch, now, overdue):
+def test_overdue_at_the_shanghai_day_boundary(register, frozen_clock, now, overdue):
     hazard = new_hazard(found_on="2026-03-01", deadline="2026-03-10")
     verified = new_hazard("verified", found_on="2026-03-01", deadline="2026-03-01")
-    monkeypatch.setattr(clock, "now_utc", lambda: now)
+    frozen_clock.set(now)
     assert is_hazard_overdue(hazard) is overdue
     assert is_hazard_overdue(verified) is False
     in_sql = db.session.scalars(select(Hazard.code).where(hazard_overdue_clause())).all()

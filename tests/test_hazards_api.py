@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.services import user_by_email
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from hazards.models import Hazard, HazardEvent
@@ -28,11 +27,6 @@ FROZEN = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: FROZEN)
-
-
-@pytest.fixture
 def fixer_api(app, client, contractor_user):
     with app.app_context():
         token = gen_token(contractor_user)
@@ -41,9 +35,10 @@ def fixer_api(app, client, contractor_user):
 
 
 @pytest.fixture
-def register(app, district, officer, contractor_user, frozen):
+def register(app, district, officer, contractor_user, frozen_clock):
     """HZ-2026-0001 overdue major open in G1-01; HZ-2026-0002 rectifying at CS-001 (G1-01),
     Fixers Ltd responsible; HZ-2026-0003 verified in G2-02."""
+    frozen_clock.set(FROZEN)
     with app.app_context():
         gen_site()
         gen_asset(charging_station_data(1, site="Harbour Garden"))

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from assets.services import asset_by_code
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
@@ -39,8 +38,8 @@ CS_ITEMS = (
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: NOW)
+def frozen(frozen_clock):
+    frozen_clock.set(NOW)
 
 
 @pytest.fixture(autouse=True)

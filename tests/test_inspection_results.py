@@ -17,7 +17,6 @@ from accounts.access import visible
 from accounts.services import user_by_email
 from assets.models import Asset
 from assets.services import asset_by_code
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from core.spatial import EARTH_RADIUS_M
@@ -61,14 +60,9 @@ METRES_PER_DEGREE_LATITUDE = EARTH_RADIUS_M * math.pi / 180
 
 
 @pytest.fixture
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: NOW)
-    return NOW
-
-
-@pytest.fixture
-def field(app, district, officer, contractor_user, frozen):
+def field(app, district, officer, contractor_user, frozen_clock):
     """CS-001 with a scheduled inspection for Fixers Ltd; a rival contractor's user."""
+    frozen_clock.set(NOW)
     with app.app_context():
         gen_asset(charging_station_data(1))
         gen_user("rival@example.org", "contractor", contractor="Rivals Inc")

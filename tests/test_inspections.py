@@ -367,8 +367,8 @@ def test_regeneration_keeps_past_and_completed_inspections(registry):
     }
 
 
-def test_generation_defaults_to_the_district_today(registry, monkeypatch):
-    monkeypatch.setattr("core.clock.now_utc", lambda: datetime(2026, 3, 9, 16, 0, tzinfo=UTC))
+def test_generation_defaults_to_the_district_today(registry, frozen_clock):
+    frozen_clock.set(datetime(2026, 3, 9, 16, 0, tzinfo=UTC))
     plan = gen_plan(asset_codes=["CS-001"], cadence_unit="day", start_on=D("2026-01-01"))
     assert generate_inspections(horizon_days=0) == 1
     assert due_dates(plan) == [D("2026-03-10")]  # Shanghai's today, not UTC's 2026-03-09
@@ -397,7 +397,7 @@ BOUNDARY_CASES = {
     ],
 )
 def test_overdue_and_due_soon_agree_in_python_and_sql_at_the_day_boundary(
-    registry, monkeypatch, now, column
+    registry, frozen_clock, now, column
 ):
     asset_id = asset_by_code("CS-001").id
     for due_on, status in BOUNDARY_CASES:
@@ -407,7 +407,7 @@ def test_overdue_and_due_soon_agree_in_python_and_sql_at_the_day_boundary(
             )
         )
     db.session.commit()
-    monkeypatch.setattr("core.clock.now_utc", lambda: now)
+    frozen_clock.set(now)
     assert district_today() == D("2026-03-09") + (D("2026-03-10") - D("2026-03-09")) * column
 
     inspections = list(db.session.scalars(select(Inspection)))

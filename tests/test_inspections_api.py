@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from assets.services import asset_by_code
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
@@ -40,8 +39,8 @@ CS_ITEMS = (
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: NOW)
+def frozen(frozen_clock):
+    frozen_clock.set(NOW)
 
 
 @pytest.fixture
@@ -144,12 +143,12 @@ def test_list_filters(api, field, query, expected):
     assert ids(api.get(f"/api/v1/inspections?{query}")) == [field[name] for name in expected]
 
 
-def test_overdue_follows_the_district_day(api, field, monkeypatch):
+def test_overdue_follows_the_district_day(api, field, frozen_clock):
     # 15:59 UTC is 23:59 in Shanghai: still the 10th.
-    monkeypatch.setattr(clock, "now_utc", lambda: datetime(2026, 3, 10, 15, 59, tzinfo=UTC))
+    frozen_clock.set(datetime(2026, 3, 10, 15, 59, tzinfo=UTC))
     assert ids(api.get("/api/v1/inspections?status=overdue")) == [field["rival"], field["overdue"]]
     # 16:00 UTC is midnight in Shanghai: the 11th, and the blocker due on the 10th is overdue.
-    monkeypatch.setattr(clock, "now_utc", lambda: datetime(2026, 3, 10, 16, 0, tzinfo=UTC))
+    frozen_clock.set(datetime(2026, 3, 10, 16, 0, tzinfo=UTC))
     assert ids(api.get("/api/v1/inspections?status=overdue")) == [
         field["rival"],
         field["overdue"],

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from assets.models import Asset
 from core.extensions import db
 from tests import factories
-from tests.test_map_browser import CHROMIUM, served
+from tests.helpers import CHROMIUM, served
 
 BASE_URL = "https://sar.example.org"
 SHEET_SIZE = 14  # more than one A4 page of labels

@@ -35,7 +35,7 @@ from tests.factories import (
     gen_asset,
     gen_inspection,
 )
-from tests.test_map_browser import CHROMIUM, served
+from tests.helpers import CHROMIUM, served
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 15_000

@@ -4,25 +4,22 @@ app served on 127.0.0.1 by a real server in a thread. Every request that would l
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright import sync_api as playwright_api
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app import create_app
 from assets.models import Asset
 from core.extensions import db
 from maps.status import NEIGHBOUR_LIMIT
-from tests import conftest, factories
-from tests.test_maps import XSS_PAYLOADS, gen_xss_district
+from tests import factories, helpers
+from tests.factories import XSS_PAYLOADS, gen_xss_district
+from tests.helpers import CHROMIUM, served
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 10_000
 
@@ -43,18 +40,6 @@ DRAWN_READY = """(expected) => {
   total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
   return total === expected;
 }"""
-
-
-@contextmanager
-def served(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +117,7 @@ class Watched:
 def demo_server(demo_app) -> Iterator[str]:
     """The demo district (read only), served without tiles: nothing may leave the machine."""
     app = create_app(
-        conftest.test_config(demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none")
+        helpers.test_config(demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none")
     )
     with served(app) as base_url:
         yield base_url

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import folium
@@ -14,112 +14,24 @@ from folium.plugins import FastMarkerCluster, MarkerCluster
 from markupsafe import escape
 from sqlalchemy import event
 
-import core.clock
 from assets.models import AssetStatus
 from assets.services import asset_by_code
 from core.extensions import db
-from core.spatial import point_value
-from hazards.models import Hazard
 from inspections.models import InspectionStatus
 from maps import build
 from maps.coords import wgs84_to_gcj02
 from maps.status import MapFilters, map_assets_query
-from tests import factories
+from tests import factories, helpers
+from tests.factories import HAZARD_DAY, XSS_PAYLOADS, gen_hazard, gen_xss_district
 
-TODAY = date(2026, 3, 16)
+TODAY = HAZARD_DAY  # 2026-03-16, the day factories.gen_hazard dates hazards from
 MOMENT = datetime(2026, 3, 16, 4, 0, tzinfo=UTC)  # noon in Asia/Shanghai
 ROOT = Path(__file__).resolve().parent.parent
-
-# Payloads that must stay text wherever they are shown: each would set window.__xss, call
-# alert, or break out of a script/attribute/template literal if a value were not escaped.
-XSS_PAYLOADS = [
-    "<script>window.__xss=1</script>",
-    "</script><script>window.__xss=1</script>",
-    "</SCRIPT><SCRIPT>window.__xss=1</SCRIPT>",
-    "<img src=x onerror=window.__xss=1>",
-    '<img src=x onerror="window.__xss=1">',
-    '"><img src=x onerror=window.__xss=1>',
-    "'><img src=x onerror=window.__xss=1>",
-    "<svg onload=window.__xss=1>",
-    "<svg/onload=window.__xss=1>",
-    "<svg><script>window.__xss=1</script></svg>",
-    "<body onload=window.__xss=1>",
-    '<iframe src="javascript:parent.__xss=1"></iframe>',
-    '<iframe srcdoc="<script>parent.__xss=1</script>"></iframe>',
-    "${window.__xss=1}",
-    "`${window.__xss=1}`",
-    "`;window.__xss=1;`",
-    "';window.__xss=1;//",
-    '";window.__xss=1;//',
-    '"}]);window.__xss=1;//',
-    '\\"}]);window.__xss=1;//',
-    "</textarea><script>window.__xss=1</script>",
-    "</title><script>window.__xss=1</script>",
-    "<details open ontoggle=window.__xss=1>",
-    "<video><source onerror=window.__xss=1></video>",
-    "<audio src=x onerror=window.__xss=1>",
-    "<input autofocus onfocus=window.__xss=1>",
-    "<marquee onstart=window.__xss=1>x</marquee>",
-    '<object data="javascript:window.__xss=1"></object>',
-    '<embed src="javascript:window.__xss=1">',
-    "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=1>",
-    '<div style="background:url(javascript:window.__xss=1)">x</div>',
-    "<!--<img src=x onerror=window.__xss=1>-->",
-    "<!--",
-    "<![CDATA[<script>window.__xss=1</script>]]>",
-    "\u2028window.__xss=1\u2029",
-    "</script\u2028><script>window.__xss=1</script>",
-    "<scr<script>ipt>window.__xss=1</scr</script>ipt>",
-    "<script src=data:text/javascript,window.__xss=1></script>",
-    '<img src="x" onerror="&#119;indow.__xss=1">',
-    "&lt;img src=x onerror=window.__xss=1&gt;",
-    "<img src=x onerror=alert(1)>",
-    '<form><button formaction="javascript:window.__xss=1">x</button></form>',
-    "<img src=`x` onerror=window.__xss=1>",
-    '<base href="javascript:window.__xss=1//">',
-    '<link rel=stylesheet href="data:text/css,*{}" onload=window.__xss=1>',
-    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=1">',
-    "{{7*7}}{% raw %}",
-    "</div></table><img src=x onerror=window.__xss=1>",
-    '<noscript><p title="</noscript><img src=x onerror=window.__xss=1>">',
-    "<select><template><img src=x onerror=window.__xss=1></template></select>",
-    "javascript:window.__xss=1",
-    "<svg><animate onbegin=window.__xss=1 attributeName=x dur=1s>",
-    "<img src=x:alert(alt) onerror=eval(src) alt=1>",
-    "<x contenteditable onfocus=window.__xss=1 autofocus>x</x>",
-    "<img src=x onerror=window.__xss=1 //",
-    "<a href=javascript:window.__xss=1 id=xss>click</a>",
-    "\\u003cscript\\u003ewindow.__xss=1\\u003c/script\\u003e",
-]
 
 
 def sign_in(client, auth, email: str) -> None:
     auth.login(email)
     client.get("/lang/en")
-
-
-def freeze(monkeypatch) -> None:
-    monkeypatch.setattr(core.clock, "now_utc", lambda: MOMENT)
-
-
-def gen_hazard(code: str, severity: str, asset_code: str | None = None, **values) -> Hazard:
-    asset = asset_by_code(asset_code) if asset_code else None
-    location = values.pop("location", factories.INSIDE_G1_01)
-    hazard = Hazard(
-        code=code,
-        category=values.pop("category", "other"),
-        severity=severity,
-        description=values.pop("description", "A hazard"),
-        location=point_value(*location),
-        asset_id=asset.id if asset else None,
-        found_on=values.pop("found_on", TODAY - timedelta(days=3)),
-        deadline=values.pop("deadline", TODAY + timedelta(days=20)),
-        status=values.pop("status", "open"),
-        **values,
-    )
-    db.session.add(hazard)
-    db.session.flush()
-    return hazard
 
 
 def layer_data(html: str, factory: str) -> list[dict]:
@@ -144,9 +56,9 @@ def drawn_assets(html: str) -> dict[str, tuple[str, float, float]]:
 
 
 @pytest.fixture
-def status_district(app, district, monkeypatch):
+def status_district(app, district, frozen_clock):
     """Nine charging stations, one per condition of the map status."""
-    freeze(monkeypatch)
+    frozen_clock.set(MOMENT)
     with app.app_context():
         for number in range(1, 10):
             factories.gen_asset(factories.charging_station_data(number))
@@ -249,8 +161,8 @@ def count_queries(app):
     return statements, lambda: event.remove(engine, "before_cursor_execute", before)
 
 
-def test_map_queries_do_not_grow_with_assets(app, client, auth, officer, district, monkeypatch):
-    freeze(monkeypatch)
+def test_map_queries_do_not_grow_with_assets(app, client, auth, officer, district, frozen_clock):
+    frozen_clock.set(MOMENT)
     sign_in(client, auth, officer)
     with app.app_context():
         factories.gen_asset(factories.charging_station_data(1))
@@ -400,9 +312,8 @@ def external_references(html: str) -> list[str]:
 @pytest.fixture
 def tiles_app(database_url, tmp_path, request):
     from app import create_app
-    from tests.conftest import test_config
 
-    config = test_config(database_url, MAP_TILES=request.param, TIANDITU_KEY="k3y")
+    config = helpers.test_config(database_url, MAP_TILES=request.param, TIANDITU_KEY="k3y")
     app = create_app(config)
     with app.app_context():
         factories.gen_district()
@@ -508,27 +419,9 @@ def test_corpus_is_large_enough():
     assert len(set(XSS_PAYLOADS)) == len(XSS_PAYLOADS)
 
 
-def gen_xss_district() -> None:
-    """Assets named and addressed with every payload, hazards described with them, and
-    grids named with them."""
-    grids = factories.gen_district()
-    for number, payload in enumerate(XSS_PAYLOADS, start=1):
-        factories.gen_asset(
-            factories.charging_station_data(number, name=payload[:200], address=payload[:300])
-        )
-        gen_hazard(
-            f"HZ-2026-{number:04d}",
-            "major" if number % 2 else "general",
-            f"CS-{number:03d}",
-            description=payload,
-        )
-    for grid, payload in zip(grids.values(), XSS_PAYLOADS, strict=False):
-        grid.name = payload[:200]
-
-
 @pytest.fixture
-def xss_district(app, monkeypatch):
-    freeze(monkeypatch)
+def xss_district(app, frozen_clock):
+    frozen_clock.set(MOMENT)
     with app.app_context():
         gen_xss_district()
         db.session.commit()

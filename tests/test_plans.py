@@ -38,9 +38,9 @@ NOW = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def registry(app, district, monkeypatch):
+def registry(app, district, frozen_clock):
     """CS-001 and CS-002 in G1-01, EB-0001 in G2-02, contractor Fixers Ltd; time frozen."""
-    monkeypatch.setattr("core.clock.now_utc", lambda: NOW)
+    frozen_clock.set(NOW)
     with app.app_context():
         gen_asset(charging_station_data(1))
         gen_asset(charging_station_data(2))

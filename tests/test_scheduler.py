@@ -15,8 +15,6 @@ from sqlalchemy import func, select
 
 from alerts.jobs import JOB_RETRY_ALERTS, JOB_WEEKLY_ALERT, weekly_trigger
 from alerts.models import AlertDelivery, AlertRun
-from app import create_app
-from core import clock
 from core.extensions import db
 from core.scheduler import (
     JOB_CATCH_UP,
@@ -28,41 +26,21 @@ from core.scheduler import (
 )
 from inspections.jobs import JOB_GENERATE, generate_once
 from tests import factories
-from tests.test_alerts import SmtpServer, alert_config, build_district, free_port, wait_for
+from tests.factories import gen_alert_district
+from tests.helpers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESS_TIMEOUT = 120
 RACERS = 4
 
 
-@pytest.fixture
-def frozen(monkeypatch):
-    class Frozen:
-        now = datetime(2026, 3, 16, tzinfo=UTC)
-
-        def set(self, moment: datetime) -> None:
-            self.now = moment.astimezone(UTC)
-
-    frozen = Frozen()
-    monkeypatch.setattr(clock, "now_utc", lambda: frozen.now)
-    return frozen
+START = datetime(2026, 3, 16, tzinfo=UTC)
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alert_app(database_url, smtp):
-    app = create_app(alert_config(database_url, smtp.port))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def frozen(frozen_clock):
+    frozen_clock.set(START)
+    return frozen_clock
 
 
 def shanghai(year, month, day, hour, minute=0) -> datetime:
@@ -168,6 +146,7 @@ def run_until(command: list[str], env: dict, marker: str, seconds: float = 60) -
     return log.read_text()
 
 
+@pytest.mark.slow
 def test_flask_run_under_the_debug_reloader_starts_one_scheduler(database_url, tmp_path):
     flask = str(Path(sys.executable).parent / "flask")
     env = flask_env(database_url, LOG_FILE=str(tmp_path / "run.log"))
@@ -177,6 +156,7 @@ def test_flask_run_under_the_debug_reloader_starts_one_scheduler(database_url, t
     assert output.count("scheduler started in process") == 1, output
 
 
+@pytest.mark.slow
 def test_scheduler_run_is_its_own_process_without_a_second_scheduler(database_url, tmp_path):
     flask = str(Path(sys.executable).parent / "flask")
     env = flask_env(database_url, LOG_FILE=str(tmp_path / "scheduler.log"))
@@ -190,7 +170,7 @@ def test_scheduler_run_is_its_own_process_without_a_second_scheduler(database_ur
 
 def test_a_missed_run_within_the_grace_sends_once(alert_app, smtp, frozen):
     with alert_app.app_context():
-        build_district()
+        gen_alert_district()
     frozen.set(shanghai(2026, 3, 16, 19, 30))  # down across 08:00, back 11.5 h later
     catch_up_job(alert_app)
     catch_up_job(alert_app)  # a second scheduler starting: nothing more
@@ -205,7 +185,7 @@ def test_a_missed_run_within_the_grace_sends_once(alert_app, smtp, frozen):
 
 def test_a_missed_run_beyond_the_grace_is_recorded_as_skipped(alert_app, smtp, frozen):
     with alert_app.app_context():
-        build_district()
+        gen_alert_district()
     frozen.set(shanghai(2026, 3, 16, 20, 30))  # 12.5 h late
     catch_up_job(alert_app)
     catch_up_job(alert_app)
@@ -258,7 +238,7 @@ from app import create_app
 from core.extensions import db
 from inspections.jobs import generate_once
 from alerts.services import send_weekly
-from tests.test_alerts import alert_config
+from tests.helpers import alert_config
 app = create_app(alert_config(database_url, int(port)))
 with app.app_context():
     db.session.execute(text("SELECT 1"))
@@ -301,9 +281,10 @@ def race(database_url: str, port: int, now: datetime, mode: str) -> list[str]:
     return outputs
 
 
+@pytest.mark.slow
 def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_url, smtp):
     with alert_app.app_context():
-        build_district()
+        gen_alert_district()
     for monday in (date(2026, 3, 16), date(2026, 3, 23)):
         smtp.inbox.clear()
         now = shanghai(monday.year, monday.month, monday.day, 8)
@@ -320,6 +301,7 @@ def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_u
         assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 2
 
 
+@pytest.mark.slow
 def test_four_racing_processes_generate_once_a_day(app, database_url):
     with app.app_context():
         factories.gen_district()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -367,16 +368,17 @@ def demo_app(backend, backend_states):
 
 
 class FrozenClock:
-    """The district's clock (``core.clock.now_utc``) standing still at ``now``; ``set`` moves
-    it, forwards or back."""
+    """The district's clock (``core.clock``) standing still at ``now``, column defaults
+    included; ``set`` moves it, forwards or back."""
 
     def __init__(self, now: datetime) -> None:
-        self.now = now
+        self.set(now)
 
     def set(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
             raise ValueError(f"a frozen moment needs a time zone: {moment!r}")
         self.now = moment.astimezone(UTC)
+        clock.freeze(self.now)
         return self.now
 
     def __call__(self) -> datetime:
@@ -384,9 +386,8 @@ class FrozenClock:
 
 
 @pytest.fixture
-def frozen_clock(monkeypatch) -> FrozenClock:
+def frozen_clock() -> Iterator[FrozenClock]:
     """Time stops (at the real now) for this test; each module sets its own moment:
     ``frozen_clock.set(NOW)``."""
-    frozen = FrozenClock(datetime.now(UTC))
-    monkeypatch.setattr(clock, "now_utc", frozen)
-    return frozen
+    yield FrozenClock(datetime.now(UTC))
+    clock.freeze(None)

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from core import clock
 from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
@@ -42,8 +41,8 @@ CS_ITEMS = (
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch):
-    monkeypatch.setattr(clock, "now_utc", lambda: NOW)
+def frozen(frozen_clock):
+    frozen_clock.set(NOW)
 
 
 @pytest.fixture(autouse=True)

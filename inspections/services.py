@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     delete,
     literal,
     select,
@@ -74,6 +75,19 @@ def due_soon_clause(today: date | None = None) -> ColumnElement[bool]:
         Inspection.due_on >= today,
         Inspection.due_on <= today + timedelta(days=DUE_SOON_DAYS),
     )
+
+
+def urgent_first_ordering() -> list[ColumnElement]:
+    """Most urgent first: the open (scheduled) inspections by due date, so the longest
+    overdue, then today's, then the coming days'; after them the completed and cancelled
+    ones, the latest due first. The id breaks ties."""
+    scheduled = Inspection.status == InspectionStatus.SCHEDULED
+    return [
+        case((scheduled, 0), else_=1),
+        case((scheduled, Inspection.due_on)).asc(),  # NULL for every closed one: no order
+        Inspection.due_on.desc(),
+        Inspection.id.desc(),
+    ]
 
 
 def derived_status(inspection: Inspection, today: date | None = None) -> str:

@@ -43,6 +43,7 @@ from evidence.photos import photo_path
 from inspections.forms import (
     ANSWER_LABELS,
     INSPECTION_STATUS_LABELS,
+    LIST_ORDER_LABELS,
     RESULT_LABELS,
     CancelForm,
     InspectionLogForm,
@@ -51,6 +52,8 @@ from inspections.forms import (
 )
 from inspections.models import Inspection, InspectionStatus
 from inspections.results import (
+    DEFAULT_LIST_ORDER,
+    LIST_ORDERS,
     STATUS_FILTERS,
     InspectionFilters,
     InspectionNotFoundError,
@@ -59,6 +62,7 @@ from inspections.results import (
     inspection_for,
     inspection_query,
     next_inspection_of,
+    ordered,
     record_result,
 )
 from inspections.services import derived_status
@@ -94,6 +98,7 @@ class ListQuery:
     filters: InspectionFilters
     page: int
     per_page: int
+    sort: str = DEFAULT_LIST_ORDER
 
     def args(self) -> dict[str, Any]:
         """The non-empty filters as query arguments, for links that keep them."""
@@ -106,6 +111,8 @@ class ListQuery:
             values[key] = str(value)
         if self.per_page != DEFAULT_PER_PAGE:
             values["per_page"] = str(self.per_page)
+        if self.sort != DEFAULT_LIST_ORDER:
+            values["sort"] = self.sort
         return values
 
 
@@ -133,13 +140,14 @@ def list_query_from_request() -> ListQuery:
         filters=filters,
         page=page,
         per_page=per_page,
+        sort=choice_arg("sort", LIST_ORDERS) or DEFAULT_LIST_ORDER,
     )
 
 
 @bp.get("/")
 def inspection_list():
     query = list_query_from_request()
-    stmt = inspection_query(current_user, query.filters)
+    stmt = ordered(inspection_query(current_user, query.filters), query.sort)
     listed = page_of(
         stmt.options(
             selectinload(Inspection.asset).selectinload(Asset.grid),
@@ -167,6 +175,7 @@ def inspection_list():
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
         contractors=contractors,
         status_filters=STATUS_FILTERS,
+        list_orders=LIST_ORDER_LABELS,
     )
 
 

@@ -84,7 +84,9 @@ def urgent_first_ordering() -> list[ColumnElement]:
     scheduled = Inspection.status == InspectionStatus.SCHEDULED
     return [
         case((scheduled, 0), else_=1),
-        case((scheduled, Inspection.due_on)).asc(),  # NULL for every closed one: no order
+        # NULL for every closed one: these two order the open ones only
+        case((scheduled, Inspection.due_on)).asc(),
+        case((scheduled, Inspection.id)).asc(),
         Inspection.due_on.desc(),
         Inspection.id.desc(),
     ]

@@ -25,14 +25,14 @@ Services add to the session and never commit; the caller commits the unit of wor
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import Select, and_, select
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
@@ -50,7 +50,7 @@ from evidence.photos import PhotoError, add_photos, check_photos
 from hazards.services import open_hazard_for_failed_inspection
 from inspections.models import Inspection, InspectionResult, InspectionStatus
 from inspections.on_time import forget_on_time
-from inspections.services import due_soon_clause, overdue_clause, urgent_first_ordering
+from inspections.services import due_soon_clause, overdue_clause
 
 ANSWERS = ("pass", "fail", "na")
 RESULTS = tuple(str(result) for result in InspectionResult)
@@ -166,17 +166,30 @@ def inspection_query(
 
 
 # The list's orders, by the value of its ``sort`` argument; the first is the default.
-LIST_ORDERS: dict[str, Callable[[], list[ColumnElement]]] = {
-    "urgent": urgent_first_ordering,
-    "due": lambda: [Inspection.due_on.asc(), Inspection.id.asc()],
-    "-due": lambda: [Inspection.due_on.desc(), Inspection.id.desc()],
-}
+LIST_ORDERS = ("urgent", "due", "-due")
 DEFAULT_LIST_ORDER = "urgent"
 
 
-def ordered(query: Select, sort: str | None = None) -> Select:
-    """``query`` of inspections in the list order ``sort`` (most urgent first by default)."""
-    return query.order_by(None).order_by(*LIST_ORDERS[sort or DEFAULT_LIST_ORDER]())
+def list_parts(query: Select, sort: str | None = None) -> list[Select]:
+    """``query`` of inspections in the list order ``sort``, as consecutive parts to page
+    through with ``core.paging.page_of_parts``:
+
+    - "urgent" (the default), the most urgent first: the open (scheduled) ones by due date,
+      so the longest overdue, then today's, then the coming days'; after them the completed
+      and cancelled ones, the latest due first. Each part is in an index's order.
+    - "due" / "-due": by due date, earliest / latest first.
+
+    The id breaks ties.
+    """
+    query = query.order_by(None)
+    earliest = (Inspection.due_on.asc(), Inspection.id.asc())
+    latest = (Inspection.due_on.desc(), Inspection.id.desc())
+    if sort == "due":
+        return [query.order_by(*earliest)]
+    if sort == "-due":
+        return [query.order_by(*latest)]
+    scheduled = Inspection.status == InspectionStatus.SCHEDULED
+    return [query.where(scheduled).order_by(*earliest), query.where(~scheduled).order_by(*latest)]
 
 
 # --- Reading one ------------------------------------------------------------------------------

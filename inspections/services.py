@@ -16,7 +16,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    case,
     delete,
     literal,
     select,
@@ -75,21 +74,6 @@ def due_soon_clause(today: date | None = None) -> ColumnElement[bool]:
         Inspection.due_on >= today,
         Inspection.due_on <= today + timedelta(days=DUE_SOON_DAYS),
     )
-
-
-def urgent_first_ordering() -> list[ColumnElement]:
-    """Most urgent first: the open (scheduled) inspections by due date, so the longest
-    overdue, then today's, then the coming days'; after them the completed and cancelled
-    ones, the latest due first. The id breaks ties."""
-    scheduled = Inspection.status == InspectionStatus.SCHEDULED
-    return [
-        case((scheduled, 0), else_=1),
-        # NULL for every closed one: these two order the open ones only
-        case((scheduled, Inspection.due_on)).asc(),
-        case((scheduled, Inspection.id)).asc(),
-        Inspection.due_on.desc(),
-        Inspection.id.desc(),
-    ]
 
 
 def derived_status(inspection: Inspection, today: date | None = None) -> str:

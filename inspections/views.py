@@ -37,7 +37,7 @@ from core.args import choice_arg, date_arg
 from core.clock import district_zone
 from core.errors import Refusal, ValidationError, on_refused
 from core.extensions import db
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import Photo
 from evidence.photos import photo_path
 from inspections.forms import (
@@ -61,8 +61,8 @@ from inspections.results import (
     checklist_for,
     inspection_for,
     inspection_query,
+    list_parts,
     next_inspection_of,
-    ordered,
     record_result,
 )
 from inspections.services import derived_status
@@ -147,14 +147,16 @@ def list_query_from_request() -> ListQuery:
 @bp.get("/")
 def inspection_list():
     query = list_query_from_request()
-    stmt = ordered(inspection_query(current_user, query.filters), query.sort)
-    listed = page_of(
-        stmt.options(
+    parts = list_parts(inspection_query(current_user, query.filters), query.sort)
+    listed = page_of_parts(
+        parts,
+        Inspection.id,
+        query.page,
+        query.per_page,
+        options=(
             selectinload(Inspection.asset).selectinload(Asset.grid),
             selectinload(Inspection.contractor),
         ),
-        query.page,
-        query.per_page,
     )
     kept = query.args()
 

@@ -219,6 +219,20 @@ def test_the_order_is_kept_across_pages_and_filters(client, auth, officer, histo
     assert client.get("/inspections/?sort=sideways").status_code == 400
 
 
+def test_pages_run_on_from_the_open_work_into_the_closed(client, auth, contractor_user, history):
+    """The most urgent order is paged as two parts (open, then closed): a page may span both."""
+    auth.login(contractor_user)
+    pages = [listed(client.get(f"/inspections/?per_page=2&page={page}")) for page in (1, 2, 3)]
+    expected = [["overdue", "soon"], ["later", "done_new"], ["cancelled", "done_old"]]
+    assert pages == [[history[name] for name in names] for names in expected]
+    last = client.get("/inspections/?per_page=2&page=3")
+    assert "6 inspections found." in last.text and 'rel="next"' not in last.text
+    assert listed(client.get("/inspections/?per_page=2&page=4")) == []
+    assert listed(client.get("/inspections/?per_page=4&page=2&status=completed")) == []
+    completed = client.get("/inspections/?per_page=1&page=2&status=completed")
+    assert listed(completed) == [history["done_old"]]
+
+
 # Another contractor's inspection does not exist
 
 

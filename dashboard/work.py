@@ -22,8 +22,8 @@ from core.spatial import latitude_of, longitude_of
 from inspections.models import Inspection, InspectionStatus
 from inspections.services import DUE_SOON_DAYS, is_overdue
 
-# More than this many open inspections at once is not a day's work: the home shows the most
-# urgent ones and counts the rest (the inspection list has them all).
+# More than this many inspections due now (or in the coming days) is not a day's work: the
+# home shows the most urgent ones and counts the rest (the inspection list has them all).
 WORK_LIMIT = 200
 
 
@@ -48,21 +48,25 @@ class Work:
     today: date
     now: list[WorkItem] = field(default_factory=list)  # overdue, then due today
     coming: list[ComingDay] = field(default_factory=list)  # the next DUE_SOON_DAYS days
-    left_out: int = 0  # open inspections in the window beyond WORK_LIMIT
+    now_left_out: int = 0  # due now beyond WORK_LIMIT
+    coming_left_out: int = 0  # due in the coming days beyond WORK_LIMIT
 
     @property
     def total(self) -> int:
-        return len(self.now) + sum(len(day.items) for day in self.coming) + self.left_out
+        shown = len(self.now) + sum(len(day.items) for day in self.coming)
+        return shown + self.now_left_out + self.coming_left_out
 
 
-def open_work(user: User | None, today: date | None = None, limit: int = WORK_LIMIT) -> Work:
-    """The scheduled inspections ``user`` may see that are due up to ``DUE_SOON_DAYS`` days
-    ahead (the overdue ones included), the earliest due first, at most ``limit``."""
-    today = district_today() if today is None else today
-    last = today + timedelta(days=DUE_SOON_DAYS)
+def _items(
+    user: User | None, today: date, first: date | None, last: date, limit: int
+) -> tuple[list[WorkItem], int]:
+    """The scheduled inspections ``user`` may see due in [first, last] (no lower bound
+    without ``first``), the earliest due first, at most ``limit``; and how many more."""
     window = visible(user, Inspection).where(
         Inspection.status == InspectionStatus.SCHEDULED, Inspection.due_on <= last
     )
+    if first is not None:
+        window = window.where(Inspection.due_on >= first)
     rows = db.session.execute(
         window.join(Asset, Asset.id == Inspection.asset_id)
         .add_columns(longitude_of(Asset.location), latitude_of(Asset.location))
@@ -70,18 +74,37 @@ def open_work(user: User | None, today: date | None = None, limit: int = WORK_LI
         .order_by(Inspection.due_on, Asset.code, Inspection.id)
         .limit(limit + 1)
     ).all()
-    work = Work(today=today)
+    left_out = 0
     if len(rows) > limit:
         rows = rows[:limit]
         counted = select(func.count()).select_from(window.order_by(None).subquery())
-        work.left_out = db.session.scalar(counted) - limit
+        left_out = db.session.scalar(counted) - limit
+    items = [
+        WorkItem(
+            inspection,
+            float(longitude),
+            float(latitude),
+            (today - inspection.due_on).days if is_overdue(inspection, today) else 0,
+        )
+        for inspection, longitude, latitude in rows
+    ]
+    return items, left_out
+
+
+def open_work(user: User | None, today: date | None = None, limit: int | None = None) -> Work:
+    """The scheduled inspections ``user`` may see that are due now (overdue or today) and in
+    the next ``DUE_SOON_DAYS`` days, each part the earliest due first and at most ``limit``
+    long, ``WORK_LIMIT`` unless told (a backlog of overdue work leaves the coming days on the
+    page)."""
+    today = district_today() if today is None else today
+    limit = WORK_LIMIT if limit is None else limit
+    work = Work(today=today)
+    work.now, work.now_left_out = _items(user, today, None, today, limit)
+    coming, work.coming_left_out = _items(
+        user, today, today + timedelta(days=1), today + timedelta(days=DUE_SOON_DAYS), limit
+    )
     by_day: dict[date, list[WorkItem]] = {}
-    for inspection, longitude, latitude in rows:
-        late = (today - inspection.due_on).days if is_overdue(inspection, today) else 0
-        item = WorkItem(inspection, float(longitude), float(latitude), late)
-        if inspection.due_on <= today:
-            work.now.append(item)
-        else:
-            by_day.setdefault(inspection.due_on, []).append(item)
+    for item in coming:
+        by_day.setdefault(item.inspection.due_on, []).append(item)
     work.coming = [ComingDay(day, items) for day, items in by_day.items()]
     return work

@@ -132,13 +132,19 @@ def test_the_home_is_scoped_by_the_access_policy(app, work):
         assert (found.now[0].longitude, found.now[0].latitude) == pytest.approx(POINTS["CS-001"])
 
 
-def test_a_long_backlog_is_cut_and_counted(app, work):
+def test_a_long_backlog_is_cut_and_counted(app, client, auth, contractor_user, work, monkeypatch):
+    """Each part is cut on its own: a backlog of overdue work leaves the coming days shown."""
     with app.app_context():
         mine = db.session.query(User).filter_by(email="fixer@example.org").one()
-        found = open_work(mine, TODAY, limit=4)
-        assert names(work, [item.inspection.id for item in found.now]) == NOW_BY_DUE
-        assert [[item.inspection.id for item in day.items] for day in found.coming] == [
-            [work["soon_far"]]
-        ]
-        assert found.left_out == 2
-        assert found.total == 6
+        found = open_work(mine, TODAY, limit=2)
+        assert names(work, [item.inspection.id for item in found.now]) == NOW_BY_DUE[:2]
+        coming = [item.inspection.id for day in found.coming for item in day.items]
+        assert names(work, coming) == COMING_BY_DUE[:2]
+        assert (found.now_left_out, found.coming_left_out, found.total) == (1, 1, 6)
+    monkeypatch.setattr("dashboard.work.WORK_LIMIT", 2)
+    auth.login(contractor_user)
+    html = client.get("/").text
+    assert re.search(
+        r'id="now-left-out">1 more are not shown here.\s*<a href="/inspections/"', html
+    )
+    assert 'id="coming-left-out"' in html and "/inspections/?status=due_soon" in html

@@ -654,7 +654,11 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
     folium_map.add_child(LocateMe(gcj02=projector.shift, status_id="locate-status"))
     bounds = bounds_of(data.assets) or grid_bounds(data.grids, projector)
     if bounds:
-        folium_map.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
+        fit = folium.map.FitBounds(bounds, padding=(20, 20), max_zoom=17)
+        # The first view, not an animated zoom: for its quarter second Leaflet ignores other
+        # moves, such as the locate-me button's centring on a position found meanwhile.
+        fit.options["animate"] = False
+        folium_map.add_child(fit)
     return render_parts(folium_map)
 
 

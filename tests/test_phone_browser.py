@@ -379,14 +379,16 @@ def test_locate_me_centres_the_map_on_the_phone(playwright_and_browser, demo_app
                     "([lon, lat]) => sarMap.getCenter().distanceTo([lat, lon])", drawn_at
                 )
                 assert far > 300  # the map starts on the whole district
-                button.tap()
-                phone.page.wait_for_selector(".leaflet-control-locate.active")
-                phone.page.wait_for_function(
-                    "([lon, lat]) => sarMap.getCenter().distanceTo([lat, lon]) < 20",
-                    arg=drawn_at,
-                )
-                assert phone.page.evaluate("sarMap.getZoom()") >= 16
-                assert phone.page.locator(".leaflet-control-locate-location").count() == 1
+                for _visit in range(3):  # tapped as soon as the page is there, each time
+                    phone.open("/map")
+                    button.tap()
+                    phone.page.wait_for_selector(".leaflet-control-locate.active")
+                    phone.page.wait_for_function(
+                        "([lon, lat]) => sarMap.getCenter().distanceTo([lat, lon]) < 20",
+                        arg=drawn_at,
+                    )
+                    assert phone.page.evaluate("sarMap.getZoom()") >= 16
+                    assert phone.page.locator(".leaflet-control-locate-location").count() == 1
                 phone.assert_clean()
             finally:
                 phone.close()

@@ -1,7 +1,9 @@
-"""Latency of the overdue list (first page, one contractor) and of the dashboard counts.
+"""Latency of the inspection list (first page, one contractor: overdue only, and everything
+most urgent first), of a contractor's home (its open work) and of the dashboard counts.
 
 Usage: .venv/bin/python bench/bench_inspections.py [--assets 100000] [--inspections 1000000]
        [--contractors 5] [--runs 25] [--backends spatialite,postgis]
+(BENCH_POSTGIS_URL names another PostGIS database, say when several people bench at once.)
 
 Each backend gets a fresh migrated database (SpatiaLite: a file in a temporary directory;
 PostGIS: the database ``bench_inspections``) holding 100k assets, 1M inspections over two
@@ -14,6 +16,7 @@ warmed up, then the median of ``--runs`` runs is printed. Target: each under 50 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -38,14 +41,18 @@ from accounts.services import create_user  # noqa: E402
 from app import create_app  # noqa: E402
 from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
+from core.paging import page_of_parts  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
 from dashboard import stats  # noqa: E402
+from dashboard.work import open_work  # noqa: E402
 from hazards.models import Hazard  # noqa: E402
 from inspections.models import Inspection, InspectionPlan  # noqa: E402
-from inspections.results import InspectionFilters, inspection_query  # noqa: E402
+from inspections.results import InspectionFilters, inspection_query, list_parts  # noqa: E402
 from tests.conftest import recreate_postgis_database, test_config  # noqa: E402
 
-POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_inspections"
+POSTGIS_URL = os.environ.get(
+    "BENCH_POSTGIS_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_inspections"
+)
 TODAY = date(2026, 3, 1)
 HISTORY_DAYS = 2 * 365 - 90  # due dates from here up to TODAY + 90: two years in all
 AHEAD_DAYS = 90
@@ -220,21 +227,42 @@ def officer() -> User:
     return user
 
 
-def overdue_first_page(contractor_id: int) -> list:
-    """(a) What ``/inspections/?status=overdue&contractor=<name>`` runs: the page's count and
-    its first page of inspections with their assets, grids and contractor."""
+def list_first_page(contractor_id: int, status: str | None = None, sort: str | None = None):
+    """What ``/inspections/?contractor=<name>[&status=…][&sort=…]`` runs (by default the
+    most urgent first): the counts and the first page of inspections with their assets, grids
+    and contractor."""
     name = db.session.get(Contractor, contractor_id).name
-    filters = InspectionFilters(status="overdue", contractor=name)
-    query = inspection_query(officer(), filters, today=TODAY)
-    db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = db.session.scalars(
-        query.options(
-            selectinload(Inspection.asset).selectinload(Asset.grid),
-            selectinload(Inspection.contractor),
-        ).limit(PAGE)
-    ).all()
+    filters = InspectionFilters(status=status, contractor=name)
+    parts = list_parts(inspection_query(officer(), filters, today=TODAY), sort)
+    options = (
+        selectinload(Inspection.asset).selectinload(Asset.grid),
+        selectinload(Inspection.contractor),
+    )
+    page = page_of_parts(parts, Inspection.id, 1, PAGE, options).items
     db.session.expunge_all()  # each run loads afresh, as each request does
     return page
+
+
+def overdue_first_page(contractor_id: int) -> list:
+    """(a) ``/inspections/?status=overdue&contractor=<name>``."""
+    return list_first_page(contractor_id, "overdue")
+
+
+def contractor_user(contractor_id: int) -> User:
+    email = f"bench-contractor-{contractor_id}@example.org"
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        name = db.session.get(Contractor, contractor_id).name
+        user = create_user(email, "bench contractor 123", "contractor", contractor_name=name)
+        db.session.commit()
+    return user
+
+
+def contractor_home(contractor_id: int):
+    """(c) A contractor's home (``/``): its overdue work and the next 7 days'."""
+    work = open_work(contractor_user(contractor_id), TODAY)
+    db.session.expunge_all()
+    return work
 
 
 def dashboard_counts() -> dict[str, Any]:
@@ -267,6 +295,12 @@ def timed_items(seeded: Seeded) -> list[tuple[str, Callable[[], Any]]]:
     return [
         ("overdue list p.1, biggest contractor", lambda: overdue_first_page(biggest)),
         ("overdue list p.1, smallest contractor", lambda: overdue_first_page(smallest)),
+        ("whole list p.1 (most urgent first), biggest", lambda: list_first_page(biggest)),
+        (
+            "whole list p.1 (latest due first), biggest",
+            lambda: list_first_page(biggest, None, "-due"),
+        ),
+        ("contractor's home, biggest contractor", lambda: contractor_home(biggest)),
         ("dashboard counts", dashboard_counts),
     ]
 
@@ -290,11 +324,16 @@ def check(seeded: Seeded) -> str:
     page = overdue_first_page(seeded.contractors[0])
     assert len(page) == PAGE, len(page)
     assert all(inspection.due_on < TODAY for inspection in page)
+    urgent = list_first_page(seeded.contractors[0])  # open work first: the overdue, oldest first
+    assert [row.due_on for row in urgent] == [row.due_on for row in page]
+    home = contractor_home(seeded.contractors[0])
+    assert home.now and home.coming
     counts = dashboard_counts()
     assert counts["overdue"] > 0 and counts["due_soon"] > 0 and counts["open_hazards"]
     assert counts["on_time_by_contractor"] and counts["on_time_by_grid"]
     summary = {key: counts[key] for key in ("overdue", "due_soon", "open_hazards")}
-    return f"{seeded.inspections} inspections; dashboard {summary}"
+    shown = len(home.now) + sum(len(day.items) for day in home.coming)
+    return f"{seeded.inspections} inspections; home shows {shown}; dashboard {summary}"
 
 
 def bench(backend: str, directory: Path, args: argparse.Namespace) -> list[tuple[str, float]]:

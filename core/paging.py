@@ -3,12 +3,13 @@ and the API's paging (its arguments, the count, the members every page carries).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, request, url_for
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.args import positive_int_arg
 from core.extensions import db
@@ -37,6 +38,44 @@ def page_of(query: Select, page: int, per_page: int) -> ListPage:
         query, page=page, per_page=per_page, max_per_page=per_page, error_out=False
     )
     return ListPage(list(pagination.items), pagination.total or 0, max(1, pagination.pages))
+
+
+def page_of_parts(
+    parts: Sequence[Select],
+    key: InstrumentedAttribute,
+    page: int,
+    per_page: int,
+    options: tuple = (),
+) -> ListPage:
+    """Page ``page`` of the rows of ``parts`` listed one after the other: disjoint queries of
+    one entity, each in its own order (say the open inspections by due date, then the closed
+    ones newest first). ``key`` is the entity's unique column (``Inspection.id``); ``options``
+    load the page's entities.
+
+    Each part is counted, the page's keys are taken from the parts it spans (LIMIT/OFFSET on
+    narrow rows, in an order an index can give), then the page's entities are loaded by key.
+    One ORDER BY expression ranking open before closed would instead sort every matching row:
+    measured on one contractor's 80k inspections (SQLite), 130 ms for the first page, against
+    25 ms for the plain due-date order (bench/bench_inspections.py has the figures).
+    """
+    offset = (page - 1) * per_page
+    keys: list[Any] = []
+    total = 0
+    for part in parts:
+        counted = select(func.count()).select_from(part.order_by(None).subquery())
+        count = db.session.scalar(counted) or 0
+        start = max(0, offset - total)  # this part's rows before the page
+        if len(keys) < per_page and start < count:
+            window = part.with_only_columns(key).limit(per_page - len(keys)).offset(start)
+            keys += db.session.scalars(window)
+        total += count
+    items: list[Any] = []
+    if keys:
+        entity = key.class_  # the keys came from the parts: no filter is needed again
+        loaded = db.session.scalars(select(entity).where(key.in_(keys)).options(*options))
+        position = {value: index for index, value in enumerate(keys)}
+        items = sorted(loaded, key=lambda row: position[getattr(row, key.key)])
+    return ListPage(items, total, max(1, -(-total // per_page)))
 
 
 def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:

@@ -26,6 +26,7 @@ PRECACHED = (
     "favicon.svg",
     "icons/icon-192.png",
     "icons/icon-512.png",
+    "js/app.js",
     "js/outbox.js",
     "js/offline.js",
 )

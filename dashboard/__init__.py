@@ -5,6 +5,8 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    from core.pwa import precache_static
     from dashboard import views
 
     app.register_blueprint(views.bp)
+    precache_static(app, "js/work_list.js")  # the contractor's home works offline too

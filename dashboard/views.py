@@ -1,4 +1,6 @@
-"""The dashboard: the registry's numbers, and what is overdue, due soon and late."""
+"""The home page: a contractor's work for today and the coming days; for staff (and at
+``/dashboard`` for everyone) the dashboard: the registry's numbers, and what is overdue, due
+soon and late."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from accounts.access import is_staff
 from assets.models import Asset, Grid
 from core.clock import district_today
 from core.extensions import db
 from dashboard import stats
+from dashboard.work import open_work
 from hazards.services import SEVERITY_LABELS
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
@@ -20,6 +24,14 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 
 @bp.get("/")
 def index():
+    """Staff land on the dashboard; a contractor's user on its work."""
+    if is_staff(current_user):
+        return dashboard()
+    return render_template("dashboard/home.html", work=open_work(current_user))
+
+
+@bp.get("/dashboard")
+def dashboard():
     by_kind = dict(db.session.execute(select(Asset.kind, func.count()).group_by(Asset.kind)).all())
     by_status = dict(
         db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all()

@@ -29,6 +29,12 @@ INSPECTION_STATUS_LABELS = {
     "completed": _l("Completed"),
     "cancelled": _l("Cancelled"),
 }
+# The list's orders (``inspections.results.LIST_ORDERS``), as the sort menu names them.
+LIST_ORDER_LABELS = {
+    "urgent": _l("Most urgent first"),
+    "due": _l("Due date, earliest first"),
+    "-due": _l("Due date, latest first"),
+}
 
 
 def choices(labels: dict) -> list:

@@ -186,6 +186,33 @@ def inspection_query(
     return query.where(*conditions).order_by(Inspection.due_on, Inspection.id)
 
 
+# The list's orders, by the value of its ``sort`` argument; the first is the default.
+LIST_ORDERS = ("urgent", "due", "-due")
+DEFAULT_LIST_ORDER = "urgent"
+
+
+def list_parts(query: Select, sort: str | None = None) -> list[Select]:
+    """``query`` of inspections in the list order ``sort``, as consecutive parts to page
+    through with ``core.paging.page_of_parts``:
+
+    - "urgent" (the default), the most urgent first: the open (scheduled) ones by due date,
+      so the longest overdue, then today's, then the coming days'; after them the completed
+      and cancelled ones, the latest due first. Each part is in an index's order.
+    - "due" / "-due": by due date, earliest / latest first.
+
+    The id breaks ties.
+    """
+    query = query.order_by(None)
+    earliest = (Inspection.due_on.asc(), Inspection.id.asc())
+    latest = (Inspection.due_on.desc(), Inspection.id.desc())
+    if sort == "due":
+        return [query.order_by(*earliest)]
+    if sort == "-due":
+        return [query.order_by(*latest)]
+    scheduled = Inspection.status == InspectionStatus.SCHEDULED
+    return [query.where(scheduled).order_by(*earliest), query.where(~scheduled).order_by(*latest)]
+
+
 # --- Reading one ------------------------------------------------------------------------------
 
 

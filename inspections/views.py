@@ -40,12 +40,13 @@ from core.args import choice_arg, date_arg
 from core.clock import district_zone
 from core.errors import Refusal, ValidationError, on_refused
 from core.extensions import db
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import Photo
 from evidence.photos import photo_path
 from inspections.forms import (
     ANSWER_LABELS,
     INSPECTION_STATUS_LABELS,
+    LIST_ORDER_LABELS,
     RESULT_LABELS,
     CancelForm,
     InspectionLogForm,
@@ -54,6 +55,8 @@ from inspections.forms import (
 )
 from inspections.models import Inspection, InspectionStatus
 from inspections.results import (
+    DEFAULT_LIST_ORDER,
+    LIST_ORDERS,
     PHOTO_MAX_EDGE,
     STATUS_FILTERS,
     InspectionFilters,
@@ -63,6 +66,7 @@ from inspections.results import (
     checklist_for,
     inspection_for,
     inspection_query,
+    list_parts,
     new_idempotency_key,
     next_inspection_of,
     offline_inspections,
@@ -102,6 +106,7 @@ class ListQuery:
     filters: InspectionFilters
     page: int
     per_page: int
+    sort: str = DEFAULT_LIST_ORDER
 
     def args(self) -> dict[str, Any]:
         """The non-empty filters as query arguments, for links that keep them."""
@@ -114,6 +119,8 @@ class ListQuery:
             values[key] = str(value)
         if self.per_page != DEFAULT_PER_PAGE:
             values["per_page"] = str(self.per_page)
+        if self.sort != DEFAULT_LIST_ORDER:
+            values["sort"] = self.sort
         return values
 
 
@@ -141,20 +148,23 @@ def list_query_from_request() -> ListQuery:
         filters=filters,
         page=page,
         per_page=per_page,
+        sort=choice_arg("sort", LIST_ORDERS) or DEFAULT_LIST_ORDER,
     )
 
 
 @bp.get("/")
 def inspection_list():
     query = list_query_from_request()
-    stmt = inspection_query(current_user, query.filters)
-    listed = page_of(
-        stmt.options(
+    parts = list_parts(inspection_query(current_user, query.filters), query.sort)
+    listed = page_of_parts(
+        parts,
+        Inspection.id,
+        query.page,
+        query.per_page,
+        options=(
             selectinload(Inspection.asset).selectinload(Asset.grid),
             selectinload(Inspection.contractor),
         ),
-        query.page,
-        query.per_page,
     )
     kept = query.args()
 
@@ -175,6 +185,7 @@ def inspection_list():
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
         contractors=contractors,
         status_filters=STATUS_FILTERS,
+        list_orders=LIST_ORDER_LABELS,
     )
 
 

@@ -25,7 +25,7 @@ import folium
 import numpy as np
 import orjson
 import shapely
-from branca.element import Element
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from geoalchemy2.shape import to_shape
@@ -59,6 +59,8 @@ VENDORED_FILES: dict[str, str] = {
     "markerclusterjs": "vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
     "markerclustercss": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
     "markerclusterdefaultcss": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
+    "Control_locate_min_js": "vendor/leaflet.locatecontrol-0.90.1/L.Control.Locate.min.js",
+    "Control_locate_min_css": "vendor/leaflet.locatecontrol-0.90.1/L.Control.Locate.min.css",
 }
 # What our maps load: Leaflet and the cluster plugin. jQuery, Bootstrap and the awesome
 # markers (folium's other defaults) are vendored for folium elements that need them, but our
@@ -67,6 +69,8 @@ MAP_JS = ("leaflet",)
 MAP_CSS = ("leaflet_css",)
 CLUSTER_JS = ("markerclusterjs",)
 CLUSTER_CSS = ("markerclustercss", "markerclusterdefaultcss")
+LOCATE_JS = ("Control_locate_min_js",)
+LOCATE_CSS = ("Control_locate_min_css",)
 
 
 def vendored(names: Iterable[str]) -> list[tuple[str, str]]:
@@ -231,6 +235,7 @@ DistrictMap._template = folium.template.Template(
         {%- if this.control_scale %}
         L.control.scale().addTo({{ this.get_name() }});
         {%- endif %}
+        SAR.ready({{ this.get_name() }});
         window.sarMap = {{ this.get_name() }};
     {% endmacro %}
     """
@@ -283,6 +288,37 @@ class DataLayer(folium.map.Layer):
             f"SAR.register({script_json(self.key)}, {name});\n"
         )
         self.get_root().script.add_child(RawScript(script), name=name)
+        super().render(**kwargs)
+
+
+class LocateMe(MacroElement):
+    """The "show where I am" button (the Leaflet.Locate plugin, served by the app), drawn by
+    ``SAR.locateControl``: it centres the map on the phone's position, shifted to GCJ-02 over
+    Gaode tiles like every other drawn point."""
+
+    _template = folium.template.Template("")
+
+    def __init__(self, gcj02: bool, status_id: str | None = None):
+        super().__init__()
+        self._name = "LocateMe"
+        self.gcj02 = gcj02
+        self.status_id = status_id  # the page's element that says when locating fails
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()
+        for name, url in vendored(LOCATE_JS):
+            figure.header.add_child(JavascriptLink(url), name=name)
+        for name, url in vendored(LOCATE_CSS):
+            figure.header.add_child(CssLink(url), name=name)
+        options = {
+            "gcj02": self.gcj02,
+            "title": _("Show where I am"),
+            "popup": _("You are within %(m)s m of this point.", m="{distance}"),
+            "failed": _("Your location could not be found."),
+            "statusId": self.status_id,
+        }
+        script = f"SAR.locateControl({self._parent.get_name()}, {script_json(options)});\n"
+        figure.script.add_child(RawScript(script), name=self.get_name())
         super().render(**kwargs)
 
 
@@ -615,9 +651,14 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
     for drawn in data.assets:
         folium_map.add_child(asset_layer(drawn))
     folium_map.add_child(folium.LayerControl(collapsed=False))
+    folium_map.add_child(LocateMe(gcj02=projector.shift, status_id="locate-status"))
     bounds = bounds_of(data.assets) or grid_bounds(data.grids, projector)
     if bounds:
-        folium_map.fit_bounds(bounds, padding=(20, 20), max_zoom=17)
+        fit = folium.map.FitBounds(bounds, padding=(20, 20), max_zoom=17)
+        # The first view, not an animated zoom: for its quarter second Leaflet ignores other
+        # moves, such as the locate-me button's centring on a position found meanwhile.
+        fit.options["animate"] = False
+        folium_map.add_child(fit)
     return render_parts(folium_map)
 
 

@@ -58,7 +58,7 @@ def frozen(frozen_clock):
 
 
 def rows(html: str, table_id: str) -> list[str]:
-    table = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.S)
+    table = re.search(rf'<table id="{table_id}"[^>]*>(.*?)</table>', html, re.S)
     assert table, table_id
     return re.findall(r"<tr data-[a-z]+=.*?</tr>", table.group(1), re.S)
 

@@ -223,7 +223,7 @@ def test_dashboard_page_shows_the_numbers(app, client, auth, numbers, frozen_clo
 def test_dashboard_page_is_scoped_for_a_contractor(app, client, auth, numbers, frozen_clock):
     frozen_clock.set(NOW)
     auth.login("fixer@example.org")
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/dashboard").get_data(as_text=True)  # "/" is its work
     assert card(html, "card-overdue") == "1"
     assert card(html, "card-due-soon") == "2"
     assert card(html, "card-overdue-hazards") == "2"

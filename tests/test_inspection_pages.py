@@ -155,6 +155,83 @@ def test_list_pages_keep_a_not_flagged_filter(client, auth, officer, field):
     assert "flagged=no" in first.text.split('class="pagination"', 1)[1]
 
 
+def close(app, inspection_id: int, status: str) -> None:
+    with app.app_context():
+        inspection = db.session.get(Inspection, inspection_id)
+        inspection.status = status
+        if status == "completed":
+            inspection.completed_at = NOW
+            inspection.result = "pass"
+        db.session.commit()
+
+
+@pytest.fixture
+def history(app, field):
+    """The field, and three closed inspections of CS-001: the oldest and newest completed
+    and one cancelled in between."""
+    with app.app_context():
+        ids = {
+            "done_old": gen_inspection("CS-001", date(2026, 1, 10)).id,
+            "cancelled": gen_inspection("CS-001", date(2026, 2, 10)).id,
+            "done_new": gen_inspection("CS-001", date(2026, 3, 2)).id,
+        }
+        db.session.commit()
+    close(app, ids["done_old"], "completed")
+    close(app, ids["cancelled"], "cancelled")
+    close(app, ids["done_new"], "completed")
+    return {**field, **ids}
+
+
+def test_the_list_shows_the_most_urgent_first(client, auth, contractor_user, history):
+    """Open work first, the longest overdue at the top, then the coming days; the closed ones
+    after it, the latest first (not 1,620 records oldest first)."""
+    auth.login(contractor_user)
+    expected = ["overdue", "soon", "later", "done_new", "cancelled", "done_old"]
+    assert listed(client.get("/inspections/")) == [history[name] for name in expected]
+    assert 'value="urgent" selected' in client.get("/inspections/").text
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("due", ["done_old", "cancelled", "overdue", "done_new", "soon", "later"]),
+        ("-due", ["later", "soon", "done_new", "overdue", "cancelled", "done_old"]),
+        ("urgent", ["overdue", "soon", "later", "done_new", "cancelled", "done_old"]),
+    ],
+)
+def test_staff_may_order_by_due_date(client, auth, officer, history, sort, expected):
+    auth.login(officer)
+    response = client.get(f"/inspections/?sort={sort}&contractor=Fixers+Ltd")
+    assert listed(response) == [history[name] for name in expected]
+    assert f'value="{sort}" selected' in response.text
+
+
+def test_the_order_is_kept_across_pages_and_filters(client, auth, officer, history):
+    auth.login(officer)
+    first = client.get("/inspections/?sort=-due&per_page=2&status=completed")
+    assert listed(first) == [history["done_new"], history["done_old"]]
+    first = client.get("/inspections/?sort=due&per_page=2")
+    assert listed(first) == [history["done_old"], history["cancelled"]]
+    assert "sort=due" in first.text.split('class="pagination"', 1)[1]
+    second = client.get("/inspections/?sort=due&per_page=2&page=2")
+    assert listed(second) == [history["overdue"], history["done_new"]]
+    assert client.get("/inspections/?sort=sideways").status_code == 400
+
+
+def test_pages_run_on_from_the_open_work_into_the_closed(client, auth, contractor_user, history):
+    """The most urgent order is paged as two parts (open, then closed): a page may span both."""
+    auth.login(contractor_user)
+    pages = [listed(client.get(f"/inspections/?per_page=2&page={page}")) for page in (1, 2, 3)]
+    expected = [["overdue", "soon"], ["later", "done_new"], ["cancelled", "done_old"]]
+    assert pages == [[history[name] for name in names] for names in expected]
+    last = client.get("/inspections/?per_page=2&page=3")
+    assert "6 inspections found." in last.text and 'rel="next"' not in last.text
+    assert listed(client.get("/inspections/?per_page=2&page=4")) == []
+    assert listed(client.get("/inspections/?per_page=4&page=2&status=completed")) == []
+    completed = client.get("/inspections/?per_page=1&page=2&status=completed")
+    assert listed(completed) == [history["done_old"]]
+
+
 # Another contractor's inspection does not exist
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import folium
 import pytest
-from folium.plugins import FastMarkerCluster, MarkerCluster
+from folium.plugins import FastMarkerCluster, LocateControl, MarkerCluster
 from markupsafe import escape
 from sqlalchemy import event
 
@@ -385,10 +385,31 @@ def test_gaode_shifts_every_drawn_coordinate(tiles_app):
         assert (point.x, point.y) == factories.INSIDE_G1_01
 
 
+@pytest.mark.parametrize("tiles_app", ["none", "gaode"], indirect=True)
+def test_the_district_map_has_a_locate_me_button(tiles_app):
+    """Leaflet.Locate from the app's static files, told whether to shift the phone's WGS-84
+    position to GCJ-02 (Gaode tiles) and where to say that locating failed. (Clicking it on a
+    phone: tests/test_phone_browser.py.)"""
+    html = map_html(tiles_app)
+    assert "/static/vendor/leaflet.locatecontrol-0.90.1/L.Control.Locate.min.js" in html
+    assert "/static/vendor/leaflet.locatecontrol-0.90.1/L.Control.Locate.min.css" in html
+    call = re.search(r"SAR\.locateControl\(\s*(\w+),\s*(\{.*?\})\);", html)
+    assert call.group(1).startswith("map_")
+    options = json.loads(call.group(2))
+    assert options["gcj02"] is (tiles_app.config["MAP_TILES"] == "gaode")
+    assert options["title"] == "Show where I am"
+    assert options["statusId"] == "locate-status" and 'id="locate-status"' in html
+    assert "{distance}" in options["popup"]
+    # the small maps of other pages have no such button
+    with tiles_app.test_request_context("/"):
+        assert "locateControl" not in str(build.point_map(119.15, 36.715))
+
+
 def test_every_folium_cdn_file_is_vendored(app):
     names = dict(folium.Map.default_js + folium.Map.default_css)
     names.update(MarkerCluster.default_js + MarkerCluster.default_css)
     names.update(FastMarkerCluster.default_js + FastMarkerCluster.default_css)
+    names.update(LocateControl.default_js + LocateControl.default_css)
     assert set(names) <= set(build.VENDORED_FILES)
     client = app.test_client()
     for name, path in build.VENDORED_FILES.items():
@@ -397,7 +418,8 @@ def test_every_folium_cdn_file_is_vendored(app):
         assert response.status_code == 200, name
         response.close()
     readme = (ROOT / "static" / "vendor" / "README.md").read_text()
-    for package in ("leaflet", "leaflet.markercluster", "jquery", "bootstrap", "fontawesome"):
+    packages = ("leaflet", "leaflet.markercluster", "leaflet.locatecontrol", "jquery", "bootstrap")
+    for package in (*packages, "fontawesome"):
         assert package in readme
     assert "leaflet-1.9." in build.VENDORED_FILES["leaflet"]
     assert "markercluster-1.5." in build.VENDORED_FILES["markerclusterjs"]

@@ -12,6 +12,66 @@
     SAR.layers[key] = layer;
   };
 
+  function narrow() {
+    return !!(window.matchMedia && window.matchMedia("(max-width: 599.98px)").matches);
+  }
+
+  // On a phone the layer list starts folded behind its button: open, it would cover the map.
+  L.Control.Layers.addInitHook(function () {
+    if (narrow()) this.options.collapsed = true;
+  });
+
+  // Every map, once created: Leaflet's credit as text (its link would be a tiny touch target
+  // in the corner of a phone's map).
+  SAR.ready = function (map) {
+    if (map.attributionControl) map.attributionControl.setPrefix("Leaflet");
+  };
+
+  // "Show where I am": the Leaflet.Locate plugin. The browser reports WGS-84; over Gaode tiles
+  // the drawn map is GCJ-02, so the position is shifted like every other point. A failure is
+  // said in the page (never an alert).
+  SAR.locateControl = function (map, options) {
+    if (!L.Control.Locate || !L.Control.Locate.LocateControl) return null;
+    var Base = L.Control.Locate.LocateControl;
+    var Control = Base.extend({
+      _onLocationFound: function (event) {
+        if (options.gcj02 && event.latlng) {
+          var shifted = toGcj(event.latlng.lng, event.latlng.lat);
+          var latlng = L.latLng(shifted[1], shifted[0]);
+          event = L.extend({}, event, {
+            latlng: latlng,
+            bounds: latlng.toBounds((event.accuracy || 0) * 2),
+          });
+        }
+        return Base.prototype._onLocationFound.call(this, event);
+      },
+    });
+    var control = new Control({
+      position: "topleft",
+      setView: "untilPanOrZoom",
+      showPopup: true,
+      strings: {
+        title: options.title,
+        metersUnit: "",
+        popup: options.popup,
+      },
+      locateOptions: { enableHighAccuracy: true, maxZoom: 17, watch: true, setView: false },
+      onLocationError: function () {
+        var link = control._link;
+        if (link) {
+          link.title = options.failed;
+          link.setAttribute("aria-label", options.title + ": " + options.failed);
+        }
+        map.getContainer().setAttribute("data-locate-failed", "1");
+        var status = options.statusId && document.getElementById(options.statusId);
+        if (status) status.textContent = options.failed;
+      },
+    });
+    control.addTo(map);
+    map.sarLocate = control;
+    return control;
+  };
+
   function markerIcon(shape, status) {
     var key = shape + ":" + status;
     if (!icons[key]) {

@@ -50,7 +50,13 @@ from core.clock import district_today, district_zone
 from core.extensions import db
 from core.spatial import insert_ignoring_duplicates
 from hazards.models import Hazard
-from hazards.services import CATEGORY_LABELS, SEVERITY_LABELS, hazard_overdue_clause
+from hazards.services import (
+    CATEGORY_LABELS,
+    SEVERITY_LABELS,
+    checklist_label,
+    describe,
+    hazard_overdue_clause,
+)
 from inspections.models import Inspection
 from inspections.services import overdue_clause
 
@@ -117,13 +123,22 @@ class OverdueHazard(NamedTuple):
     code: str
     category: str
     severity: str
-    description: str
+    typed_description: str
+    failed_items: tuple[str, ...]
+    kind: str | None  # the asset's, for the failed items' labels
+    from_inspection: bool
     grid_id: int | None
     grid_code: str
     deadline: date
     days_overdue: int
     asset_code: str | None
     link: str
+
+    @property
+    def description(self) -> str:
+        """What is wrong, in the language being rendered (the recipient's), shortened."""
+        labels = [checklist_label(self.kind, key) for key in self.failed_items]
+        return _shorten(describe(self.typed_description, labels, self.from_inspection))
 
 
 @dataclass
@@ -218,6 +233,9 @@ def overdue_hazards(today: date, grid_names, link: Links) -> list[OverdueHazard]
             Hazard.grid_id,
             Hazard.deadline,
             Asset.code,
+            Hazard.failed_items,
+            Asset.kind,
+            Hazard.inspection_id,
         )
         .outerjoin(Asset, Asset.id == Hazard.asset_id)
         .where(hazard_overdue_clause(today))
@@ -228,7 +246,10 @@ def overdue_hazards(today: date, grid_names, link: Links) -> list[OverdueHazard]
             code=row[0],
             category=row[1],
             severity=row[2],
-            description=_shorten(row[3]),
+            typed_description=row[3],
+            failed_items=tuple(row[7] or ()),
+            kind=row[8],
+            from_inspection=row[9] is not None,
             grid_id=row[4],
             grid_code=grid_names.get(row[4], ("", ""))[0],
             deadline=row[5],

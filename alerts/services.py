@@ -48,6 +48,7 @@ from assets.models import Asset, Grid
 from core import clock
 from core.clock import district_today, district_zone
 from core.extensions import db
+from core.i18n import known_language
 from core.spatial import insert_ignoring_duplicates
 from hazards.models import Hazard
 from hazards.services import (
@@ -315,12 +316,8 @@ class ComposedEmail:
 
 
 def _locale_of(user_locale: str | None) -> str:
-    languages = current_app.config["LANGUAGES"]
-    if user_locale:
-        short = user_locale.replace("-", "_").split("_")[0].lower()
-        if short in languages:
-            return short
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    """The language a user chose on the profile page; the default for everyone else."""
+    return known_language(user_locale) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _user_locales() -> dict[str, str | None]:

@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -318,11 +317,14 @@ def inspection_photo(photo_id: int):
     path = photo_path(photo)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=photo.content_type, max_age=PHOTO_MAX_AGE, etag=True)
+    # Read whole (at most PHOTO_MAX_BYTES), as the hazard photos are: no file handle is left to
+    # the WSGI server, which leaked it when a browser dropped a lazily loaded image.
+    response = current_app.response_class(path.read_bytes(), mimetype=photo.content_type)
+    response.set_etag(photo.stored_name)  # a stored file never changes
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    response.cache_control.max_age = PHOTO_MAX_AGE
+    return response.make_conditional(request)
 
 
 # Cancelling

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -10,6 +11,7 @@ from core.audit import record_change
 from core.clock import now_utc
 from core.errors import ValidationError
 from core.extensions import db
+from core.i18n import LANGUAGES
 
 
 class AccountError(ValidationError):
@@ -87,3 +89,16 @@ def revoke_api_tokens(user: User) -> int:
     for api_token in tokens:
         api_token.revoked_at = now_utc()
     return len(tokens)
+
+
+def set_user_language(user: User, language: str | None) -> User:
+    """The user's own interface language (``zh`` or ``en``), which pages and weekly emails
+    follow from now on; None or "" hands the choice back to the browser and the header's
+    switch. Raises AccountError for any other value; the caller commits."""
+    language = (language or "").strip() or None
+    if language is not None and language not in LANGUAGES:
+        raise AccountError(str(_l("Choose one of the offered languages.")), "locale")
+    if language != user.locale:
+        record_change("locale", "user", user.email, {"locale": user.locale}, {"locale": language})
+        user.locale = language
+    return user

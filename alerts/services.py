@@ -48,9 +48,16 @@ from assets.models import Asset, Grid
 from core import clock
 from core.clock import district_today, district_zone
 from core.extensions import db
+from core.i18n import known_language
 from core.spatial import insert_ignoring_duplicates
 from hazards.models import Hazard
-from hazards.services import CATEGORY_LABELS, SEVERITY_LABELS, hazard_overdue_clause
+from hazards.services import (
+    CATEGORY_LABELS,
+    SEVERITY_LABELS,
+    checklist_label,
+    describe,
+    hazard_overdue_clause,
+)
 from inspections.models import Inspection
 from inspections.services import overdue_clause
 
@@ -117,13 +124,22 @@ class OverdueHazard(NamedTuple):
     code: str
     category: str
     severity: str
-    description: str
+    typed_description: str
+    failed_items: tuple[str, ...]
+    kind: str | None  # the asset's, for the failed items' labels
+    from_inspection: bool
     grid_id: int | None
     grid_code: str
     deadline: date
     days_overdue: int
     asset_code: str | None
     link: str
+
+    @property
+    def description(self) -> str:
+        """What is wrong, in the language being rendered (the recipient's), shortened."""
+        labels = [checklist_label(self.kind, key) for key in self.failed_items]
+        return _shorten(describe(self.typed_description, labels, self.from_inspection))
 
 
 @dataclass
@@ -218,6 +234,9 @@ def overdue_hazards(today: date, grid_names, link: Links) -> list[OverdueHazard]
             Hazard.grid_id,
             Hazard.deadline,
             Asset.code,
+            Hazard.failed_items,
+            Asset.kind,
+            Hazard.inspection_id,
         )
         .outerjoin(Asset, Asset.id == Hazard.asset_id)
         .where(hazard_overdue_clause(today))
@@ -228,7 +247,10 @@ def overdue_hazards(today: date, grid_names, link: Links) -> list[OverdueHazard]
             code=row[0],
             category=row[1],
             severity=row[2],
-            description=_shorten(row[3]),
+            typed_description=row[3],
+            failed_items=tuple(row[7] or ()),
+            kind=row[8],
+            from_inspection=row[9] is not None,
             grid_id=row[4],
             grid_code=grid_names.get(row[4], ("", ""))[0],
             deadline=row[5],
@@ -294,12 +316,8 @@ class ComposedEmail:
 
 
 def _locale_of(user_locale: str | None) -> str:
-    languages = current_app.config["LANGUAGES"]
-    if user_locale:
-        short = user_locale.replace("-", "_").split("_")[0].lower()
-        if short in languages:
-            return short
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    """The language a user chose on the profile page; the default for everyone else."""
+    return known_language(user_locale) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _user_locales() -> dict[str, str | None]:

@@ -105,6 +105,12 @@ class AssetKind:
     def field_named(self, name: str) -> AttributeField | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    def checklist_label(self, key: str) -> str:
+        """The label of checklist item ``key`` in the current language (the key itself for an
+        item the kind no longer has)."""
+        item = next((item for item in self.checklist if item.key == key), None)
+        return str(item.label) if item is not None else key
+
     def checklist_items(self, keys: list[str] | None = None) -> tuple[ChecklistItem, ...]:
         """The kind's checklist, or the subset a plan names (in the kind's order)."""
         if keys is None:

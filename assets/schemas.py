@@ -121,6 +121,19 @@ class AssetPropertiesSchema(Schema):
     attributes = fields.Dict(keys=fields.String())
 
 
+class ChecklistItemSchema(Schema):
+    """One item of an asset kind's checklist (``assets.kinds``): its key, which answers and
+    stored records use, and its label in the request's language."""
+
+    key = fields.String(metadata={"example": "cutoff_when_full"})
+    label = fields.String(
+        metadata={
+            "description": "In the request's language (Accept-Language, else the user's).",
+            "example": "Chargers cut off when the battery is full",
+        }
+    )
+
+
 class PointFeatureSchema(Schema):
     """A GeoJSON Feature with a point; subclasses say what its properties are."""
 

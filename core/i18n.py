@@ -1,23 +1,47 @@
-"""The interface language: Simplified Chinese or English, from the switch or the browser."""
+"""The interface language: Simplified Chinese or English.
+
+Whose choice wins (``select_locale``):
+
+- Pages: the signed-in user's own choice (``User.locale``, set on the profile page); until
+  the user has chosen, the header's switch (kept in the session), then the browser's
+  languages (Accept-Language).
+- The API (``/api/``): a program asks with Accept-Language; without one it gets its user's
+  choice.
+- Either way, the configured default (BABEL_DEFAULT_LOCALE) when nothing names a language
+  we have; English outside a request (the command line).
+"""
 
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request, session
+from flask_login import current_user
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
 
+def known_language(value: str | None) -> str | None:
+    """``value`` (``zh``, ``zh-CN``, ``en_GB``…) as one of LANGUAGES, or None."""
+    if not value:
+        return None
+    short = value.replace("-", "_").split("_")[0].strip().lower()
+    return short if short in LANGUAGES else None
+
+
+def user_language() -> str | None:
+    """The language the signed-in user chose, if any (None before the user chooses)."""
+    return known_language(getattr(current_user, "locale", None))
+
+
 def select_locale() -> str:
-    """The switch's choice, else the browser's; English outside a request (the CLI)."""
+    """The language of this request (see the module's docstring for who decides)."""
     if not has_request_context():
         return "en"
-    chosen = session.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    return (
-        request.accept_languages.best_match(list(LANGUAGES))
-        or current_app.config["BABEL_DEFAULT_LOCALE"]
-    )
+    browser = request.accept_languages.best_match(list(LANGUAGES))
+    if request.path.startswith("/api/"):
+        chosen = browser or user_language()
+    else:
+        chosen = user_language() or known_language(session.get("lang")) or browser
+    return chosen or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -33,4 +57,8 @@ def safe_next_url(target: str | None) -> str | None:
 def init_app(app: Flask) -> None:
     @app.context_processor
     def language_choices():
-        return {"languages": LANGUAGES, "current_language": select_locale()}
+        return {
+            "languages": LANGUAGES,
+            "current_language": select_locale(),
+            "user_language": user_language(),
+        }

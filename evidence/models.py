@@ -29,7 +29,11 @@ class PhotoStage(StrEnum):
 
 class Photo(db.Model):
     """An uploaded image, stored on disk under ``stored_name`` (generated, never the user's
-    file name) and served only to users who may see its inspection or hazard."""
+    file name) and served only to users who may see its inspection or hazard.
+
+    A row has one owner. One file may back several rows: the photos of a failed inspection
+    are also the "before" photos of the hazard it opened (``evidence.photos.share_photos``),
+    each row seen by whoever may see its own owner; files are never deleted with a row."""
 
     __tablename__ = "photos"
     owner_relations: ClassVar = ("inspection", "hazard")  # accounts.access
@@ -39,7 +43,7 @@ class Photo(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    stored_name: Mapped[str] = mapped_column(String(80), index=True)
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int]
     width: Mapped[int]

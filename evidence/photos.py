@@ -2,7 +2,9 @@
 
 Every upload of a request is checked before any file is written. Files are written when the
 rows are added; if the unit of work rolls back, the files written for it are removed, so a
-failed request leaves neither a row nor a file behind.
+failed request leaves neither a row nor a file behind. A stored file may back rows of several
+owners (``share_photos``: a failed inspection's photos are the "before" photos of the hazard it
+opens), so a file is never copied to be shown elsewhere.
 """
 
 from __future__ import annotations
@@ -151,6 +153,34 @@ def add_photos(
         db.session.add(row)
         photos.append(row)
     return photos
+
+
+def share_photos(
+    photos: list[Photo],
+    *,
+    inspection_id: int | None = None,
+    hazard_id: int | None = None,
+    stage: str | None = None,
+) -> list[Photo]:
+    """New rows for another owner, backed by the same stored files (nothing is written to
+    disk); each row is seen by whoever may see its own owner. The caller commits."""
+    shared = []
+    for photo in photos:
+        row = Photo(
+            stored_name=photo.stored_name,
+            content_type=photo.content_type,
+            size_bytes=photo.size_bytes,
+            width=photo.width,
+            height=photo.height,
+            inspection_id=inspection_id,
+            hazard_id=hazard_id,
+            stage=stage,
+            uploaded_by_id=photo.uploaded_by_id,
+            uploaded_at=photo.uploaded_at,
+        )
+        db.session.add(row)
+        shared.append(row)
+    return shared
 
 
 def _forget_written_files(session: Session) -> None:

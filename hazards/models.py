@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -88,6 +89,9 @@ class Hazard(db.Model):
     inspection_id: Mapped[int | None] = mapped_column(
         ForeignKey("inspections.id", ondelete="SET NULL"), index=True
     )
+    # The checklist keys a failed inspection failed (labels are looked up when read, in the
+    # reader's language: ``hazards.services.failed_item_labels``); None for other hazards.
+    failed_items: Mapped[list[str] | None] = mapped_column(JSON)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     found_on: Mapped[date]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from assets.schemas import PointFeatureSchema
+from assets.schemas import ChecklistItemSchema, PointFeatureSchema
 from core.api import PagedSchema, PageQuerySchema
 from evidence.models import PhotoStage
 from hazards.models import HazardCategory, HazardSeverity, HazardStatus
@@ -68,7 +68,8 @@ class TransitionSchema(Schema):
 
 
 class HazardEventSchema(Schema):
-    from_status = fields.String(allow_none=True, metadata={"enum": STATUSES})
+    # OpenAPI 3.0: a nullable enum lists null among its values.
+    from_status = fields.String(allow_none=True, metadata={"enum": [*STATUSES, None]})
     to_status = fields.String(metadata={"enum": STATUSES})
     actor = fields.String()
     at = fields.DateTime()
@@ -87,7 +88,16 @@ class HazardPropertiesSchema(Schema):
     category = fields.String(metadata={"enum": CATEGORIES})
     severity = fields.String(metadata={"enum": SEVERITIES})
     status = fields.String(metadata={"enum": STATUSES})
-    description = fields.String()
+    description = fields.String(
+        metadata={
+            "description": "What is wrong, in the request's language: a failed inspection's "
+            "failed items by label, then the typed description (the inspector's notes)."
+        }
+    )
+    failed_items = fields.List(
+        fields.Nested(ChecklistItemSchema),
+        metadata={"description": "The checklist items the inspection failed; else empty."},
+    )
     asset = fields.String(allow_none=True)
     grid = fields.String(allow_none=True)
     site = fields.String(allow_none=True)
@@ -96,7 +106,9 @@ class HazardPropertiesSchema(Schema):
     overdue = fields.Boolean(metadata={"description": "Past the deadline and not verified."})
     responsible_company = fields.String(allow_none=True)
     responsible_contractor = fields.String(allow_none=True)
-    inspection_id = fields.Integer(allow_none=True)
+    inspection_id = fields.Integer(
+        allow_none=True, metadata={"description": "The failed inspection that opened it."}
+    )
     status_changed_at = fields.DateTime()
 
 

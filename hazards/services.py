@@ -7,18 +7,20 @@ reason. Services add to the session and never commit: the caller commits the uni
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import ColumnElement, and_, case, func, select
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
 from accounts.models import Contractor, User
 from assets.grids import GridLocator
+from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
 from core.audit import changed_fields, record_change
@@ -27,7 +29,7 @@ from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from evidence.models import Photo, PhotoStage
-from evidence.photos import add_photos, check_photos
+from evidence.photos import add_photos, check_photos, share_photos
 from hazards.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
 
 CATEGORY_LABELS = {
@@ -142,6 +144,47 @@ def hazard_by_code(code: str, user: User) -> Hazard | None:
     return db.session.scalar(visible(user, Hazard).where(Hazard.code == code.strip().upper()))
 
 
+def hazard_opened_by(inspection_id: int, user: User | None) -> Hazard | None:
+    """The hazard a failed inspection opened, if ``user`` may see it."""
+    return db.session.scalar(
+        visible(user, Hazard).where(Hazard.inspection_id == inspection_id).order_by(Hazard.id)
+    )
+
+
+def checklist_label(kind_name: str | None, key: str) -> str:
+    """The label of a checklist item of an asset kind in the current language (the key for an
+    unknown kind or an item no longer on its checklist)."""
+    kind = KINDS.get(kind_name) if kind_name else None
+    return kind.checklist_label(key) if kind is not None else key
+
+
+def failed_item_labels(hazard: Hazard) -> list[tuple[str, str]]:
+    """(key, label) of each checklist item the hazard's inspection failed, labelled in the
+    current language by the asset kind's checklist."""
+    kind_name = hazard.asset.kind if hazard.asset is not None else None
+    return [(key, checklist_label(kind_name, key)) for key in hazard.failed_items or ()]
+
+
+def describe(description: str, failed_labels: Sequence[str], from_inspection: bool) -> str:
+    """What is wrong, in the current language: the failed items by label, then the typed
+    description (a failed inspection's notes); "Inspection failed." when that is all."""
+    lines = []
+    if failed_labels:
+        separator = pgettext("between list items", ", ")
+        lines.append(str(_l("Failed items: %(items)s", items=separator.join(failed_labels))))
+    if description:
+        lines.append(description)
+    if not lines and from_inspection:
+        lines.append(str(_l("Inspection failed.")))
+    return "\n".join(lines)
+
+
+def hazard_description(hazard: Hazard) -> str:
+    """The hazard's description as read (API, map popups): see ``describe``."""
+    labels = [label for _key, label in failed_item_labels(hazard)]
+    return describe(hazard.description, labels, hazard.inspection_id is not None)
+
+
 def hazard_photo_for(photo_id: int, user: User) -> Photo | None:
     """A hazard photo that ``user`` may see, or None (also for inspection photos)."""
     return db.session.scalar(
@@ -163,6 +206,7 @@ def hazard_record(hazard: Hazard) -> dict[str, Any]:
         "category": hazard.category,
         "severity": hazard.severity,
         "description": hazard.description,
+        "failed_items": hazard.failed_items,
         "longitude": longitude,
         "latitude": latitude,
         "asset_id": hazard.asset_id,
@@ -245,9 +289,11 @@ class _HazardFields:
             self.errors[key] = str(_l("Unknown."))
         return found
 
-    def description(self) -> str:
+    def description(self, required: bool = True) -> str:
+        """Required unless the hazard comes from a failed inspection (which says what failed:
+        the description is then the inspector's notes, if any)."""
         description = str(self.values.get("description") or "").strip()
-        if not description:
+        if not description and required:
             self.errors["description"] = str(_l("This field is required."))
         elif len(description) > DESCRIPTION_MAX_LENGTH:
             self.errors["description"] = str(
@@ -347,6 +393,7 @@ def create_hazard(
     found_by: User | None,
     asset: Asset | None = None,
     inspection_id: int | None = None,
+    failed_items: Sequence[str] | None = None,
     today: date | None = None,
 ) -> Hazard:
     """Validate and add a hazard with its first event and audit entry; the caller commits.
@@ -356,14 +403,16 @@ def create_hazard(
     asset's site), found_on (default today; not in the future), deadline (default by
     severity; not before found_on), responsible_company_id or responsible_contractor_id
     (default: the site's property company). A contractor user may name only its own company
-    as the responsible contractor. Raises HazardValidationError naming the fields.
+    as the responsible contractor. A hazard opened by a failed inspection (``inspection_id``)
+    keeps the checklist keys it failed (``failed_items``) and may have no description.
+    Raises HazardValidationError naming the fields.
     """
     today = district_today() if today is None else today
     check = _HazardFields(values)
     asset = check.asset(asset)
     category = check.choice("category", list(HazardCategory))
     severity = check.choice("severity", list(HazardSeverity))
-    description = check.description()
+    description = check.description(required=inspection_id is None)
     longitude, latitude = check.point(asset)
     site = check.site(asset)
     company, contractor = check.responsible(found_by)
@@ -384,6 +433,7 @@ def create_hazard(
         location=point_value(longitude, latitude),
         asset_id=asset.id if asset is not None else None,
         inspection_id=inspection_id,
+        failed_items=list(failed_items) if failed_items is not None else None,
         grid_id=grid.id if grid is not None else None,
         site_id=site.id if site is not None else None,
         found_on=found_on,
@@ -404,15 +454,11 @@ def create_hazard(
 
 def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Hazard:
     """The hazard a failed inspection opens: on the asset's point, its category by asset kind,
-    general severity, the failed checklist items and the notes as its description."""
+    general severity; it keeps the failed checklist items by key (labelled when read, in the
+    reader's language), the notes as its description, and the inspection's photos as its
+    "before" photos (the same files, not copies)."""
     asset = inspection.asset
     failed = [key for key, answer in (inspection.answers or {}).items() if answer == "fail"]
-    description_parts = []
-    if failed:
-        description_parts.append(str(_l("Failed items: %(items)s", items=", ".join(failed))))
-    if inspection.notes:
-        description_parts.append(inspection.notes)
-    description = "\n".join(description_parts) or str(_l("Inspection failed."))
     found_on = (
         inspection.completed_at.astimezone(district_zone()).date()
         if inspection.completed_at
@@ -421,10 +467,33 @@ def open_hazard_for_failed_inspection(inspection, inspector: User | None) -> Haz
     values = {
         "category": str(FAILED_INSPECTION_CATEGORY.get(asset.kind, HazardCategory.OTHER)),
         "severity": str(HazardSeverity.GENERAL),
-        "description": description[:DESCRIPTION_MAX_LENGTH],
+        "description": (inspection.notes or "")[:DESCRIPTION_MAX_LENGTH],
         "found_on": found_on,
     }
-    return create_hazard(values, found_by=inspector, asset=asset, inspection_id=inspection.id)
+    hazard = create_hazard(
+        values,
+        found_by=inspector,
+        asset=asset,
+        inspection_id=inspection.id,
+        failed_items=failed,
+    )
+    inspection_photos = db.session.scalars(
+        select(Photo).where(Photo.inspection_id == inspection.id).order_by(Photo.id)
+    ).all()
+    if inspection_photos:
+        shared = share_photos(list(inspection_photos), hazard_id=hazard.id, stage=PhotoStage.BEFORE)
+        record_change(
+            "photos",
+            "hazard",
+            hazard.code,
+            None,
+            {
+                "stage": str(PhotoStage.BEFORE),
+                "photos": [photo.stored_name for photo in shared],
+                "inspection_id": inspection.id,
+            },
+        )
+    return hazard
 
 
 # --- The status machine -------------------------------------------------------------------
@@ -508,7 +577,7 @@ def update_hazard(hazard: Hazard, values: Mapping[str, Any]) -> Hazard:
     if "severity" in values:
         severity = check.choice("severity", list(HazardSeverity))
     if "description" in values:
-        description = check.description()
+        description = check.description(required=hazard.inspection_id is None)
     if "deadline" in values:
         deadline = check.deadline(hazard.found_on, required=True)
     company_id, contractor_id = hazard.responsible_company_id, hazard.responsible_contractor_id

@@ -60,6 +60,7 @@ from hazards.services import (
     change_hazard_status,
     create_hazard,
     days_overdue,
+    failed_item_labels,
     hazard_age_days,
     hazard_by_code,
     hazard_overdue_clause,
@@ -248,6 +249,7 @@ def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
             errors=forms.get("errors", {}),
             photos=photos,
             stage_labels=STAGE_LABELS,
+            failed_items=failed_item_labels(hazard),
         ),
         status,
     )

@@ -17,6 +17,8 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(views.bp)
     register_asset_section(app, AssetSection(10, views.asset_inspections_card))
     register_label_notice(app, LabelNotice(10, views.label_notice_lines))
+    # The hazard page names the inspection a hazard came from (hazards lie below inspections).
+    app.add_template_global(views.inspection_reference, "inspection_reference")
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     inspections_api.register_api(api)

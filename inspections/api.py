@@ -24,17 +24,19 @@ from core.api import json_response, protect_session_writes, register_token_api
 from core.errors import api_fields
 from core.extensions import db
 from core.paging import api_page_args, api_page_members, matched_count
+from hazards.services import hazard_opened_by
 from inspections.models import Inspection
 from inspections.results import (
     InspectionFilters,
+    checklist_for,
     inspection_for,
     inspection_query,
     record_result,
 )
 from inspections.schemas import (
     InspectionCollectionSchema,
+    InspectionDetailSchema,
     InspectionQuerySchema,
-    InspectionSchema,
     ResultInputSchema,
     ResultMultipartSchema,
 )
@@ -104,6 +106,19 @@ def inspection_item(inspection: Inspection, today: date | None = None) -> dict[s
     }
 
 
+def inspection_detail(inspection: Inspection) -> dict[str, Any]:
+    """One inspection as ``inspection_item``, with the checklist in force (keys and labels in
+    the request's language: what a program must answer) and the hazard its failure opened."""
+    hazard = hazard_opened_by(inspection.id, current_user)
+    return {
+        **inspection_item(inspection),
+        "checklist": [
+            {"key": item.key, "label": str(item.label)} for item in checklist_for(inspection)
+        ],
+        "hazard": hazard.code if hazard is not None else None,
+    }
+
+
 LOAD_RELATED = (
     selectinload(Inspection.asset),
     selectinload(Inspection.contractor),
@@ -151,11 +166,13 @@ def visible_or_404(inspection_id: int) -> Inspection:
 
 
 @blp.get("/inspections/<int:id>")
-@blp.response(200, InspectionSchema)
+@blp.response(200, InspectionDetailSchema)
 @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
 def get_inspection(id: int) -> Response:
-    """One inspection with its answers, position and photo URLs."""
-    return json_response(inspection_item(visible_or_404(id)))
+    """One inspection with its answers, position and photo URLs, the checklist in force (each
+    item's key and label, in the language of Accept-Language, else the user's) and the
+    hazard a failure opened."""
+    return json_response(inspection_detail(visible_or_404(id)))
 
 
 # Logging a result
@@ -198,8 +215,8 @@ def result_input() -> tuple[dict[str, Any], list, str]:
 
 @blp.post("/inspections/<int:id>/result")
 @blp.doc(requestBody=RESULT_BODY, parameters=[KEY_PARAMETER])
-@blp.response(201, InspectionSchema)
-@blp.alt_response(200, schema=InspectionSchema, description="A replay: the original result")
+@blp.response(201, InspectionDetailSchema)
+@blp.alt_response(200, schema=InspectionDetailSchema, description="A replay: the original result")
 @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
 @blp.alt_response(409, schema=ErrorSchema, description="Already completed, or cancelled")
 @blp.alt_response(422, schema=ErrorSchema, description="Bad input, by field")
@@ -220,4 +237,4 @@ def post_result(id: int) -> Response:
     headers = {"Location": url_for(".get_inspection", id=inspection.id, _external=True)}
     if recorded.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(inspection_item(inspection), 200 if recorded.replayed else 201, headers)
+    return json_response(inspection_detail(inspection), 200 if recorded.replayed else 201, headers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from assets.kinds import KINDS
+from assets.schemas import ChecklistItemSchema
 from core.api import PagedSchema, PageQuerySchema
 from inspections.results import ANSWERS, RESULTS, STATUS_FILTERS
 
@@ -97,7 +98,8 @@ class InspectionSchema(Schema):
     derived_status = fields.String(metadata={"enum": list(STATUS_FILTERS)})
     completed_at = fields.DateTime(allow_none=True)
     logged_at = fields.DateTime(allow_none=True)
-    result = fields.String(allow_none=True, metadata={"enum": list(RESULTS)})
+    # OpenAPI 3.0: a nullable enum lists null among its values.
+    result = fields.String(allow_none=True, metadata={"enum": [*RESULTS, None]})
     answers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     notes = fields.String(allow_none=True)
     position = fields.Nested(PositionSchema, allow_none=True)
@@ -105,6 +107,25 @@ class InspectionSchema(Schema):
     flagged = fields.Boolean()
     cancelled_reason = fields.String(allow_none=True)
     photos = fields.List(fields.String(), metadata={"description": "Photo URLs"})
+
+
+class InspectionDetailSchema(InspectionSchema):
+    """One inspection (GET /inspections/<id>, and the answer to logging its result)."""
+
+    checklist = fields.List(
+        fields.Nested(ChecklistItemSchema),
+        metadata={
+            "description": "The checklist in force (the plan's items of the asset kind's "
+            "checklist, or all of them): answer each key with pass, fail or na."
+        },
+    )
+    hazard = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The code of the hazard this inspection's failure opened, if any.",
+            "example": "HZ-2026-0001",
+        },
+    )
 
 
 class InspectionCollectionSchema(PagedSchema):

@@ -20,12 +20,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -43,6 +43,8 @@ from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import Photo
 from evidence.photos import photo_path
+from hazards.models import Hazard
+from hazards.services import hazard_opened_by
 from inspections.forms import (
     ANSWER_LABELS,
     INSPECTION_STATUS_LABELS,
@@ -216,6 +218,7 @@ def render_detail(inspection: Inspection, status: int = 200, cancel_form: Cancel
             "inspections/detail.html",
             inspection=inspection,
             answers=answer_rows(inspection),
+            hazard=hazard_opened_by(inspection.id, current_user),
             cancel_form=cancel_form or CancelForm(formdata=None),
             flag_distance=current_app.config["INSPECTION_FLAG_DISTANCE_M"],
         ),
@@ -315,6 +318,9 @@ def inspection_log(id: int):
         )
     else:
         flash(_("Result saved."), "success")
+    hazard = hazard_opened_by(inspection.id, current_user)
+    if hazard is not None:
+        flash(hazard_opened_message(hazard), "info")
     return redirect(url_for("inspections.inspection_detail", id=inspection.id))
 
 
@@ -347,6 +353,16 @@ def offline_list():
     return response
 
 
+def hazard_opened_message(hazard: Hazard) -> Markup:
+    """The confirmation's line naming the hazard a failure opened, its code (escaped) linked
+    to the hazard's page."""
+    link = Markup('<a href="{url}" id="opened-hazard">{code}</a>').format(
+        url=url_for("hazards.hazard_detail", code=hazard.code), code=hazard.code
+    )
+    text = _("The failure opened hazard %(code)s; follow its rectification there.")
+    return escape(text) % {"code": link}
+
+
 # Photos
 
 
@@ -360,11 +376,14 @@ def inspection_photo(photo_id: int):
     path = photo_path(photo)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=photo.content_type, max_age=PHOTO_MAX_AGE, etag=True)
+    # Read whole (at most PHOTO_MAX_BYTES), as the hazard photos are: no file handle is left to
+    # the WSGI server, which leaked it when a browser dropped a lazily loaded image.
+    response = current_app.response_class(path.read_bytes(), mimetype=photo.content_type)
+    response.set_etag(photo.stored_name)  # a stored file never changes
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.cache_control.private = True
-    response.cache_control.public = False
-    return response
+    response.cache_control.max_age = PHOTO_MAX_AGE
+    return response.make_conditional(request)
 
 
 # Cancelling
@@ -391,6 +410,24 @@ def inspection_cancel(id: int):
     db.session.commit()
     flash(_("Inspection cancelled."), "success")
     return redirect(url_for("inspections.inspection_detail", id=inspection.id))
+
+
+# The inspection a hazard came from, on the hazard page (a template global, registered in
+# ``inspections.init_app``: the hazards package does not import inspections)
+
+
+def inspection_reference(inspection_id: int, user) -> Markup:
+    """A link to the inspection for a user who may see it; its number alone for anyone else."""
+    inspection = inspection_for(inspection_id, user)
+    return Markup(  # noqa: S704  (rendered by an autoescaping template)
+        render_template(
+            "inspections/_reference.html",
+            inspection=inspection,
+            inspection_id=inspection_id,
+            result_labels=RESULT_LABELS,
+            local_time=local_time,
+        )
+    )
 
 
 # The QR label's landing page

@@ -37,7 +37,13 @@ from assets.forms import STATUS_LABELS
 from assets.kinds import KINDS
 from assets.models import Asset, Grid
 from core.extensions import db
-from hazards.services import CATEGORY_LABELS, HAZARD_STATUS_LABELS, SEVERITY_LABELS
+from hazards.services import (
+    CATEGORY_LABELS,
+    HAZARD_STATUS_LABELS,
+    SEVERITY_LABELS,
+    checklist_label,
+    describe,
+)
 from maps.coords import wgs84_to_gcj02, wgs84_to_gcj02_arrays
 from maps.status import MAP_STATUS_LABELS, MAP_STATUSES, neighbour_assets_query
 
@@ -452,6 +458,17 @@ class HazardPopups:
         self.severities = {key: escape(label) for key, label in SEVERITY_LABELS.items()}
         self.statuses = {key: escape(label) for key, label in HAZARD_STATUS_LABELS.items()}
         self.link = url_for("hazards.hazard_detail", code="__CODE__")
+        self.item_labels: dict[tuple[str | None, str], str] = {}
+
+    def what_is_wrong(self, hazard) -> str:
+        """What is wrong (``hazards.services.describe``), each item label translated once."""
+        kind = hazard.asset.kind if hazard.asset is not None else None
+        labels = []
+        for key in hazard.failed_items or ():
+            if (kind, key) not in self.item_labels:
+                self.item_labels[kind, key] = checklist_label(kind, key)
+            labels.append(self.item_labels[kind, key])
+        return describe(hazard.description, labels, hazard.inspection_id is not None)
 
     def html(self, hazard) -> str:
         """A hazard's popup: every stored value escaped."""
@@ -470,7 +487,7 @@ class HazardPopups:
         return (
             f'<div class="sar-popup"><a class="sar-popup-title" href="{link}">{code}</a>'
             f"<table>{rows}<tr><th>{self.description}</th>"
-            f"<td>{escape(hazard.description)}</td></tr></table></div>"
+            f"<td>{escape(self.what_is_wrong(hazard))}</td></tr></table></div>"
         )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from accounts.access import visible_clause
 from assets.models import Asset, AssetStatus
@@ -226,6 +227,7 @@ def open_hazards_query(user: User | None = None) -> Select:
             latitude_of(Hazard.location).label("latitude"),
         )
         .where(open_hazard_clause(), scope.hazards)
+        .options(joinedload(Hazard.asset).load_only(Asset.kind))  # the popup's item labels
         .order_by(Hazard.id)
     )
 

@@ -16,7 +16,15 @@ from core.extensions import db
 from inspections.models import Inspection, InspectionStatus
 from tests import factories
 from tests.factories import gen_alert_district
-from tests.helpers import ALERT_BASE_URL, SmtpServer, alert_config, free_port, wait_for
+from tests.helpers import (
+    ALERT_BASE_URL,
+    SmtpServer,
+    alert_config,
+    free_port,
+    html_of,
+    text_of,
+    wait_for,
+)
 
 FIRST_MONDAY = date(2026, 3, 2)  # ISO week 2026-W10
 WEEKS = 8
@@ -48,14 +56,6 @@ def expected_overdue(inspections: dict, completed: set[int], today: date) -> dic
 def linked_inspections(message) -> set[int]:
     text = message.get_body(preferencelist=("plain",)).get_content()
     return {int(found) for found in re.findall(r"/inspections/(\d+)\b", text)}
-
-
-def html_of(message) -> str:
-    return message.get_body(preferencelist=("html",)).get_content()
-
-
-def text_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 # --- Eight weeks ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
@@ -30,6 +31,7 @@ from hazards.services import (
     change_hazard_status,
     create_hazard,
     hazard_by_code,
+    hazard_description,
     hazard_overdue_clause,
     is_hazard_overdue,
     may_reopen,
@@ -230,7 +232,11 @@ def test_creating_records_the_first_event_and_an_audit_entry(register):
 
 def test_a_failed_inspection_opens_a_hazard_on_its_asset(register):
     inspection = gen_inspection("CS-001", D("2026-03-09"))
-    inspection.answers = {"extinguisher": "fail", "canopy": "pass", "camera": "fail"}
+    inspection.answers = {
+        "extinguisher_in_date": "fail",
+        "canopy_and_wiring": "pass",
+        "camera_working": "fail",
+    }
     inspection.notes = "Extinguisher gone"
     inspection.completed_at = datetime(2026, 3, 9, 17, 0, tzinfo=UTC)  # 10 March in Shanghai
     hazard = open_hazard_for_failed_inspection(inspection, fixer())
@@ -239,9 +245,38 @@ def test_a_failed_inspection_opens_a_hazard_on_its_asset(register):
     assert hazard.inspection_id == inspection.id
     assert hazard.asset.code == "CS-001"
     assert hazard.found_on == D("2026-03-10")
-    assert "extinguisher, camera" in hazard.description
-    assert "Extinguisher gone" in hazard.description
+    # the keys are kept, the labels looked up when read; the notes are the description
+    assert hazard.failed_items == ["extinguisher_in_date", "camera_working"]
+    assert hazard.description == "Extinguisher gone"
+    assert hazard_description(hazard) == (
+        "Failed items: Extinguisher present and in date, Camera working\nExtinguisher gone"
+    )
+    with force_locale("zh"):
+        assert (
+            hazard_description(hazard)
+            == "不合格项：灭火器在位且在有效期内、摄像头工作正常\nExtinguisher gone"
+        )
     assert hazard.reported_by_contractor.name == "Fixers Ltd"
+
+
+def test_a_failure_without_notes_or_failed_items_says_the_inspection_failed(register):
+    inspection = gen_inspection("CS-001", D("2026-03-09"))
+    inspection.answers = {"canopy_and_wiring": "pass"}
+    inspection.completed_at = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+    hazard = open_hazard_for_failed_inspection(inspection, fixer())
+    db.session.commit()
+    assert (hazard.failed_items, hazard.description) == ([], "")
+    assert hazard_description(hazard) == "Inspection failed."
+    with force_locale("zh"):
+        assert hazard_description(hazard) == "巡检不合格。"
+    # staff may edit it and leave the description empty: the inspection says what failed
+    update_hazard(hazard, {"description": "", "severity": "major"})
+    assert hazard.severity == "major"
+    # a hazard reported by hand still needs one
+    other = create_hazard(values(), found_by=fixer())
+    with pytest.raises(HazardValidationError) as refused:
+        update_hazard(other, {"description": " "})
+    assert "description" in refused.value.errors
 
 
 # --- The status machine -----------------------------------------------------------------

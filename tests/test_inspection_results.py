@@ -168,7 +168,8 @@ def test_a_failure_marks_the_asset_faulty_and_opens_a_linked_hazard(app, field, 
     assert hazard.asset_id == asset.id
     assert hazard.status == HazardStatus.OPEN
     assert hazard.category == "charger_fault"
-    assert "camera_working" in hazard.description and "Camera dead" in hazard.description
+    assert hazard.failed_items == ["camera_working"]
+    assert hazard.description == "Camera dead"
     assert hazard.found_on == date(2026, 3, 10)
     assert hazard.reported_by_contractor.name == "Fixers Ltd"
     status_entry = db.session.scalar(
@@ -176,6 +177,32 @@ def test_a_failure_marks_the_asset_faulty_and_opens_a_linked_hazard(app, field, 
     )
     assert status_entry.before == {"status": "active"}
     assert status_entry.after == {"status": "faulty"}
+
+
+def test_a_failure_hands_its_photos_to_the_hazard_as_before_photos(app, field, ctx):
+    """The same files, not copies: one more row per photo, owned by the hazard."""
+    record_result(
+        the_inspection(field),
+        user(),
+        {"answers": all_pass(cutoff_when_full="fail"), "result": "fail"},
+        [upload(png_bytes()), upload(jpeg_bytes(), "b.jpg", "image/jpeg")],
+    )
+    db.session.commit()
+    db.session.expire_all()
+    hazard = db.session.scalar(select(Hazard))
+    inspection = the_inspection(field)
+    assert [photo.stage for photo in hazard.photos] == ["before", "before"]
+    assert [photo.inspection_id for photo in hazard.photos] == [None, None]
+    assert [photo.stored_name for photo in hazard.photos] == [
+        photo.stored_name for photo in inspection.photos
+    ]
+    assert [photo.content_type for photo in hazard.photos] == ["image/png", "image/jpeg"]
+    assert len(photo_files(app)) == 2  # no file was copied
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.entity_type == "hazard", AuditEntry.action == "photos")
+    )
+    assert entry.after["inspection_id"] == field
+    assert entry.after["photos"] == [photo.stored_name for photo in inspection.photos]
 
 
 def test_a_later_pass_does_not_close_the_hazard(app, field, ctx):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from playwright import sync_api as playwright_api
@@ -18,28 +17,9 @@ from core.extensions import db
 from maps.status import NEIGHBOUR_LIMIT
 from tests import factories, helpers
 from tests.factories import XSS_PAYLOADS, gen_xss_district
-from tests.helpers import CHROMIUM, served
+from tests.helpers import CHROMIUM, DRAWN_READY, Watched, served
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-WAIT_MS = 10_000
-
-# Markers and cluster icons on screen: clusters count their children.
-COUNT_DRAWN = """() => {
-  let total = 0;
-  document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
-    total += Number(icon.textContent);
-  });
-  total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
-  return total;
-}"""
-DRAWN_READY = """(expected) => {
-  let total = 0;
-  document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
-    total += Number(icon.textContent);
-  });
-  total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
-  return total === expected;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -50,67 +30,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()
-
-
-class Watched:
-    """A browser page that refuses every request leaving 127.0.0.1 and records console
-    errors, page errors and dialogs."""
-
-    def __init__(self, browser, base_url: str):
-        self.base_url = base_url
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(WAIT_MS)
-        self.left: list[str] = []
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        self.page.on("dialog", self._dialog)
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        host = urlsplit(url).hostname
-        if url.startswith(("data:", "blob:", "about:")) or host == "127.0.0.1":
-            route.continue_()
-        else:
-            self.left.append(url)
-            route.abort()
-
-    def _console(self, message) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def sign_in(self, email: str, password: str) -> None:
-        response = self.context.request.post(
-            self.base_url + "/login", form={"email": email, "password": password}
-        )
-        assert response.ok
-        self.context.request.get(self.base_url + "/lang/en")
-
-    def open_map(self, query: str = "", expected: int | None = None) -> None:
-        """Open /map and wait until ``expected`` assets are drawn."""
-        self.page.goto(self.base_url + "/map" + query)
-        self.page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
-        if expected is not None:
-            self.page.wait_for_function(DRAWN_READY, arg=expected)
-
-    def drawn(self) -> int:
-        return self.page.evaluate(COUNT_DRAWN)
-
-    def assert_clean(self) -> None:
-        assert self.left == [], "requests left 127.0.0.1"
-        assert self.errors == []
-        assert self.dialogs == []
-        assert self.page.evaluate("typeof window.__xss") == "undefined"
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture(scope="module")

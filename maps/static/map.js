@@ -206,6 +206,7 @@
     return L.marker([row[0], row[1]], {
       icon: L.divIcon({ className: "sar-point", iconSize: [22, 22], iconAnchor: [11, 11] }),
       interactive: false,
+      keyboard: false, // not a control: no role="button" without a name (axe)
       zIndexOffset: 1000,
     });
   };
@@ -267,6 +268,7 @@
       if (!marker) {
         marker = L.marker([point[1], point[0]], {
           icon: L.divIcon({ className: "sar-point", iconSize: [22, 22], iconAnchor: [11, 11] }),
+          keyboard: false, // the inputs beside the map are the keyboard's way to the point
         }).addTo(group);
       } else {
         marker.setLatLng([point[1], point[0]]);

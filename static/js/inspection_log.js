@@ -388,6 +388,12 @@
           var saved = result.body && result.body.flagged ?
             fill(data.msgFlagged, { m: Math.round(result.body.distance_m) }) : data.msgSaved;
           window.sessionStorage.setItem("sar-flash", saved);
+          if (result.body && result.body.hazard) {
+            // A failure opened a hazard: the next page links it (offline.js).
+            window.sessionStorage.setItem("sar-flash-hazard", JSON.stringify({
+              text: data.msgHazard, code: result.body.hazard
+            }));
+          }
           window.location.assign(data.detail);
           return;
         }

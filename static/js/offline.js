@@ -29,6 +29,25 @@
     var main = document.querySelector("main");
     main.insertBefore(flash, box ? box.nextSibling : main.firstChild);
   }
+  // And the hazard a failure opened, as a link (built from DOM nodes: the code is text).
+  var hazardNote = window.sessionStorage.getItem("sar-flash-hazard");
+  if (hazardNote) {
+    window.sessionStorage.removeItem("sar-flash-hazard");
+    var opened = JSON.parse(hazardNote);
+    var parts = String(opened.text || "").split("{code}");
+    var note = document.createElement("div");
+    note.className = "flash flash-info";
+    note.setAttribute("role", "alert");
+    var link = document.createElement("a");
+    link.id = "opened-hazard";
+    link.href = "/hazards/" + encodeURIComponent(opened.code);
+    link.textContent = opened.code;
+    note.appendChild(document.createTextNode(parts[0] || ""));
+    note.appendChild(link);
+    note.appendChild(document.createTextNode(parts.slice(1).join("{code}")));
+    var into = document.querySelector("main");
+    into.insertBefore(note, into.querySelector(".flash") ? into.querySelector(".flash").nextSibling : into.firstChild);
+  }
 
   function text(name, values) {
     var message = box.dataset[name] || "";

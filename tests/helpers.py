@@ -127,10 +127,25 @@ def alert_config(database_url: str, port: int, **overrides) -> dict:
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by bin/test; never downloaded
 
 
+def read_whole(app):
+    """``app`` with each response read whole before it is sent: a file (a static file, a
+    photo) is closed at once, even when the browser drops the connection half-way."""
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wsgi
+
+
 @contextmanager
 def served(app) -> Iterator[str]:
     """``app`` served on 127.0.0.1 by a real threaded server while the block runs."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, read_whole(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

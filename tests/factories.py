@@ -370,3 +370,14 @@ def gen_xss_district() -> None:
         )
     for grid, payload in zip(grids.values(), XSS_PAYLOADS, strict=False):
         grid.name = payload[:200]
+
+
+# The checklist of a charging station (assets/kinds.py), as the tests spell it out.
+CS_ITEMS = (
+    "cutoff_when_full",
+    "extinguisher_in_date",
+    "no_flying_wire",
+    "canopy_and_wiring",
+    "camera_working",
+    "smoke_detector_working",
+)

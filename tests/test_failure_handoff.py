@@ -22,17 +22,16 @@ from evidence.models import Photo
 from hazards.models import Hazard
 from inspections.models import Inspection
 from tests import conftest, factories
-from tests.factories import charging_station_data, gen_asset, gen_inspection, gen_user, png_bytes
+from tests.factories import (
+    CS_ITEMS,
+    charging_station_data,
+    gen_asset,
+    gen_inspection,
+    gen_user,
+    png_bytes,
+)
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, 2026-03-10
-CS_ITEMS = (
-    "cutoff_when_full",
-    "extinguisher_in_date",
-    "no_flying_wire",
-    "canopy_and_wiring",
-    "camera_working",
-    "smoke_detector_working",
-)
 CUTOFF = {"en": "Chargers cut off when the battery is full", "zh": "充满后自动断电"}
 CAMERA = {"en": "Camera working", "zh": "摄像头工作正常"}
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}

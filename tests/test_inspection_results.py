@@ -36,6 +36,7 @@ from inspections.results import (
     record_result,
 )
 from tests.factories import (
+    CS_ITEMS,
     INSIDE_G1_01,
     blocker_data,
     charging_station_data,
@@ -48,14 +49,6 @@ from tests.factories import (
 )
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-CS_ITEMS = (
-    "cutoff_when_full",
-    "extinguisher_in_date",
-    "no_flying_wire",
-    "canopy_and_wiring",
-    "camera_working",
-    "smoke_detector_working",
-)
 METRES_PER_DEGREE_LATITUDE = EARTH_RADIUS_M * math.pi / 180
 
 

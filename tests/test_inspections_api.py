@@ -17,6 +17,7 @@ from evidence.models import Photo
 from hazards.models import Hazard
 from inspections.models import Inspection
 from tests.factories import (
+    CS_ITEMS,
     BearerClient,
     blocker_data,
     charging_station_data,
@@ -28,14 +29,6 @@ from tests.factories import (
 )
 
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # 2026-03-10 10:00 in Shanghai
-CS_ITEMS = (
-    "cutoff_when_full",
-    "extinguisher_in_date",
-    "no_flying_wire",
-    "canopy_and_wiring",
-    "camera_working",
-    "smoke_detector_working",
-)
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ from evidence.models import Photo
 from evidence.photos import photo_path
 from inspections.models import Inspection
 from tests.factories import (
+    CS_ITEMS,
     INSIDE_G1_01,
     PASSWORD,
     charging_station_data,
@@ -41,14 +42,6 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 15_000
 ASSET = INSIDE_G1_01
 METRES_NORTH = 1 / 111_195  # degrees of latitude per metre
-CS_ITEMS = (
-    "cutoff_when_full",
-    "extinguisher_in_date",
-    "no_flying_wire",
-    "canopy_and_wiring",
-    "camera_working",
-    "smoke_detector_working",
-)
 EXIF_TIME = "2026:03:10 09:41:27"
 # The form's draft on the phone (IndexedDB) holds these photos and notes.
 DRAFT_KEPT = """({photos, notes}) => {

@@ -155,7 +155,7 @@ def served(app) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-WAIT_MS = 10_000
+WAIT_MS = 30_000
 
 # The district map: markers and cluster icons on screen: clusters count their children.
 COUNT_DRAWN = """() => {

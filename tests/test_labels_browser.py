@@ -29,7 +29,7 @@ from tests.helpers import CHROMIUM, served
 
 BASE_URL = "https://sar.example.org"
 SHEET_SIZE = 14  # more than one A4 page of labels
-WAIT_MS = 10_000
+WAIT_MS = 30_000
 PDF_DPI = 300
 CODE_PATTERN = re.compile(r"\b(?:CS-\d{3}|EB-\d{4})\b")
 

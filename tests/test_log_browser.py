@@ -39,7 +39,7 @@ from tests.factories import (
 from tests.helpers import CHROMIUM, served
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-WAIT_MS = 15_000
+WAIT_MS = 30_000
 ASSET = INSIDE_G1_01
 METRES_NORTH = 1 / 111_195  # degrees of latitude per metre
 EXIF_TIME = "2026:03:10 09:41:27"

@@ -220,6 +220,9 @@ class Watched:
     def open_map(self, query: str = "", expected: int | None = None) -> None:
         """Open /map and wait until ``expected`` assets are drawn."""
         self.page.goto(self.base_url + "/map" + query)
+        # As a person would: after the page's own start-up requests (the service worker's
+        # first caching) have settled, not in the middle of them.
+        self.page.wait_for_load_state("networkidle")
         self.page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
         if expected is not None:
             self.page.wait_for_function(DRAWN_READY, arg=expected)

@@ -51,6 +51,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Default rectification deadline, in days after the finding, by severity.
     "HAZARD_DEADLINE_DAYS": {"general": 30, "major": 7},
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # An import file uploaded on the Imports page (a district's whole inventory), kept until
+    # it is confirmed or cancelled; None keeps them under instance/imports.
+    "IMPORT_MAX_BYTES": 64 * 1024 * 1024,
+    "IMPORT_DIR": None,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -84,6 +88,7 @@ INTEGER_SETTINGS = {
     "ALERT_RETRY_MAX_ATTEMPTS",
     "ALERT_CLAIM_LEASE_MINUTES",
     "MAIL_TIMEOUT_SECONDS",
+    "IMPORT_MAX_BYTES",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",
@@ -98,6 +103,7 @@ STRING_SETTINGS = {
     "MAP_TILES",
     "TIANDITU_KEY",
     "PHOTO_DIR",
+    "IMPORT_DIR",
 }
 
 
@@ -184,6 +190,7 @@ def init_parts(app: Flask) -> None:
     import demo
     import evidence
     import hazards
+    import imports
     import inspections
     import maps
     from core.extensions import api
@@ -200,6 +207,7 @@ def init_parts(app: Flask) -> None:
         alerts,
         maps,
         dashboard,
+        imports,
         demo,
     )
     for part in parts:

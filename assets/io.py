@@ -37,6 +37,7 @@ from core.audit import AuditEntry, audit_row, current_actor
 from core.clock import now_utc
 from core.errors import ValidationError
 from core.extensions import db
+from core.importing import ImportCheck, Problem
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
 
@@ -434,3 +435,37 @@ def export_geojson(records: Iterable[dict[str, Any]]) -> str:
 def export_assets(fmt: str) -> str:
     records = export_records()
     return export_csv(records) if fmt == "csv" else export_geojson(records)
+
+
+# --- the Imports page's view of this importer (core.importing) ----------------------------
+
+
+def problem_from_text(text: str) -> Problem:
+    where, _, rest = text.partition(": ")
+    place, _, number = where.partition(" ")
+    field_name, _, reason = rest.partition(": ")
+    if not reason:
+        field_name, reason = "", rest
+    return Problem(place, int(number) if number.isdigit() else None, field_name or None, reason)
+
+
+def check_file(path: Path, options: dict[str, Any]) -> ImportCheck:
+    try:
+        rows = read_rows(path, format_of(path, options.get("format")))
+        cleans, problems = validate_rows(rows)
+    except ImportFileError as error:
+        return ImportCheck("assets", problems=[Problem("file", None, None, str(error))])
+    finally:
+        db.session.rollback()
+    if problems:
+        return ImportCheck("assets", problems=[problem_from_text(text) for text in problems])
+    return ImportCheck("assets", count=len(cleans), summary={"new": len(cleans)})
+
+
+def apply_file(path: Path, options: dict[str, Any]) -> ImportCheck:
+    try:
+        result = import_assets(path, options.get("format"))
+    except ImportFileError as error:
+        return ImportCheck("assets", problems=[Problem("file", None, None, str(error))])
+    problems = [problem_from_text(text) for text in result.problems]
+    return ImportCheck("assets", count=result.imported, problems=problems)

@@ -18,7 +18,7 @@ from the CLI and the page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,15 @@ PLACE_LABELS = {
     "row": _l("row"),
     "feature": _l("feature"),
     "sheet": _l("sheet"),
+}
+
+# What the summary of a check counts (``ImportCheck.summary`` keys), as the page says it.
+SUMMARY_LABELS = {
+    "new": _l("new"),
+    "updated": _l("updated"),
+    "unchanged": _l("unchanged"),
+    "assets_moved": _l("assets moving to another grid"),
+    "companies_new": _l("new property companies"),
 }
 
 
@@ -101,6 +110,16 @@ Check = Callable[[Path, dict[str, Any]], ImportCheck]
 
 
 @dataclass(frozen=True)
+class ImportOption:
+    """A text option of an importer (a field name to read ``code`` from, a CRS…): the CLI's
+    ``--name-with-dashes`` and a field on the Imports page, both giving ``options[name]``."""
+
+    name: str
+    label: Any
+    help: Any = ""
+
+
+@dataclass(frozen=True)
 class Importer:
     name: str  # "grids", "sites", "assets"
     label: Any  # lazy translated
@@ -109,6 +128,7 @@ class Importer:
     apply: Check
     # The order the Imports page offers them (grids before sites before assets).
     order: int = 0
+    options: tuple[ImportOption, ...] = ()
 
 
 _IMPORTERS: dict[str, Importer] = {}
@@ -124,7 +144,3 @@ def importers() -> list[Importer]:
 
 def importer_named(name: str) -> Importer | None:
     return _IMPORTERS.get(name)
-
-
-def problems_from(pairs: Iterable[tuple[str, int | None, str | None, str]]) -> list[Problem]:
-    return [Problem(place, number, field_name, reason) for place, number, field_name, reason in pairs]

@@ -258,7 +258,9 @@ def database_url(backend, backend_states) -> str:
 def app(backend, backend_states, database_url, tmp_path):
     """The backend's shared app, its configuration as created, on the emptied database.
     Tests may change ``app.config``; the next test gets it back as it was."""
-    app = backend_states[backend].fresh_app(PHOTO_DIR=str(tmp_path / "photos"))
+    app = backend_states[backend].fresh_app(
+        PHOTO_DIR=str(tmp_path / "photos"), IMPORT_DIR=str(tmp_path / "imports")
+    )
     yield app
     with app.app_context():
         db.session.remove()

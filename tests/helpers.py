@@ -14,6 +14,7 @@ from email import policy
 from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
+from axe_playwright_python.sync_playwright import Axe
 from werkzeug.serving import make_server
 
 ALERT_BASE_URL = "https://registry.example.org"
@@ -238,3 +239,17 @@ class Watched:
 
     def close(self) -> None:
         self.context.close()
+
+
+SERIOUS = {"serious", "critical"}
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page, as "rule: target" lines."""
+    results = Axe().run(page)
+    return [
+        f"{violation['id']}: {node['target']}"
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+        for node in violation["nodes"]
+    ]

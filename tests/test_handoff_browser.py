@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
@@ -19,11 +18,10 @@ from evidence.models import Photo
 from hazards.models import Hazard
 from inspections.models import Inspection
 from tests import factories
-from tests.helpers import CHROMIUM, WAIT_MS, Watched, served
+from tests.helpers import CHROMIUM, WAIT_MS, Watched, serious_violations, served
 
 PHONE = "Pixel 7"
 CUTOFF = {"en": "Chargers cut off when the battery is full", "zh": "充满后自动断电"}
-SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +70,6 @@ class PhoneWatched(Watched):
     def go(self, path: str) -> None:
         response = self.page.goto(self.base_url + path)
         assert response is not None and response.ok, path
-
-
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical violations on the page, as "rule: target" lines."""
-    results = Axe().run(page)
-    return [
-        f"{violation['id']}: {node['target']}"
-        for violation in results.response["violations"]
-        if violation["impact"] in SERIOUS
-        for node in violation["nodes"]
-    ]
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from typing import Any
 from flask import Flask
 
 DEFAULT_CONFIG: dict[str, Any] = {
+    # What a district sets for itself: its name (shown in the header, the app's name on a
+    # phone, the weekly email's subject), its time zone and STRICT_DISTRICT below.
+    "DISTRICT_NAME": "",
     "TIMEZONE": "Asia/Shanghai",
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_SERVER": "localhost",
@@ -92,6 +95,7 @@ INTEGER_SETTINGS = {
 }
 STRING_SETTINGS = {
     "SECRET_KEY",
+    "DISTRICT_NAME",
     "TIMEZONE",
     "BASE_URL",
     "MAIL_SERVER",

@@ -493,9 +493,10 @@ def _render(snapshot: OverdueSnapshot, recipient: Recipient, link: Links) -> Com
             "hazards_url": link("hazards.hazard_list"),
         }
         # One line: a name with a line break must not become a header injection.
-        subject = " ".join(
-            _subject(recipient, snapshot.week, len(inspections), len(hazards)).split()
-        )
+        subject = _subject(recipient, snapshot.week, len(inspections), len(hazards))
+        if district := current_app.config["DISTRICT_NAME"]:
+            subject = f"{district} · {subject}"
+        subject = " ".join(subject.split())
         text = render_template("alerts/email_weekly.txt", subject=subject, **context)
         html = render_template("alerts/email_weekly.html", subject=subject, **context)
     return ComposedEmail(recipient, subject, text, html, len(inspections), len(hazards))

@@ -61,4 +61,5 @@ def init_app(app: Flask) -> None:
             "languages": LANGUAGES,
             "current_language": select_locale(),
             "user_language": user_language(),
+            "district_name": current_app.config["DISTRICT_NAME"],
         }

@@ -84,8 +84,10 @@ def service_worker() -> Response:
 def manifest() -> Response:
     """The web app manifest: installable, opening on the dashboard, in the district's colours.
     Browsers fetch it without the session: it is public, in the default language."""
+    district = current_app.config["DISTRICT_NAME"]
+    name = _("Safety Asset Registry")
     body = {
-        "name": _("Safety Asset Registry"),
+        "name": f"{district} {name}" if district else name,
         "short_name": _("Safety assets"),
         "start_url": url_for("dashboard.index"),
         "scope": "/",

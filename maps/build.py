@@ -585,7 +585,9 @@ def render_parts(folium_map: folium.Map) -> MapParts:
     )
 
 
-DEFAULT_CENTRE = (36.73, 119.20)  # Xingang, Weifang (latitude, longitude)
+# Before a district has grids or assets its maps show the whole country (latitude, longitude).
+COUNTRY_VIEW = ((35.0, 104.0), 4)
+DISTRICT_ZOOM = 13
 
 
 @dataclass
@@ -630,8 +632,10 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
     """The district map: assets by kind (clustered), open hazards by severity, both grid
     levels' boundaries and the overdue choropleth, with a layer control."""
     projector = data.projector
+    (lat, lon), zoom = district_view(data.grids)
+    lon, lat = projector.point(lon, lat)
     folium_map = DistrictMap(
-        data.setting, location=DEFAULT_CENTRE, zoom_start=13, height=height, prefer_canvas=True
+        data.setting, location=(lat, lon), zoom_start=zoom, height=height, prefer_canvas=True
     )
     level1 = [grid for grid in data.grids if grid.level == 1]
     level2 = [grid for grid in data.grids if grid.level == 2]
@@ -750,10 +754,10 @@ def point_picker_map(
     GCJ-02 over Gaode tiles) into the inputs with these ids, and the marker follows the
     inputs when they are typed into. Starts at the given point, or the district."""
     if longitude is None or latitude is None:
-        centre = _district_centre()
-        folium_map, projector = _small_map(centre[1], centre[0], height)
-        folium_map.location = list(projector.point(centre[1], centre[0]))[::-1]
-        folium_map.options["zoom"] = 13
+        grids = db.session.scalars(select(Grid).where(Grid.level == 1)).all()
+        (lat, lon), zoom = district_view(grids)
+        folium_map, projector = _small_map(lon, lat, height)
+        folium_map.options["zoom"] = zoom
     else:
         folium_map, projector = _small_map(longitude, latitude, height)
     folium_map.add_child(
@@ -772,11 +776,14 @@ def point_picker_map(
     return render_parts(folium_map).embed()
 
 
-def _district_centre() -> tuple[float, float]:
-    boundary = db.session.scalars(select(Grid.boundary).where(Grid.level == 1)).all()
-    if not boundary:
-        return DEFAULT_CENTRE
-    shapes = [to_shape(item) for item in boundary]
-    lons = [shape.centroid.x for shape in shapes]
-    lats = [shape.centroid.y for shape in shapes]
-    return (sum(lats) / len(lats), sum(lons) / len(lons))
+def district_view(grids: Sequence[Grid]) -> tuple[tuple[float, float], int]:
+    """Where a map of the district opens: the middle of its first-level grids (whatever
+    district was imported), or the whole country before it has any."""
+    shapes = [to_shape(grid.boundary) for grid in grids if grid.level == 1]
+    if not shapes:
+        return COUNTRY_VIEW
+    min_lon = min(shape.bounds[0] for shape in shapes)
+    min_lat = min(shape.bounds[1] for shape in shapes)
+    max_lon = max(shape.bounds[2] for shape in shapes)
+    max_lat = max(shape.bounds[3] for shape in shapes)
+    return ((min_lat + max_lat) / 2, (min_lon + max_lon) / 2), DISTRICT_ZOOM

@@ -55,7 +55,7 @@ from sqlalchemy import select, update
 from assets.grids import GridArea, GridLocator
 from assets.io import BatchGridLocator
 from assets.models import Asset, Grid
-from assets.services import location_problem
+from assets.services import in_china
 from core.audit import AuditEntry, audit_row, changed_fields, current_actor, record_change
 from core.clock import now_utc
 from core.extensions import db
@@ -639,22 +639,25 @@ def reprojected(polygon: Polygon, transformer: Transformer) -> Polygon:
 def coordinates_problem(polygon: Polygon, crs: CRS) -> str | None:
     coordinates = shapely.get_coordinates(polygon)
     longitudes, latitudes = coordinates[:, 0], coordinates[:, 1]
-    if (
-        not np.isfinite(coordinates).all()
-        or np.abs(longitudes).max() > 180
-        or np.abs(latitudes).max() > 90
-    ):
-        return _(
-            "Its coordinates are not longitudes and latitudes once converted from %(crs)s: "
-            "is that the file's coordinate reference system (--crs)?",
-            crs=crs.name,
-        )
+    if not np.isfinite(coordinates).all() or np.abs(longitudes).max() > 180:
+        return not_degrees(crs)
+    if np.abs(latitudes).max() > 90:
+        min_lon, min_lat, max_lon, max_lat = polygon.bounds
+        if in_china(min_lat, min_lon) and in_china(max_lat, max_lon):
+            return _("Latitude and longitude look swapped.")
+        return not_degrees(crs)
     min_lon, min_lat, max_lon, max_lat = polygon.bounds
-    for longitude, latitude in ((min_lon, min_lat), (max_lon, max_lat)):
-        reason = location_problem(longitude, latitude)
-        if reason:
-            return reason
+    if not (in_china(min_lon, min_lat) and in_china(max_lon, max_lat)):
+        return _("The grid lies outside China.")
     return None
+
+
+def not_degrees(crs: CRS) -> str:
+    return _(
+        "Its coordinates are not longitudes and latitudes once converted from %(crs)s: "
+        "is that the file's coordinate reference system (--crs)?",
+        crs=crs.name,
+    )
 
 
 def repaired(polygon: Polygon, problem) -> Polygon | None:

@@ -664,6 +664,21 @@ def wrong_encoding(tmp_path):
     return chinese_shapefile_without_cpg(tmp_path / "gbk"), ["--encoding", "UTF-8"]
 
 
+def swapped_coordinates(tmp_path):
+    swap = lambda geometry: shapely.transform(  # noqa: E731
+        geometry, lambda x, y: (y, x), interleaved=False
+    )
+    rows = zhifu_rows()
+    for row in rows:
+        row["geometry"] = swap(row["geometry"])
+    return write_layer(tmp_path / "swapped.geojson", rows), []
+
+
+def outside_china(tmp_path):
+    rows = zhifu_rows(ZF2={"geometry": shapely.box(2.30, 48.80, 2.40, 48.90)})
+    return write_layer(tmp_path / "paris.gpkg", rows), []
+
+
 def several_layers(tmp_path):
     path = write_layer(tmp_path / "grids.gpkg", zhifu_rows())
     write_layer(path, zhifu_rows(), layer="roads", append=False)
@@ -740,6 +755,11 @@ BAD_FILES = [
         "feature 4: geometry: It overlaps ZF1-01 (feature 3) by ",
     ),
     layer_case(
+        "siblings overlap by a 10 m strip",
+        {"ZF1_02": {"geometry": shapely.box(121.36, 37.54 - 10 * METRE_LAT, 121.40, 37.56)}},
+        "feature 4: geometry: It overlaps ZF1-01 (feature 3) by ",
+    ),
+    layer_case(
         "first-level grids overlap",
         {"ZF2": {"geometry": shapely.box(121.39, 37.52, 121.44, 37.56)}},
         "feature 2: geometry: It overlaps ZF1 (feature 1) by ",
@@ -809,6 +829,16 @@ BAD_FILES = [
     ),
     pytest.param(
         wrong_encoding, "file: encoding: The file's text is not in UTF-8.", id="wrong encoding"
+    ),
+    pytest.param(
+        swapped_coordinates,
+        "feature 1: geometry: Latitude and longitude look swapped.",
+        id="latitude and longitude swapped",
+    ),
+    pytest.param(
+        outside_china,
+        "feature 2: geometry: The grid lies outside China.",
+        id="outside china",
     ),
     pytest.param(
         several_layers,

@@ -7,13 +7,47 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    from assets import grid_cli, grid_import, views
     from assets import io as asset_io
-    from assets import views
     from assets.api import register_api
-    from core.importing import Importer, register_importer
+    from core.importing import Importer, ImportOption, register_importer
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(grid_cli.bp)
     register_api(api)
+    register_importer(
+        Importer(
+            name="grids",
+            label=_l("Grids"),
+            extensions=grid_import.EXTENSIONS,
+            check=grid_import.check_grid_file,
+            apply=grid_import.apply_grid_file,
+            order=1,
+            options=(
+                ImportOption("code_field", _l("Field of the code"), _l("Default: code or 编码")),
+                ImportOption("name_field", _l("Field of the name"), _l("Default: name or 名称")),
+                ImportOption(
+                    "level_field", _l("Field of the level (1 or 2)"), _l("Default: level or 级别")
+                ),
+                ImportOption(
+                    "parent_field",
+                    _l("Field of the parent grid's code"),
+                    _l("Default: parent or 上级"),
+                ),
+                ImportOption(
+                    "crs",
+                    _l("Coordinate reference system"),
+                    _l("Only when the file declares none or a wrong one, e.g. EPSG:4549"),
+                ),
+                ImportOption("layer", _l("Layer"), _l("When the file has several")),
+                ImportOption(
+                    "encoding",
+                    _l("Text encoding"),
+                    _l("Of a Shapefile without a .cpg file, e.g. GB18030"),
+                ),
+            ),
+        )
+    )
     register_importer(
         Importer(
             "assets",

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+import shapely
+from pyproj import Transformer
 from sqlalchemy import func, select
 
-from assets.models import Asset
+from assets.models import Asset, Grid
 from core.audit import AuditEntry
 from core.extensions import db
 from tests import factories
@@ -47,6 +49,12 @@ def upload(client, path: Path, importer: str = "assets", **fields):
 def asset_count(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count(Asset.id)))
+
+
+def grid_codes(app) -> list[str]:
+    with app.app_context():
+        query = select(Grid.code).where(Grid.code.like("ZF%")).order_by(Grid.code)
+        return db.session.scalars(query).all()
 
 
 def upload_folders(app) -> list[Path]:
@@ -202,3 +210,37 @@ def test_cancelling_an_upload_forgets_it(app, admin_client, tmp_path):
     assert upload_folders(app) == []
     assert admin_client.get(f"/imports/{token}").status_code == 404
     assert asset_count(app) == 0
+
+
+def test_grids_from_a_zipped_shapefile_with_the_crs_given_on_the_page(app, admin_client, tmp_path):
+    from tests.test_grid_import import write_shapefile, zhifu_rows, zipped
+
+    transformer = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
+    rows = zhifu_rows()
+    for row in rows:
+        row["geometry"] = shapely.transform(
+            row["geometry"].segmentize(0.001),
+            lambda x, y: transformer.transform(x, y),
+            interleaved=False,
+        )
+    archive = zipped(write_shapefile(tmp_path / "gk", rows, None).parent, tmp_path / "网格.zip")
+
+    refused = upload(admin_client, archive, importer="grids")
+    assert refused.status_code == 422
+    assert "declares no coordinate reference system" in refused.get_data(as_text=True)
+    assert grid_codes(app) == []
+
+    response = upload(admin_client, archive, importer="grids", **{"grids-crs": "EPSG:4549"})
+    assert response.status_code == 303
+    preview = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'id="import-count">6<', preview)
+    assert "网格.zip" in preview
+    assert grid_codes(app) == []
+    admin_client.post(f"/imports/{token_of(response)}/apply")
+    assert grid_codes(app) == ["ZF1", "ZF1-01", "ZF1-02", "ZF2", "ZF2-01", "ZF2-02"]
+
+
+def test_the_grids_card_offers_its_field_options(app, admin_client):
+    page = admin_client.get("/imports/").get_data(as_text=True)
+    for option in ("code_field", "name_field", "level_field", "parent_field", "crs"):
+        assert f'name="grids-{option}"' in page

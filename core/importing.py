@@ -127,4 +127,6 @@ def importer_named(name: str) -> Importer | None:
 
 
 def problems_from(pairs: Iterable[tuple[str, int | None, str | None, str]]) -> list[Problem]:
-    return [Problem(place, number, field_name, reason) for place, number, field_name, reason in pairs]
+    return [
+        Problem(place, number, field_name, reason) for place, number, field_name, reason in pairs
+    ]

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from accounts.models import ROLE_LABELS
+from accounts.models import ROLE_LABELS, Role
 from core.forms import SelectChoice
 from core.i18n import LANGUAGES
 
@@ -50,7 +50,9 @@ class UserForm(PasswordFields, FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     role = SelectField(
-        _l("Role"), choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
+        _l("Role"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+        default=Role.OFFICER.value,
     )
     contractor = SelectField(
         _l("Contractor"), description=_l("Contractor users only: the company they act for.")

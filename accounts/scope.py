@@ -3,10 +3,10 @@
 An administrator may give an officer a grid (``User.grid``, a first- or second-level grid;
 none is the whole district). The weekly overdue email then covers that grid and its
 second-level children only (``alerts.services``), and every page that filters by grid (the
-dashboard, the map, the asset, inspection and hazard lists and their exports) opens on it
-when the request names no grid: ``requested_grid`` is the one place that decides. Naming a
-grid still works, and so does the "all grids" choice, which his filter forms send as
-``ALL_GRIDS`` so that the links of the list (pages, sorting, exports) keep it. Admins,
+dashboard, the map, the asset, inspection and hazard lists) opens on it when the request
+names no grid: ``requested_grid`` is the one place that decides. Naming a grid still works,
+and so does the "all grids" choice, which his filter forms send as ``ALL_GRIDS`` so that
+the links of the page (other pages of the list, sorting, the dashboard's cards) keep it. Admins,
 officers without a grid and contractors see the whole district as before.
 """
 

@@ -36,6 +36,7 @@ class AccountConflict(ConflictError):
 
 
 MIN_PASSWORD_LENGTH = 8
+MAX_USER_ID = 2**31 - 1  # an INTEGER column: a larger id is nobody (and no database error)
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64
 
 
@@ -200,7 +201,7 @@ def user_for_session(session_id: str) -> User | None:
     before migration 0009 hold, counts as the first version."""
     user_id, _colon, version = str(session_id).partition(":")
     version = version or str(FIRST_SESSION_VERSION)
-    if not user_id.isdigit() or not version.isdigit():
+    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > MAX_USER_ID:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):

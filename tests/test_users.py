@@ -477,7 +477,7 @@ def test_a_session_from_before_0009_keeps_working_until_the_first_reset(app, peo
     assert lands_on_login(legacy.get("/"))
 
 
-@pytest.mark.parametrize("session_id", ["x", "1:x", "1:2:3", "", ":1"])
+@pytest.mark.parametrize("session_id", ["x", "1:x", "1:2:3", "", ":1", "9" * 40, "1:" + "9" * 40])
 def test_a_malformed_session_id_is_nobody(app, people, session_id):
     browser = app.test_client()
     with browser.session_transaction() as stored:

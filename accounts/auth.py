@@ -9,8 +9,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from accounts.models import User
-from accounts.services import user_for_api_token
-from core.extensions import db, login_manager
+from accounts.services import user_for_api_token, user_for_session
+from core.extensions import login_manager
 
 PUBLIC_ENDPOINTS = {
     "accounts.login",
@@ -29,8 +29,10 @@ def init_auth(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to see this page.")
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+    def load_user(session_id: str) -> User | None:
+        """A session's or remember-me cookie's user: never an inactive one, nor one whose
+        sessions ended since (``User.get_id``)."""
+        return user_for_session(session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer_token(req) -> User | None:

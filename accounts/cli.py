@@ -1,7 +1,15 @@
 import click
 from flask import Blueprint
 
-from accounts.services import AccountError, create_user, issue_api_token, user_by_email
+from accounts.services import (
+    AccountError,
+    create_user,
+    deactivate_user,
+    issue_api_token,
+    reactivate_user,
+    user_by_email,
+)
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 
 
@@ -12,10 +20,11 @@ def register_commands(bp: Blueprint) -> None:
     @click.option("--password", required=True)
     @click.option("--contractor", "contractor_name", help="The contractor company's name.")
     @click.option("--name", default="", help="The person's name.")
-    def create_user_command(role, email, password, contractor_name, name):
+    @click.option("--grid", help="An officer's grid scope (a grid's code); default: the district.")
+    def create_user_command(role, email, password, contractor_name, name, grid):
         """Create a user account."""
         try:
-            user = create_user(email, password, role, contractor_name, name)
+            user = create_user(email, password, role, contractor_name, name, grid)
         except AccountError as error:
             db.session.rollback()
             raise click.ClickException(str(error)) from error
@@ -32,3 +41,29 @@ def register_commands(bp: Blueprint) -> None:
         token = issue_api_token(user)
         db.session.commit()
         click.echo(token)
+
+    @bp.cli.command("deactivate")
+    @click.argument("email")
+    def deactivate_command(email):
+        """Deactivate the user with EMAIL: sessions end, API tokens are revoked."""
+        user = user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        try:
+            changed = deactivate_user(user)
+        except (ValidationError, ConflictError) as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"deactivated {user.email}" if changed else f"{user.email} is inactive already")
+
+    @bp.cli.command("reactivate")
+    @click.argument("email")
+    def reactivate_command(email):
+        """Let the user with EMAIL sign in again."""
+        user = user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        changed = reactivate_user(user)
+        db.session.commit()
+        click.echo(f"reactivated {user.email}" if changed else f"{user.email} is active already")

@@ -2,14 +2,23 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from accounts.models import ApiToken, Contractor, Role, User
-from core.audit import record_change
+from accounts.models import (
+    FIRST_SESSION_VERSION,
+    GRID_SCOPE_ROLES,
+    ROLE_LABELS,
+    ApiToken,
+    Contractor,
+    Role,
+    User,
+)
+from core.audit import AuditEntry, record_change
 from core.clock import now_utc
-from core.errors import ValidationError
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.i18n import LANGUAGES
 
@@ -21,37 +30,75 @@ class AccountError(ValidationError):
         super().__init__({field: message}, message)
 
 
+class AccountConflict(ConflictError):
+    """A change the accounts' current state does not allow (a user deactivating himself,
+    the last active administrator deactivated)."""
+
+
+MIN_PASSWORD_LENGTH = 8
+MAX_USER_ID = 2**31 - 1  # an INTEGER column: a larger id is nobody (and no database error)
+GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64
+
+
+def check_password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            _("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            "password",
+        )
+
+
+def generated_password() -> str:
+    """A new random password, to be shown once."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
 def create_user(
     email: str,
     password: str,
     role: str,
     contractor_name: str | None = None,
     name: str = "",
+    grid: str | None = None,
 ) -> User:
+    """A new account. A contractor user acts for ``contractor_name`` (created when no
+    contractor has that name: the command line's way); an officer may have a grid scope
+    (``grid``, a grid's code). Raises AccountError; the caller commits."""
     email = email.strip().lower()
     if role not in set(Role):
-        raise AccountError(f"unknown role {role!r}: use admin, officer or contractor", "role")
+        raise AccountError(
+            _("Unknown role %(role)s: use admin, officer or contractor.", role=role), "role"
+        )
     if "@" not in email:
-        raise AccountError(f"not an email address: {email!r}", "email")
-    if len(password) < 8:
-        raise AccountError("the password must have at least 8 characters", "password")
+        raise AccountError(_("Not an email address: %(email)s", email=email), "email")
+    check_password_rule(password)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"a user with email {email} exists already", "email")
+        raise AccountError(
+            _("A user with the email %(email)s exists already.", email=email), "email"
+        )
+    scope = scope_grid_named(role, grid)
     contractor = None
+    contractor_name = (contractor_name or "").strip() or None
     if role == Role.CONTRACTOR:
         if not contractor_name:
-            raise AccountError("a contractor user needs --contractor NAME", "contractor")
+            raise AccountError(_("A contractor user needs a contractor."), "contractor")
         contractor = contractor_named(contractor_name)
         if contractor is None:
-            contractor = Contractor(name=contractor_name.strip())
+            contractor = Contractor(name=contractor_name)
             db.session.add(contractor)
     elif contractor_name:
-        raise AccountError("only contractor users belong to a contractor", "contractor")
-    user = User(email=email, role=role, contractor=contractor, name=name)
+        raise AccountError(_("Only contractor users belong to a contractor."), "contractor")
+    user = User(email=email, role=role, contractor=contractor, name=name.strip(), grid=scope)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record_change("create", "user", email, None, {"role": role, "contractor": contractor_name})
+    record_change(
+        "create",
+        "user",
+        email,
+        None,
+        {"role": role, "contractor": contractor_name, "name": user.name, "grid": grid_code(user)},
+    )
     return user
 
 
@@ -82,13 +129,182 @@ def user_for_api_token(token: str) -> User | None:
     return api_token.user
 
 
+def live_api_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens not revoked, the newest first."""
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def live_token_counts(user_ids: list[int]) -> dict[int, int]:
+    """How many live API tokens each of these users has (absent: none)."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(
+        select(ApiToken.user_id, func.count(ApiToken.id))
+        .where(ApiToken.user_id.in_(user_ids), ApiToken.revoked_at.is_(None))
+        .group_by(ApiToken.user_id)
+    )
+    return {user_id: count for user_id, count in rows}
+
+
 def revoke_api_tokens(user: User) -> int:
-    tokens = db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    ).all()
+    """Revoke every live token of ``user`` (audited when there was one); how many."""
+    tokens = live_api_tokens(user)
     for api_token in tokens:
         api_token.revoked_at = now_utc()
+    if tokens:
+        record_change(
+            "revoke_tokens", "user", user.email, {"live_tokens": len(tokens)}, {"live_tokens": 0}
+        )
     return len(tokens)
+
+
+def revoke_api_token(user: User, token_id: int) -> ApiToken:
+    """Revoke one live token of ``user``; AccountError if it has no such live token."""
+    api_token = db.session.get(ApiToken, token_id)
+    if api_token is None or api_token.user_id != user.id or api_token.revoked_at is not None:
+        raise AccountError(_("This user has no such live API token."), "token")
+    api_token.revoked_at = now_utc()
+    record_change(
+        "revoke_token",
+        "user",
+        user.email,
+        {"token": api_token.id, "revoked_at": None},
+        {"token": api_token.id, "revoked_at": api_token.revoked_at},
+    )
+    return api_token
+
+
+def user_history(user: User, limit: int = 50) -> list[AuditEntry]:
+    """The latest audit entries about ``user``, the newest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == "user", AuditEntry.entity_key == user.email)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- Sessions, activity, passwords ---------------------------------------------------------
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The user a session or remember-me cookie names (``User.get_id``: "<id>:<version>"),
+    while active and while the version is still the user's. A bare id, as sessions signed in
+    before migration 0009 hold, counts as the first version."""
+    user_id, _colon, version = str(session_id).partition(":")
+    version = version or str(FIRST_SESSION_VERSION)
+    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > MAX_USER_ID:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of ``user`` stops working at its next request."""
+    user.session_version = (user.session_version or FIRST_SESSION_VERSION) + 1
+
+
+def active_admin_count() -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
+    )
+
+
+def deactivate_user(user: User, acting: User | None = None) -> bool:
+    """``user`` can no longer sign in: its sessions end and its API tokens are revoked at
+    once. Refused (AccountConflict) for ``acting`` itself and for the last active
+    administrator. Whether anything changed; the caller commits."""
+    if not user.active:
+        return False
+    if acting is not None and acting.id == user.id:
+        raise AccountConflict(_("You cannot deactivate yourself."), "user")
+    if user.role == Role.ADMIN and active_admin_count() <= 1:
+        raise AccountConflict(
+            _("%(email)s is the last active administrator.", email=user.email), "user"
+        )
+    record_change("update", "user", user.email, {"active": True}, {"active": False})
+    user.active = False
+    end_sessions(user)
+    revoke_api_tokens(user)
+    return True
+
+
+def reactivate_user(user: User) -> bool:
+    """``user`` may sign in again (with a new sign-in: old sessions stay ended, revoked tokens
+    stay revoked). Whether anything changed; the caller commits."""
+    if user.active:
+        return False
+    record_change("update", "user", user.email, {"active": False}, {"active": True})
+    user.active = True
+    return True
+
+
+def reset_password(user: User, password: str, generated: bool = False) -> None:
+    """A new password for ``user`` (audited, never the password itself); every session of
+    the user ends. The caller commits."""
+    check_password_rule(password)
+    user.set_password(password)
+    end_sessions(user)
+    record_change("reset_password", "user", user.email, None, {"generated": generated})
+
+
+# --- Grid scope ----------------------------------------------------------------------------
+
+
+def grid_model() -> type:
+    """The grid class (``assets.models.Grid``), reached through ``User.grid``: accounts lies
+    below assets in the layers and does not import it."""
+    return User.grid.property.mapper.class_
+
+
+def grids_for_scope() -> list:
+    """Every grid a scope may name, first level before second, by code."""
+    grid = grid_model()
+    return list(db.session.scalars(select(grid).order_by(grid.level, grid.code)))
+
+
+def grid_code(user: User) -> str | None:
+    return user.grid.code if user.grid is not None else None
+
+
+def scope_grid_named(role: str, code: str | None):
+    """The grid ``code`` names as the scope of a user with ``role``; None for no code (the
+    whole district). AccountError for a role without a scope or an unknown grid."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    if role not in GRID_SCOPE_ROLES:
+        raise AccountError(
+            _("A user with the role %(role)s has no grid scope.", role=ROLE_LABELS[role]), "grid"
+        )
+    grid = grid_model()
+    found = db.session.scalar(select(grid).where(grid.code == code))
+    if found is None:
+        raise AccountError(_("No grid has the code %(code)s.", code=code), "grid")
+    return found
+
+
+def set_grid_scope(user: User, code: str | None) -> bool:
+    """The grid an officer's email, dashboard, map and lists are about (``code``; None or ""
+    is the whole district). Whether anything changed; the caller commits."""
+    grid = scope_grid_named(user.role, code)
+    before = grid_code(user)
+    after = grid.code if grid is not None else None
+    if before == after:
+        return False
+    user.grid = grid
+    record_change("update", "user", user.email, {"grid": before}, {"grid": after})
+    return True
 
 
 def set_user_language(user: User, language: str | None) -> User:

@@ -35,7 +35,7 @@ from flask_babel import gettext as _
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import and_, or_, select, update
 
-from accounts.models import Contractor, Role, User
+from accounts.models import GRID_SCOPE_ROLES, STAFF_ROLES, Contractor, User
 from alerts.models import (
     AlertDelivery,
     AlertRun,
@@ -327,7 +327,9 @@ def _user_locales() -> dict[str, str | None]:
 
 def alert_recipients(snapshot: OverdueSnapshot, send_empty: bool) -> list[Recipient]:
     """Officers and admins (the digest), each contractor's contact address and users, each
-    grid leader with an email. Without ``send_empty``, only those with something overdue."""
+    grid's leader and the officers whose scope it is (``accounts.scope``: an officer with a
+    grid gets that grid's email, its second-level children included, instead of the
+    digest). Without ``send_empty``, only those with something overdue."""
     locales = _user_locales()
     recipients: list[Recipient] = []
 
@@ -350,11 +352,18 @@ def alert_recipients(snapshot: OverdueSnapshot, send_empty: bool) -> list[Recipi
                 )
             )
 
+    staff = select(User.email, User.role, User.grid_id).where(
+        User.active.is_(True), User.role.in_(STAFF_ROLES)
+    )
+    district: list[str] = []
+    officers_of_grid: dict[int, list[str]] = defaultdict(list)
+    for email, role, grid_id in db.session.execute(staff.order_by(User.email)):
+        if grid_id is not None and role in GRID_SCOPE_ROLES:
+            officers_of_grid[grid_id].append(email)
+        else:
+            district.append(email)
     if send_empty or snapshot.inspections or snapshot.hazards:
-        staff = select(User.email).where(
-            User.active.is_(True), User.role.in_([Role.ADMIN, Role.OFFICER])
-        )
-        add(RecipientKind.DISTRICT, None, None, db.session.scalars(staff.order_by(User.email)))
+        add(RecipientKind.DISTRICT, None, None, district)
 
     with_overdue = {row.contractor_id for row in snapshot.inspections}
     for contractor in db.session.scalars(select(Contractor).order_by(Contractor.name)):
@@ -370,14 +379,16 @@ def alert_recipients(snapshot: OverdueSnapshot, send_empty: bool) -> list[Recipi
             [contractor.contact_email, *users],
         )
 
-    grids = select(Grid.id, Grid.code, Grid.leader_email).where(Grid.leader_email.is_not(None))
+    grids = select(Grid.id, Grid.code, Grid.leader_email).where(
+        or_(Grid.leader_email.is_not(None), Grid.id.in_(list(officers_of_grid)))
+    )
     for grid_id, code, leader_email in db.session.execute(grids.order_by(Grid.code)):
         subtree = snapshot.grid_subtrees.get(grid_id, {grid_id})
         has_overdue = any(row.grid_id in subtree for row in snapshot.inspections) or any(
             hazard.grid_id in subtree for hazard in snapshot.hazards
         )
         if has_overdue or send_empty:
-            add(RecipientKind.GRID, code, grid_id, [leader_email])
+            add(RecipientKind.GRID, code, grid_id, [leader_email, *officers_of_grid[grid_id]])
     return recipients
 
 

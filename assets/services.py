@@ -11,8 +11,9 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, true
 
+from accounts.scope import ALL_GRIDS
 from assets.grids import GridArea, GridLocator
 from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, AssetStatus, Grid, Site
@@ -345,9 +346,22 @@ def grid_and_children(grid_id) -> Select:
 
 def in_grid(grid_column: Any, code: str) -> ColumnElement[bool]:
     """``grid_column`` (an asset's or hazard's grid) lies in the grid with ``code``: a
-    first-level grid covers its children. An unknown code matches nothing."""
+    first-level grid covers its children. An unknown code matches nothing; ``ALL_GRIDS``
+    (the "all grids" choice of an officer whose pages open on his grid) matches every row."""
+    if code.strip().lower() == ALL_GRIDS:
+        return true()
     grid_id = select(Grid.id).where(Grid.code == code.strip().upper()).scalar_subquery()
     return grid_column.in_(grid_and_children(grid_id))
+
+
+def grid_clause(grid_column: Any, grid: str) -> ColumnElement[bool]:
+    """A grid filter's condition on ``grid_column``: every row for "", the rows outside
+    every grid for ``NO_GRID``, else ``in_grid``."""
+    if not grid:
+        return true()
+    if grid == NO_GRID:
+        return grid_column.is_(None)
+    return in_grid(grid_column, grid)
 
 
 def text_search(text: str) -> ColumnElement[bool]:

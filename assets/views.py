@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
 from accounts.auth import staff_required
+from accounts.scope import requested_grid
 from assets import labels
 from assets.cli import register_commands
 from assets.forms import STATUS_LABELS, AssetForm, attribute_field_name, form_data_for
@@ -84,7 +85,7 @@ def list_query_from_request() -> ListQuery:
     return ListQuery(
         kind=request.args.get("kind", "").strip(),
         status=request.args.get("status", "").strip(),
-        grid=request.args.get("grid", "").strip(),
+        grid=requested_grid(),
         q=request.args.get("q", "").strip(),
         sort=sort,
         page=page,

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func, select
 
 from accounts.auth import roles_required, staff_required
 from accounts.models import Contractor, Role, User
-from accounts.services import create_user, revoke_api_tokens
+from accounts.services import create_user, deactivate_user, reactivate_user
 from contractors.forms import ContractorForm, ContractorUserForm
 from core.audit import changed_fields, record_change
 from core.errors import Refusal, on_refused
@@ -178,13 +179,18 @@ def contractor_user_or_404(contractor: Contractor, user_id: int) -> User:
 
 
 def set_user_active(contractor_id: int, user_id: int, active: bool):
+    """The Users pages' deactivation and reactivation (``accounts.services``), from the
+    company's page: sessions end and tokens are revoked the same way."""
     contractor = contractor_or_404(contractor_id)
     user = contractor_user_or_404(contractor, user_id)
-    if user.active != active:
-        record_change("update", "user", user.email, {"active": user.active}, {"active": active})
-        user.active = active
-        if not active:
-            revoke_api_tokens(user)
+
+    def refused(error: Refusal, status: int):
+        flash(str(error), "error")
+        return render_detail(contractor, ContractorUserForm(formdata=None), status)
+
+    on_refused(refused)
+    changed = reactivate_user(user) if active else deactivate_user(user, current_user)
+    if changed:
         db.session.commit()
     if active:
         flash(_("User %(email)s can sign in again.", email=user.email), "success")

@@ -2,7 +2,9 @@
 
 Every function takes ``today`` (default: the district's today) and optionally the ``user``
 asking: a contractor user counts only its own company's inspections and the hazards it may
-see; staff (and ``None``, for the command line and benchmarks) count everything.
+see; staff (and ``None``, for the command line and benchmarks) count everything. ``grid``
+(a grid's code, ``NO_GRID``, or "" for the whole district) counts only what lies there: the
+inspections and on-time totals of its assets, its hazards.
 
 On-time completion rate (the definition the dashboard page repeats): among the inspections
 due in the last ``days`` days (default 90; due dates from ``today - days`` up to yesterday)
@@ -27,8 +29,8 @@ from sqlalchemy import (
 
 from accounts.access import visible, visible_clause
 from accounts.models import Contractor
-from assets.models import Grid
-from assets.services import NO_GRID
+from assets.models import Asset, Grid
+from assets.services import NO_GRID, grid_clause
 from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardSeverity
@@ -73,9 +75,13 @@ def _today(today: date | None) -> date:
     return district_today() if today is None else today
 
 
-def _scoped(query: Select, user: User | None) -> Select:
-    """``query`` over inspections, limited to those ``user`` may count."""
-    return query.where(visible_clause(user, Inspection))
+def _scoped(query: Select, user: User | None, grid: str = "") -> Select:
+    """``query`` over inspections, limited to those ``user`` may count, of ``grid``."""
+    query = query.where(visible_clause(user, Inspection))
+    if grid:
+        assets = select(Asset.id).where(grid_clause(Asset.grid_id, grid))
+        query = query.where(Inspection.asset_id.in_(assets))
+    return query
 
 
 def _count(query: Select) -> int:
@@ -85,38 +91,41 @@ def _count(query: Select) -> int:
 # --- Overdue and due soon ---------------------------------------------------------------
 
 
-def overdue_count(today: date | None = None, user: User | None = None) -> int:
+def overdue_count(today: date | None = None, user: User | None = None, grid: str = "") -> int:
     """Scheduled inspections due before today (``inspections.services.overdue_clause``)."""
     query = select(func.count()).select_from(Inspection).where(overdue_clause(_today(today)))
-    return _count(_scoped(query, user))
+    return _count(_scoped(query, user, grid))
 
 
-def due_soon_count(today: date | None = None, user: User | None = None) -> int:
+def due_soon_count(today: date | None = None, user: User | None = None, grid: str = "") -> int:
     """Scheduled inspections due today up to 7 days ahead (``due_soon_clause``)."""
     query = select(func.count()).select_from(Inspection).where(due_soon_clause(_today(today)))
-    return _count(_scoped(query, user))
+    return _count(_scoped(query, user, grid))
 
 
 # --- On-time completion -----------------------------------------------------------------
 
 
-def _on_time_totals(today: date, user: User | None, days: int, *group_by) -> Select:
+def _on_time_totals(today: date, user: User | None, days: int, grid: str, *group_by) -> Select:
     """Sums of the rolled-up totals of the window, grouped by ``group_by``."""
     first, last = on_time_window(today, days)
     roll_up_on_time(today, first, last)
     query = (
         select(*group_by, func.sum(OnTimeTotal.on_time), func.sum(OnTimeTotal.counted))
-        .where(OnTimeTotal.due_on.between(first, last))
+        .where(OnTimeTotal.due_on.between(first, last), grid_clause(OnTimeTotal.grid_id, grid))
         .group_by(*group_by)
     )
     return query.where(visible_clause(user, OnTimeTotal))
 
 
 def on_time_by_contractor(
-    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+    today: date | None = None,
+    user: User | None = None,
+    days: int = ON_TIME_WINDOW_DAYS,
+    grid: str = "",
 ) -> list[OnTimeRate]:
     """On-time completion rate per contractor (see the module docstring), by name."""
-    query = _on_time_totals(_today(today), user, days, OnTimeTotal.contractor_id)
+    query = _on_time_totals(_today(today), user, days, grid, OnTimeTotal.contractor_id)
     sums = {
         contractor_id: (int(on_time), int(counted))
         for contractor_id, on_time, counted in db.session.execute(query)
@@ -149,12 +158,15 @@ def on_time_by_subgrid(
 
 
 def on_time_by_grid_levels(
-    today: date | None = None, user: User | None = None, days: int = ON_TIME_WINDOW_DAYS
+    today: date | None = None,
+    user: User | None = None,
+    days: int = ON_TIME_WINDOW_DAYS,
+    grid: str = "",
 ) -> tuple[list[OnTimeRate], list[OnTimeRate]]:
     """(first-level, second-level) on-time rates from the rolled-up totals grouped by the
     assets' grid; the first level is the sum of its second-level grids (a couple of dozen
     aggregate rows added up here, never the inspections themselves)."""
-    query = _on_time_totals(_today(today), user, days, OnTimeTotal.grid_id)
+    query = _on_time_totals(_today(today), user, days, grid, OnTimeTotal.grid_id)
     counts = {
         grid_id: (int(on_time or 0), int(counted))
         for grid_id, on_time, counted in db.session.execute(query)
@@ -189,14 +201,18 @@ def _sorted_rates(rates: list[OnTimeRate]) -> list[OnTimeRate]:
 # --- Hazards ----------------------------------------------------------------------------
 
 
-def _visible_hazard_count(user: User | None) -> Select:
-    return visible(user, Hazard).with_only_columns(func.count(), maintain_column_froms=True)
+def _visible_hazard_count(user: User | None, grid: str = "") -> Select:
+    return (
+        visible(user, Hazard)
+        .with_only_columns(func.count(), maintain_column_froms=True)
+        .where(grid_clause(Hazard.grid_id, grid))
+    )
 
 
-def open_hazards_by_severity(user: User | None = None) -> dict[str, int]:
+def open_hazards_by_severity(user: User | None = None, grid: str = "") -> dict[str, int]:
     """Hazards not yet verified, per severity (every severity present, 0 if none)."""
     query = (
-        _visible_hazard_count(user)
+        _visible_hazard_count(user, grid)
         .add_columns(Hazard.severity)
         .where(open_hazard_clause())
         .group_by(Hazard.severity)
@@ -207,7 +223,9 @@ def open_hazards_by_severity(user: User | None = None) -> dict[str, int]:
     return counts
 
 
-def open_hazards_by_age(today: date | None = None, user: User | None = None) -> dict[str, int]:
+def open_hazards_by_age(
+    today: date | None = None, user: User | None = None, grid: str = ""
+) -> dict[str, int]:
     """Hazards not yet verified, per age bucket (days since found_on: 0–7, 8–30, 31–90, >90);
     keys are those of ``AGE_BUCKETS``, every bucket present."""
     today = _today(today)
@@ -218,7 +236,10 @@ def open_hazards_by_age(today: date | None = None, user: User | None = None) -> 
     ]
     bucket = case(*whens, else_=AGE_BUCKETS[-1][0])
     query = (
-        _visible_hazard_count(user).add_columns(bucket).where(open_hazard_clause()).group_by(bucket)
+        _visible_hazard_count(user, grid)
+        .add_columns(bucket)
+        .where(open_hazard_clause())
+        .group_by(bucket)
     )
     counts = {key: 0 for key, _label, _oldest in AGE_BUCKETS}
     for count, key in db.session.execute(query):
@@ -226,6 +247,8 @@ def open_hazards_by_age(today: date | None = None, user: User | None = None) -> 
     return counts
 
 
-def overdue_hazard_count(today: date | None = None, user: User | None = None) -> int:
+def overdue_hazard_count(
+    today: date | None = None, user: User | None = None, grid: str = ""
+) -> int:
     """Hazards past their rectification deadline and not verified."""
-    return _count(_visible_hazard_count(user).where(hazard_overdue_clause(_today(today))))
+    return _count(_visible_hazard_count(user, grid).where(hazard_overdue_clause(_today(today))))

@@ -12,7 +12,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from accounts.access import is_staff
+from accounts.scope import requested_grid
 from assets.models import Asset, Grid
+from assets.services import NO_GRID, grid_clause
 from core.clock import district_today
 from core.extensions import db
 from dashboard import stats
@@ -32,13 +34,23 @@ def index():
 
 @bp.get("/dashboard")
 def dashboard():
-    by_kind = dict(db.session.execute(select(Asset.kind, func.count()).group_by(Asset.kind)).all())
+    """The numbers of the district, or of one grid (``grid``; an officer's own grid unless
+    the request names one: ``accounts.scope``)."""
+    grid = requested_grid()
+    in_grid = grid_clause(Asset.grid_id, grid)
+    by_kind = dict(
+        db.session.execute(
+            select(Asset.kind, func.count()).where(in_grid).group_by(Asset.kind)
+        ).all()
+    )
     by_status = dict(
-        db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all()
+        db.session.execute(
+            select(Asset.status, func.count()).where(in_grid).group_by(Asset.status)
+        ).all()
     )
     total = sum(by_kind.values())
-    by_grid = asset_counts_by_grid()
-    numbers = inspection_numbers(current_user)
+    by_grid = asset_counts_by_grid(grid)
+    numbers = inspection_numbers(current_user, grid)
     db.session.commit()  # keeps the on-time totals rolled up for past days (a cache)
     return render_template(
         "dashboard/index.html",
@@ -47,40 +59,50 @@ def dashboard():
         by_status=by_status,
         by_grid=by_grid,
         without_grid=total - sum(count for _code, _name, count in by_grid),
+        grid=grid,
+        grid_args={"grid": grid} if grid else {},
+        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
         **numbers,
     )
 
 
-def inspection_numbers(user) -> dict[str, Any]:
-    """The inspection and hazard panels of the dashboard, scoped to what ``user`` may see."""
+def inspection_numbers(user, grid: str = "") -> dict[str, Any]:
+    """The inspection and hazard panels of the dashboard, scoped to what ``user`` may see
+    (and to ``grid``, when given)."""
     today = district_today()
-    by_grid, by_subgrid = stats.on_time_by_grid_levels(today, user)
+    by_grid, by_subgrid = stats.on_time_by_grid_levels(today, user, grid=grid)
     return {
         "today": today,
-        "overdue": stats.overdue_count(today, user),
-        "due_soon": stats.due_soon_count(today, user),
+        "overdue": stats.overdue_count(today, user, grid),
+        "due_soon": stats.due_soon_count(today, user, grid),
         "on_time_days": stats.ON_TIME_WINDOW_DAYS,
-        "on_time_by_contractor": stats.on_time_by_contractor(today, user),
+        "on_time_by_contractor": stats.on_time_by_contractor(today, user, grid=grid),
         "on_time_by_grid": by_grid,
         "on_time_by_subgrid": by_subgrid,
-        "hazards_by_severity": stats.open_hazards_by_severity(user),
-        "hazards_by_age": stats.open_hazards_by_age(today, user),
+        "hazards_by_severity": stats.open_hazards_by_severity(user, grid),
+        "hazards_by_age": stats.open_hazards_by_age(today, user, grid),
         "age_buckets": stats.AGE_BUCKETS,
         "age_filters": age_filters(today),
-        "overdue_hazards": stats.overdue_hazard_count(today, user),
+        "overdue_hazards": stats.overdue_hazard_count(today, user, grid),
         "severity_labels": SEVERITY_LABELS,
         "NO_GRID_STATS": stats.NO_GRID,
     }
 
 
-def asset_counts_by_grid() -> list[tuple[str, str, int]]:
-    """(code, name, count) for every second-level grid, and any other grid holding assets."""
-    rows = db.session.execute(
+def asset_counts_by_grid(grid: str = "") -> list[tuple[str, str, int]]:
+    """(code, name, count) for every second-level grid, and any other grid holding assets;
+    with ``grid``, only that grid and its children (none for ``NO_GRID``)."""
+    query = (
         select(Grid.code, Grid.name, Grid.level, func.count(Asset.id))
         .outerjoin(Asset, Asset.grid_id == Grid.id)
         .group_by(Grid.id, Grid.code, Grid.name, Grid.level)
         .order_by(Grid.code)
-    ).all()
+    )
+    if grid == NO_GRID:
+        return []
+    if grid:
+        query = query.where(grid_clause(Grid.id, grid))
+    rows = db.session.execute(query).all()
     return [(code, name, count) for code, name, level, count in rows if level == 2 or count]
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
 from accounts.auth import staff_required
+from accounts.scope import requested_grid
 from assets.models import Asset, Grid
 from assets.services import in_grid
 from core.args import date_arg
@@ -120,7 +121,7 @@ def list_query_from_request() -> HazardListQuery:
         status=text["status"],
         severity=text["severity"],
         category=text["category"],
-        grid=text["grid"].upper(),
+        grid=requested_grid().upper(),
         overdue="1" if text["overdue"] in ("1", "true", "on", "yes") else "",
         asset=text["asset"].upper(),
         responsible=text["responsible"],

@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 from accounts.access import visible
 from accounts.auth import staff_required
 from accounts.models import Contractor
+from accounts.scope import requested_grid
 from assets.labels import NoticeLine
 from assets.models import Asset, Grid
 from assets.services import asset_by_code
@@ -137,7 +138,7 @@ def list_query_from_request() -> ListQuery:
         overdue=flag_arg("overdue"),
         due_soon=flag_arg("due_soon"),
         kind=request.args.get("kind", "").strip() or None,
-        grid=request.args.get("grid", "").strip() or None,
+        grid=requested_grid() or None,
         asset=request.args.get("asset", "").strip() or None,
         flagged=None if flagged is None else flagged == "yes",
         due_from=date_arg("due_from"),

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from accounts.access import is_staff
 from accounts.models import Contractor, Role
+from accounts.scope import requested_grid
 from assets.kinds import KINDS
 from assets.models import Grid
 from core.clock import district_today
@@ -46,7 +47,7 @@ def filters_from_request() -> MapFilters:
     args = request.args
     kind = args.get("kind", "").strip()
     status = args.get("status", "").strip().lower()
-    grid = args.get("grid", "").strip()
+    grid = requested_grid()
     text = args.get("q", "").strip()
     raw_contractor = args.get("contractor", "").strip()
     if kind and kind not in KINDS:

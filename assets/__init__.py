@@ -10,11 +10,14 @@ def init_app(app: Flask, api: Api) -> None:
     from assets import grid_cli, grid_import, views
     from assets import io as asset_io
     from assets.api import register_api
+    from assets.grids import LocatedRecords, register_located
+    from assets.models import Asset
     from core.importing import Importer, ImportOption, register_importer
 
     app.register_blueprint(views.bp)
     app.register_blueprint(grid_cli.bp)
     register_api(api)
+    register_located(LocatedRecords("asset", Asset, warn_outside=True))
     register_importer(
         Importer(
             name="grids",

@@ -52,6 +52,6 @@ def summary_line(result: ImportCheck, dry_run: bool) -> str:
     line = (
         f"created {counts.get('new', 0)}, updated {counts.get('updated', 0)}, "
         f"unchanged {counts.get('unchanged', 0)}, assets moved {counts.get('assets_moved', 0)}, "
-        f"warnings {len(result.warnings)}"
+        f"hazards moved {counts.get('hazards_moved', 0)}, warnings {len(result.warnings)}"
     )
     return f"dry run (nothing written): would have {line}" if dry_run else line

@@ -52,9 +52,9 @@ from pyproj.exceptions import CRSError, ProjError
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import select, update
 
-from assets.grids import GridArea, GridLocator
+from assets.grids import GridArea, GridLocator, LocatedRecords, located_records
 from assets.io import BatchGridLocator
-from assets.models import Asset, Grid
+from assets.models import Grid
 from assets.services import in_china
 from core.audit import AuditEntry, audit_row, changed_fields, current_actor, record_change
 from core.clock import now_utc
@@ -179,9 +179,7 @@ def check_grid_file(path: Path, options: dict[str, Any]) -> ImportCheck:
     grids would be created, updated or left unchanged and how many assets would move."""
     plan = plan_grid_import(Path(path), options)
     if plan.check.ok:
-        moves = asset_moves(planned_locator(plan))
-        plan.check.summary["assets_moved"] = len(moves)
-        plan.check.warnings.extend(outside_warnings(moves))
+        count_moves(plan.check, grid_moves(planned_locator(plan)))
     return plan.check
 
 
@@ -195,10 +193,9 @@ def apply_grid_file(path: Path, options: dict[str, Any]) -> ImportCheck:
             return plan.check
         write_grids(plan)
         db.session.flush()
-        moves = asset_moves(GridLocator.from_database())
+        moves = grid_moves(GridLocator.from_database())
         write_moves(moves)
-        plan.check.summary["assets_moved"] = len(moves)
-        plan.check.warnings.extend(outside_warnings(moves))
+        count_moves(plan.check, moves)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -989,7 +986,10 @@ def write_grids(plan: GridPlan) -> None:
 
 
 @dataclass(frozen=True)
-class AssetMove:
+class GridMove:
+    """A record (asset, hazard…) whose point now lies in another grid."""
+
+    records: LocatedRecords
     id: int
     code: str
     old: str | None  # grid codes
@@ -1011,49 +1011,74 @@ def planned_locator(plan: GridPlan) -> GridLocator:
     return GridLocator(list(areas.values()))
 
 
-def asset_moves(locator: GridLocator) -> list[AssetMove]:
-    """Every asset whose most specific grid under ``locator`` is not the one it has."""
+def grid_moves(locator: GridLocator) -> list[GridMove]:
+    """Every asset (and every other located record) whose most specific grid under
+    ``locator`` is not the one it has."""
     codes = dict(db.session.execute(select(Grid.id, Grid.code)).all())
-    rows = db.session.execute(
-        select(
-            Asset.id,
-            Asset.code,
-            Asset.grid_id,
-            longitude_of(Asset.location),
-            latitude_of(Asset.location),
-        ).order_by(Asset.code)
-    ).all()
-    batch = BatchGridLocator(locator, sorted({(row[3], row[4]) for row in rows}))
     moves = []
-    for asset_id, code, grid_id, longitude, latitude in rows:
-        area = batch.grid_for(longitude, latitude)
-        old = codes.get(grid_id) if grid_id is not None else None
-        new = area.code if area else None
-        if old != new:
-            moves.append(AssetMove(asset_id, code, old, new, area.id if area else None))
+    for records in located_records():
+        model = records.model
+        rows = db.session.execute(
+            select(
+                model.id,
+                getattr(model, records.key),
+                model.grid_id,
+                longitude_of(model.location),
+                latitude_of(model.location),
+            ).order_by(getattr(model, records.key))
+        ).all()
+        batch = BatchGridLocator(locator, sorted({(row[3], row[4]) for row in rows}))
+        for record_id, code, grid_id, longitude, latitude in rows:
+            area = batch.grid_for(longitude, latitude)
+            old = codes.get(grid_id) if grid_id is not None else None
+            new = area.code if area else None
+            if old != new:
+                moves.append(
+                    GridMove(records, record_id, code, old, new, area.id if area else None)
+                )
     return moves
 
 
-def write_moves(moves: list[AssetMove]) -> None:
-    """Each moved asset into its new grid, one ``regrid`` audit entry each."""
+def count_moves(check: ImportCheck, moves: list[GridMove]) -> None:
+    """``assets_moved``, ``hazards_moved``… in the summary; warnings for assets left out."""
+    for records in located_records():
+        check.summary[f"{records.entity_type}s_moved"] = sum(
+            1 for move in moves if move.records is records
+        )
+    check.warnings.extend(outside_warnings(moves))
+
+
+def write_moves(moves: list[GridMove]) -> None:
+    """Each moved record into its new grid, one ``regrid`` audit entry each."""
     if not moves:
         return
     now = now_utc()
-    db.session.execute(
-        update(Asset),
-        [{"id": move.id, "grid_id": move.new_id, "updated_at": now} for move in moves],
-    )
     actor = current_actor()
     audits = []
-    for move in moves:
-        row = audit_row("regrid", "asset", move.code, {"grid": move.old}, {"grid": move.new}, actor)
-        row["at"] = now
-        audits.append(row)
+    for records in located_records():
+        mine = [move for move in moves if move.records is records]
+        if not mine:
+            continue
+        db.session.execute(
+            update(records.model),
+            [{"id": move.id, "grid_id": move.new_id, "updated_at": now} for move in mine],
+        )
+        for move in mine:
+            row = audit_row(
+                "regrid",
+                records.entity_type,
+                move.code,
+                {"grid": move.old},
+                {"grid": move.new},
+                actor,
+            )
+            row["at"] = now
+            audits.append(row)
     bulk_insert(db.session, AuditEntry.__table__, audits)
 
 
-def outside_warnings(moves: list[AssetMove]) -> list[str]:
-    outside = [move.code for move in moves if move.new is None]
+def outside_warnings(moves: list[GridMove]) -> list[str]:
+    outside = [move.code for move in moves if move.new is None and move.records.warn_outside]
     if not outside:
         return []
     shown = ", ".join(outside[:20]) + (" …" if len(outside) > 20 else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from geoalchemy2.shape import to_shape
 from shapely import STRtree
@@ -51,3 +52,26 @@ class GridLocator:
             if self._prepared[index].covers(point):
                 return self.areas[index]
         return None
+
+
+@dataclass(frozen=True)
+class LocatedRecords:
+    """A kind of record whose grid is derived from its point: assets, and what the parts
+    above register (hazards), so that redrawn grids move them all (``assets.grid_import``)."""
+
+    entity_type: str  # as the audit trail names it: "asset", "hazard"
+    model: Any  # a model with id, grid_id, location, updated_at and ``key``
+    key: str = "code"
+    # A record left outside every grid is worth a warning (assets: strict mode refuses them).
+    warn_outside: bool = False
+
+
+_LOCATED: dict[str, LocatedRecords] = {}
+
+
+def register_located(records: LocatedRecords) -> None:
+    _LOCATED[records.entity_type] = records
+
+
+def located_records() -> list[LocatedRecords]:
+    return list(_LOCATED.values())

@@ -43,6 +43,7 @@ SUMMARY_LABELS = {
     "updated": _l("updated"),
     "unchanged": _l("unchanged"),
     "assets_moved": _l("assets moving to another grid"),
+    "hazards_moved": _l("hazards moving to another grid"),
     "companies_new": _l("new property companies"),
 }
 

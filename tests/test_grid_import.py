@@ -25,6 +25,7 @@ from assets.services import asset_by_code
 from core.audit import AuditEntry
 from core.extensions import db
 from core.importing import importer_named
+from hazards.models import Hazard
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +216,10 @@ def assert_zhifu(app, tolerance_m: float = 1.0) -> None:
 def test_sample_gpkg_gives_the_six_grids(app, runner):
     result = import_grids(runner, SAMPLE)
     assert result.exit_code == 0, result.output
-    assert "created 6, updated 0, unchanged 0, assets moved 0, warnings 0" in result.output
+    assert (
+        "created 6, updated 0, unchanged 0, assets moved 0, hazards moved 0, warnings 0"
+        in result.output
+    )
     assert_zhifu(app)
     with app.app_context():
         audits = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
@@ -443,7 +447,7 @@ def test_the_imports_page_gets_check_and_apply(app, tmp_path):
         assert (check.kind, check.count, check.summary) == (
             "grids",
             6,
-            {"new": 6, "updated": 0, "unchanged": 0, "assets_moved": 0},
+            {"new": 6, "updated": 0, "unchanged": 0, "assets_moved": 0, "hazards_moved": 0},
         )
         assert db.session.scalar(select(func.count()).select_from(Grid)) == 0
         bad = importer.check(path, {})
@@ -468,6 +472,9 @@ def test_reimport_moves_assets_and_audits_it(app, runner, tmp_path):
         factories.gen_asset(factories.charging_station_data(2, longitude=121.37, latitude=37.55))
         factories.gen_asset(factories.charging_station_data(3, longitude=121.43, latitude=37.53))
         factories.gen_asset(factories.charging_station_data(4, longitude=121.46, latitude=37.53))
+        # A hazard's grid is derived from its point too, and follows it.
+        zf1_01 = db.session.scalar(select(Grid.id).where(Grid.code == "ZF1-01"))
+        factories.gen_hazard("YH-2026-0001", "major", location=(121.37, 37.538), grid_id=zf1_01)
         db.session.commit()
         grids_of = lambda: dict(  # noqa: E731
             db.session.execute(
@@ -498,7 +505,10 @@ def test_reimport_moves_assets_and_audits_it(app, runner, tmp_path):
     )
     result = import_grids(runner, write_layer(tmp_path / "moved.gpkg", rows, "EPSG:4549"))
     assert result.exit_code == 0, result.output
-    assert "created 1, updated 2, unchanged 1, assets moved 2, warnings 0" in result.output
+    assert (
+        "created 1, updated 2, unchanged 1, assets moved 2, hazards moved 1, warnings 0"
+        in result.output
+    )
 
     grids = stored_grids(app)
     assert sorted(grids) == ["ZF1", "ZF1-01", "ZF1-02", "ZF2", "ZF2-01", "ZF2-02", "ZF3"]
@@ -516,7 +526,10 @@ def test_reimport_moves_assets_and_audits_it(app, runner, tmp_path):
         assert [(a.entity_type, a.entity_key, a.before, a.after) for a in regrids] == [
             ("asset", "CS-001", {"grid": "ZF1-01"}, {"grid": "ZF1-02"}),
             ("asset", "CS-004", {"grid": None}, {"grid": "ZF3"}),
+            ("hazard", "YH-2026-0001", {"grid": "ZF1-01"}, {"grid": "ZF1-02"}),
         ]
+        hazard = db.session.scalar(select(Hazard).where(Hazard.code == "YH-2026-0001"))
+        assert hazard.grid.code == "ZF1-02"
         grid_audits = db.session.scalars(
             select(AuditEntry)
             .where(AuditEntry.entity_type == "grid", AuditEntry.id > 6)
@@ -545,7 +558,7 @@ def test_reimport_leaving_assets_outside_every_grid_warns(app, runner, tmp_path)
     result = import_grids(runner, write_layer(tmp_path / "shrunk.gpkg", shrunk))
     assert result.exit_code == 0, result.output
     assert "warning: 1 asset(s) lie outside every grid: CS-001." in result.output
-    assert "updated 2, unchanged 4, assets moved 1, warnings 1" in result.output
+    assert "updated 2, unchanged 4, assets moved 1, hazards moved 0, warnings 1" in result.output
     with app.app_context():
         assert asset_by_code("CS-001").grid_id is None
 

@@ -2,12 +2,25 @@
 export, and QR labels."""
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    from assets import io as asset_io
     from assets import views
     from assets.api import register_api
+    from core.importing import Importer, register_importer
 
     app.register_blueprint(views.bp)
     register_api(api)
+    register_importer(
+        Importer(
+            "assets",
+            _l("Assets"),
+            (".csv", ".xlsx", ".geojson", ".json"),
+            asset_io.check_file,
+            asset_io.apply_file,
+            order=3,
+        )
+    )

@@ -131,7 +131,7 @@ def read_csv(raw: bytes) -> Table:
     try:
         for cells in reader:
             start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue
             if header is None:
                 header, header_number = [cell.strip() for cell in cells], start

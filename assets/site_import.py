@@ -40,7 +40,7 @@ from core.audit import changed_fields, record_change
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import point_value
-from core.tables import decode_text, file_problem, map_header, read_table
+from core.tables import decode_text, file_problem, header_key, map_header, read_table
 
 EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json")
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
@@ -114,9 +114,9 @@ def format_of(path: Path, forced: str | None) -> str:
     return fmt
 
 
-def read_source(path: Path, options: dict[str, Any]) -> tuple[list, list[Problem]]:
-    """The file's rows as (place, number, values by column, point or None) and the problems
-    found reading them."""
+def read_source(path: Path, options: dict[str, Any]) -> tuple[list, list[Problem], dict]:
+    """The file's rows as (place, number, values by column, point or None), the problems
+    found reading them, and how the file names the columns it names otherwise (名称…)."""
     fmt = format_of(path, options.get("format"))
     if fmt == "geojson":
         return read_geojson(decode_text(path.read_bytes())[0])
@@ -129,7 +129,12 @@ def read_source(path: Path, options: dict[str, Any]) -> tuple[list, list[Problem
             Problem("header", None, None, _("missing column(s): %(names)s", names=missing))
         )
     if problems:
-        return [], [*problems, *table.problems]
+        return [], [*problems, *table.problems], {}
+    columns = {
+        field_name: name
+        for name, field_name in zip(table.header, fields, strict=True)
+        if field_name and header_key(name) != field_name
+    }
     rows = [
         (
             table.place,
@@ -139,10 +144,10 @@ def read_source(path: Path, options: dict[str, Any]) -> tuple[list, list[Problem
         )
         for number, cells in table.rows
     ]
-    return rows, list(table.problems)
+    return rows, list(table.problems), columns
 
 
-def read_geojson(text: str) -> tuple[list, list[Problem]]:
+def read_geojson(text: str) -> tuple[list, list[Problem], dict]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -155,7 +160,7 @@ def read_geojson(text: str) -> tuple[list, list[Problem]]:
     features = document.get("features")
     if not isinstance(features, list):
         raise file_problem(_("the FeatureCollection has no list of features"))
-    rows, problems = [], []
+    rows, problems, columns = [], [], {}
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             problems.append(Problem("feature", number, None, _("not a GeoJSON Feature")))
@@ -169,14 +174,17 @@ def read_geojson(text: str) -> tuple[list, list[Problem]]:
             column = HEADERS.get(str(key).strip())
             if column is None:
                 problems.append(Problem("feature", number, str(key), _("Unknown field.")))
-            elif value is not None:
-                values[column] = value if isinstance(value, str) else json.dumps(value)
+            else:
+                if column != key:
+                    columns.setdefault(column, str(key))
+                if value is not None:
+                    values[column] = value if isinstance(value, str) else json.dumps(value)
         point, reason = representative_point(feature.get("geometry"))
         if reason:
             problems.append(Problem("feature", number, "geometry", reason))
             continue
         rows.append(("feature", number, values, point))
-    return rows, problems
+    return rows, problems, columns
 
 
 def representative_point(geometry: Any) -> tuple[tuple[Any, Any] | None, str | None]:
@@ -306,7 +314,7 @@ def plan_site_import(path: Path, options: dict[str, Any]) -> SitePlan:
     """Read and check the whole file against the database; write nothing."""
     check = ImportCheck("sites")
     try:
-        source, problems = read_source(path, options)
+        source, problems, columns = read_source(path, options)
     except ImportFileProblem as error:
         check.problems = [error.problem]
         return SitePlan(check)
@@ -315,7 +323,10 @@ def plan_site_import(path: Path, options: dict[str, Any]) -> SitePlan:
     for place, number, values, point in source:
         result = checker.row(place, number, values, point)
         if isinstance(result, list):
-            problems.extend(result)
+            problems.extend(
+                Problem(each.place, each.number, columns.get(each.field, each.field), each.reason)
+                for each in result
+            )
         else:
             rows.append(result)
     check.problems = sorted(problems, key=Problem.sort_key)

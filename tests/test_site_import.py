@@ -211,16 +211,16 @@ def test_site_in_no_grid_in_strict_mode(app, runner, district, tmp_path):
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        (["", "路", "", "", "", "", ""], "line 5: name: This field is required."),
-        (["新港花园", "", "", "", "", "", ""], "line 5: name: 新港花园 repeats line 2"),
-        (["甲", "", "", "李", "", "", ""], "line 5: property_contact: given without a property"),
+        (["", "路", "", "", "", "", ""], "line 5: 名称: This field is required."),
+        (["新港花园", "", "", "", "", "", ""], "line 5: 名称: 新港花园 repeats line 2"),
+        (["甲", "", "", "李", "", "", ""], "line 5: 联系人: given without a property"),
         (
             ["甲", "", "潍坊安居物业有限公司", "李", "", "", ""],
-            "line 5: property_contact: 潍坊安居物业有限公司 has 王丽 on line 2",
+            "line 5: 联系人: 潍坊安居物业有限公司 has 王丽 on line 2",
         ),
-        (["甲", "", "", "", "", "119.15", ""], "line 5: latitude: This field is required."),
+        (["甲", "", "", "", "", "119.15", ""], "line 5: 纬度: This field is required."),
         (["甲", "", "", "", "", "36.715", "119.15"], "line 5: location: Latitude and longitude"),
-        (["甲", "", "", "", "", "abc", "36.7"], "line 5: longitude: Not a number."),
+        (["甲", "", "", "", "", "abc", "36.7"], "line 5: 经度: Not a number."),
     ],
     ids=["no-name", "repeated", "contact-alone", "two-contacts", "half-point", "swapped", "nan"],
 )

@@ -7,7 +7,7 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
-    from assets import grid_cli, grid_import, views
+    from assets import grid_cli, grid_import, site_cli, site_import, views
     from assets import io as asset_io
     from assets.api import register_api
     from assets.grids import LocatedRecords, register_located
@@ -16,8 +16,10 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(grid_cli.bp)
+    app.register_blueprint(site_cli.bp)
     register_api(api)
     register_located(LocatedRecords("asset", Asset, warn_outside=True))
+    sheet = ImportOption("sheet", _l("Sheet"), _l("Of an .xlsx workbook; the first when empty"))
     register_importer(
         Importer(
             name="grids",
@@ -53,11 +55,23 @@ def init_app(app: Flask, api: Api) -> None:
     )
     register_importer(
         Importer(
-            "assets",
-            _l("Assets"),
-            (".csv", ".geojson", ".json"),
-            asset_io.check_file,
-            asset_io.apply_file,
+            name="sites",
+            label=_l("Sites"),
+            extensions=site_import.EXTENSIONS,
+            check=site_import.check_file,
+            apply=site_import.apply_file,
+            order=2,
+            options=(sheet,),
+        )
+    )
+    register_importer(
+        Importer(
+            name="assets",
+            label=_l("Assets"),
+            extensions=(".csv", ".xlsx", ".geojson", ".json"),
+            check=asset_io.check_file,
+            apply=asset_io.apply_file,
             order=3,
+            options=(sheet,),
         )
     )

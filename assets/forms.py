@@ -7,20 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
 
 from assets.kinds import KINDS, AssetKind, AttributeField
 from assets.models import AssetStatus
-from assets.services import BASE_FIELDS
+from assets.services import BASE_FIELDS, FIELD_LABELS, STATUS_LABELS
 from core.forms import SelectChoice
 
-STATUS_LABELS = {
-    AssetStatus.ACTIVE: _l("Active"),
-    AssetStatus.FAULTY: _l("Faulty"),
-    AssetStatus.RETIRED: _l("Retired"),
-}
 # The form fields that map one-to-one onto the service's input keys (code and kind aside).
 EDITABLE_FIELDS = tuple(name for name in BASE_FIELDS if name not in ("code", "kind"))
 
@@ -44,28 +38,30 @@ def attribute_field_name(name: str) -> str:
 
 
 class AssetForm(FlaskForm):
-    code = StringField(_l("Code"), render_kw={"maxlength": 40, "autocapitalize": "characters"})
+    code = StringField(
+        FIELD_LABELS["code"], render_kw={"maxlength": 40, "autocapitalize": "characters"}
+    )
     kind = SelectField(
-        _l("Kind"),
+        FIELD_LABELS["kind"],
         choices=[SelectChoice(kind.name, kind.label) for kind in KINDS.values()],
         validate_choice=False,
     )
-    name = StringField(_l("Name"), render_kw={"maxlength": 200})
-    longitude = StringField(_l("Longitude"), render_kw={"inputmode": "decimal"})
-    latitude = StringField(_l("Latitude"), render_kw={"inputmode": "decimal"})
-    site = StringField(_l("Site"), render_kw={"list": "site-names", "maxlength": 200})
-    address = StringField(_l("Address"), render_kw={"maxlength": 300})
+    name = StringField(FIELD_LABELS["name"], render_kw={"maxlength": 200})
+    longitude = StringField(FIELD_LABELS["longitude"], render_kw={"inputmode": "decimal"})
+    latitude = StringField(FIELD_LABELS["latitude"], render_kw={"inputmode": "decimal"})
+    site = StringField(FIELD_LABELS["site"], render_kw={"list": "site-names", "maxlength": 200})
+    address = StringField(FIELD_LABELS["address"], render_kw={"maxlength": 300})
     status = SelectField(
-        _l("Status"),
+        FIELD_LABELS["status"],
         choices=[SelectChoice(value, label) for value, label in STATUS_LABELS.items()],
         default=AssetStatus.ACTIVE,
         validate_choice=False,
     )
-    installed_on = StringField(_l("Installed on"), render_kw={"type": "date"})
-    manufacturer = StringField(_l("Manufacturer"), render_kw={"maxlength": 200})
-    model = StringField(_l("Model"), render_kw={"maxlength": 200})
-    serial_number = StringField(_l("Serial number"), render_kw={"maxlength": 100})
-    notes = TextAreaField(_l("Notes"))
+    installed_on = StringField(FIELD_LABELS["installed_on"], render_kw={"type": "date"})
+    manufacturer = StringField(FIELD_LABELS["manufacturer"], render_kw={"maxlength": 200})
+    model = StringField(FIELD_LABELS["model"], render_kw={"maxlength": 200})
+    serial_number = StringField(FIELD_LABELS["serial_number"], render_kw={"maxlength": 100})
+    notes = TextAreaField(FIELD_LABELS["notes"])
 
     def attribute_fields(self, kind: AssetKind) -> list[Field]:
         return [self[attribute_field_name(attribute.name)] for attribute in kind.fields]

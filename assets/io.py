@@ -1,8 +1,22 @@
-"""Reading and writing the registry as CSV or GeoJSON, and the bulk write both imports share.
+"""Reading and writing the registry as CSV, Excel (.xlsx) or GeoJSON, and the bulk write both
+imports share.
 
-Export writes what import reads: the same columns, coordinates as the shortest ``repr`` of
-the stored float, booleans as ``true``/``false``, rows ordered by code, so a round trip is
-byte-identical.
+Tables (CSV in UTF-8 or GB18030/GBK, or the first sheet of a workbook; ``core.tables``) have
+one header row, in English (the field names: ``code``, ``kind``…) or as the pages name the
+fields in Chinese or English (编号 or 编码, 类型, 名称… and each kind's attribute labels:
+充电口数量…), taken from the translations so the pages and the files never disagree. Values
+may be written as the pages show them too: a kind or status by its label in either language
+(电动自行车充电站, 正常/故障/已停用), yes/no as 是/否 (or true/false, yes/no), dates as
+2026-11-01, 2026/11/01 or 2026年11月1日. Codes and registration numbers are always read as
+text. Every problem names its line (CSV), row (as Excel numbers it) or feature, and the field
+as the file names it.
+
+Export writes what import reads, rows ordered by code: ``en`` the field names and the stored
+values (booleans ``true``/``false``), ``zh`` the Chinese headers and labels (是/否), as CSV
+in UTF-8 (with the BOM Excel needs when Chinese) or as an .xlsx workbook (text cells for
+text, numbers for coordinates at full precision and for counts, date cells for dates, one
+sheet, fixed timestamps), so that an export imported into an empty registry exports again
+byte for byte.
 """
 
 from __future__ import annotations
@@ -12,21 +26,30 @@ import gc
 import io
 import json
 import math
+import re
+import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import shapely
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from shapely import STRtree
 from sqlalchemy import select
 
 from assets.grids import GridArea, GridLocator
-from assets.kinds import all_attribute_names
+from assets.kinds import KINDS, all_attribute_names
 from assets.models import Asset, Grid, Site
 from assets.services import (
     BASE_FIELDS,
+    FIELD_LABELS,
+    STATUS_LABELS,
     AssetValidationError,
     AssetValidator,
     CleanAsset,
@@ -35,38 +58,59 @@ from assets.services import (
 )
 from core.audit import AuditEntry, audit_row, current_actor
 from core.clock import now_utc
-from core.errors import ValidationError
 from core.extensions import db
-from core.importing import ImportCheck, Problem
+from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
+from core.tables import decode_text, file_problem, header_key, map_header, read_table
 
-FORMATS = ("csv", "geojson")
-EXTENSIONS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson"}
+FORMATS = ("csv", "geojson", "xlsx")
+LANGUAGES = ("en", "zh")
+EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
 REQUIRED_COLUMNS = ("code", "kind", "name", "longitude", "latitude")
 PROPERTY_FIELDS = tuple(name for name in BASE_FIELDS if name not in ("longitude", "latitude"))
 PROGRESS_THRESHOLD = 1000
+# Other names people give a column or a value, beside the field names and the labels.
+HEADER_ALIASES = {"编码": "code"}
+STATUS_ALIASES = {"报废": "retired"}
+DATE_FORMS = re.compile(
+    r"^(\d{4})(?:-(\d{1,2})-(\d{1,2})|/(\d{1,2})/(\d{1,2})|年(\d{1,2})月(\d{1,2})日)$", re.ASCII
+)
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
-# (where, data): where is "line 3" or "feature 2"; data is validator input.
-SourceRow = tuple[str, dict[str, Any]]
+# (place, number, data): place is "line", "row" or "feature"; data is validator input, with
+# "_problems" ({field: reason}) when a value could not even be read.
+SourceRow = tuple[str, int, dict[str, Any]]
 Progress = Callable[[Iterable, int], Any]
-
-
-class ImportFileError(ValidationError):
-    """The file cannot be read as the format at all (nothing was validated or written)."""
-
-    def __init__(self, message: str):
-        super().__init__({"file": message}, message)
 
 
 @dataclass
 class ImportResult:
     imported: int
-    problems: list[str]
+    problems: list[Problem]
+
+
+@dataclass
+class SourceRows:
+    """The rows of a file, the problems found reading them, and how the file names each field
+    it spells otherwise (``{"ports": "充电口数量"}``), so that problems name its columns."""
+
+    rows: list[SourceRow]
+    problems: list[Problem] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def csv_columns() -> list[str]:
     return [*BASE_FIELDS, "grid", *all_attribute_names()]
+
+
+def column_labels() -> dict[str, Any]:
+    """Each column's label (lazy): the pages' field labels, then the kinds' attribute labels."""
+    labels: dict[str, Any] = dict(FIELD_LABELS)
+    for kind in KINDS.values():
+        for attribute in kind.fields:
+            labels.setdefault(attribute.name, attribute.label)
+    return {column: labels[column] for column in csv_columns()}
 
 
 def format_of(path: Path, forced: str | None = None) -> str:
@@ -74,131 +118,250 @@ def format_of(path: Path, forced: str | None = None) -> str:
         return forced
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
-        raise ImportFileError(
-            f"cannot tell the format of {path.name}: use a .csv or .geojson file, or --format"
+        raise file_problem(
+            _(
+                "cannot tell the format of %(name)s: use a .csv, .xlsx or .geojson file, "
+                "or --format",
+                name=path.name,
+            )
         )
     return fmt
+
+
+# --- names and values as people write them ----------------------------------------------------
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a table may call each column, kind and status: the field names and values, the
+    pages' labels in every language, and a few aliases."""
+
+    headers: dict[str, str]
+    kinds: dict[str, str]
+    statuses: dict[str, str]
+
+    @classmethod
+    def current(cls) -> Vocabulary:
+        labels = column_labels()
+        headers = {column: column for column in labels}
+        kinds = {name: name for name in KINDS}
+        statuses = {str(status): str(status) for status in STATUS_LABELS}
+        for language in LANGUAGES:
+            with force_locale(language):
+                for column, label in labels.items():
+                    headers.setdefault(str(label), column)
+                for kind in KINDS.values():
+                    kinds.setdefault(fold(str(kind.label)), kind.name)
+                for status, label in STATUS_LABELS.items():
+                    statuses.setdefault(fold(str(label)), str(status))
+        headers.update(HEADER_ALIASES)
+        statuses.update(STATUS_ALIASES)
+        return cls(headers, kinds, statuses)
+
+    def kind_choices(self) -> str:
+        return ", ".join(f"{kind.name} ({kind.label})" for kind in KINDS.values())
+
+    def status_choices(self) -> str:
+        return ", ".join(f"{status} ({label})" for status, label in STATUS_LABELS.items())
+
+
+def iso_date(text: str) -> str | None:
+    """``text`` written as one of the accepted date forms, as YYYY-MM-DD (the calendar is
+    the validator's to judge), or None."""
+    match = DATE_FORMS.match(unicodedata.normalize("NFKC", text).strip())
+    if match is None:
+        return None
+    groups = match.groups()
+    month, day = next(pair for pair in (groups[1:3], groups[3:5], groups[5:7]) if pair[0])
+    return f"{groups[0]}-{int(month):02d}-{int(day):02d}"
+
+
+class RowReader:
+    """Turns one row of a table (or a feature's properties) into validator input: base fields
+    at the top, attributes nested, the grid column ignored (it is derived), kinds, statuses
+    and dates as the validator takes them."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+        self.attribute_names = set(all_attribute_names())
+        # (name, is an attribute) of each date column
+        self.date_columns = [("installed_on", False)] + sorted(
+            {
+                (attribute.name, True)
+                for kind in KINDS.values()
+                for attribute in kind.fields
+                if attribute.type == "date"
+            }
+        )
+
+    def data_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Validator input from a row's values by field name."""
+        data: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        attribute_names = self.attribute_names
+        for key, value in values.items():
+            if key == "grid":
+                continue
+            if key in attribute_names:
+                if value is not None and value != "":
+                    attributes[key] = value
+            else:
+                data[key] = value
+        data["attributes"] = attributes
+        return self.spelled(data)
+
+    def cells_reader(self, fields: list[str | None]) -> Callable[[list[str]], dict[str, Any]]:
+        """``data_of`` for the cells of a table whose columns hold ``fields``, without making
+        a dict of each row first (the per-row path of a 100k-row import)."""
+        base = [(index, name) for index, name in enumerate(fields) if name and name != "grid"]
+        attributes = [(index, name) for index, name in base if name in self.attribute_names]
+        base = [(index, name) for index, name in base if name not in self.attribute_names]
+        spelled = self.spelled
+
+        def read(cells: list[str]) -> dict[str, Any]:
+            count = len(cells)
+            data = {name: cells[index] for index, name in base if index < count}
+            data["attributes"] = {
+                name: cells[index] for index, name in attributes if index < count and cells[index]
+            }
+            return spelled(data)
+
+        return read
+
+    def spelled(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Kinds, statuses and dates as the validator takes them; what cannot be read is kept
+        under "_problems"."""
+        problems: dict[str, str] = {}
+        kind = data.get("kind")
+        if isinstance(kind, str) and kind not in KINDS:
+            self._spelled(data, "kind", self.vocabulary.kinds, problems)
+        status = data.get("status")
+        if isinstance(status, str) and status and status not in STATUS_LABELS:
+            self._spelled(data, "status", self.vocabulary.statuses, problems)
+        for name, in_attributes in self.date_columns:
+            holder = data["attributes"] if in_attributes else data
+            value = holder.get(name)
+            if isinstance(value, str) and value and not ISO_DATE.match(value):
+                written = iso_date(value)
+                if written is None:
+                    problems[name] = _(
+                        "Not a date: write it as 2026-11-01, 2026/11/01 or 2026年11月1日."
+                    )
+                else:
+                    holder[name] = written
+        if problems:
+            data["_problems"] = problems
+        return data
+
+    def _spelled(self, data, name: str, words: dict[str, str], problems) -> None:
+        value = data[name]
+        found = words.get(fold(value))
+        if found is not None:
+            data[name] = found
+        elif value.strip():
+            if name == "kind":
+                choices = self.vocabulary.kind_choices()
+                problems[name] = _(
+                    "Unknown kind: %(value)s; use one of: %(choices)s.",
+                    value=value.strip(),
+                    choices=choices,
+                )
+            else:
+                choices = self.vocabulary.status_choices()
+                problems[name] = _(
+                    "Unknown status: %(value)s; use one of: %(choices)s.",
+                    value=value.strip(),
+                    choices=choices,
+                )
 
 
 # --- reading -----------------------------------------------------------------------------
 
 
-def decode_text(raw: bytes) -> str:
-    """UTF-8 text, with or without the BOM that Excel writes."""
-    if b"\x00" in raw:
-        raise ImportFileError("this is a binary file, not UTF-8 text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ImportFileError(f"not UTF-8 text (byte {error.start})") from None
+def read_rows(path: Path, fmt: str, sheet: str | None = None) -> SourceRows:
+    """Every row of ``path`` as validator input; a file that cannot be read at all (not the
+    format, undecodable, no header…) raises ImportFileProblem."""
+    reader = RowReader(Vocabulary.current())
+    if fmt == "geojson":
+        return read_geojson_rows(decode_text(path.read_bytes())[0], reader)
+    return read_table_rows(read_table(path, sheet, fmt), reader)
 
 
-def input_from(values: dict[str, Any], attribute_names: set[str]) -> dict[str, Any]:
-    """Validator input from one flat row: base fields, attributes nested, grid ignored."""
-    data: dict[str, Any] = {}
-    attributes: dict[str, Any] = {}
-    for key, value in values.items():
-        if key == "grid":
-            continue
-        if key in attribute_names:
-            if value is not None and value != "":
-                attributes[key] = value
-        else:
-            data[key] = value
-    data["attributes"] = attributes
-    return data
+def read_table_rows(table, reader: RowReader) -> SourceRows:
+    vocabulary = reader.vocabulary
+    fields, header_problems = map_header(
+        table.header, vocabulary.headers, required=required_columns()
+    )
+    if header_problems:
+        return SourceRows([], [*header_problems, *table.problems])
+    columns = {
+        field_name: name
+        for name, field_name in zip(table.header, fields, strict=True)
+        if field_name and header_key(name) != field_name
+    }
+    read = reader.cells_reader(fields)
+    place = table.place
+    rows: list[SourceRow] = [(place, number, read(cells)) for number, cells in table.rows]
+    return SourceRows(rows, list(table.problems), columns)
 
 
-def read_csv_rows(text: str) -> list[SourceRow]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise ImportFileError("the file is empty: expected a header row")
-        header = [name.strip() for name in header]
-        check_header(header)
-        attribute_names = set(all_attribute_names())
-        rows: list[SourceRow] = []
-        line = reader.line_num
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            where = f"line {start}"
-            if len(cells) > len(header):
-                rows.append((where, {"_problem": "has more cells than the header"}))
-                continue
-            values = {name: cell for name, cell in zip(header, cells, strict=False) if name}
-            rows.append((where, input_from(values, attribute_names)))
-    except csv.Error as error:
-        raise ImportFileError(
-            f"not a readable CSV file (line {reader.line_num}): {error}"
-        ) from None
-    return rows
+def required_columns() -> dict[str, str]:
+    """The required columns, each named by its field and its Chinese header."""
+    with force_locale("zh"):
+        labels = {name: str(FIELD_LABELS[name]) for name in REQUIRED_COLUMNS}
+    return {name: f"{name} ({label})" for name, label in labels.items()}
 
 
-def check_header(header: list[str]) -> None:
-    known = set(csv_columns())
-    unknown = [name for name in header if name and name not in known]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    duplicated = sorted({name for name in header if name and header.count(name) > 1})
-    problems = []
-    if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown column(s): {', '.join(unknown)}")
-    if duplicated:
-        problems.append(f"repeated column(s): {', '.join(duplicated)}")
-    if problems:
-        raise ImportFileError("line 1 (header): " + "; ".join(problems))
-
-
-def read_geojson_rows(text: str) -> list[SourceRow]:
+def read_geojson_rows(text: str, reader: RowReader) -> SourceRows:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ImportFileError(f"not valid JSON: {error}") from None
+        raise file_problem(_("not valid JSON: %(error)s", error=str(error))) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise ImportFileError("not a GeoJSON FeatureCollection")
+        raise file_problem(_("not a GeoJSON FeatureCollection"))
     features = document.get("features")
     if not isinstance(features, list):
-        raise ImportFileError("the FeatureCollection has no list of features")
-    attribute_names = set(all_attribute_names())
+        raise file_problem(_("the FeatureCollection has no list of features"))
+    headers = reader.vocabulary.headers
     rows: list[SourceRow] = []
+    problems: list[Problem] = []
     for number, feature in enumerate(features, start=1):
-        longitude, latitude = point_of(feature, number)
+        point, reason = point_of(feature)
+        if reason:
+            problems.append(Problem("feature", number, "geometry", reason))
+            continue
         properties = feature.get("properties") or {}
         if not isinstance(properties, dict):
-            raise ImportFileError(f"feature {number}: properties: not an object")
-        properties = dict(properties)
+            problems.append(Problem("feature", number, "properties", _("not an object")))
+            continue
+        properties = {headers.get(key, key): value for key, value in properties.items()}
         nested = properties.pop("attributes", None)
-        data = input_from(properties, attribute_names)
+        data = reader.data_of(properties)
         if isinstance(nested, dict):
             data["attributes"] = {**nested, **data["attributes"]}
         elif nested is not None:
             data["attributes"] = nested
-        data["longitude"], data["latitude"] = longitude, latitude
-        rows.append((f"feature {number}", data))
-    return rows
+        data["longitude"], data["latitude"] = point
+        rows.append(("feature", number, data))
+    return SourceRows(rows, problems)
 
 
-def point_of(feature: Any, number: int) -> tuple[Any, Any]:
-    where = f"feature {number}"
+def point_of(feature: Any) -> tuple[tuple[Any, Any], str | None]:
+    """A feature's point (longitude, latitude), or why it has none."""
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise ImportFileError(f"{where}: not a GeoJSON Feature")
+        return (None, None), _("not a GeoJSON Feature")
     geometry = feature.get("geometry")
     kind = geometry.get("type") if isinstance(geometry, dict) else None
     if kind != "Point":
-        raise ImportFileError(f"{where}: geometry: must be a Point, not {kind or 'missing'}")
+        return (None, None), _("must be a Point, not %(kind)s", kind=kind or _("missing"))
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list) or len(coordinates) not in (2, 3):
-        raise ImportFileError(f"{where}: geometry: coordinates must be [longitude, latitude]")
-    return coordinates[0], coordinates[1]
-
-
-def read_rows(path: Path, fmt: str) -> list[SourceRow]:
-    text = decode_text(path.read_bytes())
-    return read_csv_rows(text) if fmt == "csv" else read_geojson_rows(text)
+        return (None, None), _("coordinates must be [longitude, latitude]")
+    return (coordinates[0], coordinates[1]), None
 
 
 # --- validating and writing -------------------------------------------------------------
@@ -244,7 +407,7 @@ class BatchGridLocator:
 def points_of(rows: list[SourceRow]) -> list[tuple[float, float]]:
     """The distinct valid-looking points of the rows (the validator judges them properly)."""
     points: set[tuple[float, float]] = set()
-    for _where, data in rows:
+    for _place, _number, data in rows:
         try:
             point = (float(data.get("longitude")), float(data.get("latitude")))
         except (TypeError, ValueError):
@@ -258,39 +421,67 @@ def validate_rows(
     rows: list[SourceRow],
     sites: dict[str, int] | None = None,
     progress: Progress | None = None,
-) -> tuple[list[CleanAsset], list[str]]:
-    """Every row checked with one shared validator: the clean assets and every problem found."""
+    columns: dict[str, str] | None = None,
+) -> tuple[list[CleanAsset], list[Problem]]:
+    """Every row checked with one shared validator: the clean assets and every problem found,
+    each field named as the file names it (``columns``)."""
     locator = BatchGridLocator(GridLocator.from_database(), points_of(rows))
     validator = AssetValidator(locator, site_ids_by_name() if sites is None else sites)
+    named = FieldNames(columns or {})
     cleans: list[CleanAsset] = []
-    problems: list[str] = []
-    first_line: dict[str, str] = {}
+    problems: list[Problem] = []
+    first_place: dict[str, tuple[str, int]] = {}
     with progress(rows, len(rows)) if progress else nullcontext(rows) as items:
-        for where, data in items:
-            if "_problem" in data:
-                problems.append(f"{where}: row: {data['_problem']}")
-                continue
+        for place, number, data in items:
+            unread = data.pop("_problems", None)
             try:
                 clean = validator.validate(data)
             except AssetValidationError as error:
+                errors = {**error.errors, **(unread or {})}
+                if "kind" in errors:  # attributes were checked against some other kind
+                    errors = {k: v for k, v in errors.items() if not k.startswith("attributes.")}
                 problems.extend(
-                    f"{where}: {name}: {reason}" for name, reason in error.errors.items()
+                    Problem(place, number, named(name), str(reason))
+                    for name, reason in errors.items()
                 )
                 continue
-            if clean.code in first_line:
-                problems.append(f"{where}: code: {clean.code} repeats {first_line[clean.code]}")
+            if unread:
+                problems.extend(
+                    Problem(place, number, named(name), reason) for name, reason in unread.items()
+                )
                 continue
-            first_line[clean.code] = where
+            if clean.code in first_place:
+                earlier = where(*first_place[clean.code])
+                reason = _("%(code)s repeats %(where)s", code=clean.code, where=earlier)
+                problems.append(Problem(place, number, named("code"), reason))
+                continue
+            first_place[clean.code] = (place, number)
             cleans.append(clean)
-    for code in sorted(existing_codes(first_line)):
-        problems.append(f"{first_line[code]}: code: an asset with code {code} exists already")
-    problems.sort(key=problem_order)
+    for code in sorted(existing_codes(first_place)):
+        place, number = first_place[code]
+        reason = _("an asset with code %(code)s exists already", code=code)
+        problems.append(Problem(place, number, named("code"), reason))
+    problems.sort(key=Problem.sort_key)
     return cleans, problems
 
 
-def problem_order(problem: str) -> tuple[int, str]:
-    label, _, rest = problem.partition(":")
-    return int(label.split()[-1]), rest
+def where(place: str, number: int) -> str:
+    """ "line 3", "row 3" or "feature 3" in the current language."""
+    label = PLACE_LABELS.get(place)
+    return f"{label if label is not None else place} {number}"
+
+
+class FieldNames:
+    """A validator's field name (``attributes.ports``) as the file names the column
+    (充电口数量), when it names it otherwise."""
+
+    def __init__(self, columns: dict[str, str]):
+        self.columns = columns
+
+    def __call__(self, name: str) -> str:
+        if not self.columns:
+            return name
+        return self.columns.get(name.removeprefix("attributes."), name)
 
 
 def clean_record(clean: CleanAsset, site_names: dict[int, str]) -> dict[str, Any]:
@@ -337,20 +528,59 @@ def bulk_insert(model, rows: list[dict[str, Any]]) -> None:
     spatial_bulk_insert(db.session, model.__table__, rows)
 
 
-def import_assets(path: Path, fmt: str | None = None, progress: Progress | None = None):
-    """Import every row of ``path`` in one transaction, or nothing if any row is bad."""
+# --- importing ---------------------------------------------------------------------------
+
+
+def import_assets(
+    path: Path,
+    fmt: str | None = None,
+    progress: Progress | None = None,
+    sheet: str | None = None,
+) -> ImportResult:
+    """Import every row of ``path`` in one transaction, or nothing if any row is bad. A file
+    that cannot be read at all raises ImportFileProblem."""
     with gc_paused():
-        rows = read_rows(path, format_of(path, fmt))
+        source = read_rows(path, format_of(path, fmt), sheet)
         sites = site_ids_by_name()
-        if len(rows) <= PROGRESS_THRESHOLD:
+        if len(source.rows) <= PROGRESS_THRESHOLD:
             progress = None
-        cleans, problems = validate_rows(rows, sites, progress)
+        cleans, problems = validate_rows(source.rows, sites, progress, source.columns)
+        problems = sorted([*source.problems, *problems], key=Problem.sort_key)
         if problems:
             db.session.rollback()
             return ImportResult(0, problems)
         count = insert_assets(cleans, "import", {site_id: name for name, site_id in sites.items()})
         db.session.commit()
     return ImportResult(count, [])
+
+
+def check_file(path: Path, options: dict[str, Any]) -> ImportCheck:
+    """What importing ``path`` would write, or every problem; writes nothing (the Imports
+    page and ``assets import --dry-run``). Options: ``format``, ``sheet``."""
+    try:
+        with gc_paused():
+            source = read_rows(path, format_of(path, options.get("format")), options.get("sheet"))
+            cleans, problems = validate_rows(source.rows, columns=source.columns)
+    except ImportFileProblem as error:
+        return ImportCheck("assets", problems=[error.problem])
+    finally:
+        db.session.rollback()
+    problems = [*source.problems, *problems]
+    if problems:
+        return ImportCheck("assets", problems=sorted(problems, key=Problem.sort_key))
+    return ImportCheck("assets", count=len(cleans), summary={"new": len(cleans)})
+
+
+def apply_file(path: Path, options: dict[str, Any]) -> ImportCheck:
+    """Import ``path``: every row in one transaction, committed, or nothing."""
+    try:
+        result = import_assets(path, options.get("format"), sheet=options.get("sheet"))
+    except ImportFileProblem as error:
+        db.session.rollback()
+        return ImportCheck("assets", problems=[error.problem])
+    if result.problems:
+        return ImportCheck("assets", problems=result.problems)
+    return ImportCheck("assets", count=result.imported, summary={"new": result.imported})
 
 
 @contextmanager
@@ -388,26 +618,148 @@ def export_records() -> Iterator[dict[str, Any]]:
         yield record_of(asset, float(longitude), float(latitude), grid, site)
 
 
+YES, NO = _l("Yes"), _l("No")
+# Characters XML 1.0 cannot hold (and the carriage return, which XML readers turn into a line
+# feed): written as Excel writes them, _x000D_, and read back by core.tables.
+XLSX_ESCAPED = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f]")
+# An export's workbook is the same bytes for the same rows: fixed timestamps inside and out.
+XLSX_TIMESTAMP = (2000, 1, 1, 0, 0, 0)
+XLSX_WIDE_COLUMNS = {"name": 28, "site": 20, "address": 30, "notes": 30, "manufacturer": 24}
+
+
+class ExportWords:
+    """How an export in ``language`` writes its header and its kinds, statuses and booleans:
+    ``en`` as stored (what programs read), ``zh`` as the Chinese pages show them."""
+
+    def __init__(self, language: str = "en"):
+        self.columns = csv_columns()
+        if language == "en":
+            self.header = list(self.columns)
+            self.kinds: dict[str, str] = {}
+            self.statuses: dict[str, str] = {}
+            self.yes, self.no = "true", "false"
+            self.sheet = "Assets"
+            return
+        with force_locale(language):
+            labels = column_labels()
+            self.header = [str(labels[column]) for column in self.columns]
+            self.kinds = {name: str(kind.label) for name, kind in KINDS.items()}
+            self.statuses = {str(status): str(label) for status, label in STATUS_LABELS.items()}
+            self.yes, self.no = str(YES), str(NO)
+            self.sheet = str(_l("Assets"))
+
+    def rows(self, records: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+        """Each record's values in column order, words in this language, other values as
+        stored (floats, whole numbers, text, None)."""
+        columns = self.columns
+        attribute_names = all_attribute_names()
+        for record in records:
+            attributes = record["attributes"]
+            flat = {**record, **{name: attributes.get(name) for name in attribute_names}}
+            flat["kind"] = self.kinds.get(flat["kind"], flat["kind"])
+            flat["status"] = self.statuses.get(flat["status"], flat["status"])
+            values = [flat.get(column) for column in columns]
+            yield [
+                (self.yes if value else self.no) if isinstance(value, bool) else value
+                for value in values
+            ]
+
+
 def csv_cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
     return str(value)
 
 
-def export_csv(records: Iterable[dict[str, Any]]) -> str:
-    columns = csv_columns()
-    attribute_names = all_attribute_names()
+def export_csv(records: Iterable[dict[str, Any]], language: str = "en") -> str:
+    """CSV; in Chinese it starts with the byte order mark, so that Excel reads it as UTF-8."""
+    words = ExportWords(language)
     buffer = io.StringIO(newline="")
+    if language != "en":
+        buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for record in records:
-        flat = {**record, **{name: record["attributes"].get(name) for name in attribute_names}}
-        writer.writerow([csv_cell(flat.get(column)) for column in columns])
+    writer.writerow(words.header)
+    for values in words.rows(records):
+        writer.writerow([csv_cell(value) for value in values])
     return buffer.getvalue()
+
+
+def export_xlsx(records: Iterable[dict[str, Any]], language: str = "en") -> bytes:
+    """One sheet: a bold, frozen header row; text cells for text (codes and registration
+    numbers keep their zeros, a leading = stays text), numbers for coordinates (written in
+    full, read back exactly) and counts, date cells for dates."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    words = ExportWords(language)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(words.sheet)
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(words.columns, start=1):
+        width = XLSX_WIDE_COLUMNS.get(column, 14)
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    bold = Font(bold=True)
+    header = []
+    for label in words.header:
+        cell = WriteOnlyCell(sheet, value=label)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    dates = {index for index, column in enumerate(words.columns) if column == "installed_on"}
+    for values in words.rows(records):
+        sheet.append(
+            [xlsx_cell(sheet, value, index in dates) for index, value in enumerate(values)]
+        )
+    return deterministic_workbook(workbook)
+
+
+def xlsx_cell(sheet, value: Any, is_date: bool):
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        # openpyxl writes floats with 16 significant digits; repr gives every one needed.
+        cell = WriteOnlyCell(sheet, value=repr(value))
+        cell.data_type = "n"
+        return cell
+    if is_date:
+        cell = WriteOnlyCell(sheet, value=date.fromisoformat(value))
+        cell.number_format = "yyyy-mm-dd"
+        return cell
+    text = XLSX_ESCAPED.sub(lambda match: f"_x{ord(match.group()):04X}_", str(value))
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"  # never a formula, whatever it starts with
+    return cell
+
+
+def deterministic_workbook(workbook) -> bytes:
+    """The workbook's bytes, the same for the same contents: its own created and modified
+    times and every zip entry's time are fixed."""
+    from datetime import datetime
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    moment = datetime(*XLSX_TIMESTAMP)
+    workbook.properties.creator = "Safety Asset Registry"
+    workbook.properties.created = workbook.properties.modified = moment
+    written = io.BytesIO()
+    ExcelWriter(workbook, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED)).save()
+    fixed = io.BytesIO()
+    with (
+        zipfile.ZipFile(written) as source,
+        zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            info = zipfile.ZipInfo(entry.filename, date_time=XLSX_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(entry))
+    return fixed.getvalue()
 
 
 def geojson_feature(record: dict[str, Any], attribute_names: list[str]) -> dict[str, Any]:
@@ -432,40 +784,12 @@ def export_geojson(records: Iterable[dict[str, Any]]) -> str:
     return '{"type": "FeatureCollection", "features": [\n' + body + ("\n" if lines else "") + "]}\n"
 
 
-def export_assets(fmt: str) -> str:
+def export_assets(fmt: str, language: str = "en") -> str | bytes:
+    """Every asset as ``fmt``: CSV text, GeoJSON text (always as stored: programs read it)
+    or the bytes of an .xlsx workbook."""
     records = export_records()
-    return export_csv(records) if fmt == "csv" else export_geojson(records)
-
-
-# --- the Imports page's view of this importer (core.importing) ----------------------------
-
-
-def problem_from_text(text: str) -> Problem:
-    where, _, rest = text.partition(": ")
-    place, _, number = where.partition(" ")
-    field_name, _, reason = rest.partition(": ")
-    if not reason:
-        field_name, reason = "", rest
-    return Problem(place, int(number) if number.isdigit() else None, field_name or None, reason)
-
-
-def check_file(path: Path, options: dict[str, Any]) -> ImportCheck:
-    try:
-        rows = read_rows(path, format_of(path, options.get("format")))
-        cleans, problems = validate_rows(rows)
-    except ImportFileError as error:
-        return ImportCheck("assets", problems=[Problem("file", None, None, str(error))])
-    finally:
-        db.session.rollback()
-    if problems:
-        return ImportCheck("assets", problems=[problem_from_text(text) for text in problems])
-    return ImportCheck("assets", count=len(cleans), summary={"new": len(cleans)})
-
-
-def apply_file(path: Path, options: dict[str, Any]) -> ImportCheck:
-    try:
-        result = import_assets(path, options.get("format"))
-    except ImportFileError as error:
-        return ImportCheck("assets", problems=[Problem("file", None, None, str(error))])
-    problems = [problem_from_text(text) for text in result.problems]
-    return ImportCheck("assets", count=result.imported, problems=problems)
+    if fmt == "xlsx":
+        return export_xlsx(records, language)
+    if fmt == "csv":
+        return export_csv(records, language)
+    return export_geojson(records)

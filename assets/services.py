@@ -41,6 +41,28 @@ BASE_FIELDS = (
     "serial_number",
     "notes",
 )
+# How the pages name each field (and the Chinese or English column headers of a table file).
+FIELD_LABELS = {
+    "code": _l("Code"),
+    "kind": _l("Kind"),
+    "name": _l("Name"),
+    "longitude": _l("Longitude"),
+    "latitude": _l("Latitude"),
+    "site": _l("Site"),
+    "address": _l("Address"),
+    "status": _l("Status"),
+    "installed_on": _l("Installed on"),
+    "manufacturer": _l("Manufacturer"),
+    "model": _l("Model"),
+    "serial_number": _l("Serial number"),
+    "notes": _l("Notes"),
+    "grid": _l("Grid"),
+}
+STATUS_LABELS = {
+    AssetStatus.ACTIVE: _l("Active"),
+    AssetStatus.FAULTY: _l("Faulty"),
+    AssetStatus.RETIRED: _l("Retired"),
+}
 
 
 # The list filters' value for "in no grid".

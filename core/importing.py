@@ -45,6 +45,7 @@ SUMMARY_LABELS = {
     "assets_moved": _l("assets moving to another grid"),
     "hazards_moved": _l("hazards moving to another grid"),
     "companies_new": _l("new property companies"),
+    "companies_updated": _l("property companies updated"),
 }
 
 

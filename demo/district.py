@@ -390,10 +390,10 @@ def add_assets(assets: list[dict[str, Any]]) -> int:
     if not missing:
         return 0
     sites = site_ids_by_name()
-    rows = [(f"demo asset {index}", data) for index, data in enumerate(missing, 1)]
+    rows = [("demo asset", index, data) for index, data in enumerate(missing, 1)]
     cleans, problems = asset_io.validate_rows(rows, sites)
     if problems:
-        raise ValueError("the demo data is invalid: " + "; ".join(problems[:5]))
+        raise ValueError("the demo data is invalid: " + "; ".join(map(str, problems[:5])))
     return asset_io.insert_assets(cleans, "create", {i: name for name, i in sites.items()})
 
 

@@ -193,7 +193,10 @@ def test_code_already_in_database(app, runner, site, tmp_path):
     ("content", "expected"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "binary file"),
-        (b"\xff\xfe\xfdcode,kind\n", "not UTF-8"),
+        (
+            b"\xff\xfe\xfdcode,kind\n",
+            "line 1: byte 0xff (byte offset 0) cannot be read as UTF-8 or GB18030",
+        ),
         (b"", "empty"),
         (b"code,kind,name,longitude\nCS-001,charging_station,x,119.15\n", "latitude"),
         (b"code,kind,name,longitude,latitude,colour\n", "unknown column(s): colour"),

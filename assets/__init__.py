@@ -24,7 +24,8 @@ def init_app(app: Flask, api: Api) -> None:
         Importer(
             name="grids",
             label=_l("Grids"),
-            extensions=grid_import.EXTENSIONS,
+            # A Shapefile is several files: the page takes them zipped.
+            extensions=tuple(ext for ext in grid_import.EXTENSIONS if ext != ".shp"),
             check=grid_import.check_grid_file,
             apply=grid_import.apply_grid_file,
             order=1,

@@ -70,9 +70,15 @@ def upload_file():
     file = request.files.get("file")
     if file is None or not file.filename:
         return render_index({"file": _("Choose a file to upload.")}, importer.name, 400)
-    if extension_of(file.filename) not in importer.extensions:
+    extension = extension_of(file.filename)
+    if extension not in importer.extensions:
         accepted = ", ".join(importer.extensions)
         message = _("This file type cannot be imported here; use %(types)s.", types=accepted)
+        if extension == ".shp":
+            message = _(
+                "A Shapefile is several files (.shp, .shx, .dbf, .prj): upload them together "
+                "as one .zip."
+            )
         return render_index({"file": message}, importer.name, 400)
     options = {
         option.name: value

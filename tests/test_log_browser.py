@@ -43,12 +43,19 @@ WAIT_MS = 30_000
 ASSET = INSIDE_G1_01
 METRES_NORTH = 1 / 111_195  # degrees of latitude per metre
 EXIF_TIME = "2026:03:10 09:41:27"
-# The form's draft on the phone (IndexedDB) holds these photos and notes.
+# Whether the phone has kept the draft with these photos and notes. wait_for_function takes a
+# returned Promise as a truthy answer at once, so each poll reads the store for the next one
+# and answers with what the previous read found.
 DRAFT_KEPT = """({photos, notes}) => {
   const form = document.getElementById('log-form');
   const id = document.body.dataset.user + ':' + form.dataset.inspection;
-  return SAR.store.get('drafts', id).then(
-    draft => Boolean(draft) && draft.photos.length === photos && draft.values.notes === notes);
+  const wanted = JSON.stringify([id, photos, notes]);
+  window.__draftKept = window.__draftKept || {};
+  SAR.store.get('drafts', id).then(draft => {
+    window.__draftKept[wanted] =
+      Boolean(draft) && draft.photos.length === photos && draft.values.notes === notes;
+  });
+  return window.__draftKept[wanted] === true;
 }"""
 
 

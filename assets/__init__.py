@@ -13,6 +13,7 @@ def init_app(app: Flask, api: Api) -> None:
     from assets.grids import LocatedRecords, register_located
     from assets.models import Asset
     from core.importing import Importer, ImportOption, register_importer
+    from core.tables import FILE_FORMATS
 
     app.register_blueprint(views.bp)
     app.register_blueprint(grid_cli.bp)
@@ -69,7 +70,7 @@ def init_app(app: Flask, api: Api) -> None:
         Importer(
             name="assets",
             label=_l("Assets"),
-            extensions=(".csv", ".xlsx", ".geojson", ".json"),
+            extensions=tuple(FILE_FORMATS),
             check=asset_io.check_file,
             apply=asset_io.apply_file,
             order=3,

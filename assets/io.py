@@ -62,11 +62,17 @@ from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import bulk_insert as spatial_bulk_insert
 from core.spatial import deferred_spatial_index, latitude_of, longitude_of
-from core.tables import decode_text, file_problem, header_key, map_header, read_table
+from core.tables import (
+    decode_text,
+    file_problem,
+    format_of,
+    header_key,
+    map_header,
+    read_table,
+)
 
 FORMATS = ("csv", "geojson", "xlsx")
 LANGUAGES = ("en", "zh")
-EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
 REQUIRED_COLUMNS = ("code", "kind", "name", "longitude", "latitude")
 PROPERTY_FIELDS = tuple(name for name in BASE_FIELDS if name not in ("longitude", "latitude"))
 PROGRESS_THRESHOLD = 1000
@@ -111,21 +117,6 @@ def column_labels() -> dict[str, Any]:
         for attribute in kind.fields:
             labels.setdefault(attribute.name, attribute.label)
     return {column: labels[column] for column in csv_columns()}
-
-
-def format_of(path: Path, forced: str | None = None) -> str:
-    if forced:
-        return forced
-    fmt = EXTENSIONS.get(path.suffix.lower())
-    if fmt is None:
-        raise file_problem(
-            _(
-                "cannot tell the format of %(name)s: use a .csv, .xlsx or .geojson file, "
-                "or --format",
-                name=path.name,
-            )
-        )
-    return fmt
 
 
 # --- names and values as people write them ----------------------------------------------------

@@ -40,10 +40,17 @@ from core.audit import changed_fields, record_change
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import point_value
-from core.tables import decode_text, file_problem, header_key, map_header, read_table
+from core.tables import (
+    FILE_FORMATS,
+    decode_text,
+    file_problem,
+    format_of,
+    header_key,
+    map_header,
+    read_table,
+)
 
-EXTENSIONS = (".csv", ".xlsx", ".geojson", ".json")
-FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
+EXTENSIONS = tuple(FILE_FORMATS)
 COLUMNS = (
     "name",
     "address",
@@ -97,21 +104,6 @@ class SitePlan:
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-def format_of(path: Path, forced: str | None) -> str:
-    if forced:
-        return forced
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise file_problem(
-            _(
-                "cannot tell the format of %(name)s: use a .csv, .xlsx or .geojson file, "
-                "or --format",
-                name=path.name,
-            )
-        )
-    return fmt
 
 
 def read_source(path: Path, options: dict[str, Any]) -> tuple[list, list[Problem], dict]:

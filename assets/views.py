@@ -22,6 +22,7 @@ from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, Grid, Site
 from assets.sections import asset_sections
 from assets.services import (
+    FIELD_LABELS,
     NO_GRID,
     DuplicateCodeError,
     asset_by_code,
@@ -152,23 +153,7 @@ def asset_or_404(code: str) -> Asset:
     return asset
 
 
-HISTORY_FIELD_LABELS = {
-    "code": _l("Code"),
-    "kind": _l("Kind"),
-    "name": _l("Name"),
-    "longitude": _l("Longitude"),
-    "latitude": _l("Latitude"),
-    "grid": _l("Grid"),
-    "site": _l("Site"),
-    "address": _l("Address"),
-    "status": _l("Status"),
-    "installed_on": _l("Installed on"),
-    "manufacturer": _l("Manufacturer"),
-    "model": _l("Model"),
-    "serial_number": _l("Serial number"),
-    "notes": _l("Notes"),
-    "attributes": _l("Attributes"),
-}
+HISTORY_FIELD_LABELS = {**FIELD_LABELS, "attributes": _l("Attributes")}
 HISTORY_ACTION_LABELS = {
     "create": _l("Created"),
     "import": _l("Imported"),

@@ -66,6 +66,26 @@ def file_problem(reason: str, place: str = "file", number: int | None = None) ->
     return ImportFileProblem(Problem(place, number, None, reason))
 
 
+# The files a table import reads, by extension (GeoJSON is read by the importer itself).
+FILE_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson"}
+
+
+def format_of(path: Path, forced: str | None = None) -> str:
+    """``forced`` (a --format given), else the format the extension says, else a problem."""
+    if forced:
+        return forced
+    fmt = FILE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise file_problem(
+            _(
+                "cannot tell the format of %(name)s: use a .csv, .xlsx or .geojson file, "
+                "or --format",
+                name=path.name,
+            )
+        )
+    return fmt
+
+
 def read_table(path: Path, sheet: str | None = None, fmt: str | None = None) -> Table:
     """The table in ``path``: a CSV file or the first (or the named) sheet of a workbook,
     told apart by the extension unless ``fmt`` ("csv" or "xlsx") says."""

@@ -143,7 +143,7 @@
       map.sarCluster = L.markerClusterGroup({
         chunkedLoading: true,
         showCoverageOnHover: false,
-        maxClusterRadius: 60,
+        maxClusterRadius: 80,
         iconCreateFunction: clusterIcon,
       });
       SAR.register("clusters", map.sarCluster);

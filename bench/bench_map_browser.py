@@ -34,7 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 DRAWN = """() => {
   let total = 0;
   document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
-    total += Number(icon.textContent);
+    total += Number(icon.querySelector('[data-count]').dataset.count);
   });
   return total + document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
 }"""

@@ -45,7 +45,12 @@ from hazards.services import (
     describe,
 )
 from maps.coords import wgs84_to_gcj02, wgs84_to_gcj02_arrays
-from maps.status import MAP_STATUS_LABELS, MAP_STATUSES, neighbour_assets_query
+from maps.status import (
+    MAP_STATUS_LABELS,
+    MAP_STATUS_SYMBOLS,
+    MAP_STATUSES,
+    neighbour_assets_query,
+)
 
 # --- Vendored front-end files ---------------------------------------------------------------
 
@@ -239,7 +244,7 @@ DistrictMap._template = folium.template.Template(
             }
         );
         {%- if this.control_scale %}
-        L.control.scale().addTo({{ this.get_name() }});
+        L.control.scale({imperial: false}).addTo({{ this.get_name() }});
         {%- endif %}
         SAR.ready({{ this.get_name() }});
         window.sarMap = {{ this.get_name() }};
@@ -332,7 +337,7 @@ class LocateMe(MacroElement):
 
 KIND_SHAPES = {"charging_station": "circle", "elevator_blocker": "square"}
 DEFAULT_SHAPE = "diamond"
-SEVERITY_COLOURS = {"major": "#c62828", "general": "#ef8f00"}
+SEVERITY_COLOURS = {"major": "#c62828", "general": "#b45309"}  # >= 3:1 on a white map
 # Overdue inspections per grid: (lowest count, fill colour, legend label).
 CHOROPLETH_CLASSES = (
     (0, "#f7f7f7", "0"),
@@ -413,6 +418,7 @@ def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:
         "kind": drawn.kind,
         "shape": kind_shape(drawn.kind),
         "statuses": list(MAP_STATUSES),
+        "symbols": [MAP_STATUS_SYMBOLS[status] for status in MAP_STATUSES],
         **drawn.columns(),
     }
     options = {
@@ -429,7 +435,13 @@ def grid_features(
 ) -> dict[str, Any]:
     features = []
     for grid in grids:
-        properties: dict[str, Any] = {"code": grid.code}
+        shape = projector.geometry(to_shape(grid.boundary))
+        centre = shape.representative_point()  # inside the grid, whatever its shape
+        properties: dict[str, Any] = {
+            "code": grid.code,
+            "label": str(Markup("{} {}").format(grid.code, grid.name)),
+            "centre": [round(centre.y, 6), round(centre.x, 6)],
+        }
         tooltip = Markup("<strong>{}</strong> {}").format(grid.code, grid.name)
         if overdue is not None:
             count = overdue.get(grid.id, 0)
@@ -439,7 +451,7 @@ def grid_features(
         features.append(
             {
                 "type": "Feature",
-                "geometry": mapping(projector.geometry(to_shape(grid.boundary))),
+                "geometry": mapping(shape),
                 "properties": properties,
             }
         )
@@ -515,21 +527,29 @@ def hazard_layers(rows, projector: Projector) -> list[DataLayer]:
     ]
 
 
+def status_chip(map_status: str) -> Markup:
+    """The status's symbol on its colour, its name for screen readers and on hover."""
+    label = MAP_STATUS_LABELS[map_status]
+    return Markup(
+        '<span class="sar-chip sar-status-{}" title="{}">'
+        '<span aria-hidden="true">{}</span><span class="sar-hidden">{}</span></span>'
+    ).format(map_status, label, MAP_STATUS_SYMBOLS[map_status], label)
+
+
 def asset_popup_html(
     asset: Asset,
     map_status: str,
     next_due: date | None,
     open_hazards: int,
     logging_link: bool,
+    reasons: Sequence[str] = (),
 ) -> str:
-    """An asset's popup: code, name, kind, status, next due date, open hazards and links."""
-    status_text = Markup("{} · {}").format(
-        STATUS_LABELS.get(asset.status, asset.status), MAP_STATUS_LABELS[map_status]
-    )
+    """An asset's popup: code, its map status as a chip and the reasons in words, name,
+    kind, condition, next due date, open hazards and links. White, whatever the status."""
     rows = [
         (_("Name"), asset.name),
         (_("Kind"), kind_label(asset.kind)),
-        (_("Status"), status_text),
+        (_("Condition"), STATUS_LABELS.get(asset.status, asset.status)),
         (_("Next due"), next_due.isoformat() if next_due else "—"),
         (_("Open hazards"), str(open_hazards)),
     ]
@@ -549,12 +569,24 @@ def asset_popup_html(
                 url_for("inspections.log_for_asset", code=asset.code), _("Log inspection")
             )
         )
+    reason = Markup(" · ").join(
+        Markup('<span class="sar-reason">{}</span>').format(word) for word in reasons
+    )
     return str(
         Markup(
-            '<div class="sar-popup sar-status-{}" data-code="{}">'
-            '<span class="sar-popup-title">{}</span><table>{}</table>'
+            '<div class="sar-popup" data-code="{}" data-status="{}">'
+            '<span class="sar-popup-title">{}</span>'
+            '<p class="sar-popup-status">{} {}</p><table>{}</table>'
             '<p class="sar-popup-links">{}</p></div>'
-        ).format(map_status, asset.code, asset.code, body, Markup(" · ").join(links))
+        ).format(
+            asset.code,
+            map_status,
+            asset.code,
+            status_chip(map_status),
+            reason,
+            body,
+            Markup(" · ").join(links),
+        )
     )
 
 
@@ -588,6 +620,7 @@ def render_parts(folium_map: folium.Map) -> MapParts:
 # Before a district has grids or assets its maps show the whole country (latitude, longitude).
 COUNTRY_VIEW = ((35.0, 104.0), 4)
 DISTRICT_ZOOM = 13
+NEAR_ZOOM = 15  # from here in, the second-level grids are labelled instead of the first
 
 
 @dataclass
@@ -655,7 +688,7 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
             "grids:2",
             _("Second-level grids"),
             grid_features(level2, projector, None),
-            {"weight": 1, "dashArray": "4 3"},
+            {"weight": 1, "dashArray": "4 3", "labelLevel": 2, "nearZoom": NEAR_ZOOM},
         )
     )
     folium_map.add_child(
@@ -664,14 +697,14 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
             "grids:1",
             _("First-level grids"),
             grid_features(level1, projector, None),
-            {"weight": 3},
+            {"weight": 3, "labelLevel": 1, "nearZoom": NEAR_ZOOM},
         )
     )
     for layer in hazard_layers(data.hazards, projector):
         folium_map.add_child(layer)
     for drawn in data.assets:
         folium_map.add_child(asset_layer(drawn))
-    folium_map.add_child(folium.LayerControl(collapsed=False))
+    folium_map.add_child(folium.LayerControl(collapsed=False))  # folded on phones: map.js
     folium_map.add_child(LocateMe(gcj02=projector.shift, status_id="locate-status"))
     bounds = bounds_of(data.assets) or grid_bounds(data.grids, projector)
     if bounds:

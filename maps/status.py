@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -40,6 +42,9 @@ MAP_STATUS_LABELS = {
     GREEN: _l("In order"),
     GREY: _l("Retired"),
 }
+# The symbol drawn inside a marker, its legend swatch and its popup chip: status is never
+# told by colour alone.
+MAP_STATUS_SYMBOLS = {RED: "!", ORANGE: "\u25f7", GREEN: "\u2713", GREY: "\u00d7"}
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,81 @@ def asset_popup_facts_query(code: str, user: User | None, today: date | None = N
         map_status_expression(scope, today).label("map_status"),
         next_due.label("next_due"),
         open_hazards.label("open_hazards"),
+        *reason_columns(scope, today),
     ).where(and_(*clauses))
+
+
+def _first_due(scope: Scope, clause: ColumnElement[bool]):
+    return (
+        select(func.min(Inspection.due_on))
+        .where(Inspection.asset_id == Asset.id, scope.inspections, clause)
+        .scalar_subquery()
+    )
+
+
+def _first_hazard(scope: Scope, severity: str):
+    return (
+        select(func.min(Hazard.code))
+        .where(
+            Hazard.asset_id == Asset.id,
+            open_hazard_clause(),
+            scope.hazards,
+            Hazard.severity == severity,
+        )
+        .scalar_subquery()
+    )
+
+
+def reason_columns(scope: Scope, today: date) -> list[ColumnElement[Any]]:
+    """The facts behind the outer query's asset's map status, on the same conditions as
+    ``map_status_expression``: its oldest overdue due date, its first open major hazard,
+    its first due-soon date and its first open general hazard (see ``StatusReasons``)."""
+    return [
+        _first_due(scope, overdue_clause(today)).label("oldest_overdue"),
+        _first_hazard(scope, HazardSeverity.MAJOR).label("major_hazard"),
+        _first_due(scope, due_soon_clause(today)).label("first_due_soon"),
+        _first_hazard(scope, HazardSeverity.GENERAL).label("general_hazard"),
+    ]
+
+
+@dataclass(frozen=True)
+class StatusReasons:
+    """Why an asset has its map status, in words: what ``reason_columns`` found."""
+
+    map_status: str
+    faulty: bool
+    oldest_overdue: date | None
+    major_hazard: str | None
+    first_due_soon: date | None
+    general_hazard: str | None
+
+    def words(self, today: date) -> list[str]:
+        """ "Overdue 14 days", "Faulty", "Major hazard HZ-…" (red); "Due in 3 days",
+        "General hazard HZ-…" (orange); "In order"; "Retired". Plain text: escape it."""
+        if self.map_status == GREY:
+            return [_("Retired")]
+        if self.map_status == GREEN:
+            return [_("In order")]
+        if self.map_status == RED:
+            words = []
+            if self.oldest_overdue is not None:
+                days = (today - self.oldest_overdue).days
+                words.append(ngettext("Overdue %(num)d day", "Overdue %(num)d days", days))
+            if self.faulty:
+                words.append(_("Faulty"))
+            if self.major_hazard:
+                words.append(_("Major hazard %(code)s", code=self.major_hazard))
+            return words
+        words = []
+        if self.first_due_soon is not None:
+            days = (self.first_due_soon - today).days
+            if days <= 0:
+                words.append(_("Due today"))
+            else:
+                words.append(ngettext("Due in %(num)d day", "Due in %(num)d days", days))
+        if self.general_hazard:
+            words.append(_("General hazard %(code)s", code=self.general_hazard))
+        return words
 
 
 def open_hazards_query(user: User | None = None) -> Select:

@@ -16,15 +16,17 @@ from accounts.access import is_staff
 from accounts.models import Contractor, Role
 from accounts.scope import requested_grid
 from assets.kinds import KINDS
-from assets.models import Grid
+from assets.models import AssetStatus, Grid
 from core.clock import district_today
 from core.extensions import db
 from maps import build
 from maps.status import (
     MAP_STATUS_LABELS,
+    MAP_STATUS_SYMBOLS,
     MAP_STATUSES,
     NO_GRID,
     MapFilters,
+    StatusReasons,
     asset_popup_facts_query,
     map_assets_query,
     open_hazards_query,
@@ -69,6 +71,7 @@ def filters_from_request() -> MapFilters:
 @dataclass
 class Legend:
     statuses: dict[str, str]
+    symbols: dict[str, str]
     shapes: list[tuple[str, str]]
     severities: dict[str, str]
     choropleth: list[tuple[str, str]]
@@ -79,6 +82,7 @@ def legend() -> Legend:
 
     return Legend(
         statuses={status: str(MAP_STATUS_LABELS[status]) for status in MAP_STATUSES},
+        symbols=MAP_STATUS_SYMBOLS,
         shapes=[(build.kind_shape(name), str(kind.label)) for name, kind in KINDS.items()],
         severities={
             severity: str(SEVERITY_LABELS[severity]) for severity in build.SEVERITY_COLOURS
@@ -151,15 +155,18 @@ def district():
 @bp.get("/map/popup/<code>")
 def asset_popup(code: str):
     """The popup of one asset the user may see on the map (HTML, every value escaped)."""
-    row = db.session.execute(asset_popup_facts_query(code, current_user)).first()
+    today = district_today()
+    row = db.session.execute(asset_popup_facts_query(code, current_user, today)).first()
     if row is None:
         abort(404, description=_("No asset has the code %(code)s.", code=code))
-    asset, map_status, next_due, open_hazards = row
+    asset, map_status, next_due, open_hazards, *facts = row
+    reasons = StatusReasons(map_status, asset.status == AssetStatus.FAULTY, *facts)
     html = build.asset_popup_html(
         asset,
         map_status,
         next_due,
         open_hazards or 0,
         logging_link=current_user.has_role(Role.CONTRACTOR),
+        reasons=reasons.words(today),
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}

@@ -158,11 +158,12 @@ def served(app) -> Iterator[str]:
 
 WAIT_MS = 30_000
 
-# The district map: markers and cluster icons on screen: clusters count their children.
+# The district map: markers and cluster icons on screen: clusters count their children
+# (data-count: the text says how many have the worst status, then "/" all).
 COUNT_DRAWN = """() => {
   let total = 0;
   document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
-    total += Number(icon.textContent);
+    total += Number(icon.querySelector('[data-count]').dataset.count);
   });
   total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
   return total;
@@ -170,7 +171,7 @@ COUNT_DRAWN = """() => {
 DRAWN_READY = """(expected) => {
   let total = 0;
   document.querySelectorAll('.leaflet-marker-icon.sar-cluster').forEach(icon => {
-    total += Number(icon.textContent);
+    total += Number(icon.querySelector('[data-count]').dataset.count);
   });
   total += document.querySelectorAll('.leaflet-marker-icon.sar-marker').length;
   return total === expected;

@@ -4,6 +4,7 @@ app served on 127.0.0.1 by a real server in a thread. Every request that would l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +24,18 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
+    with playwright_api.sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
     # bin/test installs Debian's chromium: a missing browser fails, it is never skipped
     assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +227,125 @@ def test_browser_gcj02_matches_the_server(officer_page):
     for (longitude, latitude), (gcj, back) in zip(points, shifted, strict=True):
         assert gcj == pytest.approx(list(wgs84_to_gcj02(longitude, latitude)), abs=1e-9)
         assert distance_m(back[0], back[1], longitude, latitude) < 2.0
+
+
+# --- Reading the map at a glance, on a wide screen and on a phone, in both languages --------
+
+SCREENS = {
+    "desktop": lambda playwright: {"viewport": {"width": 1440, "height": 900}},
+    "phone": lambda playwright: {
+        **{
+            key: value
+            for key, value in playwright.devices["Pixel 7"].items()
+            if key != "default_browser_type"
+        },
+        "geolocation": {"longitude": 119.16, "latitude": 36.71, "accuracy": 8},
+        "permissions": ["geolocation"],
+    },
+}
+OVERDUE_WORDS = {"en": r"^Overdue \d+ days?$", "zh": r"^逾期 \d+ 天$"}
+
+CLUSTER_ICONS = """() => [...document.querySelectorAll('.leaflet-marker-icon.sar-cluster')]
+  .map(icon => { const box = icon.getBoundingClientRect();
+    return {worst: icon.querySelector('.sar-cluster-worst').textContent,
+            total: Number(icon.querySelector('[data-count]').dataset.count),
+            status: [...icon.classList].find(name => name.startsWith('sar-status-')),
+            box: [box.left, box.top, box.right, box.bottom]}; })"""
+
+
+class ScreenWatched(Watched):
+    """``Watched`` on a given screen (context options) reading a given language."""
+
+    def __init__(self, browser, base_url: str, options: dict):
+        self.base_url = base_url
+        self.context = browser.new_context(**options)
+        self.context.set_default_timeout(helpers.WAIT_MS)
+        self.left, self.errors, self.dialogs = [], [], []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        self.page.on("dialog", self._dialog)
+
+
+def overdue_code(demo_app) -> str:
+    from core.clock import district_today
+    from inspections.models import Inspection
+    from inspections.services import overdue_clause
+
+    with demo_app.app_context():
+        code = db.session.scalar(
+            select(Asset.code)
+            .join(Inspection, Inspection.asset_id == Asset.id)
+            .where(overdue_clause(district_today()), Asset.status == "active")
+            .order_by(Asset.code)
+            .limit(1)
+        )
+        db.session.remove()
+    assert code
+    return code
+
+
+def overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i, a in enumerate(boxes)
+        for j, b in enumerate(boxes[i + 1 :], start=i + 1)
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    ]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_map_reads_at_a_glance(playwright, browser, demo_server, demo_app, screen, language):
+    from demo.district import ACCOUNTS, OFFICER
+
+    watched = ScreenWatched(browser, demo_server, SCREENS[screen](playwright))
+    try:
+        password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+        watched.sign_in(OFFICER, password)
+        watched.context.request.get(demo_server + "/lang/" + language)
+        watched.open_map(expected=454)
+        page = watched.page
+        # one cluster layer: each icon counts its worst status, of all; none overlaps another
+        clusters = page.evaluate(CLUSTER_ICONS)
+        assert clusters
+        symbols = {"red": "!", "orange": "\u25f7", "green": "\u2713", "grey": "\u00d7"}
+        for cluster in clusters:
+            status = cluster["status"].removeprefix("sar-status-")
+            assert cluster["worst"].startswith(symbols[status])
+            assert 1 <= int(cluster["worst"][1:]) <= cluster["total"]
+        assert overlapping([cluster["box"] for cluster in clusters]) == []
+        # metric scale only; grid labels at the grids' centres
+        assert page.locator(".leaflet-control-scale-line").count() == 1
+        assert page.locator(".sar-grid-label").count() > 0
+        control = page.locator(".leaflet-control-layers")
+        legend = page.locator("#map-legend")
+        if screen == "desktop":
+            assert "leaflet-control-layers-expanded" in control.get_attribute("class")
+            box = legend.locator(".legend-list").first.bounding_box()
+            assert box["y"] + box["height"] <= 900  # beside the map, in the first view
+            assert legend.evaluate("node => node.open")
+        else:
+            assert "leaflet-control-layers-expanded" not in control.get_attribute("class")
+            assert not legend.evaluate("node => node.open")
+            legend.locator("summary").click()
+            assert legend.evaluate("node => node.open")
+        # an overdue asset's popup says so in words, on white
+        code = overdue_code(demo_app)
+        watched.open_map(f"?q={code}", expected=1)
+        page.click(f'.sar-marker[title="{code}"]')
+        popup = page.locator(f'.leaflet-popup-content .sar-popup[data-code="{code}"]')
+        popup.wait_for()
+        reasons = popup.locator(".sar-reason").all_inner_texts()
+        assert any(re.match(OVERDUE_WORDS[language], reason) for reason in reasons), reasons
+        assert popup.evaluate("node => getComputedStyle(node).backgroundColor") in (
+            "rgb(255, 255, 255)",
+            "rgba(0, 0, 0, 0)",
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"map-{screen}-{language}.png"))
+        assert helpers.serious_violations(page) == []
+        watched.assert_clean()
+    finally:
+        watched.close()

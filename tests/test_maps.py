@@ -588,3 +588,142 @@ def test_map_page_leaves_the_garbage_collector_on(client, auth, officer, status_
     assert gc.isenabled()
     assert client.get("/map?kind=nothing").status_code == 400
     assert gc.isenabled()
+
+
+# --- Reading the map at a glance: reasons, symbols, contrast, one cluster layer, labels ----------
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "reasons"),
+    [
+        ("CS-001", "red", ["Overdue 1 day"]),
+        ("CS-002", "red", ["Faulty"]),
+        ("CS-003", "red", ["Major hazard HZ-2026-0001"]),
+        ("CS-004", "orange", ["Due in 7 days"]),
+        ("CS-005", "orange", ["General hazard HZ-2026-0002"]),
+        ("CS-009", "green", ["In order"]),
+        ("CS-008", "grey", ["Retired"]),
+        ("EB-0001", "orange", ["Due today"]),
+    ],
+)
+def test_popup_says_why_in_words_on_white(
+    client, auth, officer, status_district, code, status, reasons
+):
+    sign_in(client, auth, officer)
+    html = client.get(f"/map/popup/{code}").get_data(as_text=True)
+    assert f'data-status="{status}"' in html
+    found = re.findall(r'<span class="sar-reason">([^<]*)</span>', html)
+    assert found == reasons
+    # the popup itself is never filled with the status colour: only its chip is
+    assert re.search(r'<div class="sar-popup"[^>]*>', html)
+    assert not re.search(r'<div class="sar-popup[^"]*sar-status-', html)
+    assert f'class="sar-chip sar-status-{status}"' in html
+    # the asset's condition and its map status are separate lines, no "Active · Overdue…"
+    assert " · Overdue, faulty" not in html
+
+
+def test_popup_counts_overdue_days_from_the_oldest_inspection(
+    app, client, auth, officer, status_district
+):
+    with app.app_context():
+        factories.gen_inspection("CS-001", TODAY - timedelta(days=14))
+        gen_hazard("HZ-2026-0009", "major", "CS-001")
+        db.session.commit()
+    sign_in(client, auth, officer)
+    html = client.get("/map/popup/CS-001").get_data(as_text=True)
+    found = re.findall(r'<span class="sar-reason">([^<]*)</span>', html)
+    assert found == ["Overdue 14 days", "Major hazard HZ-2026-0009"]
+
+
+def test_popup_reasons_are_translated(client, auth, officer, status_district):
+    auth.login(officer)
+    client.get("/lang/zh")
+    html = client.get("/map/popup/CS-001").get_data(as_text=True)
+    assert re.findall(r'<span class="sar-reason">([^<]*)</span>', html) == ["逾期 1 天"]
+    html = client.get("/map/popup/CS-003").get_data(as_text=True)
+    assert "重大隐患 HZ-2026-0001" in html
+
+
+def test_popup_reasons_escape_hazard_codes(app):
+    from assets.models import Asset
+    from maps.status import StatusReasons
+
+    reasons = StatusReasons("red", False, None, "<b>HZ</b>", None, None)
+    asset = Asset(code="CS-1", name="<i>x</i>", kind="charging_station", status="active")
+    with app.test_request_context():
+        html = build.asset_popup_html(asset, "red", None, 0, False, reasons.words(TODAY))
+    assert "<b>HZ</b>" not in html and "&lt;b&gt;HZ&lt;/b&gt;" in html
+    assert "<i>x</i>" not in html
+
+
+def hex_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    low, high = sorted((hex_luminance(first), hex_luminance(second)))
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_status_colours_have_enough_contrast():
+    """White symbols and counts on every status colour >= 4.5:1 (text), and every marker
+    against a white map >= 3:1 (a symbol), read from the stylesheet itself."""
+    css = (ROOT / "maps" / "static" / "map.css").read_text()
+    colours = dict(re.findall(r"\.sar-status-(\w+) \{ background: (#[0-9a-f]{6}); \}", css))
+    assert set(colours) == {"red", "orange", "green", "grey", "none"}
+    for status, colour in colours.items():
+        assert contrast(colour, "#ffffff") >= 4.5, status
+    for severity, colour in build.SEVERITY_COLOURS.items():
+        assert contrast(colour, "#ffffff") >= 3.0, severity
+    app_css = (ROOT / "static" / "css" / "app.css").read_text()
+    for severity, colour in build.SEVERITY_COLOURS.items():
+        assert f".legend-hazard-{severity} {{ background: {colour}; }}" in app_css
+
+
+def test_markers_carry_a_symbol_per_status(client, auth, officer, status_district):
+    from maps.status import MAP_STATUS_SYMBOLS
+
+    assert len(set(MAP_STATUS_SYMBOLS.values())) == 4
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    for data in layer_data(html, "assetLayer"):
+        assert data["symbols"] == [MAP_STATUS_SYMBOLS[status] for status in data["statuses"]]
+    legend = html[html.index('id="map-legend"') :]
+    for symbol in MAP_STATUS_SYMBOLS.values():
+        assert f'<span aria-hidden="true">{escape(symbol)}</span>' in legend
+
+
+def test_map_has_a_metric_scale_and_one_cluster_layer(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    assert "L.control.scale({imperial: false})" in html
+    assert "L.control.scale()" not in html
+    js = (ROOT / "maps" / "static" / "map.js").read_text()
+    # one markerClusterGroup per map, shared by every kind's layer
+    assert js.count("L.markerClusterGroup(") == 1
+    assert "map.sarCluster" in js
+    assert len(layer_data(html, "assetLayer")) == 2
+
+
+def test_grids_are_labelled_at_their_centres(client, auth, officer, status_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    options = re.findall(r"SAR\.gridLayer\(\s*\w+,\s*(?:\{.*?\}\]\}),\s*(\{[^}]*\})\)", html, re.S)
+    levels = sorted(json.loads(option).get("labelLevel", 0) for option in options)
+    assert levels == [0, 1, 2]
+    for data in layer_data(html, "gridLayer")[1:]:
+        for feature in data["features"]:
+            label = feature["properties"]["label"]
+            assert label.startswith(feature["properties"]["code"])
+            lat, lon = feature["properties"]["centre"]
+            assert -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+def test_grid_labels_escape_names(client, auth, officer, xss_district):
+    sign_in(client, auth, officer)
+    html = client.get("/map").get_data(as_text=True)
+    for data in layer_data(html, "gridLayer"):
+        for feature in data["features"]:
+            assert "<" not in feature["properties"]["label"].replace("&lt;", "")

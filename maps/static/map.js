@@ -72,33 +72,83 @@
     return control;
   };
 
-  function markerIcon(shape, status) {
+  // Status by shape too: the status's symbol inside the kind's shape (data.symbols).
+  function markerIcon(shape, status, symbol) {
     var key = shape + ":" + status;
     if (!icons[key]) {
       icons[key] = L.divIcon({
         className: "sar-marker sar-shape-" + shape + " sar-status-" + status,
-        iconSize: [16, 16],
-        iconAnchor: [8, 8],
-        popupAnchor: [0, -8],
+        html: symbol ? '<span aria-hidden="true">' + symbol + "</span>" : "", // a constant
+        iconSize: [20, 20],
+        iconAnchor: [10, 10],
+        popupAnchor: [0, -10],
       });
     }
     return icons[key];
   }
 
+  // A cluster: coloured by its worst status, "!3" (how many have it) over "/18" (all).
   function clusterIcon(cluster) {
     var worst = 0;
+    var worstCount = 0;
     var children = cluster.getAllChildMarkers();
-    for (var i = 0; i < children.length && worst < 3; i++) {
+    for (var i = 0; i < children.length; i++) {
       var rank = children[i].options.sarRank;
-      if (rank > worst) worst = rank;
+      if (rank > worst) {
+        worst = rank;
+        worstCount = 0;
+      }
+      if (rank === worst) worstCount += 1;
     }
-    var count = cluster.getChildCount();
-    var size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 42 : 50;
+    var count = Number(cluster.getChildCount());
+    var size = count < 100 ? 40 : count < 1000 ? 46 : 52;
+    var status = BY_RANK[worst];
+    var symbol = (SAR.symbols && SAR.symbols[status]) || "";
+    var html =
+      '<span class="sar-cluster-worst" aria-hidden="true">' + symbol + String(worstCount) + "</span>" +
+      '<span class="sar-cluster-total" data-count="' + String(count) + '">/' + String(count) + "</span>";
     return L.divIcon({
-      html: "<span>" + String(Number(count)) + "</span>",
-      className: "sar-cluster sar-status-" + BY_RANK[worst],
+      html: html, // numbers and constants only
+      className: "sar-cluster sar-status-" + status,
       iconSize: L.point(size, size),
     });
+  }
+
+  // One cluster group per map for every kind: clusters of different kinds never stack. Each
+  // kind is a SubGroup (its own entry in the layer control) that puts its markers in it.
+  var SubGroup = L.LayerGroup.extend({
+    initialize: function (parent, markers) {
+      L.LayerGroup.prototype.initialize.call(this);
+      this._sarParent = parent;
+      this._sarMarkers = markers;
+    },
+    onAdd: function (map) {
+      if (!map.hasLayer(this._sarParent)) map.addLayer(this._sarParent);
+      this._sarParent.addLayers(this._sarMarkers);
+    },
+    onRemove: function () {
+      this._sarParent.removeLayers(this._sarMarkers);
+    },
+    getLayers: function () {
+      return this._sarMarkers.slice();
+    },
+    eachLayer: function (method, context) {
+      this._sarMarkers.forEach(method, context);
+      return this;
+    },
+  });
+
+  function clusterGroupOf(map) {
+    if (!map.sarCluster) {
+      map.sarCluster = L.markerClusterGroup({
+        chunkedLoading: true,
+        showCoverageOnHover: false,
+        maxClusterRadius: 80,
+        iconCreateFunction: clusterIcon,
+      });
+      SAR.register("clusters", map.sarCluster);
+    }
+    return map.sarCluster;
   }
 
   function textNode(text) {
@@ -127,20 +177,16 @@
   }
 
   SAR.assetLayer = function (map, data, options) {
-    var group = options.cluster
-      ? L.markerClusterGroup({
-          chunkedLoading: true,
-          showCoverageOnHover: false,
-          maxClusterRadius: 50,
-          iconCreateFunction: clusterIcon,
-        })
-      : L.featureGroup();
+    SAR.symbols = SAR.symbols || {};
+    data.statuses.forEach(function (status, index) {
+      SAR.symbols[status] = data.symbols[index];
+    });
     var count = data.code.length;
     var markers = new Array(count);
     for (var i = 0; i < count; i++) {
       var status = data.statuses[data.status[i]];
       var marker = L.marker([data.lat[i], data.lon[i]], {
-        icon: markerIcon(data.shape, status),
+        icon: markerIcon(data.shape, status, data.symbols[data.status[i]]),
         title: data.code[i],
         alt: data.code[i],
         sarRank: RANK[status],
@@ -155,13 +201,11 @@
       }
       markers[i] = marker;
     }
-    if (options.cluster) {
-      group.addLayers(markers);
-    } else {
-      markers.forEach(function (marker) {
-        group.addLayer(marker);
-      });
-    }
+    if (options.cluster) return new SubGroup(clusterGroupOf(map), markers);
+    var group = L.featureGroup();
+    markers.forEach(function (marker) {
+      group.addLayer(marker);
+    });
     return group;
   };
 
@@ -182,8 +226,21 @@
     return group;
   };
 
+  // Near (zoom >= options.nearZoom) the second-level grids' labels show, far the first's.
+  function watchZoom(map, nearZoom) {
+    if (map.sarZoomWatched) return;
+    map.sarZoomWatched = true;
+    function mark() {
+      var near = map.getZoom() >= nearZoom;
+      L.DomUtil[near ? "addClass" : "removeClass"](map.getContainer(), "sar-near");
+      L.DomUtil[near ? "removeClass" : "addClass"](map.getContainer(), "sar-far");
+    }
+    map.on("zoomend", mark);
+    mark();
+  }
+
   SAR.gridLayer = function (map, data, options) {
-    return L.geoJSON(data, {
+    var shapes = L.geoJSON(data, {
       style: function (feature) {
         if (options.choropleth) {
           return { color: "#555", weight: 1, fillColor: feature.properties.fill, fillOpacity: 0.6 };
@@ -199,6 +256,39 @@
         layer.bindTooltip(feature.properties.tooltip, { sticky: true }); // escaped by the server
       },
     });
+    if (options.labelLevel) {
+      // Each grid's code and name at its centre, shown with the grid layer.
+      var labels = L.layerGroup();
+      data.features.forEach(function (feature) {
+        var centre = feature.properties.centre;
+        L.marker(centre, {
+          icon: L.divIcon({
+            className: "sar-grid-anchor",
+            // the level is a number of ours; the label was escaped by the server
+            html:
+              '<span class="sar-grid-label sar-grid-label-' + Number(options.labelLevel) + '">' +
+              feature.properties.label + "</span>",
+            iconSize: [0, 0],
+          }),
+          interactive: false,
+          keyboard: false,
+        }).addTo(labels);
+      });
+      watchZoom(map, options.nearZoom);
+      shapes.on("add", function () {
+        labels.addTo(map);
+      });
+      shapes.on("remove", function () {
+        labels.remove();
+      });
+    }
+    return shapes;
+  };
+
+  // The legend folds behind its button on a phone, and stays open beside the map elsewhere.
+  SAR.foldLegend = function () {
+    var legend = document.getElementById("map-legend");
+    if (legend && narrow()) legend.open = false;
   };
 
   SAR.pointLayer = function (map, data) {

@@ -8,6 +8,7 @@ The inspection history and hazards are dated back from the district's today, wri
 
 from __future__ import annotations
 
+import io
 import math
 import random
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from geoalchemy2 import WKTElement
+from PIL import Image
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
 
 from accounts.models import Contractor, User
 from accounts.services import create_user
@@ -832,8 +835,17 @@ def play(stories: list[HazardStory], context: HistoryContext) -> None:
             reopen_hazard(story.hazard, context.officer, story.direct.reopen_reason)
         else:
             actor = context.officer if step == "verified" else context.actor(story)
-            change_hazard_status(story.hazard, step, actor, STEP_NOTES[step])
+            photos = [demo_after_photo()] if step == HazardStatus.RECTIFIED else []
+            change_hazard_status(story.hazard, step, actor, STEP_NOTES[step], photos)
     backdate(stories)
+
+
+def demo_after_photo() -> FileStorage:
+    """A small plain image as the "after" photo a rectification needs (the demo has no camera)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 170, 120)).save(buffer, format="JPEG")
+    buffer.seek(0)
+    return FileStorage(buffer, filename="after.jpg", content_type="image/jpeg")
 
 
 def backdate(stories: list[HazardStory]) -> None:

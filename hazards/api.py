@@ -4,17 +4,20 @@ Any signed-in user reads the hazards ``accounts.access`` lets it see (a contract
 company reported or is responsible for; any other code is 404) and may report one. Status
 steps follow the machine in ``hazards.services``: 409 for a step it does not allow, 403
 for a step the user's role may not make (a contractor verifying or reopening), 422 naming
-the fields for bad input. Session clients send a CSRF token with writes; bearer clients not.
+the fields for bad input. A rectification needs at least one "after" photo: the transition
+takes multipart/form-data with ``photos`` files (JSON for the other steps). Session clients send
+a CSRF token with writes; bearer clients not.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
+from marshmallow import ValidationError as SchemaError
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
@@ -35,6 +38,7 @@ from hazards.schemas import (
     HazardDetailSchema,
     HazardInputSchema,
     HazardQuerySchema,
+    TransitionMultipartSchema,
     TransitionSchema,
 )
 from hazards.services import (
@@ -47,6 +51,7 @@ from hazards.services import (
     is_hazard_overdue,
     overdue_first_ordering,
     reopen_hazard,
+    return_for_rework,
 )
 
 blp = Blueprint("hazards_api", __name__, url_prefix="/api/v1", description="Hazards")
@@ -58,7 +63,14 @@ FIELD_NAMES = {
     "responsible_company_id": "responsible_company",
     "responsible_contractor_id": "responsible_contractor",
 }
-FORBIDDEN_STEP = "A contractor may not verify or reopen a hazard."
+FORBIDDEN_STEP = "A contractor may not verify, return for rework or reopen a hazard."
+TRANSITION_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": TransitionSchema},
+        "multipart/form-data": {"schema": TransitionMultipartSchema},
+    },
+}
 
 
 def register_api(api: Api) -> None:
@@ -257,21 +269,53 @@ def create_hazard_view(data: dict[str, Any]):
     return geojson_response(detail_of(code), 201, {"Location": location})
 
 
+def transition_input() -> tuple[dict[str, Any], list, str]:
+    """The body's values, its photos and the error location ("json" or "form")."""
+    if request.mimetype == "multipart/form-data":
+        values: dict[str, Any] = {
+            key: value for key, value in request.form.items() if value.strip() != ""
+        }
+        unexpected = sorted(set(request.files) - {"photos"})
+        if unexpected:
+            abort(422, errors={"files": {name: ["Unknown field."] for name in unexpected}})
+        photos, location = request.files.getlist("photos"), "form"
+    else:
+        values = request.get_json(silent=True)
+        if not isinstance(values, dict):
+            abort(422, errors={"json": {"_schema": ["Send a JSON object (application/json)."]}})
+        photos, location = [], "json"
+    try:
+        return TransitionSchema().load(values), photos, location
+    except SchemaError as error:
+        abort(422, errors={location: error.messages})
+
+
 @blp.post("/hazards/<code>/transitions")
-@blp.arguments(TransitionSchema)
+@blp.doc(requestBody=TRANSITION_BODY)
 @blp.response(200, HazardDetailSchema, content_type=GEOJSON)
 @blp.alt_response(404, schema=ErrorSchema, description="No hazard with this code (or not yours)")
 @blp.alt_response(409, schema=ErrorSchema, description="The status machine does not allow it")
 @blp.alt_response(403, schema=ErrorSchema, description=FORBIDDEN_STEP)
-def transition_hazard(data: dict[str, Any], code: str):
+@blp.alt_response(422, schema=ErrorSchema, description="Bad input, by field")
+def transition_hazard(code: str):
     """Move a hazard: ``{"status": "rectifying"|"rectified"|"verified", "note": …}`` one step
-    forward, or ``{"status": "open", "reason": …}`` to reopen it. Only officers and
-    administrators verify or reopen (403 for a contractor); a step the machine does not allow
-    (e.g. open to verified) is 409; a reopening without a reason is 422."""
+    forward; ``{"status": "rectifying", "reason": …}`` on a rectified hazard returns it for
+    rework; ``{"status": "open", "reason": …}`` reopens it.
+
+    Rectified needs at least one "after" photo: send multipart/form-data with ``status``,
+    ``note`` and one or more ``photos`` files (JPEG, PNG or WebP), unless "after" photos were
+    added since the hazard's status last changed; without one the answer is 422 naming
+    ``photos`` and nothing is written. Only officers and administrators verify, return for
+    rework or reopen (403 for a contractor); a step the machine does not allow (e.g. open to
+    verified) is 409; a return for rework or a reopening without a reason is 422."""
     hazard = visible_or_404(code)
+    data, photos, location = transition_input()
+    api_fields(location=location, files={"photos"})
     if data["status"] == HazardStatus.OPEN:
         reopen_hazard(hazard, current_user, data.get("reason") or "")
+    elif data["status"] == HazardStatus.RECTIFYING and hazard.status == HazardStatus.RECTIFIED:
+        return_for_rework(hazard, current_user, data.get("reason") or "")
     else:
-        change_hazard_status(hazard, data["status"], current_user, data.get("note"))
+        change_hazard_status(hazard, data["status"], current_user, data.get("note"), photos)
     db.session.commit()
     return geojson_response(detail_of(hazard.code))

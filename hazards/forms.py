@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from accounts.models import Contractor, User
 from assets.models import PropertyCompany, Site
@@ -21,7 +21,6 @@ from evidence.models import PhotoStage
 from hazards.services import (
     CATEGORY_LABELS,
     DESCRIPTION_MAX_LENGTH,
-    HAZARD_STATUS_LABELS,
     SEVERITY_LABELS,
 )
 
@@ -156,13 +155,20 @@ class HazardReportForm(HazardEditForm):
 
 
 class HazardStatusForm(FlaskForm):
-    status = SelectField(
-        _l("Next status"), choices=with_blank(HAZARD_STATUS_LABELS), validate_choice=False
-    )
+    """One forward step: each step the user may take is its own button (a form with the
+    status hidden); the rectified step carries the "after" photos."""
+
+    status = HiddenField()
     note = TextAreaField(_l("Note"), render_kw={"rows": 2, "maxlength": 2000})
     photos = MultipleFileField(
         _l("Photos after rectification"),
         render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"},
+    )
+
+
+class HazardReworkForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason for returning it for rework"), render_kw={"rows": 2, "maxlength": 2000}
     )
 
 

@@ -56,12 +56,23 @@ class HazardInputSchema(Schema):
 
 
 class TransitionSchema(Schema):
-    """A forward step (``status`` rectifying, rectified or verified, optional ``note``) or a
+    """A forward step (``status`` rectifying, rectified or verified, optional ``note``), a
+    return for rework (a rectified hazard to ``status`` rectifying with a ``reason``) or a
     reopening (``status`` open with a ``reason``)."""
 
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class TransitionMultipartSchema(TransitionSchema):
+    """The multipart form of a transition (documentation only): the same fields, and the
+    "after" photos a rectification needs."""
+
+    photos = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        metadata={"description": "JPEG, PNG or WebP images: the rectification's after photos."},
+    )
 
 
 # Response documentation only.

@@ -1,8 +1,11 @@
 """The hazard register: findings, their rectification deadline, and the status machine.
 
-open -> rectifying -> rectified -> verified (open -> rectified when fixed on the spot); only an
-officer or an administrator verifies; rectifying, rectified and verified can be reopened with a
-reason. Services add to the session and never commit: the caller commits the unit of work.
+open -> rectifying -> rectified -> verified (open -> rectified when fixed on the spot). A hazard
+becomes rectified only with at least one "after" photo (given with the step, or added since its
+status last changed). Only an officer or an administrator verifies a rectified hazard or returns
+it for rework (back to rectifying, with a reason); rectifying, rectified and verified can be
+reopened with a reason. Services add to the session and never commit: the caller commits the
+unit of work.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from core.spatial import latitude_of, longitude_of, point_value
 from evidence.models import Photo, PhotoStage
-from evidence.photos import add_photos, check_photos, share_photos
+from evidence.photos import CheckedPhoto, add_photos, check_photos, share_photos
 from hazards.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
 
 CATEGORY_LABELS = {
@@ -513,13 +516,37 @@ def may_reopen(hazard: Hazard, user: User) -> bool:
     return hazard.status in REOPENABLE and is_staff(user)
 
 
+def may_return_for_rework(hazard: Hazard, user: User) -> bool:
+    return hazard.status == HazardStatus.RECTIFIED and is_staff(user)
+
+
+def fresh_after_photo_count(hazard: Hazard) -> int:
+    """The hazard's "after" photos added since its status last changed (those of an earlier,
+    returned rectification do not count for the next one)."""
+    return (
+        db.session.scalar(
+            select(func.count(Photo.id)).where(
+                Photo.hazard_id == hazard.id,
+                Photo.stage == PhotoStage.AFTER,
+                Photo.uploaded_at >= hazard.status_changed_at,
+            )
+        )
+        or 0
+    )
+
+
 def change_hazard_status(
-    hazard: Hazard, new_status: str, user: User, note: str | None = None
+    hazard: Hazard,
+    new_status: str,
+    user: User,
+    note: str | None = None,
+    photos: Sequence[FileStorage] = (),
 ) -> Hazard:
-    """Move the hazard one step forward; raise TransitionError if the machine does not allow
-    it (TransitionForbidden if the user's role does not, TransitionInputError for a status
-    that does not exist). Verifying puts a faulty asset back in service once it has no other
-    unverified hazard."""
+    """Move the hazard one step forward, storing ``photos`` as its "after" photos; raise
+    TransitionError if the machine does not allow it (TransitionForbidden if the user's role
+    does not, TransitionInputError for a status that does not exist or a rectification without
+    an "after" photo, PhotoError for a bad image), all before anything is written. Verifying
+    puts a faulty asset back in service once it has no other unverified hazard."""
     if new_status not in {str(status) for status in HazardStatus}:
         raise TransitionInputError(_l("Unknown status %(status)s.", status=new_status), "status")
     if new_status == HazardStatus.OPEN:
@@ -536,7 +563,17 @@ def change_hazard_status(
         raise TransitionForbidden(_l("This hazard is not yours to change."))
     if new_status not in allowed_steps(hazard, user):
         raise TransitionForbidden(_l("Only a safety officer verifies a rectification."))
+    checked = check_photos(list(photos))
+    if (
+        new_status == HazardStatus.RECTIFIED
+        and not checked
+        and fresh_after_photo_count(hazard) == 0
+    ):
+        raise TransitionInputError(
+            _l("A rectification needs at least one photo taken after it."), "photos"
+        )
     _move(hazard, new_status, user, (note or "").strip() or None)
+    _store_photos(hazard, checked, PhotoStage.AFTER, user)
     if new_status == HazardStatus.VERIFIED:
         _return_asset_to_service(hazard)
     return hazard
@@ -552,6 +589,21 @@ def reopen_hazard(hazard: Hazard, user: User, reason: str) -> Hazard:
     if not reason:
         raise TransitionInputError(_l("Give a reason for reopening."), "reason")
     _move(hazard, HazardStatus.OPEN, user, reason)
+    return hazard
+
+
+def return_for_rework(hazard: Hazard, user: User, reason: str) -> Hazard:
+    """A rectified hazard back to rectifying, by an officer or administrator, with a reason
+    (the event note; audited as a return for rework). Its next rectification needs a new
+    "after" photo."""
+    reason = (reason or "").strip()
+    if hazard.status != HazardStatus.RECTIFIED:
+        raise TransitionError(_l("Only a rectified hazard can be returned for rework."))
+    if not is_staff(user):
+        raise TransitionForbidden(_l("Only a safety officer returns a hazard for rework."))
+    if not reason:
+        raise TransitionInputError(_l("Give a reason for returning it for rework."), "reason")
+    _move(hazard, HazardStatus.RECTIFYING, user, reason, returned_for_rework=True)
     return hazard
 
 
@@ -605,7 +657,12 @@ def add_hazard_photos(
     hazard's ``stage`` photos (before: the finding, after: the rectification)."""
     if stage not in {str(member) for member in PhotoStage}:
         raise HazardValidationError({"stage": str(_l("Must be before or after."))})
-    checked = check_photos(uploads)
+    return _store_photos(hazard, check_photos(uploads), stage, user)
+
+
+def _store_photos(
+    hazard: Hazard, checked: list[CheckedPhoto], stage: str, user: User | None
+) -> list[Photo]:
     if not checked:
         return []
     photos = add_photos(
@@ -625,18 +682,21 @@ def add_hazard_photos(
     return photos
 
 
-def _move(hazard: Hazard, new_status: str, user: User | None, note: str | None) -> None:
+def _move(
+    hazard: Hazard,
+    new_status: str,
+    user: User | None,
+    note: str | None,
+    returned_for_rework: bool = False,
+) -> None:
     old_status = hazard.status
     hazard.status = new_status
     hazard.status_changed_at = now_utc()
     _add_event(hazard, old_status, new_status, user, note)
-    record_change(
-        "status",
-        "hazard",
-        hazard.code,
-        {"status": old_status},
-        {"status": new_status, "note": note},
-    )
+    after: dict[str, Any] = {"status": new_status, "note": note}
+    if returned_for_rework:
+        after["returned_for_rework"] = True
+    record_change("status", "hazard", hazard.code, {"status": old_status}, after)
 
 
 def _add_event(

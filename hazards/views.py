@@ -36,7 +36,6 @@ from core.args import date_arg
 from core.clock import district_today
 from core.errors import Refusal, conflict_on_integrity_error, on_refused
 from core.extensions import db
-from core.forms import SelectChoice
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path
@@ -46,6 +45,7 @@ from hazards.forms import (
     HazardPhotoForm,
     HazardReopenForm,
     HazardReportForm,
+    HazardReworkForm,
     HazardStatusForm,
     responsible_choices,
     responsible_value,
@@ -68,8 +68,10 @@ from hazards.services import (
     hazard_photo_for,
     is_hazard_overdue,
     may_reopen,
+    may_return_for_rework,
     overdue_first_ordering,
     reopen_hazard,
+    return_for_rework,
     update_hazard,
 )
 
@@ -227,9 +229,6 @@ def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
     point = to_shape(hazard.location)
     status_form = forms.get("status_form") or HazardStatusForm(formdata=None)
     steps = allowed_steps(hazard, current_user)
-    status_form.status.choices = [
-        SelectChoice(step, HAZARD_STATUS_LABELS[HazardStatus(step)]) for step in steps
-    ]
     photos = {
         stage: [photo for photo in hazard.photos if photo.stage == stage] for stage in PhotoStage
     }
@@ -244,7 +243,9 @@ def render_detail(hazard: Hazard, status: int = 200, **forms: Any):
             age_days=hazard_age_days(hazard, today),
             steps=steps,
             can_reopen=may_reopen(hazard, current_user),
+            can_return=may_return_for_rework(hazard, current_user),
             status_form=status_form,
+            rework_form=forms.get("rework_form") or HazardReworkForm(formdata=None),
             reopen_form=forms.get("reopen_form") or HazardReopenForm(formdata=None),
             photo_form=forms.get("photo_form") or HazardPhotoForm(formdata=None),
             errors=forms.get("errors", {}),
@@ -346,8 +347,8 @@ def detail_again(hazard: Hazard, errors_of: Callable[[Refusal], dict], **forms: 
 
 
 def status_errors(error: Refusal) -> dict[str, list[str]]:
-    key = "status_photos" if isinstance(error, PhotoError) else "status"
-    return {key: [str(error)]}
+    photos = isinstance(error, PhotoError) or getattr(error, "field", None) == "photos"
+    return {"status_photos" if photos else "status": [str(error)]}
 
 
 @bp.post("/<code>/status")
@@ -357,8 +358,9 @@ def hazard_status(code: str):
     if not form.validate_on_submit():
         return render_detail(hazard, 400, status_form=form)
     on_refused(detail_again(hazard, status_errors, status_form=form))
-    change_hazard_status(hazard, form.status.data or "", current_user, form.note.data)
-    add_hazard_photos(hazard, form.photos.data or [], PhotoStage.AFTER, current_user)
+    change_hazard_status(
+        hazard, form.status.data or "", current_user, form.note.data, form.photos.data or []
+    )
     db.session.commit()
     flash(
         _(
@@ -381,6 +383,20 @@ def hazard_reopen(code: str):
     reopen_hazard(hazard, current_user, form.reason.data or "")
     db.session.commit()
     flash(_("Hazard %(code)s reopened.", code=hazard.code), "success")
+    return redirect(url_for("hazards.hazard_detail", code=hazard.code))
+
+
+@bp.post("/<code>/rework")
+def hazard_rework(code: str):
+    """An officer returns a rectified hazard for rework (back to rectifying) with a reason."""
+    hazard = hazard_or_404(code)
+    form = HazardReworkForm()
+    if not form.validate_on_submit():
+        return render_detail(hazard, 400, rework_form=form)
+    on_refused(detail_again(hazard, lambda error: {"rework": [str(error)]}, rework_form=form))
+    return_for_rework(hazard, current_user, form.reason.data or "")
+    db.session.commit()
+    flash(_("Hazard %(code)s returned for rework.", code=hazard.code), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
 
 

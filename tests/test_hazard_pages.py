@@ -434,3 +434,59 @@ def test_staff_edit_keeps_the_deadline_after_the_finding(app, client, auth, offi
             )
         )
     assert overdue_count(client.get("/hazards/")) == 0
+
+
+# --- Evidence: after photos, verification and rework -------------------------------------
+
+
+def test_rectifying_without_an_after_photo_is_refused_and_writes_nothing(
+    app, client, auth, contractor_user, register
+):
+    auth.login(contractor_user)
+    code = register["fixers"]
+    page = client.get(f"/hazards/{code}").get_data(as_text=True)
+    assert 'id="step-rectified"' in page and 'enctype="multipart/form-data"' in page
+    assert "<select" not in page.split('id="next-steps"')[1]  # buttons, not a dropdown
+    assert "return confirm(" in page
+    before = counts(app)
+    response = client.post(f"/hazards/{code}/status", data={"status": "rectified", "note": "x"})
+    assert response.status_code == 400
+    assert "at least one photo" in response.get_data(as_text=True)
+    assert counts(app) == before and photo_files(app) == []
+    assert status_of(app, code) == "rectifying"
+
+
+def test_an_officer_compares_photos_and_may_verify_or_return_for_rework(
+    app, client, auth, officer, register
+):
+    auth.login(officer)
+    code = register["asset"]  # rectified
+    page = client.get(f"/hazards/{code}").get_data(as_text=True)
+    assert 'id="verification"' in page
+    assert 'id="compare-before"' in page and 'id="compare-after"' in page
+    assert 'id="button-verified"' in page and 'id="button-rework"' in page
+    assert page.count("return confirm(") >= 3  # verify, return for rework, reopen
+    before = counts(app)
+    response = client.post(f"/hazards/{code}/rework", data={"reason": "   "})
+    assert response.status_code == 400
+    assert "Give a reason for returning it for rework" in response.get_data(as_text=True)
+    assert counts(app) == before and status_of(app, code) == "rectified"
+    response = client.post(f"/hazards/{code}/rework", data={"reason": "Cover still loose"})
+    assert response.status_code == 302
+    assert status_of(app, code) == "rectifying"
+    page = client.get(f"/hazards/{code}").get_data(as_text=True)
+    assert "Cover still loose" in page and 'id="button-rework"' not in page
+    # a second time: only a rectified hazard is returned
+    response = client.post(f"/hazards/{code}/rework", data={"reason": "again"})
+    assert response.status_code == 409
+
+
+def test_a_contractor_cannot_return_for_rework(app, client, auth, contractor_user, register):
+    auth.login(contractor_user)
+    code = register["asset"]
+    page = client.get(f"/hazards/{code}").get_data(as_text=True)
+    assert 'id="button-rework"' not in page and 'id="button-verified"' not in page
+    before = counts(app)
+    response = client.post(f"/hazards/{code}/rework", data={"reason": "fine"})
+    assert response.status_code == 403
+    assert counts(app) == before and status_of(app, code) == "rectified"

@@ -35,8 +35,10 @@ from hazards.services import (
     hazard_overdue_clause,
     is_hazard_overdue,
     may_reopen,
+    may_return_for_rework,
     open_hazard_for_failed_inspection,
     reopen_hazard,
+    return_for_rework,
     update_hazard,
 )
 from tests.factories import (
@@ -85,6 +87,13 @@ def values(**overrides):
     }
     data.update(overrides)
     return data
+
+
+def after_photos(count: int = 1) -> list[FileStorage]:
+    return [
+        FileStorage(io.BytesIO(png_bytes()), filename=f"after-{n}.png", content_type="image/png")
+        for n in range(count)
+    ]
 
 
 def officer_user():
@@ -288,7 +297,8 @@ def test_every_transition_is_legal_or_refused(register, old, new):
     hazard = new_hazard(old)
     events_before = len(hazard.events)
     if (old, new) in LEGAL:
-        change_hazard_status(hazard, new, officer_user(), "done")
+        photos = after_photos() if new == "rectified" else []
+        change_hazard_status(hazard, new, officer_user(), "done", photos)
         db.session.commit()
         assert hazard.status == new
         assert [e.to_status for e in hazard.events][-1] == new
@@ -326,7 +336,7 @@ def test_a_contractor_moves_its_own_hazards_only(register):
     assert allowed_steps(mine, fixer()) == ["rectifying", "rectified"]
     assert allowed_steps(theirs, fixer()) == []
     change_hazard_status(mine, "rectifying", fixer(), "on it")
-    change_hazard_status(mine, "rectified", fixer())
+    change_hazard_status(mine, "rectified", fixer(), photos=after_photos())
     db.session.commit()
     assert mine.status == "rectified"
     with pytest.raises(TransitionForbidden):
@@ -385,7 +395,7 @@ def test_verifying_the_last_unverified_hazard_returns_the_asset_to_service(regis
     change_hazard_status(first, "verified", officer_user())
     db.session.commit()
     assert asset_by_code("CS-001").status == "faulty"  # the second is not verified yet
-    change_hazard_status(second, "rectified", officer_user())
+    change_hazard_status(second, "rectified", officer_user(), photos=after_photos())
     change_hazard_status(second, "verified", officer_user())
     db.session.commit()
     assert asset_by_code("CS-001").status == "active"
@@ -474,3 +484,77 @@ def test_photos_must_be_images(register):
     (photo,) = add_hazard_photos(hazard, [good], "after", officer_user())
     db.session.commit()
     assert (photo.stage, photo.content_type, photo.hazard_id) == ("after", "image/png", hazard.id)
+
+
+# --- Evidence: after photos and returning for rework ----------------------------------------
+
+
+@pytest.mark.parametrize("old", ["open", "rectifying"])
+def test_rectified_needs_an_after_photo_and_writes_nothing_without_one(register, old):
+    hazard = new_hazard(old, responsible_contractor_id=fixer().contractor_id)
+    db.session.commit()
+    before = written()
+    with pytest.raises(TransitionInputError) as raised:
+        change_hazard_status(hazard, "rectified", fixer(), "done")
+    assert raised.value.field == "photos"
+    db.session.rollback()
+    bad = FileStorage(io.BytesIO(b"not an image"), filename="a.png", content_type="image/png")
+    with pytest.raises(PhotoError):
+        change_hazard_status(hazard, "rectified", fixer(), "done", [bad])
+    db.session.rollback()
+    assert written() == before and db.session.get(Hazard, hazard.id).status == old
+    change_hazard_status(hazard, "rectified", fixer(), "done", after_photos(2))
+    db.session.commit()
+    photos = db.session.scalars(select(Photo).where(Photo.hazard_id == hazard.id)).all()
+    assert [(photo.stage, photo.uploaded_by_id) for photo in photos] == [("after", fixer().id)] * 2
+
+
+def test_after_photos_added_since_the_last_step_count(register, frozen_clock):
+    hazard = new_hazard("rectifying", responsible_contractor_id=fixer().contractor_id)
+    add_hazard_photos(hazard, after_photos(), "after", fixer())
+    change_hazard_status(hazard, "rectified", fixer())
+    db.session.commit()
+    assert hazard.status == "rectified"
+
+
+def test_return_for_rework_needs_an_officer_a_reason_and_a_rectified_hazard(register, frozen_clock):
+    hazard = new_hazard("rectifying", responsible_contractor_id=fixer().contractor_id)
+    with pytest.raises(TransitionError):
+        return_for_rework(hazard, officer_user(), "not yet rectified")
+    change_hazard_status(hazard, "rectified", fixer(), photos=after_photos())
+    db.session.commit()
+    before = written()
+    assert may_return_for_rework(hazard, officer_user()) and not may_return_for_rework(
+        hazard, fixer()
+    )
+    with pytest.raises(TransitionForbidden):
+        return_for_rework(hazard, fixer(), "mine is fine")
+    with pytest.raises(TransitionInputError) as raised:
+        return_for_rework(hazard, officer_user(), "  ")
+    assert raised.value.field == "reason"
+    db.session.rollback()
+    assert written() == before
+    frozen_clock.set(datetime(2026, 3, 11, 4, 0, tzinfo=UTC))
+    return_for_rework(hazard, officer_user(), "  Cover still loose ")
+    db.session.commit()
+    event = hazard.events[-1]
+    assert (event.from_status, event.to_status, event.note) == (
+        "rectified",
+        "rectifying",
+        "Cover still loose",
+    )
+    entry = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_key == hazard.code, AuditEntry.action == "status")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry.before == {"status": "rectified"}
+    assert entry.after["returned_for_rework"] is True
+    # the first rectification's photo does not count for the second
+    with pytest.raises(TransitionInputError):
+        change_hazard_status(hazard, "rectified", fixer())
+    db.session.rollback()
+    change_hazard_status(hazard, "rectified", fixer(), photos=after_photos())
+    change_hazard_status(hazard, "verified", officer_user())
+    db.session.commit()
+    assert hazard.status == "verified"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from accounts.services import user_by_email
 from core.audit import AuditEntry
 from core.extensions import db
+from evidence.models import Photo
 from hazards.models import Hazard, HazardEvent
 from hazards.services import create_hazard
 from tests.factories import (
@@ -21,6 +23,7 @@ from tests.factories import (
     gen_contractor,
     gen_site,
     gen_token,
+    png_bytes,
 )
 
 FROZEN = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
@@ -273,9 +276,93 @@ def test_a_contractor_cannot_name_another_contractor(app, fixer_api, register):
 # Transitions
 
 
+def rectify(client, url: str, photos: int = 1, **fields):
+    """A rectified step as multipart/form-data with ``photos`` PNG files."""
+    data = {"status": "rectified", **fields}
+    data["photos"] = [(io.BytesIO(png_bytes()), f"after-{n}.png") for n in range(photos)]
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def after_photos(app, code: str) -> int:
+    with app.app_context():
+        return db.session.scalar(
+            select(func.count(Photo.id))
+            .join(Hazard, Photo.hazard_id == Hazard.id)
+            .where(Hazard.code == code, Photo.stage == "after")
+        )
+
+
+def status_of(app, code: str) -> str:
+    with app.app_context():
+        return db.session.scalar(select(Hazard.status).where(Hazard.code == code))
+
+
+def test_rectified_needs_an_after_photo_and_writes_nothing_without_one(app, api, register):
+    url = "/api/v1/hazards/HZ-2026-0002/transitions"
+    before = counts(app)
+    response = api.post(url, json={"status": "rectified", "note": "done"})
+    assert response.status_code == 422
+    assert set(response.json["errors"]["files"]) == {"photos"}
+    response = rectify(api, url, photos=0)
+    assert set(response.json["errors"]["files"]) == {"photos"}
+    # not an image: refused the same way
+    data = {"status": "rectified", "photos": [(io.BytesIO(b"not an image"), "a.png")]}
+    response = api.post(url, data=data, content_type="multipart/form-data")
+    assert response.status_code == 422 and set(response.json["errors"]["files"]) == {"photos"}
+    # an unknown file field
+    data = {"status": "rectified", "picture": [(io.BytesIO(png_bytes()), "a.png")]}
+    response = api.post(url, data=data, content_type="multipart/form-data")
+    assert set(response.json["errors"]["files"]) == {"picture"}
+    assert counts(app) == before and after_photos(app, "HZ-2026-0002") == 0
+    assert status_of(app, "HZ-2026-0002") == "rectifying"
+    response = rectify(api, url, photos=2, note="New charger")
+    assert response.status_code == 200, response.json
+    photos = response.json["properties"]["photos"]
+    assert [photo["stage"] for photo in photos] == ["after", "after"]
+    assert after_photos(app, "HZ-2026-0002") == 2
+
+
+def test_returning_for_rework_needs_an_officer_and_a_reason(
+    app, api, fixer_api, register, frozen_clock
+):
+    url = "/api/v1/hazards/HZ-2026-0002/transitions"
+    assert rectify(fixer_api, url).status_code == 200
+    frozen_clock.set(FROZEN + timedelta(hours=2))
+    before = counts(app)
+    response = fixer_api.post(url, json={"status": "rectifying", "reason": "x"})
+    assert response.status_code == 403
+    assert error_fields(api.post(url, json={"status": "rectifying"})) == {"reason"}
+    assert counts(app) == before and status_of(app, "HZ-2026-0002") == "rectified"
+    response = api.post(url, json={"status": "rectifying", "reason": "Cover still loose"})
+    assert response.status_code == 200, response.json
+    event = response.json["properties"]["events"][-1]
+    assert (event["from_status"], event["to_status"], event["note"]) == (
+        "rectified",
+        "rectifying",
+        "Cover still loose",
+    )
+    with app.app_context():
+        entry = db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_key == "HZ-2026-0002", AuditEntry.action == "status")
+            .order_by(AuditEntry.id.desc())
+        ).first()
+        assert entry.after == {
+            "status": "rectifying",
+            "note": "Cover still loose",
+            "returned_for_rework": True,
+        }
+    # the earlier after photo does not count for the next rectification
+    response = fixer_api.post(url, json={"status": "rectified"})
+    assert response.status_code == 422 and "photos" in response.json["errors"]["files"]
+    assert rectify(fixer_api, url).status_code == 200
+    assert api.post(url, json={"status": "verified"}).json["properties"]["status"] == "verified"
+    assert after_photos(app, "HZ-2026-0002") == 2
+
+
 def test_forward_steps_and_reopening(app, api, register):
     url = "/api/v1/hazards/HZ-2026-0002/transitions"
-    response = api.post(url, json={"status": "rectified", "note": "New charger"})
+    response = rectify(api, url, note="New charger")
     assert response.status_code == 200, response.json
     assert response.json["properties"]["status"] == "rectified"
     event = response.json["properties"]["events"][-1]
@@ -312,7 +399,7 @@ def test_reopening_without_a_reason_is_422(app, api, register):
 
 def test_a_contractor_steps_but_never_verifies_or_reopens(app, fixer_api, register):
     url = "/api/v1/hazards/HZ-2026-0002/transitions"
-    assert fixer_api.post(url, json={"status": "rectified"}).status_code == 200
+    assert rectify(fixer_api, url).status_code == 200
     before = counts(app)
     response = fixer_api.post(url, json={"status": "verified"})
     assert response.status_code == 403 and response.json["code"] == 403
@@ -323,7 +410,7 @@ def test_a_contractor_steps_but_never_verifies_or_reopens(app, fixer_api, regist
 def test_session_writes_need_a_csrf_token(app, client, auth, officer, register):
     auth.login(officer)
     app.config["WTF_CSRF_ENABLED"] = True
-    response = client.post("/api/v1/hazards/HZ-2026-0002/transitions", json={"status": "rectified"})
+    response = rectify(client, "/api/v1/hazards/HZ-2026-0002/transitions")
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(Hazard.status).where(Hazard.code == "HZ-2026-0002")) == (
@@ -341,6 +428,7 @@ def test_openapi_documents_the_hazard_api(api):
     assert "get" in paths["/api/v1/hazards/{code}"]
     transitions = paths["/api/v1/hazards/{code}/transitions"]["post"]
     assert {"200", "403", "404", "409", "422"} <= set(transitions["responses"])
+    assert {"application/json", "multipart/form-data"} <= set(transitions["requestBody"]["content"])
     parameters = {p["name"] for p in paths["/api/v1/hazards"]["get"]["parameters"]}
     assert {"status", "severity", "category", "grid", "overdue", "asset", "page"} <= parameters
     assert {"HazardCollection", "HazardDetail", "HazardInput", "Transition"} <= set(

@@ -12,6 +12,7 @@ from core.audit import AuditEntry
 from core.extensions import db
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
 from inspections.plans.services import (
+    PlanOverlapError,
     PlanValidationError,
     cadence_words,
     covered_asset_count,
@@ -19,9 +20,11 @@ from inspections.plans.services import (
     next_due_dates,
     parse_asset_codes,
     plan_checklist,
+    plan_overlaps,
     scope_words,
     set_plan_active,
     update_plan,
+    validated_plan_values,
 )
 from tests.factories import (
     blocker_data,
@@ -450,3 +453,111 @@ def test_contractor_users_get_403(registry, client, auth, contractor_user):
 def test_unknown_plan_is_404(registry, admin_client):
     assert admin_client.get("/plans/999").status_code == 404
     assert admin_client.post("/plans/999/deactivate").status_code == 404
+
+
+# --- Overlapping plans ----------------------------------------------------------------------
+
+
+def others_id() -> int:
+    return gen_contractor("Others Co").id
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "shared"),
+    [
+        ({}, {}, ["CS-001", "CS-002"]),  # by kind
+        ({"grid": "G1"}, {"asset_codes": "CS-002"}, ["CS-002"]),  # grid vs code list
+        ({"asset_codes": "CS-001"}, {"grid": "G1-01"}, ["CS-001"]),  # code list vs grid
+        ({"asset_kind": ""}, {}, ["CS-001", "CS-002"]),  # a plan of every kind
+    ],
+)
+def test_a_plan_covering_assets_of_another_active_plan_is_refused(registry, existing, new, shared):
+    with registry.app_context():
+        first = create_plan(plan_values(name="District", **existing)).plan
+        db.session.commit()
+        before = counts()
+        with pytest.raises(PlanOverlapError) as refused:
+            create_plan(plan_values(name="Second", contractor_id=others_id(), **new))
+        db.session.rollback()
+        (overlap,) = refused.value.overlaps
+        assert (overlap.plan_id, overlap.contractor, overlap.count, overlap.codes) == (
+            first.id,
+            "Fixers Ltd",
+            len(shared),
+            shared,
+        )
+        assert "District" in str(refused.value) and "Fixers Ltd" in str(refused.value)
+        assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        {"asset_kind": "elevator_blocker"},  # another kind
+        {"grid": "G2"},  # elsewhere
+        {"start_on": "2025-01-10", "end_on": "2025-12-31"},  # before the other started
+        {"active": False},  # an inactive plan overlaps nothing
+    ],
+)
+def test_no_overlap_for_another_kind_place_period_or_an_inactive_plan(registry, new):
+    with registry.app_context():
+        create_plan(plan_values(name="District"))
+        db.session.commit()
+        assert plan_overlaps(validated_plan_values(plan_values(name="B", **new))) == []
+
+
+def test_an_inactive_plan_is_not_overlapped_and_a_plan_not_by_itself(registry):
+    with registry.app_context():
+        old = create_plan(plan_values(name="Old")).plan
+        set_plan_active(old, False)
+        db.session.commit()
+        plan = create_plan(plan_values(name="New")).plan
+        db.session.commit()
+        update_plan(plan, plan_values(name="New name"))  # itself is no overlap
+        db.session.commit()
+        with pytest.raises(PlanOverlapError):
+            update_plan(old, plan_values(name="Old"))
+        db.session.rollback()
+
+
+def test_a_confirmed_overlap_is_saved_and_audited(registry):
+    with registry.app_context():
+        first = create_plan(plan_values(name="District")).plan
+        db.session.commit()
+        second = create_plan(
+            plan_values(name="Second", contractor_id=others_id()), allow_overlap=True
+        ).plan
+        db.session.commit()
+        entry = db.session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.entity_key == str(second.id), AuditEntry.action == "overlap_confirmed"
+            )
+        )
+        assert entry.after == {
+            "overlaps": [{"plan": first.id, "count": 2, "codes": ["CS-001", "CS-002"]}]
+        }
+
+
+def test_an_overlap_on_the_page_needs_create_anyway(registry, admin_client):
+    with registry.app_context():
+        create_plan(plan_values(name="District"))
+        db.session.commit()
+        before = counts()
+    data = form_data(contractor_id=contractor_id_in(registry), name="Second")
+    response = admin_client.post("/plans/new", data=data)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "2 assets are already covered by the plan District of Fixers Ltd" in page
+    assert "CS-001, CS-002" in page and 'id="allow-overlap"' in page
+    with registry.app_context():
+        assert counts() == before
+    response = admin_client.post("/plans/new", data={**data, "allow_overlap": "y"})
+    assert response.status_code == 302
+    with registry.app_context():
+        assert db.session.scalar(select(func.count(InspectionPlan.id))) == 2
+        assert (
+            db.session.scalar(
+                select(func.count(AuditEntry.id)).where(AuditEntry.action == "overlap_confirmed")
+            )
+            == 1
+        )

@@ -69,6 +69,10 @@ class PlanForm(FlaskForm):
     start_on = StringField(_l("Start date"), render_kw={"type": "date"})
     end_on = StringField(_l("End date"), render_kw={"type": "date"})
     active = BooleanField(_l("Active"), default=True)
+    allow_overlap = BooleanField(
+        _l("Create anyway"),
+        description=_l("Save the plan although another active plan covers the same assets."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

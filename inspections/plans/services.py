@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from accounts.models import Contractor
 from assets.kinds import KINDS, ChecklistItem, kind_named
@@ -21,7 +21,7 @@ from assets.models import Asset, Grid
 from assets.services import grid_and_children
 from core.audit import changed_fields, record_change
 from core.clock import district_today
-from core.errors import ValidationError
+from core.errors import ConflictError, ValidationError
 from core.extensions import db
 from inspections.cadence import UNITS, occurrences
 from inspections.models import InspectionPlan
@@ -50,6 +50,39 @@ CODE_SEPARATORS = re.compile(r"[,，;；\s]+")
 
 class PlanValidationError(ValidationError):
     """The plan's values do not make a plan; ``errors`` maps field names to lists of messages."""
+
+
+class PlanOverlap(NamedTuple):
+    """Assets another active plan already covers: that plan, its contractor, how many, and
+    the first codes (``SHOWN_CODES`` of them)."""
+
+    plan_id: int
+    plan_name: str
+    contractor: str
+    count: int
+    codes: list[str]
+
+    def words(self) -> str:
+        return _(
+            "%(count)s assets are already covered by the plan %(plan)s of %(contractor)s: "
+            "%(codes)s.",
+            count=self.count,
+            plan=self.plan_name,
+            contractor=self.contractor,
+            codes=", ".join(self.codes) + (" …" if self.count > len(self.codes) else ""),
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {"plan": self.plan_id, "count": self.count, "codes": self.codes}
+
+
+class PlanOverlapError(ConflictError):
+    """The plan would cover assets another active plan already covers; ``overlaps`` says
+    which. Confirmed with ``allow_overlap``, the plan is saved and the overlap audited."""
+
+    def __init__(self, overlaps: list[PlanOverlap]):
+        super().__init__(" ".join(overlap.words() for overlap in overlaps), "allow_overlap")
+        self.overlaps = overlaps
 
 
 class PlanSaved(NamedTuple):
@@ -279,26 +312,90 @@ def plan_record(plan: InspectionPlan) -> dict[str, Any]:
     }
 
 
-def create_plan(values: Mapping[str, Any], today: date | None = None) -> PlanSaved:
-    """Check, add and audit a plan, then generate its inspections over the horizon."""
-    plan = InspectionPlan(**validated_plan_values(values))
+def plan_overlaps(cleaned: Mapping[str, Any], plan_id: int | None = None) -> list[PlanOverlap]:
+    """The other active plans (not ``plan_id``) whose period meets this plan's and that
+    cover some of the same assets (so of the same kind), with those assets. An inactive plan
+    overlaps nothing."""
+    if not cleaned.get("active", True):
+        return []
+    candidate = InspectionPlan(**cleaned)
+    mine = plan_assets(candidate).with_only_columns(Asset.id).order_by(None)
+    others = select(InspectionPlan).where(InspectionPlan.active.is_(True))
+    if plan_id is not None:
+        others = others.where(InspectionPlan.id != plan_id)
+    if cleaned.get("end_on") is not None:
+        others = others.where(InspectionPlan.start_on <= cleaned["end_on"])
+    others = others.where(
+        or_(InspectionPlan.end_on.is_(None), InspectionPlan.end_on >= cleaned["start_on"])
+    )
+    overlaps = []
+    for other in db.session.scalars(others.order_by(InspectionPlan.id)):
+        shared = plan_assets(other).where(Asset.id.in_(mine))
+        count = db.session.scalar(shared.with_only_columns(func.count(Asset.id)).order_by(None))
+        if not count:
+            continue
+        codes = db.session.scalars(
+            shared.with_only_columns(Asset.code).order_by(Asset.code).limit(SHOWN_CODES)
+        ).all()
+        contractor = db.session.get(Contractor, other.contractor_id)
+        overlaps.append(PlanOverlap(other.id, other.name, contractor.name, count, list(codes)))
+    return overlaps
+
+
+def _check_overlap(
+    cleaned: Mapping[str, Any], plan_id: int | None, allow_overlap: bool
+) -> list[PlanOverlap]:
+    overlaps = plan_overlaps(cleaned, plan_id)
+    if overlaps and not allow_overlap:
+        raise PlanOverlapError(overlaps)
+    return overlaps
+
+
+def _audit_overlap(plan: InspectionPlan, overlaps: list[PlanOverlap]) -> None:
+    if overlaps:
+        record_change(
+            "overlap_confirmed",
+            "plan",
+            str(plan.id),
+            None,
+            {"overlaps": [overlap.record() for overlap in overlaps]},
+        )
+
+
+def create_plan(
+    values: Mapping[str, Any], today: date | None = None, allow_overlap: bool = False
+) -> PlanSaved:
+    """Check, add and audit a plan, then generate its inspections over the horizon.
+
+    A plan covering assets another active plan covers raises ``PlanOverlapError`` unless
+    ``allow_overlap`` (then the confirmed overlap is audited)."""
+    cleaned = validated_plan_values(values)
+    overlaps = _check_overlap(cleaned, None, allow_overlap)
+    plan = InspectionPlan(**cleaned)
     db.session.add(plan)
     db.session.flush()
     record_change("create", "plan", str(plan.id), None, plan_record(plan))
+    _audit_overlap(plan, overlaps)
     created = generate_for_plan(plan, today)
     return PlanSaved(plan, created=created, removed=0)
 
 
 def update_plan(
-    plan: InspectionPlan, values: Mapping[str, Any], today: date | None = None
+    plan: InspectionPlan,
+    values: Mapping[str, Any],
+    today: date | None = None,
+    allow_overlap: bool = False,
 ) -> PlanSaved:
     """Check and apply new values; when the schedule changed, regenerate the plan's future,
-    not-started inspections (past, completed and cancelled ones are kept)."""
+    not-started inspections (past, completed and cancelled ones are kept). An overlap with
+    another active plan is refused as in ``create_plan`` unless ``allow_overlap``."""
     cleaned = validated_plan_values(values)
+    overlaps = _check_overlap(cleaned, plan.id, allow_overlap)
     before = plan_record(plan)
     for key, value in cleaned.items():
         setattr(plan, key, value)
     db.session.flush()
+    _audit_overlap(plan, overlaps)
     return _saved_after_change(plan, before, today)
 
 

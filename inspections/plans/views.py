@@ -119,7 +119,7 @@ def plan_new():
     if not form.validate_on_submit():
         return render_form(form, {}, 400 if form.is_submitted() else 200)
     on_refused(lambda error, status: render_form(form, error.messages(), status))
-    saved = create_plan(form.plan_values())
+    saved = create_plan(form.plan_values(), allow_overlap=form.allow_overlap.data)
     db.session.commit()
     flash(_("Plan %(name)s created.", name=saved.plan.name), "success")
     flash_generation(saved)
@@ -134,7 +134,7 @@ def plan_edit(plan_id: int):
     if not form.validate_on_submit():
         return render_form(form, {}, 400 if form.is_submitted() else 200, plan)
     on_refused(lambda error, status: render_form(form, error.messages(), status, plan))
-    saved = update_plan(plan, form.plan_values())
+    saved = update_plan(plan, form.plan_values(), allow_overlap=form.allow_overlap.data)
     db.session.commit()
     if not saved.changed:
         flash(_("Nothing changed."), "info")

@@ -13,6 +13,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
+from accounts.access import visible
 from accounts.auth import staff_required
 from accounts.scope import requested_grid
 from assets import labels
@@ -35,6 +36,7 @@ from assets.services import (
 )
 from core.audit import AuditEntry
 from core.errors import Refusal, on_refused
+from core.export import Column, export_response
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 
@@ -95,7 +97,9 @@ def list_query_from_request() -> ListQuery:
 
 
 def filtered_assets(query: ListQuery):
-    stmt = select(Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
+    """The list's query, for the page and its export: the assets the user may see (a
+    contractor, those it inspects) matching the filters."""
+    stmt = visible(current_user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
     if query.kind:
         stmt = stmt.where(Asset.kind == query.kind)
     if query.status:
@@ -141,6 +145,56 @@ def asset_list():
         list_url=list_url,
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
     )
+
+
+# The export: the whole filtered list in its order, as CSV or a workbook
+
+EXPORT_BATCH = 500
+EXPORT_COLUMNS = (
+    Column("code", FIELD_LABELS["code"], 12),
+    Column("kind", FIELD_LABELS["kind"], 16),
+    Column("name", FIELD_LABELS["name"], 28),
+    Column("status", FIELD_LABELS["status"], 10),
+    Column("grid", FIELD_LABELS["grid"], 10),
+    Column("site", FIELD_LABELS["site"], 20),
+    Column("address", FIELD_LABELS["address"], 30),
+    Column("installed_on", FIELD_LABELS["installed_on"], 12),
+    Column("manufacturer", FIELD_LABELS["manufacturer"], 20),
+    Column("model", FIELD_LABELS["model"], 14),
+    Column("serial_number", FIELD_LABELS["serial_number"], 16),
+)
+
+
+def export_rows(query: ListQuery):
+    stmt = (
+        filtered_assets(query)
+        .add_columns(Grid.code, Site.name)
+        .outerjoin(Site, Asset.site_id == Site.id)
+        .order_by(*ordering(query.sort))
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    for asset, grid, site in db.session.execute(stmt):
+        kind = kind_named(asset.kind)
+        yield [
+            asset.code,
+            str(kind.label) if kind is not None else asset.kind,
+            asset.name,
+            str(STATUS_LABELS.get(asset.status, asset.status)),
+            grid,
+            site,
+            asset.address,
+            asset.installed_on,
+            asset.manufacturer,
+            asset.model,
+            asset.serial_number,
+        ]
+
+
+@bp.get("/assets/export.csv", defaults={"fmt": "csv"})
+@bp.get("/assets/export.xlsx", defaults={"fmt": "xlsx"})
+def asset_export(fmt: str):
+    query = list_query_from_request()
+    return export_response(fmt, "assets", _("Assets"), EXPORT_COLUMNS, lambda: export_rows(query))
 
 
 # The detail

@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
@@ -35,6 +36,7 @@ from assets.services import in_grid
 from core.args import date_arg
 from core.clock import district_today
 from core.errors import Refusal, conflict_on_integrity_error, on_refused
+from core.export import Column, export_response, local_time_text
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import PhotoStage
@@ -173,15 +175,23 @@ def int_or_none(raw: Any) -> int | None:
         return -1  # matches nothing
 
 
+def filtered_hazards(query: HazardListQuery, today: date, overdue: bool | None = None):
+    """The list's query, for the page and its export: the hazards the user may see matching
+    the filters (``overdue`` True/False overrides the query's own overdue filter)."""
+    base = visible(current_user, Hazard).where(*hazard_conditions(query, today))
+    if overdue if overdue is not None else query.overdue:
+        return base.where(hazard_overdue_clause(today))
+    return base
+
+
 @bp.get("/")
 def hazard_list():
     query = list_query_from_request()
     today = district_today()
-    base = visible(current_user, Hazard).where(*hazard_conditions(query, today))
     overdue_count = db.session.scalar(
-        select(func.count()).select_from(base.where(hazard_overdue_clause(today)).subquery())
+        select(func.count()).select_from(filtered_hazards(query, today, overdue=True).subquery())
     )
-    stmt = base.where(hazard_overdue_clause(today)) if query.overdue else base
+    stmt = filtered_hazards(query, today)
     listed = page_of(
         stmt.options(
             selectinload(Hazard.grid),
@@ -211,6 +221,66 @@ def hazard_list():
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
         responsible_groups=responsible_choices(current_user),
         UNVERIFIED=UNVERIFIED,
+    )
+
+
+# The export: the whole filtered list in its order, as CSV or a workbook
+
+EXPORT_BATCH = 500
+EXPORT_COLUMNS = (
+    Column("code", _l("Code"), 14),
+    Column("category", _l("Category"), 18),
+    Column("severity", _l("Severity"), 10),
+    Column("status", _l("Status"), 12),
+    Column("description", _l("Description"), 40),
+    Column("asset", _l("Asset code"), 12),
+    Column("grid", _l("Grid"), 10),
+    Column("found_on", _l("Found on"), 12),
+    Column("deadline", _l("Rectification deadline"), 12),
+    Column("overdue", _l("Overdue"), 8),
+    Column("responsible", _l("Responsible party"), 20),
+    Column("status_changed_at", _l("Status changed at"), 17),
+)
+
+
+def export_rows(query: HazardListQuery, today: date):
+    stmt = (
+        filtered_hazards(query, today)
+        .options(
+            selectinload(Hazard.grid),
+            selectinload(Hazard.asset),
+            selectinload(Hazard.responsible_company),
+            selectinload(Hazard.responsible_contractor),
+        )
+        .order_by(*overdue_first_ordering(today))
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    yes, no = _("Yes"), _("No")
+    for hazard in db.session.scalars(stmt):
+        party = hazard.responsible_company or hazard.responsible_contractor
+        yield [
+            hazard.code,
+            str(CATEGORY_LABELS.get(hazard.category, hazard.category)),
+            str(SEVERITY_LABELS.get(hazard.severity, hazard.severity)),
+            str(HAZARD_STATUS_LABELS.get(hazard.status, hazard.status)),
+            hazard.description,
+            hazard.asset.code if hazard.asset else None,
+            hazard.grid.code if hazard.grid else None,
+            hazard.found_on,
+            hazard.deadline,
+            yes if is_hazard_overdue(hazard, today) else no,
+            party.name if party is not None else None,
+            local_time_text(hazard.status_changed_at),
+        ]
+
+
+@bp.get("/export.csv", defaults={"fmt": "csv"})
+@bp.get("/export.xlsx", defaults={"fmt": "xlsx"})
+def hazard_export(fmt: str):
+    query = list_query_from_request()
+    today = district_today()
+    return export_response(
+        fmt, "hazards", _("Hazards"), EXPORT_COLUMNS, lambda: export_rows(query, today)
     )
 
 

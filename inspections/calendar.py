@@ -2,7 +2,13 @@
 
 The feed URL carries a secret token; only its SHA-256 is stored. Creating a new token revokes
 the previous one; a revoked or unknown token answers 404. The feed lists the contractor's
-scheduled inspections due in the next 90 days and the overdue ones, as all-day events.
+scheduled inspections due in the next 90 days and the overdue ones, as all-day events. An
+overdue inspection stands on today (the district's date), its summary prefixed "Overdue" in the
+feed's language (the calendar app's Accept-Language, else the default), until it is done or
+cancelled: a past date in a phone's calendar is never looked at again.
+
+The page offers the new address as a ``webcal://`` link and as a QR code (segno) to scan with
+a phone, shown once like the address itself.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import secrets
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
+import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -99,6 +106,22 @@ def feed_url(token: str) -> str:
     return base_url() + url_for("calendar.feed", token=token)
 
 
+def webcal_url(url: str) -> str:
+    """The feed address with the ``webcal`` scheme, which calendar apps open to subscribe."""
+    return "webcal://" + url.split("://", 1)[1] if "://" in url else url
+
+
+def feed_qr(url: str) -> segno.QRCode:
+    return segno.make(url, error="m", boost_error=False)
+
+
+def feed_qr_svg(url: str) -> str:
+    """The address's QR code as an inline ``<svg>`` (no user text in it)."""
+    return feed_qr(url).svg_inline(
+        scale=1, border=4, omitsize=True, light="#fff", svgclass="qr-code feed-qr"
+    )
+
+
 # --- The iCalendar document ---------------------------------------------------------------
 
 
@@ -131,11 +154,14 @@ def contractor_calendar(contractor: Contractor, today: date | None = None) -> Ca
     calendar.add("x-wr-timezone", current_app.config["TIMEZONE"])
     stamp = clock.now_utc()
     for inspection, asset, longitude, latitude in feed_inspections(contractor.id, today):
-        calendar.add_component(inspection_event(inspection, asset, longitude, latitude, stamp))
+        calendar.add_component(
+            inspection_event(inspection, asset, longitude, latitude, stamp, today)
+        )
     return calendar
 
 
-def inspection_event(inspection, asset, longitude, latitude, stamp) -> Event:
+def inspection_event(inspection, asset, longitude, latitude, stamp, today: date) -> Event:
+    """An all-day event on the due date, or on ``today`` marked overdue when that has passed."""
     host = urlsplit(base_url()).hostname or "localhost"
     kind = kind_named(asset.kind)
     kind_label = str(kind.label) if kind is not None else asset.kind
@@ -143,14 +169,24 @@ def inspection_event(inspection, asset, longitude, latitude, stamp) -> Event:
     event = Event()
     event.add("uid", f"inspection-{inspection.id}@{host}")
     event.add("dtstamp", stamp)
-    event.add("dtstart", inspection.due_on)
-    event.add("dtend", inspection.due_on + timedelta(days=1))
-    event.add("summary", f"{asset.code} · {kind_label} · {asset.name}")
+    overdue = inspection.due_on < today
+    day = today if overdue else inspection.due_on
+    event.add("dtstart", day)
+    event.add("dtend", day + timedelta(days=1))
+    summary = f"{asset.code} · {kind_label} · {asset.name}"
+    if overdue:
+        summary = _("Overdue · %(summary)s", summary=summary)
+    event.add("summary", summary)
     if asset.address:
         event.add("location", asset.address)
     if longitude is not None and latitude is not None:
         event.add("geo", vGeo((latitude, longitude)))
-    event.add("description", _("Log the result: %(url)s", url=link))
+    description = _("Log the result: %(url)s", url=link)
+    if overdue:
+        description = (
+            _("Overdue since %(due)s.", due=inspection.due_on.isoformat()) + "\n" + description
+        )
+    event.add("description", description)
     event.add("url", link)
     event.add("transp", "TRANSPARENT")
     return event
@@ -206,6 +242,8 @@ def render_feed_page(contractor: Contractor | None, new_url: str | None = None, 
                 contractors=contractors,
                 feed=active_feed(contractor.id) if contractor is not None else None,
                 new_url=new_url,
+                webcal=webcal_url(new_url) if new_url else None,
+                qr_svg=feed_qr_svg(webcal_url(new_url)) if new_url else None,
                 may_manage=may_manage_feed(),
             ),
             status,

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -33,6 +34,7 @@ from accounts.access import visible
 from accounts.auth import staff_required
 from accounts.models import Contractor
 from accounts.scope import requested_grid
+from assets.kinds import kind_named
 from assets.labels import NoticeLine
 from assets.models import Asset, Grid
 from assets.services import asset_by_code
@@ -40,6 +42,7 @@ from core import clock
 from core.args import choice_arg, date_arg
 from core.clock import district_zone
 from core.errors import Refusal, ValidationError, on_refused
+from core.export import Column, export_response, local_time_text
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import Photo
@@ -189,6 +192,73 @@ def inspection_list():
         contractors=contractors,
         status_filters=STATUS_FILTERS,
         list_orders=LIST_ORDER_LABELS,
+    )
+
+
+# The export: the list's rows with its filters and order, as CSV or a workbook
+
+EXPORT_BATCH = 500
+
+
+def export_columns() -> list[Column]:
+    columns = [
+        Column("due_on", _l("Due on"), 12),
+        Column("asset", _l("Asset code"), 12),
+        Column("kind", _l("Kind"), 16),
+        Column("name", _l("Asset name"), 28),
+        Column("grid", _l("Grid"), 10),
+        Column("contractor", _l("Contractor"), 20),
+        Column("status", _l("Status"), 12),
+        Column("completed_at", _l("Completed at"), 17),
+        Column("result", _l("Result"), 10),
+        Column("flagged", _l("Flagged for review"), 10),
+        Column("notes", _l("Notes"), 30),
+    ]
+    if not current_user.is_staff:
+        columns = [column for column in columns if column.key != "contractor"]
+    return columns
+
+
+def export_rows(query: ListQuery, columns: list[Column]):
+    """The rows of the whole filtered list (every page), in the list's order, read in
+    batches as they are written."""
+    today = clock.district_today()
+    keys = [column.key for column in columns]
+    yes, no = _("Yes"), _("No")
+    for part in list_parts(inspection_query(current_user, query.filters), query.sort):
+        rows = db.session.execute(
+            part.add_columns(Asset.code, Asset.kind, Asset.name, Grid.code, Contractor.name)
+            .join(Asset, Asset.id == Inspection.asset_id)
+            .outerjoin(Grid, Grid.id == Asset.grid_id)
+            .join(Contractor, Contractor.id == Inspection.contractor_id)
+            .execution_options(yield_per=EXPORT_BATCH)
+        )
+        for inspection, code, kind_name, name, grid, contractor in rows:
+            kind = kind_named(kind_name)
+            status = derived_status(inspection, today)
+            values = {
+                "due_on": inspection.due_on,
+                "asset": code,
+                "kind": str(kind.label) if kind is not None else kind_name,
+                "name": name,
+                "grid": grid,
+                "contractor": contractor,
+                "status": str(INSPECTION_STATUS_LABELS.get(status, status)),
+                "completed_at": local_time_text(inspection.completed_at),
+                "result": str(RESULT_LABELS.get(inspection.result, inspection.result or "")),
+                "flagged": yes if inspection.flagged else no,
+                "notes": inspection.notes,
+            }
+            yield [values[key] for key in keys]
+
+
+@bp.get("/export.csv", defaults={"fmt": "csv"})
+@bp.get("/export.xlsx", defaults={"fmt": "xlsx"})
+def inspection_export(fmt: str):
+    query = list_query_from_request()
+    columns = export_columns()
+    return export_response(
+        fmt, "inspections", _("Inspections"), columns, lambda: export_rows(query, columns)
     )
 
 

@@ -95,9 +95,10 @@ def test_feed_lists_the_contractors_due_inspections(app, client, auth, schedule)
     assert calendar["PRODID"]
     events = list(calendar.walk("VEVENT"))
     starts = [event.decoded("DTSTART") for event in events]
-    assert starts == [date(2026, 3, 1), date(2026, 3, 12), date(2026, 6, 8)]
+    # The overdue one (due 03-01) stands on today.
+    assert starts == [date(2026, 3, 10), date(2026, 3, 12), date(2026, 6, 8)]
     first = events[0]
-    assert first.decoded("DTEND") == date(2026, 3, 2)
+    assert first.decoded("DTEND") == date(2026, 3, 11)
     assert re.fullmatch(r"inspection-\d+@sar\.example\.org", str(first["UID"]))
     assert "CS-001" in str(first["SUMMARY"])
     assert "Charging station" in str(first["SUMMARY"])
@@ -111,8 +112,8 @@ def test_feed_lists_the_contractors_due_inspections(app, client, auth, schedule)
     assert first.decoded("DTSTAMP") == datetime(2026, 3, 10, 2, tzinfo=UTC)
     # All-day events: DTSTART;VALUE=DATE, never another contractor's.
     raw = response.data.decode()
-    assert "DTSTART;VALUE=DATE:20260301\r\n" in raw
-    assert "2026-03-11" not in raw and "20260311" not in raw.replace("DTEND;VALUE=DATE:", "")
+    assert "DTSTART;VALUE=DATE:20260310\r\n" in raw
+    assert "2026-03-11" not in raw and "DTSTART;VALUE=DATE:20260311" not in raw
 
 
 def test_feed_follows_rfc_5545_line_rules(app, client, auth, schedule):
@@ -239,3 +240,94 @@ def test_admin_must_pick_a_known_contractor(app, client, auth, schedule):
     assert feeds(app) == []
     page = client.get("/calendar/").text
     assert "Fixers Ltd" in page and "Other Co" in page  # the picker
+
+
+def feed_events(client, token: str, language: str | None = None) -> list:
+    headers = {"Accept-Language": language} if language else {}
+    response = client.get(f"/calendar/{token}.ics", headers=headers)
+    assert response.status_code == 200
+    return list(icalendar.Calendar.from_ical(response.data).walk("VEVENT"))
+
+
+def test_overdue_inspections_stand_on_today_marked_overdue(
+    app, client, auth, schedule, frozen_clock
+):
+    auth.login("fixer@example.org")
+    token = new_feed(client)
+    auth.logout()
+    events = feed_events(client, token, "en")
+    overdue = [event for event in events if str(event["SUMMARY"]).startswith("Overdue")]
+    assert len(overdue) == 1
+    assert overdue[0].decoded("DTSTART") == TODAY
+    assert overdue[0].decoded("DTEND") == date(2026, 3, 11)
+    assert str(overdue[0]["SUMMARY"]).startswith("Overdue · CS-001")
+    assert "2026-03-01" in str(overdue[0]["DESCRIPTION"])
+    assert not any(str(event["SUMMARY"]).startswith("Overdue") for event in events[1:])
+    # The feed's language: the calendar app's.
+    chinese = feed_events(client, token, "zh-CN")
+    assert str(chinese[0]["SUMMARY"]).startswith("逾期 · CS-001")
+    # Two days later (16:30 UTC is past midnight in Shanghai): it moves along with today,
+    # and the one due 03-12 has become overdue too.
+    frozen_clock.set(datetime(2026, 3, 12, 16, 30, tzinfo=UTC))
+    events = feed_events(client, token, "en")
+    starts = [(event.decoded("DTSTART"), str(event["SUMMARY"])[:7]) for event in events]
+    assert starts == [
+        (date(2026, 3, 13), "Overdue"),
+        (date(2026, 3, 13), "Overdue"),
+        (date(2026, 6, 8), "EB-0001"),
+        (date(2026, 6, 9), "EB-0001"),  # the horizon moved on too
+    ]
+    # Done: it leaves the feed.
+    with app.app_context():
+        from inspections.models import Inspection
+
+        first = db.session.scalar(select(Inspection).where(Inspection.due_on == date(2026, 3, 1)))
+        first.status = InspectionStatus.COMPLETED
+        first.completed_at = datetime(2026, 3, 12, 17, tzinfo=UTC)
+        db.session.commit()
+    events = feed_events(client, token, "en")
+    assert [event.decoded("DTSTART") for event in events] == [
+        date(2026, 3, 13),
+        date(2026, 6, 8),
+        date(2026, 6, 9),
+    ]
+
+
+def qr_image_of_svg(svg: str, scale: int = 8):
+    """Rasterise segno's inline SVG (one path of horizontal runs, one unit a module)."""
+    from PIL import Image
+
+    size = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
+    path = re.search(r'class="[^"]*qrline[^"]*"[^>]*\bd="([^"]+)"', svg)
+    if path is None:
+        path = re.search(r'<path[^>]*\bd="(M[^"]+)"[^>]*class="[^"]*qrline', svg)
+    image = Image.new("L", (size * scale, size * scale), 255)
+    x = y = 0.0
+    for command, first, second in re.findall(r"([Mmh])(-?[\d.]+)(?:\s(-?[\d.]+))?", path.group(1)):
+        if command == "M":
+            x, y = float(first), float(second)
+        elif command == "m":
+            x, y = x + float(first), y + float(second)
+        else:
+            row = int(y)
+            for column in range(int(x), int(x + float(first))):
+                image.paste(
+                    0, (column * scale, row * scale, (column + 1) * scale, (row + 1) * scale)
+                )
+            x += float(first)
+    return image
+
+
+def test_page_offers_a_webcal_link_and_its_qr_code(app, client, auth, schedule):
+    from pyzbar import pyzbar
+
+    auth.login("fixer@example.org")
+    response = client.post("/calendar/new")
+    token = re.search(r"/calendar/([^\"/]+)\.ics", response.text).group(1)
+    webcal = f"webcal://sar.example.org/calendar/{token}.ics"
+    assert f'href="{webcal}"' in response.text
+    svg = re.search(r"<svg[^>]*feed-qr.*?</svg>", response.text, re.S).group(0)
+    codes = pyzbar.decode(qr_image_of_svg(svg), symbols=[pyzbar.ZBarSymbol.QRCODE])
+    assert [code.data.decode() for code in codes] == [webcal]
+    # Shown once, like the address.
+    assert webcal not in client.get("/calendar/").text

@@ -1,0 +1,80 @@
+"""The lists in a real browser (Debian's headless Chromium through Playwright, the app served
+on 127.0.0.1): printed, a list shows its title, the line naming its filters and the table,
+and nothing else of the page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from playwright import sync_api as playwright_api
+
+from core.extensions import db
+from tests import factories
+from tests.factories import blocker_data, charging_station_data
+from tests.helpers import CHROMIUM, Watched, served
+
+NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(app, district, officer, frozen_clock) -> Iterator[str]:
+    frozen_clock.set(NOW)
+    with app.app_context():
+        factories.gen_asset(charging_station_data(1))
+        factories.gen_asset(blocker_data(1))
+        factories.gen_inspection("CS-001", date(2026, 3, 1))
+        factories.gen_inspection("EB-0001", date(2026, 3, 20), contractor="Other Co")
+        factories.gen_inspection("CS-001", date(2026, 3, 25), contractor="Other Co")
+        db.session.commit()
+    with served(app) as base_url:
+        yield base_url
+
+
+def test_printed_list_is_the_table_its_title_and_its_filters(browser, server):
+    watched = Watched(browser, server)
+    try:
+        watched.sign_in("officer@example.org", factories.PASSWORD)
+        page = watched.page
+        page.goto(server + "/inspections/?contractor=Other+Co&kind=charging_station&per_page=1")
+        filters = page.locator("#print-filters")
+        assert not filters.is_visible()  # on screen: the form says it
+        assert page.locator("form.filters").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator("h1").is_visible()
+        assert page.locator("#inspection-table").is_visible()
+        assert filters.is_visible()
+        text = filters.inner_text()
+        assert "Contractor: Other Co" in text and "Kind: charging_station" in text
+        for hidden in (
+            "header.topbar",
+            "form.filters",
+            ".filter-box",
+            "nav.pagination",
+            "#export-csv",
+            "#export-xlsx",
+            "#inspection-table a.button",
+        ):
+            locator = page.locator(hidden)
+            assert locator.count() == 0 or not locator.first.is_visible(), hidden
+        for path in ("/assets/?status=active", "/hazards/?severity=major"):
+            page.goto(server + path)
+            assert page.locator("#print-filters").is_visible(), path
+            assert not page.locator("form.filters").is_visible(), path
+            assert not page.locator("#export-csv").is_visible(), path
+        page.goto(server + "/assets/?status=active")
+        assert "Status: Active" in page.locator("#print-filters").inner_text()
+        watched.assert_clean()
+    finally:
+        watched.close()

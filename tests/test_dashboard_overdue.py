@@ -299,7 +299,7 @@ def test_dashboard_links_land_on_exactly_those_items(app, client, auth, late, fr
     assert "/hazards/HZ-2" in links(html, "queue-verify")
     assert "/hazards/HZ-4" in links(html, "queue-returned")
     assert links(html, "queue-late")[0] == "/assets/CS-001"
-    assert re.search(r'days-late">38<', row_of(html, "queue-late", "data-asset", "CS-001"))
+    assert re.search(r'days-late"[^>]*>38<', row_of(html, "queue-late", "data-asset", "CS-001"))
     assert links(html, "oldest-inspections")[0] == "/assets/CS-001"
     assert links(html, "oldest-hazards")[:2] == ["/hazards/HZ-1", "/assets/CS-001"]
     trend = row_of(html, "overdue-trend", "data-week", "2026-W09")

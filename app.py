@@ -58,6 +58,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # it is confirmed or cancelled; None keeps them under instance/imports.
     "IMPORT_MAX_BYTES": 64 * 1024 * 1024,
     "IMPORT_DIR": None,
+    # The officer's queue on the dashboard lists inspections overdue by more days than this.
+    "DASHBOARD_LATE_DAYS": 14,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -92,6 +94,7 @@ INTEGER_SETTINGS = {
     "ALERT_CLAIM_LEASE_MINUTES",
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
+    "DASHBOARD_LATE_DAYS",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",

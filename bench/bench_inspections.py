@@ -43,6 +43,7 @@ from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
 from core.paging import page_of_parts  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
+from dashboard import overdue as late  # noqa: E402
 from dashboard import stats  # noqa: E402
 from dashboard.work import open_work  # noqa: E402
 from hazards.models import Hazard  # noqa: E402
@@ -283,6 +284,29 @@ def dashboard_counts() -> dict[str, Any]:
     return numbers
 
 
+def dashboard_overdue_panels() -> dict[str, Any]:
+    """(b) The dashboard's overdue panels (``dashboard.overdue``) for an officer: per grid,
+    the queue, the oldest overdue items and the 12-week trend."""
+    user = officer()
+    panels = {
+        "by_grid": late.overdue_by_grid(TODAY, user),
+        "late": late.overdue_inspections(TODAY, user, more_than_days=14),
+        "verify": late.awaiting_verification(TODAY, user),
+        "returned": late.returned_hazards(TODAY, user),
+        "oldest": late.overdue_inspections(TODAY, user),
+        "oldest_hazards": late.overdue_hazards(TODAY, user),
+    }
+    db.session.commit()
+    return panels
+
+
+def dashboard_trend() -> list:
+    """(b) The dashboard's 12-week overdue trend, one scan each of inspections and hazards."""
+    trend = late.overdue_trend(TODAY, officer())
+    db.session.commit()
+    return trend
+
+
 def first_dashboard_ms() -> float:
     """The first dashboard of the day rolls up the window's on-time totals: timed once."""
     started = time.perf_counter()
@@ -302,6 +326,8 @@ def timed_items(seeded: Seeded) -> list[tuple[str, Callable[[], Any]]]:
         ),
         ("contractor's home, biggest contractor", lambda: contractor_home(biggest)),
         ("dashboard counts", dashboard_counts),
+        ("dashboard overdue panels", dashboard_overdue_panels),
+        ("dashboard 12-week trend", dashboard_trend),
     ]
 
 

@@ -10,3 +10,4 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.register_blueprint(views.bp)
     precache_static(app, "js/work_list.js")  # the contractor's home works offline too
+    precache_static(app, "js/dashboard.js", "vendor/echarts-5.6.0/echarts.min.js")

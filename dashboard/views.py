@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -17,6 +18,7 @@ from assets.models import Asset, Grid
 from assets.services import NO_GRID, grid_clause
 from core.clock import district_today
 from core.extensions import db
+from dashboard import overdue as late
 from dashboard import stats
 from dashboard.work import open_work
 from hazards.services import SEVERITY_LABELS
@@ -86,6 +88,47 @@ def inspection_numbers(user, grid: str = "") -> dict[str, Any]:
         "overdue_hazards": stats.overdue_hazard_count(today, user, grid),
         "severity_labels": SEVERITY_LABELS,
         "NO_GRID_STATS": stats.NO_GRID,
+        **overdue_panels(today, user, grid),
+    }
+
+
+def overdue_panels(today: date, user, grid: str = "") -> dict[str, Any]:
+    """What is overdue per grid (and its map), the officer's queue, the oldest overdue items
+    and the weekly trend (``dashboard.overdue``)."""
+    late_days = late.late_days_setting()
+    trend = late.overdue_trend(today, user, grid)
+    by_grid = late.overdue_by_grid(today, user, grid)
+    return {
+        "overdue_by_grid": by_grid,
+        "late_days": late_days,
+        "late_inspections": late.overdue_inspections(today, user, grid, late_days),
+        "awaiting_verification": late.awaiting_verification(today, user, grid),
+        "returned_hazards": late.returned_hazards(today, user, grid),
+        "oldest_inspections": late.overdue_inspections(today, user, grid),
+        "oldest_hazards": late.overdue_hazards(today, user, grid),
+        "trend": trend,
+        "chart_data": chart_data(trend, by_grid, grid),
+    }
+
+
+def chart_data(trend, by_grid, grid: str) -> dict[str, Any]:
+    """What static/js/dashboard.js draws: the trend and the grid map (its GeoJSON and the
+    counts of each region), with the labels in the page's language."""
+    counts = {}
+    for row in by_grid:
+        for each in [row, *row.children]:
+            counts[each.code] = {"inspections": each.inspections, "hazards": each.hazards}
+    return {
+        "weeks": [point.week for point in trend],
+        "inspections": [point.inspections for point in trend],
+        "hazards": [point.hazards for point in trend],
+        "grids": late.grid_map_features(grid),
+        "counts": counts,
+        "inspections_url": url_for("inspections.inspection_list"),
+        "labels": {
+            "inspections": _("Overdue inspections"),
+            "hazards": _("Overdue hazards"),
+        },
     }
 
 

@@ -30,9 +30,10 @@ class AttributeField:
     max_length: int = 200
 
     def shown(self, value: Any) -> Any:
-        """A stored value as a page shows it: a choice by its label in the page's language."""
+        """A stored value as a page shows it: a choice by its label (lazily translated: in the
+        language of the page that renders it)."""
         if self.type == "choice" and value in self.choice_labels:
-            return str(self.choice_labels[value])
+            return self.choice_labels[value]
         return value
 
     def parse(self, raw: Any) -> Any:

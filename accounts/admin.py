@@ -6,7 +6,6 @@ services' (``accounts.services``); the command line and the contractor pages use
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -36,7 +35,6 @@ from accounts.services import (
     user_history,
 )
 from core.args import choice_arg
-from core.clock import district_zone
 from core.errors import Refusal, on_refused
 from core.extensions import db
 from core.forms import SelectChoice
@@ -57,17 +55,9 @@ ACTION_LABELS = {
 }
 
 
-def local_time(moment: datetime | None) -> str:
-    """A stored UTC time in the district's time zone, to the minute."""
-    if moment is None:
-        return "—"
-    return moment.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M")
-
-
 @bp.context_processor
 def users_page_values() -> dict[str, Any]:
     return {
-        "local_time": local_time,
         "action_labels": ACTION_LABELS,
         "min_password_length": MIN_PASSWORD_LENGTH,
     }

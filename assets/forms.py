@@ -24,7 +24,10 @@ def attribute_input(attribute: AttributeField) -> Field:
     if attribute.type == "bool":
         return BooleanField(attribute.label)
     if attribute.type == "choice":
-        choices = [SelectChoice("", "—"), *(SelectChoice(c, c) for c in attribute.choices)]
+        choices = [
+            SelectChoice("", "—"),
+            *(SelectChoice(c, attribute.shown(c)) for c in attribute.choices),
+        ]
         return SelectField(attribute.label, choices=choices, validate_choice=False)
     if attribute.type == "int":
         return StringField(attribute.label, render_kw={"inputmode": "numeric"})

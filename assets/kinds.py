@@ -7,6 +7,7 @@ columns and validation are all built from these definitions.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,8 +25,16 @@ class AttributeField:
     type: str  # "int", "bool", "str", "choice", "date"
     required: bool = False
     choices: tuple[str, ...] = ()
+    choice_labels: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     minimum: int | None = None
     max_length: int = 200
+
+    def shown(self, value: Any) -> Any:
+        """A stored value as a page shows it: a choice by its label (lazily translated: in the
+        language of the page that renders it)."""
+        if self.type == "choice" and value in self.choice_labels:
+            return self.choice_labels[value]
+        return value
 
     def parse(self, raw: Any) -> Any:
         """Turn a form, CSV or JSON value into the stored value, or raise ValueError."""
@@ -119,6 +128,12 @@ class AssetKind:
 
 
 DETECTION_METHODS = ("ai_camera", "infrared", "rfid", "weight_sensor")
+DETECTION_METHOD_LABELS = {
+    "ai_camera": _l("AI camera"),
+    "infrared": _l("Infrared sensor"),
+    "rfid": _l("RFID tag reader"),
+    "weight_sensor": _l("Weight sensor"),
+}
 
 KINDS: dict[str, AssetKind] = {
     kind.name: kind
@@ -164,6 +179,7 @@ KINDS: dict[str, AssetKind] = {
                     "choice",
                     required=True,
                     choices=DETECTION_METHODS,
+                    choice_labels=DETECTION_METHOD_LABELS,
                 ),
             ),
             checklist=(

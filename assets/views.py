@@ -223,6 +223,7 @@ class HistoryLabels:
 
     def __init__(self, kind: AssetKind | None):
         self.attributes = {field.name: field.label for field in kind.fields} if kind else {}
+        self.fields = {field.name: field for field in kind.fields} if kind else {}
 
     def field(self, key: str) -> str:
         return str(HISTORY_FIELD_LABELS.get(key, key))
@@ -246,6 +247,8 @@ class HistoryLabels:
                 f"{self.attributes.get(name, name)}: {self.value(name, item)}"
                 for name, item in value.items()
             )
+        if key in self.fields:
+            return str(self.fields[key].shown(value))
         return str(value)
 
 
@@ -286,7 +289,7 @@ def asset_detail(code: str):
     kind = kind_named(asset.kind)
     attributes = asset.attributes or {}
     if kind is not None:
-        shown = [(field.label, attributes.get(field.name)) for field in kind.fields]
+        shown = [(field.label, field.shown(attributes.get(field.name))) for field in kind.fields]
     else:
         shown = list(attributes.items())
     return render_template(

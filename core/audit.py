@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +43,15 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+COMMAND_LINE = "cli"  # the actor of a change made on the command line (no user signed in)
+
+
+def actor_label(actor: str | None) -> str:
+    """Who made a change, as a page shows it: "command line" in the page's language for the
+    command line, anyone else by the name stored (their email)."""
+    return str(_l("command line")) if actor == COMMAND_LINE else (actor or "—")
+
+
 def current_actor() -> tuple[int | None, str]:
     """The signed-in user, or the command line when there is none."""
     try:
@@ -49,7 +59,7 @@ def current_actor() -> tuple[int | None, str]:
             return current_user.id, current_user.email
     except RuntimeError:  # outside a request
         pass
-    return None, "cli"
+    return None, COMMAND_LINE
 
 
 def audit_row(

@@ -28,6 +28,20 @@ def district_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
 
+def district_time(moment: datetime | None, seconds: bool = False) -> str:
+    """A stored time as the district's wall clock, "YYYY-MM-DD HH:MM" (":SS" with ``seconds``).
+
+    The one way every page and email shows a time (the Jinja filter ``local_time``); the page
+    names the zone once (base.html's footer), so the value carries none. A naive value is UTC
+    (as stored). None is "—"."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return moment.astimezone(district_zone()).strftime(pattern)
+
+
 def district_today() -> date:
     """Today's date in the district's time zone (Asia/Shanghai unless configured)."""
     return now_utc().astimezone(district_zone()).date()

@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
@@ -123,6 +125,49 @@ def conflict_on_integrity_error(message: Message, field: str | None = None) -> I
         raise ConflictError(message, field) from error
 
 
+# An error page's title and, when the code that refused gave no words of its own, its text:
+# in the reader's language (werkzeug's own names and descriptions are English).
+ERROR_TITLES: dict[int, Message] = {
+    400: _l("Bad request"),
+    401: _l("Sign-in needed"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    422: _l("Not accepted"),
+    429: _l("Too many requests"),
+    500: _l("Server error"),
+}
+ERROR_TEXTS: dict[int, Message] = {
+    400: _l("The request could not be understood."),
+    401: _l("Sign in to see this page."),
+    403: _l("You are not allowed to see this page or make this change."),
+    404: _l("There is nothing at this address."),
+    405: _l("This address does not take this kind of request."),
+    409: _l("The change does not fit the current state of the data."),
+    413: _l("What was sent is too large."),
+    422: _l("What was sent was not accepted."),
+    429: _l("Too many requests: wait a moment and try again."),
+    500: _l("Something went wrong on the server. Try again later."),
+}
+CSRF_TEXT = _l(
+    "This form has expired or did not come from this site: reload the page and try again."
+)
+
+
+def error_page(error: HTTPException) -> ResponseReturnValue:
+    """The error page, in the reader's language: our own words where werkzeug's would show."""
+    code = error.code or 500
+    description = error.description
+    if isinstance(error, CSRFError):
+        description = CSRF_TEXT
+    elif description == type(error).description or not description:
+        description = ERROR_TEXTS.get(code, description)
+    title = ERROR_TITLES.get(code, error.name)
+    return render_template("error.html", code=code, title=title, description=description), code
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -143,7 +188,7 @@ def refusal_response(error: Refusal) -> ResponseReturnValue:
     if wants_json():
         return api.handle_http_exception(answer)
     answer.description = str(error)
-    return render_template("error.html", error=answer), answer.code
+    return error_page(answer)
 
 
 def init_app(app: Flask) -> None:
@@ -152,7 +197,7 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         if wants_json():
             return api.handle_http_exception(error)
-        return render_template("error.html", error=error), error.code
+        return error_page(error)
 
     @app.errorhandler(ValidationError)
     @app.errorhandler(ConflictError)

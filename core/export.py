@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import Response, current_app, stream_with_context
 
-from core.clock import district_today, district_zone
+from core.clock import district_time, district_today
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold: written as Excel writes them (_x000D_).
@@ -46,10 +46,9 @@ class Column:
 
 
 def local_time_text(moment: datetime | None) -> str:
-    """A stored UTC time as the district's local time, to the minute ("" for none)."""
-    if moment is None:
-        return ""
-    return moment.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M")
+    """A stored UTC time as the district's local time, to the minute ("" for none: an empty
+    cell, where pages show "—")."""
+    return "" if moment is None else district_time(moment)
 
 
 def csv_text(value: Any) -> str:

@@ -14,7 +14,11 @@ Whose choice wins (``select_locale``):
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
+
+from core.audit import actor_label
+from core.clock import district_time
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 
@@ -54,7 +58,17 @@ def safe_next_url(target: str | None) -> str | None:
     return target
 
 
+def zone_label(zone: str) -> str:
+    """How a page names the district's time zone, once (every time on it is in that zone)."""
+    if zone == "Asia/Shanghai":
+        return _("Beijing time (%(zone)s)", zone=zone)
+    return _("%(zone)s time", zone=zone)
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(district_time, "local_time")
+    app.add_template_filter(actor_label, "actor")
+
     @app.context_processor
     def language_choices():
         return {
@@ -62,4 +76,5 @@ def init_app(app: Flask) -> None:
             "current_language": select_locale(),
             "user_language": user_language(),
             "district_name": current_app.config["DISTRICT_NAME"],
+            "district_zone_label": zone_label(current_app.config["TIMEZONE"]),
         }

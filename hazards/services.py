@@ -26,7 +26,7 @@ from assets.grids import GridLocator
 from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import asset_by_code, location_problem, parse_coordinate
-from core.audit import changed_fields, record_change
+from core.audit import COMMAND_LINE, changed_fields, record_change
 from core.clock import district_today, district_zone, now_utc
 from core.errors import ConflictError, ValidationError
 from core.extensions import db
@@ -707,7 +707,7 @@ def _add_event(
         from_status=str(old) if old is not None else None,
         to_status=str(new),
         actor_id=user.id if user is not None else None,
-        actor=user.email if user is not None else "cli",
+        actor=user.email if user is not None else COMMAND_LINE,
         at=now_utc(),
         note=note,
     )

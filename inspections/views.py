@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -93,15 +92,7 @@ def inspection_labels() -> dict[str, Any]:
         "answer_labels": ANSWER_LABELS,
         "result_labels": RESULT_LABELS,
         "derived_status": derived_status,
-        "local_time": local_time,
     }
-
-
-def local_time(moment: datetime | None) -> str:
-    """A stored UTC time as the district's local time, to the minute."""
-    if moment is None:
-        return "—"
-    return moment.astimezone(district_zone()).strftime("%Y-%m-%d %H:%M")
 
 
 # The list
@@ -496,7 +487,6 @@ def inspection_reference(inspection_id: int, user) -> Markup:
             inspection=inspection,
             inspection_id=inspection_id,
             result_labels=RESULT_LABELS,
-            local_time=local_time,
         )
     )
 

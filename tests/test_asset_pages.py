@@ -266,7 +266,7 @@ def test_detail_shows_fields_attributes_site_and_grid(app, signed_in, mixed_asse
     html = signed_in.get("/assets/EB-0001").get_data(as_text=True)
     assert "Delta lift" in html
     assert "Elevator e-bike blocker" in html
-    assert re.search(r"<dt>Detection method</dt><dd>ai_camera</dd>", html)
+    assert re.search(r"<dt>Detection method</dt><dd>AI camera</dd>", html)
     assert re.search(r"<dt>Building</dt><dd>3</dd>", html)
     assert '<dt>Elevator registration code</dt><dd><span class="muted">—</span></dd>' in html
     assert "119.250000" in html and "36.745000" in html
@@ -306,7 +306,7 @@ def test_detail_shows_history_newest_first(app, signed_in, officer, mixed_assets
     assert actions == ["retire", "update", "create"]
     history = html[html.index('id="history"') :]
     assert officer in history  # who
-    assert "cli" in history  # the factory created it outside a request
+    assert "command line" in history  # the factory created it outside a request
     assert re.search(r"<strong>Name</strong>: Bravo canopy <span[^>]*>→</span> Renamed", html)
     assert re.search(r"<strong>Status</strong>: Active <span[^>]*>→</span> Retired", html)
     assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d</td>", history)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
@@ -61,14 +62,14 @@ class PlanForm(FlaskForm):
         _l("Every"), default="1", render_kw={"inputmode": "numeric", "maxlength": 3}
     )
     cadence_unit = SelectField(
-        _l("Unit"),
+        lazy_pgettext("schedule", "Unit"),
         choices=[SelectChoice(unit, label) for unit, label in UNIT_LABELS.items()],
         default="month",
         validate_choice=False,
     )
     start_on = StringField(_l("Start date"), render_kw={"type": "date"})
     end_on = StringField(_l("End date"), render_kw={"type": "date"})
-    active = BooleanField(_l("Active"), default=True)
+    active = BooleanField(lazy_pgettext("plan", "Active"), default=True)
     allow_overlap = BooleanField(
         _l("Create anyway"),
         description=_l("Save the plan although another active plan covers the same assets."),

@@ -561,3 +561,24 @@ def test_an_overlap_on_the_page_needs_create_anyway(registry, admin_client):
             )
             == 1
         )
+
+
+def test_the_plan_glossary_reads_right_in_chinese(registry, client, auth, admin):
+    """A plan is 启用/停用 (not the asset's 正常), and its schedule's unit is 周期单位 (not a
+    building's 单元)."""
+    with registry.app_context():
+        active = create_plan(plan_values(name="充电站月检")).plan.id
+        stopped = create_plan(
+            plan_values(name="已停的计划", active=False), allow_overlap=True
+        ).plan.id
+        db.session.commit()
+    auth.login(admin)
+    client.get("/lang/zh")
+    listing = client.get("/plans/").get_data(as_text=True)
+    assert "启用" in listing
+    assert "正常" not in listing
+    assert "启用" in client.get(f"/plans/{active}").get_data(as_text=True)
+    assert "停用" in client.get(f"/plans/{stopped}").get_data(as_text=True)
+    form = client.get("/plans/new").get_data(as_text=True)
+    assert "周期单位" in form
+    assert ">单元<" not in form

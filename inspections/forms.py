@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     MultipleFileField,
     RadioField,
+    SelectField,
     StringField,
     TextAreaField,
 )
@@ -93,3 +94,24 @@ def log_form_for(checklist: Sequence[ChecklistItem], **kwargs: Any) -> Inspectio
 
 class CancelForm(FlaskForm):
     reason = TextAreaField(_l("Reason for cancelling"), render_kw={"maxlength": 1000, "rows": 2})
+
+
+BULK_ACTION_LABELS = {
+    "cancel": _l("Cancel the inspections"),
+    "reassign": _l("Reassign to another contractor"),
+    "reschedule": _l("Reschedule to another date"),
+}
+
+
+class BulkForm(FlaskForm):
+    """The list's bulk actions; the selected inspections come as ``ids`` (checkboxes in the
+    table, joined to this form by their ``form`` attribute)."""
+
+    action = SelectField(
+        _l("Action"),
+        choices=[SelectChoice("", _l("Choose…")), *choices(BULK_ACTION_LABELS)],
+        validate_choice=False,
+    )
+    contractor = SelectField(_l("New contractor"), validate_choice=False)
+    due_on = StringField(_l("New due date"), render_kw={"type": "date"})
+    reason = TextAreaField(_l("Reason"), render_kw={"maxlength": 1000, "rows": 2})

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -43,16 +44,19 @@ from core.clock import district_zone
 from core.errors import Refusal, ValidationError, on_refused
 from core.export import Column, export_response, local_time_text
 from core.extensions import db
+from core.forms import SelectChoice
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import Photo
 from evidence.photos import photo_path
 from hazards.models import Hazard
 from hazards.services import hazard_opened_by
+from inspections.bulk import bulk_change, contractors_in_force
 from inspections.forms import (
     ANSWER_LABELS,
     INSPECTION_STATUS_LABELS,
     LIST_ORDER_LABELS,
     RESULT_LABELS,
+    BulkForm,
     CancelForm,
     InspectionLogForm,
     item_field_name,
@@ -149,8 +153,8 @@ def list_query_from_request() -> ListQuery:
     )
 
 
-@bp.get("/")
-def inspection_list():
+def render_list(status: int = 200, bulk_form: BulkForm | None = None, selected=(), errors=()):
+    """The list page; staff get the bulk form (``selected`` ids ticked, ``errors`` above it)."""
     query = list_query_from_request()
     parts = list_parts(inspection_query(current_user, query.filters), query.sort)
     listed = page_of_parts(
@@ -171,8 +175,16 @@ def inspection_list():
     contractors = []
     if current_user.is_staff:
         contractors = db.session.scalars(select(Contractor).order_by(Contractor.name)).all()
+        bulk_form = bulk_form or BulkForm(formdata=None)
+        bulk_form.contractor.choices = [
+            SelectChoice("", _("Choose…")),
+            *(SelectChoice(str(c.id), c.name) for c in contractors_in_force()),
+        ]
     return render_template(
         "inspections/list.html",
+        bulk_form=bulk_form,
+        selected={str(value) for value in selected},
+        bulk_errors=list(errors),
         inspections=listed.items,
         query=query,
         filters=query.filters,
@@ -183,7 +195,47 @@ def inspection_list():
         contractors=contractors,
         status_filters=STATUS_FILTERS,
         list_orders=LIST_ORDER_LABELS,
+    ), status
+
+
+@bp.get("/")
+def inspection_list():
+    return render_list()
+
+
+@bp.post("/bulk")
+@staff_required
+def inspection_bulk():
+    """Cancel, reassign or reschedule the ticked inspections at once (``inspections.bulk``);
+    a refusal shows the list again with the message and the selection still ticked."""
+    form = BulkForm()
+    ids = request.form.getlist("ids")
+    if not form.validate_on_submit():
+        return render_list(400, form, ids, form.errors.get("csrf_token", []))
+
+    def refused(error: Refusal, status: int):
+        """Bad input or a closed inspection: 422; a colliding reschedule: 409."""
+        messages = error.messages()
+        for name in ("action", "contractor", "due_on", "reason"):
+            form[name].errors = messages.pop(name, [])
+        listed = [text for texts in messages.values() for text in texts]
+        return render_list(error.http_status, form, ids, listed)
+
+    on_refused(refused)
+    changed = bulk_change(
+        ids,
+        form.action.data or "",
+        form.reason.data,
+        current_user._get_current_object(),
+        contractor_id=form.contractor.data,
+        due_on=form.due_on.data,
     )
+    db.session.commit()
+    flash(
+        ngettext("%(num)s inspection changed.", "%(num)s inspections changed.", len(changed)),
+        "success",
+    )
+    return redirect(url_for("inspections.inspection_list", **list_query_from_request().args()))
 
 
 # The export: the list's rows with its filters and order, as CSV or a workbook

@@ -91,6 +91,12 @@ def derived_status(inspection: Inspection, today: date | None = None) -> str:
     return str(inspection.status)
 
 
+def days_late(inspection: Inspection, today: date | None = None) -> int:
+    """How many days an overdue inspection is past its due date (0 when it is not overdue)."""
+    today = _today(today)
+    return (today - inspection.due_on).days if is_overdue(inspection, today) else 0
+
+
 # --- Which assets a plan covers ------------------------------------------------------------
 
 

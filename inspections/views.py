@@ -82,7 +82,12 @@ from inspections.results import (
     record_result,
     replays,
 )
-from inspections.services import InspectionSummary, derived_status, inspection_summaries
+from inspections.services import (
+    InspectionSummary,
+    days_late,
+    derived_status,
+    inspection_summaries,
+)
 
 bp = Blueprint("inspections", __name__, url_prefix="/inspections", template_folder="templates")
 
@@ -96,6 +101,7 @@ def inspection_labels() -> dict[str, Any]:
         "answer_labels": ANSWER_LABELS,
         "result_labels": RESULT_LABELS,
         "derived_status": derived_status,
+        "days_late": days_late,
     }
 
 

@@ -452,3 +452,15 @@ def test_log_for_asset_skips_other_contractors(app, client, auth, field):
     auth.login("rival@example.org")
     response = client.get("/inspections/asset/CS-001/next")
     assert response.headers["Location"].endswith(f"/inspections/{field['rival']}/log")
+
+
+def test_the_overdue_list_says_how_late_and_leads_to_the_asset(client, auth, officer, field):
+    auth.login(officer)
+    page = client.get("/inspections/?status=overdue").text
+    row = page.split(f'<tr data-id="{field["overdue"]}"')[1].split("</tr>")[0]
+    assert '<span class="days-late">9 days late</span>' in row  # due 03-01, today 03-10
+    assert '<a href="/assets/CS-001">CS-001</a>' in row
+    soon = page.split(f'<tr data-id="{field["soon"]}"')
+    assert len(soon) == 1  # not overdue: not listed
+    client.get("/lang/zh")
+    assert "逾期 9 天" in client.get("/inspections/?status=overdue").text

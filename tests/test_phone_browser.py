@@ -412,7 +412,7 @@ def test_axe_finds_nothing_serious_on_the_phone(playwright_and_browser, demo_pho
         if path == "/":
             phone.page.wait_for_selector("body[data-sorted=nearest]")
         if path == "/map":
-            phone.page.wait_for_selector(".leaflet-marker-icon")
+            phone.page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
         results = Axe().run(phone.page)
         serious = [
             f"{violation['id']} ({violation['impact']}): "

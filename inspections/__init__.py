@@ -12,6 +12,7 @@ def init_app(app: Flask, api: Api) -> None:
     from inspections import api as inspections_api
     from inspections import calendar, jobs, views
     from inspections.cli import inspections_cli
+    from inspections.plans import api as plans_api
     from inspections.plans import views as plan_views
 
     app.register_blueprint(views.bp)
@@ -22,6 +23,7 @@ def init_app(app: Flask, api: Api) -> None:
     app.register_blueprint(calendar.bp)
     app.register_blueprint(plan_views.bp)
     inspections_api.register_api(api)
+    plans_api.register_api(api)
     app.cli.add_command(inspections_cli)
     jobs.register_jobs(app)
     # The logging form works without signal: its script and the photo library are kept.

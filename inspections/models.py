@@ -97,9 +97,6 @@ class Inspection(db.Model):
         # An asset's overdue / due-soon inspection in one probe (the map's status per asset);
         # without it SQLite probes by status and due date and scans every overdue row.
         Index("ix_inspections_asset_status_due", "asset_id", "status", "due_on"),
-        # The dashboard's 12-week trend reads only what was open within those weeks: the
-        # not yet completed and the recently completed, not a year of history.
-        Index("ix_inspections_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

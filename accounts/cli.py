@@ -13,6 +13,14 @@ from core.errors import ConflictError, ValidationError
 from core.extensions import db
 
 
+def existing_user(email: str):
+    """The user with ``email``, or the command stops saying there is none."""
+    user = user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
 def register_commands(bp: Blueprint) -> None:
     @bp.cli.command("create")
     @click.option("--role", required=True, type=click.Choice(["admin", "officer", "contractor"]))
@@ -35,9 +43,7 @@ def register_commands(bp: Blueprint) -> None:
     @click.argument("email")
     def issue_token_command(email):
         """Print a new API token for the user with EMAIL."""
-        user = user_by_email(email)
-        if user is None:
-            raise click.ClickException(f"no user with email {email}")
+        user = existing_user(email)
         token = issue_api_token(user)
         db.session.commit()
         click.echo(token)
@@ -46,9 +52,7 @@ def register_commands(bp: Blueprint) -> None:
     @click.argument("email")
     def deactivate_command(email):
         """Deactivate the user with EMAIL: sessions end, API tokens are revoked."""
-        user = user_by_email(email)
-        if user is None:
-            raise click.ClickException(f"no user with email {email}")
+        user = existing_user(email)
         try:
             changed = deactivate_user(user)
         except (ValidationError, ConflictError) as error:
@@ -61,9 +65,7 @@ def register_commands(bp: Blueprint) -> None:
     @click.argument("email")
     def reactivate_command(email):
         """Let the user with EMAIL sign in again."""
-        user = user_by_email(email)
-        if user is None:
-            raise click.ClickException(f"no user with email {email}")
+        user = existing_user(email)
         changed = reactivate_user(user)
         db.session.commit()
         click.echo(f"reactivated {user.email}" if changed else f"{user.email} is active already")

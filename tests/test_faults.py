@@ -15,6 +15,7 @@ import http.cookiejar
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -34,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 
 from accounts.models import User
 from app import create_app
-from core import clock
+from core import clock, spatial
 from core.audit import AuditEntry
 from core.extensions import db
 from core.scheduler import JobRun, run_job
@@ -401,3 +402,19 @@ def test_an_integrity_error_is_409_and_the_next_requests_are_healthy(duplicating
         emails = db.session.scalars(select(User.email)).all()
         assert emails == ["officer@example.org"]
         assert db.session.scalars(select(Hazard.code)).all() == [created.json["properties"]["code"]]
+
+
+def test_a_database_that_never_answers_gives_503_in_bounded_time(tmp_path):
+    """A PostgreSQL address that accepts TCP and then says nothing (a host gone behind a
+    firewall): the connection gives up after its connect timeout, and the request is a 503."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/sar_faults"
+        app = create_app(helpers.test_config(url, PHOTO_DIR=str(tmp_path / "photos")))
+        with served(app) as base:
+            started = time.monotonic()
+            answer = Browser(base).request("GET", "/healthz")
+            elapsed = time.monotonic() - started
+    assert_unavailable(answer, json_expected=True)
+    assert elapsed < spatial.POSTGRES_CONNECT_TIMEOUT_SECONDS + 5

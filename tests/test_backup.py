@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -214,3 +216,46 @@ def test_a_restore_that_fails_half_way_leaves_the_target_as_it_was(
     replaced = run(app, "restore", "--force", backup)
     assert replaced.exit_code == 0, replaced.output
     assert everything(app) == before
+
+
+HAZARD = {"category": "other", "severity": "general", "description": "Cable hot", "asset": "CS-001"}
+
+
+def test_a_backup_taken_while_the_app_writes_is_consistent(app, backend, registry, tmp_path):
+    """Hazards reported one after another (each a hazard, its event and its audit entry in
+    one commit) while the backup is taken: the backup restores to a state where every hazard
+    has its audit entry and the rows are those the manifest counted."""
+    api = factories.BearerClient(app.test_client(), registry)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def report() -> None:
+        while not stop.is_set():
+            statuses.append(api.post("/api/v1/hazards", json=HAZARD).status_code)
+
+    writer = threading.Thread(target=report)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        created = run(app, "create", tmp_path / "live")
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        writer.join(timeout=60)
+    assert created.exit_code == 0, created.output
+    assert set(statuses) == {201}
+    manifest = json.loads((tmp_path / "live" / "manifest.json").read_text())
+    assert 1 < manifest["tables"]["hazards"] < len(statuses) + 1  # taken mid-stream
+
+    target = empty_target(backend, tmp_path, "live_restored")
+    restored = run(target, "restore", tmp_path / "live")
+    assert restored.exit_code == 0, restored.output
+    with target.app_context():
+        hazards = db.session.scalars(select(Hazard.code)).all()
+        audited = db.session.scalars(
+            select(AuditEntry.entity_key).where(AuditEntry.entity_type == "hazard")
+        ).all()
+        assert len(hazards) == manifest["tables"]["hazards"]
+        assert sorted(set(audited)) == sorted(hazards)
+        db.session.remove()
+        db.engine.dispose()

@@ -443,7 +443,13 @@ def create_command(directory: Path) -> None:
     click.echo(f"Backed up {summary(manifest)} into {directory}.")
     if "postgresql" in manifest:
         versions = manifest["postgresql"]
-        click.echo(f"PostgreSQL server {versions['server']}, pg_dump {versions['pg_dump']}.")
+        server, client = versions["server"], versions["pg_dump"]
+        click.echo(f"PostgreSQL server {server}, pg_dump {client}.")
+        if major_version(server) != major_version(client):
+            click.echo(
+                f"Note: pg_dump {client} is newer than the server ({server}): the dump is "
+                f"sound, and restores with pg_restore {major_version(client)} or newer."
+            )
 
 
 @backup_cli.command("restore")

@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -135,7 +136,7 @@ class SpatialiteLock:
             "db.execute('ROLLBACK')\n"
         )
         self.process = subprocess.Popen(
-            ["python3", "-c", script, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-c", script, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         assert self.process.stdout.readline().strip() == "locked"

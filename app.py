@@ -188,6 +188,7 @@ def init_parts(app: Flask) -> None:
     import alerts
     import assets
     import contractors
+    import core.backup
     import core.errors
     import core.i18n
     import core.pwa
@@ -220,5 +221,6 @@ def init_parts(app: Flask) -> None:
     for part in parts:
         part.init_app(app, api)
     core.scheduler.init_app(app)
+    core.backup.init_app(app)
     app.register_blueprint(core.views.bp)
     core.errors.init_app(app)

@@ -21,11 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from core.extensions import api, db
@@ -138,6 +140,7 @@ ERROR_TITLES: dict[int, Message] = {
     422: _l("Not accepted"),
     429: _l("Too many requests"),
     500: _l("Server error"),
+    503: _l("Temporarily unavailable"),
 }
 ERROR_TEXTS: dict[int, Message] = {
     400: _l("The request could not be understood."),
@@ -150,7 +153,14 @@ ERROR_TEXTS: dict[int, Message] = {
     422: _l("What was sent was not accepted."),
     429: _l("Too many requests: wait a moment and try again."),
     500: _l("Something went wrong on the server. Try again later."),
+    503: _l("The database cannot be reached just now. Nothing was saved; try again shortly."),
 }
+INTEGRITY_TEXT = _l(
+    "The change collided with another change to the same data. Nothing was saved; reload and"
+    " try again."
+)
+# Seconds a client is asked to wait (Retry-After) while the database cannot be reached.
+DB_UNAVAILABLE_RETRY_AFTER = 5
 CSRF_TEXT = _l(
     "This form has expired or did not come from this site: reload the page and try again."
 )
@@ -191,7 +201,74 @@ def refusal_response(error: Refusal) -> ResponseReturnValue:
     return error_page(answer)
 
 
+def language_without_database() -> str:
+    """The request's language decided without the signed-in user (whose row is out of reach):
+    the header's switch (pages), then the browser's languages, then the default."""
+    from core.i18n import LANGUAGES, known_language
+
+    browser = request.accept_languages.best_match(list(LANGUAGES))
+    chosen = browser if wants_json() else known_language(session.get("lang")) or browser
+    return chosen or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def forget_unit_of_work() -> None:
+    """Roll the session back (the server has already dropped the half-done transaction of a
+    cut connection); if even that cannot talk to the database, drop the session."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.remove()
+
+
+def unavailable_response(error: DBAPIError | PoolTimeoutError) -> ResponseReturnValue:
+    """The database cannot answer now (down or restarting, the connection cut, SQLite locked
+    past the busy timeout, no connection free in the pool), as opposed to refusing what was
+    asked; sending again later may succeed. 503 with Retry-After, JSON under /api/ or a page
+    of its own. Nothing here touches the database: not the user (the language comes from the
+    request), not the layout's header (rendered without the context processors that read
+    the user)."""
+    current_app.logger.error(
+        "database unavailable for %s %s: %s", request.method, request.path, error
+    )
+    forget_unit_of_work()
+    headers = {"Retry-After": str(DB_UNAVAILABLE_RETRY_AFTER)}
+    language = language_without_database()
+    with force_locale(language):
+        title, text = str(ERROR_TITLES[503]), str(ERROR_TEXTS[503])
+        if wants_json() or request.path == "/healthz":  # load balancers read JSON
+            payload, _status, _headers = api.handle_http_exception(
+                http_exception(503, message=text)
+            )
+            return payload, 503, headers
+        page = current_app.jinja_env.get_template("unavailable.html").render(
+            code=503,
+            title=title,
+            description=text,
+            language=language,
+            retry_url=request.url if request.method == "GET" else None,
+        )
+    return page, 503, headers
+
+
+def integrity_error_response(error: IntegrityError) -> ResponseReturnValue:
+    """A row the database refused that no service turned into a ConflictError (a race the
+    code did not foresee): 409, the unit of work rolled back, the worker healthy."""
+    current_app.logger.warning(
+        "integrity error for %s %s: %s", request.method, request.path, error.orig
+    )
+    db.session.rollback()
+    answer = http_exception(409, message=str(INTEGRITY_TEXT))
+    if wants_json():
+        return api.handle_http_exception(answer)
+    answer.description = str(INTEGRITY_TEXT)
+    return error_page(answer)
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(OperationalError, unavailable_response)
+    app.register_error_handler(PoolTimeoutError, unavailable_response)
+    app.register_error_handler(IntegrityError, integrity_error_response)
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         db.session.rollback()

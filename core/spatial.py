@@ -39,6 +39,10 @@ from core.extensions import db
 
 SRID = 4326
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A PostgreSQL host that accepts the connection but never answers (gone, or a firewall that
+# drops packets) fails a new connection after this many seconds, and the request answers 503,
+# instead of holding it for minutes (libpq waits for ever by default).
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,11 @@ def engine_options(database_url: str) -> dict[str, Any]:
             "module": sqlite_module(),
             "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         }
-    return {"pool_pre_ping": True}
+    # pre-ping: a pooled connection the server dropped (a restart) is replaced, not used.
+    return {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+    }
 
 
 def _prepare_spatialite_connection(dbapi_connection, _connection_record) -> None:

@@ -10,6 +10,13 @@
   records it is seen through (a photo: its inspection or hazard; an asset on the map: its
   inspections). For a contractor, a record it may not see does not exist (404, never 403).
 - Anyone else (a contractor user without a company) sees nothing.
+- A contract ends on its date: once the district's today is past the company's
+  ``active_until`` (the last day of the contract), its users are nobody (``contract_ended``):
+  sign-in is refused, sessions and API tokens stop working (``accounts.services`` asks here
+  when it loads a user), the calendar feed is gone (410), and they see nothing.
+- An audit entry (an asset's history) is seen by a contractor only when its actor is one
+  of its company's users (``audit_actor_clause``): what the company itself did, never
+  another company's work nor the district's own notes.
 
 Every list, detail page, map, dashboard number, email and export asks here: ``visible(user,
 Model)`` (a select), ``visible_clause(user, Model)`` (a WHERE condition) or ``may_see(user,
@@ -18,11 +25,14 @@ record)``. Role checks (who may verify, plan, administer) use ``is_staff``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 
-from accounts.models import Role, User
+from accounts.models import Contractor, Role, User
+from core.audit import AuditEntry
+from core.clock import district_today
 
 
 def is_staff(user: User | None) -> bool:
@@ -35,9 +45,25 @@ def sees_everything(user: User | None) -> bool:
     return user is None or is_staff(user)
 
 
+def contract_over(contractor: Contractor | None, today: date | None = None) -> bool:
+    """Whether ``contractor``'s contract has ended: the district's today is past its
+    ``active_until`` (that day itself is still in the contract)."""
+    if contractor is None or contractor.active_until is None:
+        return False
+    return contractor.active_until < (today or district_today())
+
+
+def contract_ended(user: User | None) -> bool:
+    """Whether ``user`` acts for a company whose contract has ended (then nobody)."""
+    return user is not None and user.role == Role.CONTRACTOR and contract_over(user.contractor)
+
+
 def acting_contractor_id(user: User | None) -> int | None:
-    """The contractor company whose records ``user`` sees, or None (staff, or nobody's)."""
+    """The contractor company whose records ``user`` sees, or None (staff, nobody's, or a
+    company whose contract has ended)."""
     if user is None or is_staff(user) or user.role != Role.CONTRACTOR:
+        return None
+    if contract_ended(user):
         return None
     return user.contractor_id
 
@@ -66,6 +92,18 @@ def visible(user: User | None, model: Any) -> Select:
     """``select(model)`` limited to the rows ``user`` may see."""
     query = select(model)
     return query if sees_everything(user) else query.where(visible_clause(user, model))
+
+
+def audit_actor_clause(user: User | None) -> ColumnElement[bool]:
+    """The audit entries ``user`` may read: all for staff and the system; for a contractor,
+    those whose actor (``AuditEntry.user_id``) is a user of its company."""
+    if sees_everything(user):
+        return true()
+    contractor_id = acting_contractor_id(user)
+    if contractor_id is None:
+        return false()
+    company_users = select(User.id).where(User.contractor_id == contractor_id)
+    return AuditEntry.user_id.in_(company_users)
 
 
 def may_see(user: User | None, record: Any) -> bool:

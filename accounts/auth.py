@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from accounts.models import User
-from accounts.services import user_for_api_token, user_for_session
+from accounts.services import sign_in_refusal, user_for_api_token, user_for_session
+from core.errors import http_exception
 from core.extensions import login_manager
 
 PUBLIC_ENDPOINTS = {
@@ -50,8 +51,13 @@ def init_auth(app: Flask) -> None:
             return None
         if current_user.is_authenticated:
             return None
+        refusal = sign_in_refusal()  # a session or token of a company whose contract ended
         if request.path.startswith("/api/"):
+            if refusal:
+                raise http_exception(403, message=refusal)
             abort(401)
+        if refusal:
+            flash(refusal, "error")
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import secrets
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from accounts.access import contract_ended
 from accounts.models import (
     FIRST_SESSION_VERSION,
     GRID_SCOPE_ROLES,
@@ -126,7 +128,7 @@ def user_for_api_token(token: str) -> User | None:
     )
     if api_token is None or not api_token.user.active:
         return None
-    return api_token.user
+    return None if refused_for_ended_contract(api_token.user) else api_token.user
 
 
 def live_api_tokens(user: User) -> list[ApiToken]:
@@ -206,7 +208,37 @@ def user_for_session(session_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
         return None
-    return user
+    return None if refused_for_ended_contract(user) else user
+
+
+ENDED_CONTRACT_KEY = "ended_contract_refusal"
+
+
+def ended_contract_message(contractor: Contractor) -> str:
+    return _(
+        "The contract of %(company)s ended on %(date)s: its accounts cannot sign in any more. "
+        "Ask the district's safety office.",
+        company=contractor.name,
+        date=contractor.active_until.isoformat() if contractor.active_until else "",
+    )
+
+
+def refused_for_ended_contract(user: User) -> bool:
+    """Whether ``user``'s company's contract has ended (``accounts.access.contract_ended``);
+    if so, the request remembers the company, for the answer (``sign_in_refusal``)."""
+    if not contract_ended(user):
+        return False
+    if has_request_context():
+        g.setdefault(ENDED_CONTRACT_KEY, user.contractor)
+    return True
+
+
+def sign_in_refusal() -> str | None:
+    """Why this request's session or token was refused, when its user's company's contract
+    has ended (the sign-in check says so); None otherwise. Call it once the user is loaded:
+    the message is translated, and the language may depend on the user."""
+    contractor = g.get(ENDED_CONTRACT_KEY) if has_request_context() else None
+    return ended_contract_message(contractor) if contractor is not None else None
 
 
 def end_sessions(user: User) -> None:

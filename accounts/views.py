@@ -3,9 +3,10 @@ from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_login import current_user, login_required, login_user, logout_user
 
+from accounts.access import contract_ended
 from accounts.cli import register_commands
 from accounts.forms import LoginForm, ProfileForm
-from accounts.services import set_user_language, user_by_email
+from accounts.services import ended_contract_message, set_user_language, user_by_email
 from core.errors import on_refused
 from core.extensions import db
 from core.i18n import safe_next_url
@@ -20,6 +21,9 @@ def login():
     if form.validate_on_submit():
         user = user_by_email(form.email.data)
         if user is not None and user.active and user.check_password(form.password.data):
+            if contract_ended(user):
+                flash(ended_contract_message(user.contractor), "error")
+                return render_template("accounts/login.html", form=form), 403
             login_user(user, remember=form.remember.data)
             return redirect(safe_next_url(request.args.get("next")) or url_for("dashboard.index"))
         flash(_("Wrong email or password."), "error")

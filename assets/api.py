@@ -18,6 +18,7 @@ from flask_smorest.error_handler import ErrorSchema
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import aliased
 
+from accounts.access import visible_clause
 from assets.models import Asset, Grid, Site
 from assets.schemas import (
     AssetChangesSchema,
@@ -126,7 +127,8 @@ def require_known_grid(code: str) -> None:
 
 
 def asset_conditions(args: dict[str, Any]) -> list:
-    conditions = []
+    """The list's filters, after the access policy (a contractor: the assets it inspects)."""
+    conditions = [visible_clause(current_user, Asset)]
     if "kind" in args:
         conditions.append(Asset.kind == args["kind"])
     if "status" in args:
@@ -171,7 +173,12 @@ def list_assets(**args: Any) -> Response:
 
 
 def feature_of(code: str) -> orjson.Fragment:
-    row = db.session.execute(asset_select().where(Asset.code == code.strip().upper())).first()
+    """One asset's Feature, if the user may see it (else 404, as for an unknown code)."""
+    row = db.session.execute(
+        asset_select().where(
+            Asset.code == code.strip().upper(), visible_clause(current_user, Asset)
+        )
+    ).first()
     if row is None:
         abort(404, message=f"No asset with code {code}.")
     return orjson.Fragment(row[0])

@@ -58,6 +58,7 @@ from assets.services import (
 )
 from core.audit import AuditEntry, audit_row, current_actor
 from core.clock import now_utc
+from core.export import formula_safe, xlsx_text_cell
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import bulk_insert as spatial_bulk_insert
@@ -610,9 +611,6 @@ def export_records() -> Iterator[dict[str, Any]]:
 
 
 YES, NO = _l("Yes"), _l("No")
-# Characters XML 1.0 cannot hold (and the carriage return, which XML readers turn into a line
-# feed): written as Excel writes them, _x000D_, and read back by core.tables.
-XLSX_ESCAPED = re.compile(r"[\x00-\x08\x0b\x0c\x0d\x0e-\x1f]")
 # An export's workbook is the same bytes for the same rows: fixed timestamps inside and out.
 XLSX_TIMESTAMP = (2000, 1, 1, 0, 0, 0)
 XLSX_WIDE_COLUMNS = {"name": 28, "site": 20, "address": 30, "notes": 30, "manufacturer": 24}
@@ -657,11 +655,15 @@ class ExportWords:
 
 
 def csv_cell(value: Any) -> str:
+    """Numbers as they read, text formula-safe (``core.export.formula_safe``; the importer
+    undoes it)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return formula_safe(str(value))
 
 
 def export_csv(records: Iterable[dict[str, Any]], language: str = "en") -> str:
@@ -722,10 +724,7 @@ def xlsx_cell(sheet, value: Any, is_date: bool):
         cell = WriteOnlyCell(sheet, value=date.fromisoformat(value))
         cell.number_format = "yyyy-mm-dd"
         return cell
-    text = XLSX_ESCAPED.sub(lambda match: f"_x{ord(match.group()):04X}_", str(value))
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.data_type = "s"  # never a formula, whatever it starts with
-    return cell
+    return xlsx_text_cell(sheet, str(value))
 
 
 def deterministic_workbook(workbook) -> bytes:

@@ -13,7 +13,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import selectinload
 
-from accounts.access import visible
+from accounts.access import audit_actor_clause, visible
 from accounts.auth import staff_required
 from accounts.scope import requested_grid
 from assets import labels
@@ -26,7 +26,6 @@ from assets.services import (
     FIELD_LABELS,
     NO_GRID,
     DuplicateCodeError,
-    asset_by_code,
     asset_record,
     create_asset,
     in_grid,
@@ -201,7 +200,11 @@ def asset_export(fmt: str):
 
 
 def asset_or_404(code: str) -> Asset:
-    asset = asset_by_code(code)
+    """The asset with ``code`` if the user may see it (a contractor: one it inspects);
+    otherwise 404, as for a code nobody has."""
+    asset = db.session.scalar(
+        visible(current_user, Asset).where(Asset.code == code.strip().upper())
+    )
     if asset is None:
         abort(404, description=_("No asset has the code %(code)s.", code=code))
     return asset
@@ -260,9 +263,15 @@ class HistoryRow:
 
 
 def asset_history(code: str, kind: AssetKind | None = None) -> list[HistoryRow]:
+    """The asset's audit entries the user may read (a contractor: its own company's,
+    ``accounts.access.audit_actor_clause``), the newest first."""
     entries = db.session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.entity_type == "asset", AuditEntry.entity_key == code)
+        .where(
+            AuditEntry.entity_type == "asset",
+            AuditEntry.entity_key == code,
+            audit_actor_clause(current_user),
+        )
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     ).all()
     labels = HistoryLabels(kind)

@@ -11,9 +11,17 @@ and answers with a file named after the list and the district's date
   is a text cell (``data_type`` "s"), so codes keep their zeros and nothing is a formula.
 
 Formula injection: a spreadsheet turns a cell starting with ``=``, ``+``, ``-`` or ``@`` (or
-a tab or carriage return before one) into a formula. A CSV cell of text starting with one of
-these is written with a leading apostrophe (``'=1+1``), as OWASP advises; numbers are
-written as numbers. In a workbook the text cell is enough.
+a tab or carriage return before one) into a formula. Every writer of CSV or xlsx in the app
+(the list downloads here, ``flask assets export``) neutralises text through this module's
+``formula_safe`` (CSV) and ``xlsx_text_cell`` (xlsx):
+
+- CSV: text whose first character after any apostrophes is one of these gets one more
+  apostrophe in front (``=1+1`` → ``'=1+1``, ``'=1`` → ``''=1``), as OWASP advises; numbers
+  are written as numbers. ``formula_restored`` undoes exactly that, so the importers read
+  back what was exported (``core.tables`` reads every CSV cell through it).
+- xlsx: a text cell (``data_type`` "s") marked with Excel's own quote prefix (the apostrophe
+  Excel shows in the formula bar, not part of the value): never a formula, not even when
+  someone edits the cell, and the value stays as it was.
 """
 
 from __future__ import annotations
@@ -51,6 +59,37 @@ def local_time_text(moment: datetime | None) -> str:
     return "" if moment is None else district_time(moment)
 
 
+def formula_safe(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet will not take for a formula (see the module)."""
+    if text.lstrip("'").startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+def formula_restored(text: str) -> str:
+    """The twin of ``formula_safe``: the text a neutralised CSV cell was written from."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def xlsx_text_cell(sheet, text: str):
+    """A write-only text cell: never a formula, whatever it starts with; one a spreadsheet
+    could take for a formula also carries Excel's quote prefix (the apostrophe)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=XLSX_ESCAPED.sub(xlsx_escape, text))
+    cell.data_type = "s"
+    if text.startswith(FORMULA_START):
+        cell.quotePrefix = True
+    return cell
+
+
+def xlsx_escape(match: re.Match) -> str:
+    """A character XML cannot hold, as Excel writes it (``_x000D_``)."""
+    return f"_x{ord(match.group()):04X}_"
+
+
 def csv_text(value: Any) -> str:
     """A value as a CSV cell: text that a spreadsheet would take for a formula gets a
     leading apostrophe; numbers and dates as they read."""
@@ -62,8 +101,7 @@ def csv_text(value: Any) -> str:
         return repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return formula_safe(str(value))
 
 
 def csv_lines(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
@@ -91,10 +129,7 @@ def xlsx_cell(sheet, value: Any):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
         return cell
-    text = XLSX_ESCAPED.sub(lambda match: f"_x{ord(match.group()):04X}_", str(value))
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.data_type = "s"  # never a formula, whatever it starts with
-    return cell
+    return xlsx_text_cell(sheet, str(value))
 
 
 def xlsx_file(title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]):

@@ -15,6 +15,9 @@ cell's format pads it with zeros), any other number the shortest text that reads
 same float, a date ``2026-11-01``, TRUE/FALSE as such. A formula is a problem (its value
 is whatever Excel last computed, which the file may not even hold), and so is a merged cell
 (only its first cell holds the value): both name the row and column.
+
+A CSV cell that an export neutralised against formula injection (``'=1+1``, see
+``core.export.formula_safe``) is read as the text it was written from (``=1+1``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 
+from core.export import formula_restored
 from core.importing import ImportFileProblem, Problem
 
 # (where the row starts, its cells): the line of a CSV file or the row of a sheet.
@@ -161,7 +165,7 @@ def read_csv(raw: bytes) -> Table:
                     problems.append(too_many_cells("line", start))
                     continue
                 del cells[len(header) :]
-            rows.append((start, cells))
+            rows.append((start, [formula_restored(cell) for cell in cells]))
     except csv.Error as error:
         raise file_problem(
             _("not a readable CSV file: %(error)s", error=str(error)), "line", reader.line_num

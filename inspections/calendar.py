@@ -25,7 +25,7 @@ from flask_login import current_user
 from icalendar import Calendar, Event, vGeo
 from sqlalchemy import or_, select, update
 
-from accounts.access import acting_contractor_id, is_staff
+from accounts.access import acting_contractor_id, contract_over, is_staff
 from accounts.auth import roles_required
 from accounts.models import Contractor, Role, User
 from assets.kinds import kind_named
@@ -194,10 +194,13 @@ def inspection_event(inspection, asset, longitude, latitude, stamp, today: date)
 
 @bp.get("/<token>.ics")
 def feed(token: str):
-    """The public feed: no login, the token is the key. Reads only."""
+    """The public feed: no login, the token is the key. Reads only. A company whose contract
+    has ended has no feed any more: 410 Gone."""
     found = feed_for_token(token)
     if found is None:
         abort(404)
+    if contract_over(found.contractor):
+        abort(410)
     body = contractor_calendar(found.contractor).to_ical()
     response = current_app.response_class(body, content_type="text/calendar; charset=utf-8")
     response.headers["Cache-Control"] = "private, max-age=300"

@@ -37,7 +37,6 @@ from accounts.scope import requested_grid
 from assets.kinds import kind_named
 from assets.labels import NoticeLine
 from assets.models import Asset, Grid
-from assets.services import asset_by_code
 from core import clock
 from core.args import choice_arg, date_arg
 from core.clock import district_zone
@@ -554,8 +553,11 @@ def inspection_reference(inspection_id: int, user) -> Markup:
 
 @bp.get("/asset/<code>/next", endpoint="log_for_asset")
 def log_for_asset(code: str):
-    """The logging form of the asset's next scheduled inspection this user sees."""
-    asset = asset_by_code(code)
+    """The logging form of the asset's next scheduled inspection this user sees (an asset
+    the user may not see is a 404, as for an unknown code)."""
+    asset = db.session.scalar(
+        visible(current_user, Asset).where(Asset.code == code.strip().upper())
+    )
     if asset is None:
         abort(404, description=_("No asset has the code %(code)s.", code=code))
     inspection = next_inspection_of(asset, current_user)

@@ -9,6 +9,7 @@ must show exactly what the ownership rule gives.
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 
@@ -179,7 +180,53 @@ def asset_page_inspections(client) -> set:
     return shown
 
 
+def assets_with(client, url_of) -> set:
+    """The assets whose URL (``url_of(code)``) is found (200, or a redirect onwards)."""
+    assets = db.session.scalars(select(Asset)).all()
+    return {a.id for a in assets if client.get(url_of(a.code)).status_code in (200, 302)}
+
+
+def asset_ids(codes) -> set:
+    return set(db.session.scalars(select(Asset.id).where(Asset.code.in_(list(codes)))))
+
+
+def listed_assets_page(client) -> set:
+    page = client.get("/assets/?per_page=200").get_data(as_text=True)
+    assets = db.session.scalars(select(Asset)).all()
+    return {a.id for a in assets if f'href="/assets/{a.code}"' in page}
+
+
+def listed_assets_api(client, query: str = "") -> set:
+    response = client.get(f"/api/v1/assets?per_page=1000{query}")
+    assert response.status_code == 200
+    return asset_ids(feature["id"] for feature in response.get_json()["features"])
+
+
+def exported_assets(client) -> set:
+    response = client.get("/assets/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    return asset_ids(row[0] for row in rows[1:])
+
+
 LISTINGS = {
+    "asset list page": (listed_assets_page, Asset),
+    "asset pages": (lambda client: assets_with(client, lambda c: f"/assets/{c}"), Asset),
+    "assets API": (listed_assets_api, Asset),
+    "assets API by bbox": (
+        lambda client: listed_assets_api(client, "&bbox=118.0,36.0,121.0,38.0"),
+        Asset,
+    ),
+    "assets API search": (lambda client: listed_assets_api(client, "&q=CS"), Asset),
+    "assets API items": (
+        lambda client: assets_with(client, lambda c: f"/api/v1/assets/{c}"),
+        Asset,
+    ),
+    "asset export": (exported_assets, Asset),
+    "QR label's next inspection": (
+        lambda client: assets_with(client, lambda c: f"/inspections/asset/{c}/next"),
+        Asset,
+    ),
     "inspections API": (listed_inspections_api, Inspection),
     "inspections page": (listed_inspections_page, Inspection),
     "inspection pages": (inspection_details, Inspection),

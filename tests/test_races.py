@@ -18,14 +18,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
 
+from accounts.services import user_by_email
 from assets.models import Asset
+from assets.services import asset_by_code, retire_asset
+from core import spatial
 from core.audit import AuditEntry
 from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardEvent
 from inspections.models import Inspection
+from inspections.results import InspectionConflictError, cancel_inspection
 from tests import factories
 from tests.factories import CS_ITEMS, gen_asset, gen_inspection, gen_token, gen_user
 
@@ -62,7 +67,8 @@ def run(number, racer, barrier, answers_queue):
     for step in racer["steps"]:
         if "cli" in step:
             result = app.test_cli_runner().invoke(args=step["cli"])
-            answers.append([result.exit_code, result.output[-2000:]])
+            failure = "" if result.exception is None else repr(result.exception)
+            answers.append([result.exit_code, result.output[-2000:] + failure])
             continue
         repeat = step.get("repeat", 1)
         for n in range(repeat):
@@ -292,3 +298,67 @@ def test_imports_wait_for_eight_writers(app, database_url, station, tmp_path):
         assert count(Asset, Asset.kind == "elevator_blocker") == IMPORTS * IMPORT_ROWS
         assert count(Asset, Asset.kind == "charging_station") == 1 + len(written)
     assert elapsed < PROCESS_TIMEOUT
+
+
+# --- The mechanisms, one request at a time ---------------------------------------------------
+
+
+def test_a_writing_unit_holds_sqlites_write_lock_from_its_first_read(app, backend, database_url):
+    """``writing()``: the first statement takes SQLite's write lock (BEGIN IMMEDIATE), so
+    another writer cannot begin until it ends; a unit that does not declare it only reads."""
+    if backend != "spatialite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's; PostgreSQL locks the rows a unit changes")
+    path = make_url(database_url).database
+    module = spatial.sqlite_module()
+
+    def another_writer_may_begin() -> bool:
+        other = module.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except module.OperationalError:
+            return False
+        finally:
+            other.close()
+
+    with app.app_context():
+        db.session.scalar(select(func.count()).select_from(Asset))
+        assert another_writer_may_begin()
+        db.session.rollback()
+        with spatial.writing():
+            db.session.scalar(select(func.count()).select_from(Asset))
+            assert not another_writer_may_begin()
+            db.session.rollback()
+        assert another_writer_may_begin()
+
+
+def test_cancelling_an_inspection_completed_meanwhile_is_a_conflict(app, station, officer):
+    """Read as scheduled; completed by another request since: the cancellation is a conflict
+    and the result stands (it overwrote the completed row before)."""
+    with app.app_context():
+        inspection = db.session.get(Inspection, station["inspection"])
+        assert inspection.status == "scheduled"
+        db.session.execute(
+            update(Inspection)
+            .values(status="completed", result="pass")
+            .execution_options(synchronize_session=False)
+        )
+        with pytest.raises(InspectionConflictError):
+            cancel_inspection(inspection, user_by_email(officer), "Asset removed")
+        assert count(AuditEntry, AuditEntry.action == "cancel") == 0
+        db.session.commit()
+        assert db.session.scalar(select(Inspection.status)) == "completed"
+
+
+def test_an_asset_retired_meanwhile_is_retired_once(app, station):
+    with app.app_context():
+        asset = asset_by_code("CS-001")
+        assert asset.status == "active"
+        db.session.execute(
+            update(Asset).values(status="retired").execution_options(synchronize_session=False)
+        )
+        retire_asset(asset)
+        assert asset.status == "retired"
+        assert count(AuditEntry, AuditEntry.action == "retire") == 0
+        db.session.rollback()

@@ -174,6 +174,7 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         spatial.configure_engine(db.engine)
+    spatial.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -62,7 +62,7 @@ from core.export import formula_safe, xlsx_text_cell
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import bulk_insert as spatial_bulk_insert
-from core.spatial import deferred_spatial_index, latitude_of, longitude_of
+from core.spatial import deferred_spatial_index, latitude_of, longitude_of, writing
 from core.tables import (
     decode_text,
     file_problem,
@@ -530,7 +530,11 @@ def import_assets(
     sheet: str | None = None,
 ) -> ImportResult:
     """Import every row of ``path`` in one transaction, or nothing if any row is bad. A file
-    that cannot be read at all raises ImportFileProblem."""
+    that cannot be read at all raises ImportFileProblem.
+
+    The rows are checked first, reading without SQLite's write lock (a large file takes
+    seconds); the writes then take it (``writing``: the web app's writers wait for it, and it
+    waits for them) and check the codes again under it."""
     with gc_paused():
         source = read_rows(path, format_of(path, fmt), sheet)
         sites = site_ids_by_name()
@@ -538,12 +542,22 @@ def import_assets(
             progress = None
         cleans, problems = validate_rows(source.rows, sites, progress, source.columns)
         problems = sorted([*source.problems, *problems], key=Problem.sort_key)
+        db.session.rollback()  # the checks only read; the writes are a unit of their own
         if problems:
-            db.session.rollback()
             return ImportResult(0, problems)
-        count = insert_assets(cleans, "import", {site_id: name for name, site_id in sites.items()})
-        db.session.commit()
+        with writing():
+            taken = existing_codes(clean.code for clean in cleans)
+            if taken:  # registered by someone else while the file was being checked
+                db.session.rollback()
+                return ImportResult(0, [taken_meanwhile(code) for code in sorted(taken)])
+            site_names = {site_id: name for name, site_id in sites.items()}
+            count = insert_assets(cleans, "import", site_names)
+            db.session.commit()
     return ImportResult(count, [])
+
+
+def taken_meanwhile(code: str) -> Problem:
+    return Problem("file", None, "code", _("an asset with code %(code)s exists already", code=code))
 
 
 def check_file(path: Path, options: dict[str, Any]) -> ImportCheck:

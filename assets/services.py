@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, Select, or_, select, true
+from sqlalchemy import ColumnElement, Select, or_, select, true, update
 
 from accounts.scope import ALL_GRIDS
 from assets.grids import GridArea, GridLocator
@@ -434,9 +434,29 @@ def update_asset(asset: Asset, changes: Mapping[str, Any]) -> Asset:
     return asset
 
 
+def step_asset_status(asset: Asset, old: str, new: str) -> bool:
+    """Move the asset from status ``old`` to ``new`` if it still has ``old`` (compare-and-set;
+    PostgreSQL waits for a racing writer's row lock first); whether it did. The caller audits."""
+    stepped = db.session.execute(
+        update(Asset)
+        .where(Asset.id == asset.id, Asset.status == old)
+        .values(status=new)
+        .execution_options(synchronize_session=False)
+    )
+    if stepped.rowcount != 1:
+        return False
+    asset.status = new
+    return True
+
+
 def retire_asset(asset: Asset) -> Asset:
-    if asset.status != AssetStatus.RETIRED:
-        before = asset.status
-        asset.status = AssetStatus.RETIRED
-        record_change("retire", "asset", asset.code, {"status": before}, {"status": asset.status})
+    """Retire the asset, once: a compare-and-set on its status, so of two racing requests one
+    retires it (and is audited) and the other finds it retired and changes nothing."""
+    before = asset.status
+    if before == AssetStatus.RETIRED:
+        return asset
+    if not step_asset_status(asset, before, AssetStatus.RETIRED):  # changed since it was read
+        db.session.refresh(asset)
+        return retire_asset(asset)
+    record_change("retire", "asset", asset.code, {"status": before}, {"status": asset.status})
     return asset

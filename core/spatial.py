@@ -12,9 +12,11 @@ import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask, g, request
 from geoalchemy2 import WKTElement
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import (
@@ -99,12 +101,71 @@ def _prepare_spatialite_connection(dbapi_connection, _connection_record) -> None
     dbapi_connection.commit()
 
 
+# --- Write transactions on SQLite ----------------------------------------------------------
+# SQLite has one writer at a time. pysqlite begins a transaction only before the first
+# INSERT/UPDATE/DELETE, as DEFERRED: fine for a lone statement (it waits for the lock within
+# the busy timeout), but a transaction that has read first and then writes must upgrade its
+# read snapshot, and when another connection wrote meanwhile SQLite answers "database is
+# locked" at once, busy timeout or not (the import's trigger juggling did that), and reads
+# made before the first write are not protected by it (check-then-write races).
+#
+# So a unit of work that writes says so (``writing()``), and its transactions begin with
+# ``BEGIN IMMEDIATE``: the write lock is taken (waiting up to the busy timeout) before the
+# first read, so what it reads cannot change before it commits. Every request with an unsafe
+# method (POST, PUT, PATCH, DELETE) is such a unit of work; GET requests keep reading without
+# the lock, concurrently. Commands and jobs that read then write declare it themselves
+# (``assets import``). PostgreSQL is unaffected: its writers lock rows, and the services
+# make their status steps compare-and-set (``UPDATE … WHERE status = :from``).
+
+_writes: ContextVar[bool] = ContextVar("writes", default=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Declare that the unit of work inside writes: on SQLite each transaction it begins
+    takes the write lock first (``BEGIN IMMEDIATE``). Enter it before the unit's first
+    statement (a transaction already begun keeps its mode)."""
+    token = _writes.set(True)
+    try:
+        yield
+    finally:
+        _writes.reset(token)
+
+
+def _begin_sqlite_transaction(connection) -> None:
+    """The engine's "begin": a writing unit of work begins IMMEDIATE; any other is left to
+    pysqlite (DEFERRED, before its first write)."""
+    if _writes.get():
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def configure_engine(engine: Engine) -> None:
-    """Attach what a backend needs on every new connection (SpatiaLite only)."""
-    if engine.dialect.name == "sqlite" and not event.contains(
-        engine, "connect", _prepare_spatialite_connection
-    ):
+    """Attach what a backend needs on every new connection and transaction (SpatiaLite only)."""
+    if engine.dialect.name != "sqlite":
+        return
+    if not event.contains(engine, "connect", _prepare_spatialite_connection):
         event.listen(engine, "connect", _prepare_spatialite_connection)
+    if not event.contains(engine, "begin", _begin_sqlite_transaction):
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+
+
+def init_app(app: Flask) -> None:
+    """Requests with an unsafe method are writing units of work (see ``writing``)."""
+
+    @app.before_request
+    def declare_writes() -> None:
+        if request.method not in SAFE_METHODS:
+            g.writes_token = _writes.set(True)
+
+    @app.teardown_request
+    def end_writes(_error: BaseException | None) -> None:
+        token = g.pop("writes_token", None)
+        if token is not None:
+            try:
+                _writes.reset(token)
+            except ValueError:  # torn down in another context than it was set in
+                _writes.set(False)
 
 
 def is_sqlite(bind) -> bool:
@@ -171,7 +232,9 @@ def deferred_spatial_index(session, table_name: str, column_name: str) -> Iterat
         return
     dbapi_connection = connection.connection.dbapi_connection
     if not dbapi_connection.in_transaction:  # pysqlite begins only before DML, not DDL
-        dbapi_connection.execute("BEGIN")
+        # The write lock first (waiting within the busy timeout): a DEFERRED transaction that
+        # reads below and then drops the trigger would fail at once if another wrote between.
+        dbapi_connection.execute("BEGIN IMMEDIATE")
     # Identifiers come from the models, never from input.
     max_rowid = f'SELECT coalesce(max(rowid), 0) FROM "{table_name}"'  # noqa: S608
     last_id = connection.execute(text(max_rowid)).scalar()

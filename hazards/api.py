@@ -28,7 +28,7 @@ from assets.models import Asset, PropertyCompany, Site
 from assets.services import in_grid
 from core.api import GEOJSON, geojson_response, protect_session_writes, register_token_api
 from core.clock import district_today
-from core.errors import api_fields, conflict_on_integrity_error
+from core.errors import api_fields
 from core.extensions import db
 from core.paging import api_page_args, api_page_members
 from core.spatial import latitude_of, longitude_of
@@ -256,15 +256,13 @@ def service_values(data: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/hazards")
 @blp.arguments(HazardInputSchema)
 @blp.response(201, HazardDetailSchema, content_type=GEOJSON)
-@blp.alt_response(409, schema=ErrorSchema, description="Reported at the same moment as another")
 def create_hazard_view(data: dict[str, Any]):
     """Report a hazard (any signed-in user). The grid is derived from the point, the point
     defaults to the asset's, the deadline to found_on plus the days for its severity."""
     api_fields(names=FIELD_NAMES)
-    with conflict_on_integrity_error("Another hazard took the same code; send the report again."):
-        hazard = create_hazard(service_values(data), found_by=current_user)
-        code = hazard.code
-        db.session.commit()
+    hazard = create_hazard(service_values(data), found_by=current_user)
+    code = hazard.code
+    db.session.commit()
     location = url_for("hazards_api.get_hazard", code=code, _external=True)
     return geojson_response(detail_of(code), 201, {"Location": location})
 

@@ -146,3 +146,15 @@ class HazardEvent(db.Model):
 
     hazard: Mapped[Hazard] = relationship(back_populates="events")
     actor_user: Mapped[User | None] = relationship()
+
+
+class HazardCodeCounter(db.Model):
+    """The last hazard number given in a year (``HZ-<year>-<number>``). The next is taken with
+    one atomic ``UPDATE … SET last = last + 1 … RETURNING``: the row stays locked until the
+    unit of work ends, so two reports never get one number and a rolled-back report gives its
+    number back. A year's row is made on first use (insert-or-ignore), from its hazards."""
+
+    __tablename__ = "hazard_code_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)

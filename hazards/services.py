@@ -4,8 +4,10 @@ open -> rectifying -> rectified -> verified (open -> rectified when fixed on the
 becomes rectified only with at least one "after" photo (given with the step, or added since its
 status last changed). Only an officer or an administrator verifies a rectified hazard or returns
 it for rework (back to rectifying, with a reason); rectifying, rectified and verified can be
-reopened with a reason. Services add to the session and never commit: the caller commits the
-unit of work.
+reopened with a reason. Every step is a compare-and-set on the status it was decided from, so
+of two steps racing from one status one is made and the other is a conflict (409). Hazard
+codes come from a counter per year that cannot give one number twice. Services add to the
+session and never commit: the caller commits the unit of work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
@@ -25,15 +27,27 @@ from accounts.models import Contractor, User
 from assets.grids import GridLocator
 from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
-from assets.services import asset_by_code, location_problem, parse_coordinate
+from assets.services import (
+    asset_by_code,
+    location_problem,
+    parse_coordinate,
+    step_asset_status,
+)
 from core.audit import COMMAND_LINE, changed_fields, record_change
 from core.clock import district_today, district_zone, now_utc
 from core.errors import ConflictError, ValidationError
 from core.extensions import db
-from core.spatial import latitude_of, longitude_of, point_value
+from core.spatial import insert_ignoring_duplicates, latitude_of, longitude_of, point_value
 from evidence.models import Photo, PhotoStage
 from evidence.photos import CheckedPhoto, add_photos, check_photos, share_photos
-from hazards.models import Hazard, HazardCategory, HazardEvent, HazardSeverity, HazardStatus
+from hazards.models import (
+    Hazard,
+    HazardCategory,
+    HazardCodeCounter,
+    HazardEvent,
+    HazardSeverity,
+    HazardStatus,
+)
 
 CATEGORY_LABELS = {
     HazardCategory.FLYING_WIRE_CHARGING: _l("Flying-wire charging"),
@@ -230,17 +244,41 @@ def hazard_record(hazard: Hazard) -> dict[str, Any]:
 
 
 def next_hazard_code(found_on: date) -> str:
-    """``HZ-<year>-<number>``, numbered within the year of the finding (past 9999 the number
-    grows a digit, so the longest code is the latest)."""
-    prefix = f"HZ-{found_on.year}-"
+    """``HZ-<year>-<number>``, numbered within the year of the finding from the year's counter
+    (``HazardCodeCounter``): concurrent reports get distinct numbers, nobody is asked to send
+    again. Past 9999 the number grows a digit, so the longest code is the latest."""
+    year = found_on.year
+    number = _take_hazard_number(year)
+    if number is None:  # the year's first hazard: its counter starts after any hazard there
+        db.session.execute(
+            insert_ignoring_duplicates(HazardCodeCounter.__table__).values(
+                year=year, last=_highest_hazard_number(year)
+            )
+        )
+        number = _take_hazard_number(year)
+    return f"HZ-{year}-{number:04d}"
+
+
+def _take_hazard_number(year: int) -> int | None:
+    counter = HazardCodeCounter.__table__
+    return db.session.execute(
+        update(counter)
+        .where(counter.c.year == year)
+        .values(last=counter.c.last + 1)
+        .returning(counter.c.last)
+    ).scalar()
+
+
+def _highest_hazard_number(year: int) -> int:
+    """The highest number among the year's hazard codes (0 without any)."""
+    prefix = f"HZ-{year}-"
     last = db.session.scalar(
         select(Hazard.code)
         .where(Hazard.code.like(f"{prefix}%"))
         .order_by(func.length(Hazard.code).desc(), Hazard.code.desc())
         .limit(1)
     )
-    number = int(last.removeprefix(prefix)) + 1 if last else 1
-    return f"{prefix}{number:04d}"
+    return int(last.removeprefix(prefix)) if last else 0
 
 
 class _HazardFields:
@@ -682,6 +720,11 @@ def _store_photos(
     return photos
 
 
+STEPPED_MEANWHILE = _l(
+    "Someone else changed this hazard's status at the same moment; look at it again."
+)
+
+
 def _move(
     hazard: Hazard,
     new_status: str,
@@ -689,9 +732,23 @@ def _move(
     note: str | None,
     returned_for_rework: bool = False,
 ) -> None:
+    """Step the hazard from the status it was read with: a compare-and-set
+    (``UPDATE … WHERE status = :old``), so of racing steps from one status exactly one is
+    made and the others are TransitionError (409)."""
     old_status = hazard.status
+    now = now_utc()
+    moved = db.session.execute(
+        update(Hazard)
+        .where(Hazard.id == hazard.id, Hazard.status == old_status)
+        .values(status=new_status, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        # Another request moved it since it was read (PostgreSQL: after waiting for its row
+        # lock): its step stands, this one was decided on a status that is gone.
+        raise TransitionError(STEPPED_MEANWHILE)
     hazard.status = new_status
-    hazard.status_changed_at = now_utc()
+    hazard.status_changed_at = now
     _add_event(hazard, old_status, new_status, user, note)
     after: dict[str, Any] = {"status": new_status, "note": note}
     if returned_for_rework:
@@ -725,6 +782,5 @@ def _return_asset_to_service(hazard: Hazard) -> None:
         .select_from(Hazard)
         .where(Hazard.asset_id == asset.id, Hazard.id != hazard.id, open_hazard_clause())
     )
-    if others == 0:
-        asset.status = AssetStatus.ACTIVE
+    if others == 0 and step_asset_status(asset, AssetStatus.FAULTY, AssetStatus.ACTIVE):
         record_change("status", "asset", asset.code, {"status": "faulty"}, {"status": "active"})

@@ -35,7 +35,7 @@ from assets.models import Asset, Grid
 from assets.services import in_grid
 from core.args import date_arg
 from core.clock import district_today
-from core.errors import Refusal, conflict_on_integrity_error, on_refused
+from core.errors import Refusal, on_refused
 from core.export import Column, export_response, local_time_text
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
@@ -393,11 +393,9 @@ def hazard_new():
         status = 400 if form.is_submitted() else 200
         return render_report(form, {}, status)
     on_refused(lambda error, status: render_report(form, errors_by_field(error.messages()), status))
-    race = _("Another hazard was reported at the same moment; please submit again.")
-    with conflict_on_integrity_error(race, "form"):
-        hazard = create_hazard(form.service_values(), found_by=current_user)
-        add_hazard_photos(hazard, form.photos.data or [], PhotoStage.BEFORE, current_user)
-        db.session.commit()
+    hazard = create_hazard(form.service_values(), found_by=current_user)
+    add_hazard_photos(hazard, form.photos.data or [], PhotoStage.BEFORE, current_user)
+    db.session.commit()
     flash(_("Hazard %(code)s reported.", code=hazard.code), "success")
     return redirect(url_for("hazards.hazard_detail", code=hazard.code))
 

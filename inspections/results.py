@@ -48,7 +48,7 @@ from accounts.access import is_staff, may_see, visible
 from accounts.models import Contractor, User
 from assets.kinds import KINDS, ChecklistItem
 from assets.models import Asset, AssetStatus
-from assets.services import in_grid, parse_coordinate
+from assets.services import in_grid, parse_coordinate, step_asset_status
 from core import clock
 from core.audit import record_change
 from core.clock import district_zone
@@ -472,16 +472,21 @@ def record_result(
 
 
 def _claim(inspection: Inspection, key: str | None) -> bool:
-    """Complete the row only if it is still scheduled (compare-and-set): of two requests for
-    one inspection, the second waits for the first's row lock (PostgreSQL) or write lock
-    (SQLite), then finds it completed and claims nothing."""
-    claimed = db.session.execute(
+    """Complete the row only if it is still scheduled (see ``_step_from_scheduled``)."""
+    return _step_from_scheduled(inspection, InspectionStatus.COMPLETED, idempotency_key=key)
+
+
+def _step_from_scheduled(inspection: Inspection, status: str, **values: Any) -> bool:
+    """Move the row to ``status`` only if it is still scheduled (compare-and-set); whether it
+    did. Of two requests for one inspection, the second waits for the first's row lock
+    (PostgreSQL) or write lock (SQLite), then finds it moved on and changes nothing."""
+    stepped = db.session.execute(
         update(Inspection)
         .where(Inspection.id == inspection.id, Inspection.status == InspectionStatus.SCHEDULED)
-        .values(status=InspectionStatus.COMPLETED, idempotency_key=key)
+        .values(status=status, **values)
         .execution_options(synchronize_session=False)
     )
-    return claimed.rowcount == 1
+    return stepped.rowcount == 1
 
 
 def _place(
@@ -507,7 +512,8 @@ def _mark_faulty(asset: Asset) -> None:
     """An active asset becomes faulty; a faulty one stays so, a retired one stays retired."""
     if asset.status != AssetStatus.ACTIVE:
         return
-    asset.status = AssetStatus.FAULTY
+    if not step_asset_status(asset, AssetStatus.ACTIVE, AssetStatus.FAULTY):
+        return  # another result (or an edit) changed it first
     record_change("status", "asset", asset.code, {"status": "active"}, {"status": "faulty"})
 
 
@@ -531,6 +537,9 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
             {"reason": str(_l("At most %(n)s characters.", n=REASON_MAX_LENGTH))}
         )
     before = inspection_record(inspection)
+    if not _step_from_scheduled(inspection, InspectionStatus.CANCELLED, cancelled_reason=reason):
+        db.session.refresh(inspection)  # completed or cancelled since it was read
+        ensure_open(inspection)
     inspection.status = InspectionStatus.CANCELLED
     inspection.cancelled_reason = reason
     record_change("cancel", "inspection", str(inspection.id), before, inspection_record(inspection))

@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import visible
 from accounts.services import user_by_email
+from app import create_app
 from assets.models import AssetStatus
 from assets.services import asset_by_code
 from core import clock
@@ -20,7 +21,7 @@ from core.extensions import db
 from core.spatial import latitude_of, longitude_of
 from evidence.models import Photo
 from evidence.photos import PhotoError
-from hazards.models import Hazard, HazardEvent, HazardStatus
+from hazards.models import Hazard, HazardCodeCounter, HazardEvent, HazardStatus
 from hazards.services import (
     HazardValidationError,
     TransitionError,
@@ -36,17 +37,20 @@ from hazards.services import (
     is_hazard_overdue,
     may_reopen,
     may_return_for_rework,
+    next_hazard_code,
     open_hazard_for_failed_inspection,
     reopen_hazard,
     return_for_rework,
     update_hazard,
 )
+from tests import conftest, helpers
 from tests.factories import (
     INSIDE_G2_02,
     OUTSIDE_DISTRICT,
     charging_station_data,
     gen_asset,
     gen_contractor,
+    gen_hazard,
     gen_inspection,
     gen_site,
     gen_user,
@@ -158,11 +162,66 @@ def test_codes_are_numbered_within_the_year_of_the_finding(register):
 
 
 def test_codes_keep_counting_past_9999(register):
+    create_hazard(values(), found_by=None)  # makes the year's counter
+    db.session.execute(update(HazardCodeCounter).values(last=9998))
+    codes = [create_hazard(values(), found_by=None).code for _ in range(3)]
+    assert codes == ["HZ-2026-9999", "HZ-2026-10000", "HZ-2026-10001"]
+
+
+def test_a_step_from_a_status_another_request_left_is_refused(register):
+    """The hazard as read says open; another request has made it rectifying since: the step
+    from open is a conflict and writes nothing (the compare-and-set on the status)."""
     hazard = create_hazard(values(), found_by=None)
-    hazard.code = "HZ-2026-9999"
-    db.session.flush()
-    assert create_hazard(values(), found_by=None).code == "HZ-2026-10000"
-    assert create_hazard(values(), found_by=None).code == "HZ-2026-10001"
+    db.session.commit()
+    assert hazard.status == "open"  # read
+    db.session.execute(
+        update(Hazard).values(status="rectifying").execution_options(synchronize_session=False)
+    )
+    before = written()
+    with pytest.raises(TransitionError, match="same moment"):
+        change_hazard_status(hazard, "rectifying", officer_user())
+    assert written() == before
+
+
+def test_a_years_counter_starts_after_the_hazards_it_has(register):
+    """Hazards written without the counter (an older database, a restore): the year's first
+    new code follows the highest there is, the longest code being the latest."""
+    gen_hazard("HZ-2026-0041", "general")
+    gen_hazard("HZ-2026-10002", "general")
+    gen_hazard("HZ-2025-0900", "general")
+    assert create_hazard(values(), found_by=None).code == "HZ-2026-10003"
+    assert create_hazard(values(found_on="2025-06-01"), found_by=None).code == "HZ-2025-0901"
+
+
+def test_a_rolled_back_report_gives_its_number_back(app, register):
+    create_hazard(values(), found_by=None)
+    db.session.commit()
+    create_hazard(values(), found_by=None)
+    db.session.rollback()
+    assert create_hazard(values(), found_by=None).code == "HZ-2026-0002"
+
+
+def test_migration_0010_seeds_the_counters_from_the_hazards(backend, tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    url = conftest.migrated_database(backend, tmp_path, "_mig0010")
+    app = create_app(helpers.test_config(url))
+    with app.app_context():
+        downgrade(revision="0009")
+        for code in ("HZ-2025-0007", "HZ-2026-0041", "HZ-2026-10002", "HZ-2026-0999"):
+            gen_hazard(code, "general")
+        db.session.commit()
+        upgrade()
+        counters = db.session.execute(
+            select(HazardCodeCounter.year, HazardCodeCounter.last).order_by(HazardCodeCounter.year)
+        ).all()
+        assert [tuple(row) for row in counters] == [(2025, 7), (2026, 10002)]
+        assert next_hazard_code(date(2026, 5, 1)) == "HZ-2026-10003"
+        db.session.rollback()
+        downgrade(revision="0009")
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_point_site_and_responsible_company_come_from_the_asset(register):

@@ -63,7 +63,7 @@ def check_password_rule(password: str, user_inputs: Iterable[str] = ()) -> None:
     hints = [part for text in user_inputs if text for part in re.split(r"[@.\s]+", text) if part]
     # zxcvbn's work grows with the length; past 100 characters a password is long enough.
     score = zxcvbn(password[:100], user_inputs=hints)["score"]
-    if score < current_app.config["PASSWORD_MIN_SCORE"]:
+    if score < current_app.config["PASSWORD_MIN_SCORE"] or leans_on(password, user_inputs):
         raise AccountError(
             _(
                 "This password is too easy to guess (a common password, a simple pattern or"
@@ -71,6 +71,20 @@ def check_password_rule(password: str, user_inputs: Iterable[str] = ()) -> None:
             ),
             "password",
         )
+
+
+def leans_on(password: str, user_inputs: Iterable[str]) -> bool:
+    """Whether the password is mostly the account's own email, its name before the @ or the
+    person's name (zxcvbn scores "officer@example.org" high): without it, too short."""
+    lowered = password.lower()
+    names = {text.strip().lower() for text in user_inputs if text and text.strip()}
+    names |= {name.split("@", 1)[0] for name in names if "@" in name}
+    return any(
+        len(name) >= 3
+        and name in lowered
+        and len(lowered.replace(name, "")) < min_password_length()
+        for name in names
+    )
 
 
 def generated_password() -> str:

@@ -17,7 +17,6 @@ from accounts.services import (
     AccountError,
     create_user,
     deactivate_user,
-    reset_password,
     set_grid_scope,
     user_by_email,
 )

@@ -282,7 +282,7 @@ def test_twenty_wrong_passwords_lock_the_account_from_any_address(app, people):
     response = attempt(app, OFFICER, PASSWORD, "10.1.1.1")
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 15 * 60
-    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+    assert "登录失败次数过多" in response.get_data(as_text=True)  # Too many failed sign-ins
     assert attempt(app, OFFICER, PASSWORD, "10.1.1.2").status_code == 429
     # another account from those addresses is not locked
     assert attempt(app, ADMIN, PASSWORD, "10.1.0.1").status_code == 302

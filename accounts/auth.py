@@ -11,7 +11,7 @@ from flask_login import current_user, login_user, logout_user
 
 from accounts.models import User
 from accounts.services import user_for_api_token
-from accounts.sessions import revoke_session, start_session, user_for_session
+from accounts.sessions import revoke_session, start_session, user_for_session, write_noted_uses
 from core.extensions import db, login_manager
 
 PUBLIC_ENDPOINTS = {
@@ -37,6 +37,11 @@ def init_auth(app: Flask) -> None:
         """A session's or remember-me cookie's user: only while its sign-in is live (not
         revoked, not expired) and the user active (``accounts.sessions``)."""
         return user_for_session(session_secret)
+
+    @app.teardown_request
+    def note_uses(error: BaseException | None) -> None:
+        if error is None:
+            write_noted_uses()
 
     @login_manager.request_loader
     def load_user_from_bearer_token(req) -> User | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from zxcvbn import zxcvbn
 
@@ -21,7 +21,7 @@ from accounts.models import (
     Role,
     User,
 )
-from accounts.sessions import LAST_SEEN_EVERY, revoke_sessions
+from accounts.sessions import LAST_SEEN_EVERY, note_use, revoke_sessions
 from core.audit import AuditEntry, record_change
 from core.clock import now_utc
 from core.errors import ConflictError, ValidationError
@@ -199,7 +199,7 @@ def token_is_live(now: datetime):
 
 def user_for_api_token(token: str) -> User | None:
     """The active user a live token belongs to (its last use noted, at most once a minute,
-    in a transaction of its own); None for an unknown, revoked or expired token."""
+    after the request); None for an unknown, revoked or expired token."""
     now = now_utc()
     api_token = db.session.scalar(
         select(ApiToken)
@@ -209,10 +209,7 @@ def user_for_api_token(token: str) -> User | None:
     if api_token is None or not api_token.user.active:
         return None
     if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_SEEN_EVERY:
-        with db.engine.begin() as connection:
-            connection.execute(
-                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
-            )
+        note_use(ApiToken.__table__.c.last_used_at, api_token.id, now)
     return api_token.user
 
 

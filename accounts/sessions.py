@@ -17,7 +17,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import cache
 
-from flask import current_app, request
+from flask import current_app, g, request
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -91,19 +91,32 @@ def user_for_session(secret: str) -> User | None:
     if row is None or not row.user.active:
         return None
     if now - row.last_seen_at >= LAST_SEEN_EVERY:
-        touch_session(row.id, now)
+        note_use(UserSession.__table__.c.last_seen_at, row.id, now)
     row.user.session_secret = secret
     row.user.current_session = row
     return row.user
 
 
-def touch_session(session_id: int, now: datetime) -> None:
-    """The sign-in's last-seen time, written in a transaction of its own (a page that only
-    reads commits nothing, and a request's unit of work is never committed from here)."""
+USES_KEY = "sar_uses_to_note"
+
+
+def note_use(column, row_id: int, now: datetime) -> None:
+    """Note that a sign-in (or a token) was used now; written when the request ends
+    (``write_noted_uses``), never inside the request's own unit of work."""
+    g.setdefault(USES_KEY, []).append((column, row_id, now))
+
+
+def write_noted_uses() -> None:
+    """The last-seen and last-used times noted during a request, in a transaction of their
+    own after the request's (a page that only reads commits nothing; on SQLite a second
+    writer inside the request would wait for the request's own write lock)."""
+    uses = g.pop(USES_KEY, None)
+    if not uses:
+        return
     with db.engine.begin() as connection:
-        connection.execute(
-            update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
-        )
+        for column, row_id, now in uses:
+            table = column.table
+            connection.execute(update(table).where(table.c.id == row_id).values({column.name: now}))
 
 
 def live_sessions(user: User) -> list[UserSession]:

@@ -65,6 +65,24 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "BABEL_DEFAULT_TIMEZONE": "UTC",
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "PASSWORD_HASH_METHOD": "scrypt",
+    # Sign-ins (accounts.sessions): a session row per sign-in, revocable. Without "keep me
+    # signed in" a sign-in counts for SESSION_HOURS; with it, the remember-me cookie (new at
+    # every sign-in) and its row for REMEMBER_DAYS.
+    "SESSION_HOURS": 12,
+    "REMEMBER_DAYS": 14,
+    # API tokens: their default life and the longest one may ask for, in days.
+    "API_TOKEN_DAYS": 90,
+    "API_TOKEN_MAX_DAYS": 365,
+    # Every password a person chooses: at least this long, and a zxcvbn score (0–4) at
+    # least this (2 refuses the common-password lists, names, dates and simple patterns).
+    "PASSWORD_MIN_LENGTH": 8,
+    "PASSWORD_MIN_SCORE": 2,
+    # Failed sign-ins allowed per account and per address (accounts.limits), and where the
+    # counters live: memory:// is one process's; several processes need a shared store
+    # (redis://host:6379/0, memcached://host:11211).
+    "LOGIN_LIMIT_ACCOUNT": "20 per 15 minutes",
+    "LOGIN_LIMIT_ADDRESS": "20 per 15 minutes",
+    "RATELIMIT_STORAGE_URI": "memory://",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "API_PAGE_SIZE": 100,
@@ -95,6 +113,12 @@ INTEGER_SETTINGS = {
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
+    "SESSION_HOURS",
+    "REMEMBER_DAYS",
+    "API_TOKEN_DAYS",
+    "API_TOKEN_MAX_DAYS",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_MIN_SCORE",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",
@@ -111,6 +135,9 @@ STRING_SETTINGS = {
     "TIANDITU_KEY",
     "PHOTO_DIR",
     "IMPORT_DIR",
+    "LOGIN_LIMIT_ACCOUNT",
+    "LOGIN_LIMIT_ADDRESS",
+    "RATELIMIT_STORAGE_URI",
 }
 
 

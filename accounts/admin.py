@@ -11,15 +11,15 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from accounts.auth import roles_required
-from accounts.forms import PasswordForm, ScopeForm, UserForm
+from accounts.auth import roles_required, sign_in
+from accounts.forms import PasswordForm, RoleForm, ScopeForm, UserForm
 from accounts.models import ROLE_LABELS, Contractor, Role, User
 from accounts.services import (
-    MIN_PASSWORD_LENGTH,
+    change_role,
     create_user,
     deactivate_user,
     generated_password,
@@ -27,6 +27,7 @@ from accounts.services import (
     grids_for_scope,
     live_api_tokens,
     live_token_counts,
+    min_password_length,
     reactivate_user,
     reset_password,
     revoke_api_token,
@@ -52,6 +53,10 @@ ACTION_LABELS = {
     "revoke_token": _l("API token revoked"),
     "issue_token": _l("API token issued"),
     "locale": _l("Language chosen"),
+    "login": _l("Signed in"),
+    "login_failed": _l("Sign-in refused"),
+    "login_locked": _l("Sign-in locked"),
+    "change_password": _l("Password changed"),
 }
 
 
@@ -59,7 +64,7 @@ ACTION_LABELS = {
 def users_page_values() -> dict[str, Any]:
     return {
         "action_labels": ACTION_LABELS,
-        "min_password_length": MIN_PASSWORD_LENGTH,
+        "min_password_length": min_password_length(),
     }
 
 
@@ -184,6 +189,7 @@ def render_detail(user: User, status: int = 200, **context: Any):
         tokens=live_api_tokens(user),
         history=user_history(user),
         scope_form=scope_form,
+        role_form=context.pop("role_form", None) or role_form(user, formdata=None),
         password_form=context.pop("password_form", None) or PasswordForm(formdata=None),
         **context,
     )
@@ -232,9 +238,10 @@ def user_reactivate(user_id: int):
 
 
 def keep_own_session(user: User) -> None:
-    """After an administrator ends his own sessions (a new password), this one goes on."""
+    """After an administrator ends his own sessions (a new password), this browser signs in
+    again at once (a new sign-in: a copy of the old cookie stays ended)."""
     if user.id == current_user.id:
-        login_user(user)
+        sign_in(user)
 
 
 @bp.post("/<int:user_id>/password")
@@ -265,6 +272,29 @@ def user_password_generate(user_id: int):
     keep_own_session(user)
     response, status = render_detail(user, generated_password=password)
     return response, status, {"Cache-Control": "no-store"}
+
+
+def role_form(user: User, **kwargs) -> RoleForm:
+    data = {"role": user.role, "contractor": user.contractor.name if user.contractor else ""}
+    form = RoleForm(data=data, **kwargs)
+    contractors = db.session.scalars(select(Contractor.name).order_by(Contractor.name))
+    form.contractor.choices = [SelectChoice("", "—"), *(SelectChoice(n, n) for n in contractors)]
+    return form
+
+
+@bp.post("/<int:user_id>/role")
+def user_role(user_id: int):
+    """Another role (and a contractor user's company): every sign-in of the user ends."""
+    user = user_or_404(user_id)
+    form = role_form(user)
+    if not form.validate_on_submit():
+        return render_detail(user, 400, role_form=form)
+    refuse_on_detail(user, "role_form", form)
+    acting = current_user._get_current_object()
+    if change_role(user, form.role.data, form.contractor.data or None, acting):
+        db.session.commit()
+    flash(_("The role of %(email)s is saved; their sessions ended.", email=user.email), "success")
+    return back_to(user)
 
 
 @bp.post("/<int:user_id>/scope")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from flask import Flask, abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_user, logout_user
 
 from accounts.models import User
-from accounts.services import sign_in_refusal, user_for_api_token, user_for_session
+from accounts.services import refused_for_ended_contract, sign_in_refusal, user_for_api_token
+from accounts.sessions import revoke_session, start_session, user_for_session, write_noted_uses
 from core.errors import http_exception
-from core.extensions import login_manager
+from core.extensions import db, login_manager
 
 PUBLIC_ENDPOINTS = {
     "accounts.login",
@@ -29,11 +31,19 @@ def init_auth(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to see this page.")
 
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
+
     @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
-        """A session's or remember-me cookie's user: never an inactive one, nor one whose
-        sessions ended since (``User.get_id``)."""
-        return user_for_session(session_id)
+    def load_user(session_secret: str) -> User | None:
+        """A session's or remember-me cookie's user: only while its sign-in is live (not
+        revoked, not expired) and the user active (``accounts.sessions``)."""
+        user = user_for_session(session_secret)
+        return None if user is not None and refused_for_ended_contract(user) else user
+
+    @app.teardown_request
+    def note_uses(error: BaseException | None) -> None:
+        if error is None:
+            write_noted_uses()
 
     @login_manager.request_loader
     def load_user_from_bearer_token(req) -> User | None:
@@ -59,6 +69,24 @@ def init_auth(app: Flask) -> None:
         if refusal:
             flash(refusal, "error")
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    """A new sign-in of ``user`` in this browser: a new session row, committed, whose secret
+    the session cookie (and with ``remember`` a new remember-me cookie) carries."""
+    start_session(user, remember)
+    db.session.commit()
+    login_user(user, remember=remember)
+
+
+def sign_out() -> None:
+    """This browser's sign-in ends: its row is revoked (a copy of the cookies is nobody
+    from now on) and the cookies are cleared."""
+    user = current_user._get_current_object()
+    if getattr(user, "current_session", None) is not None:
+        revoke_session(user, user.current_session.id)
+        db.session.commit()
+    logout_user()
 
 
 def roles_required(*roles: str):

@@ -1,7 +1,15 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
 from accounts.models import ROLE_LABELS, Role
 from core.forms import SelectChoice
@@ -72,3 +80,36 @@ class PasswordForm(PasswordFields, FlaskForm):
 
 class ScopeForm(FlaskForm):
     grid = SelectField(_l("Grid scope"), validate_choice=False)
+
+
+class RoleForm(FlaskForm):
+    """An administrator gives a user another role (every sign-in of the user ends)."""
+
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
+    )
+    contractor = SelectField(
+        _l("Contractor"), description=_l("Contractor users only: the company they act for.")
+    )
+
+
+# --- The profile page (the user's own) -------------------------------------------------------
+
+
+class OwnPasswordForm(PasswordFields, FlaskForm):
+    """A user changes his own password: the current one first."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=200)]
+    )
+
+
+class TokenForm(FlaskForm):
+    """A new API token of the user's own: what to call it and how long it lives (the
+    service's default and maximum)."""
+
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    days = IntegerField(
+        _l("Valid for (days)"), validators=[Optional(), NumberRange(min=1, max=100_000)]
+    )

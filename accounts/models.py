@@ -84,12 +84,21 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    # The secret of the sign-in this user object was loaded through (a ``UserSession``'s),
+    # set by ``accounts.services``; never stored on the user's row.
+    # (Plain class attributes, not annotated: declarative mapping would take them as columns.)
+    session_secret = None
+    # The ``UserSession`` row of that sign-in (None for a bearer token or no request).
+    current_session = None
+
     def get_id(self) -> str:
-        """What a session and a remember-me cookie keep of the user (Flask-Login's
-        "alternative token"): the id and the session version. A password reset or a
-        deactivation moves the version on (``accounts.services.end_sessions``), so every
-        session and cookie holding the old one stops working at once."""
-        return f"{self.id}:{self.session_version}"
+        """What the session and the remember-me cookie keep (Flask-Login's "alternative
+        token"): the random secret of one sign-in, whose ``UserSession`` row says whether it
+        still counts (``accounts.services.user_for_session``). Logging out, a new password, a
+        deactivation or a role change revoke rows, so a copied cookie stops working."""
+        if not self.session_secret:
+            raise RuntimeError("a user object without a sign-in has no session id")
+        return self.session_secret
 
     def set_password(self, password: str) -> None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
@@ -115,15 +124,24 @@ class User(UserMixin, db.Model):
         return self.role in GRID_SCOPE_ROLES
 
 
+def secret_hash(secret: str) -> str:
+    """What is stored of a session's or token's secret: its SHA-256 (the secrets are 256
+    random bits, so a fast hash is enough; a stolen table gives no usable secret)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class ApiToken(db.Model):
-    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once. It has a
+    name its owner chose, and stops working at ``expires_at`` or when revoked."""
 
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -131,4 +149,25 @@ class ApiToken(db.Model):
 
     @staticmethod
     def hash_of(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
+        return secret_hash(token)
+
+
+class UserSession(db.Model):
+    """One sign-in: the session cookie and (when "keep me signed in" was ticked) the
+    remember-me cookie hold its random secret, this row its hash. It counts while not
+    revoked and not expired; each sign-in has its own, so revoking one leaves the others."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
+from zxcvbn import zxcvbn
 
 from accounts.access import contract_ended
 from accounts.models import (
@@ -18,6 +22,7 @@ from accounts.models import (
     Role,
     User,
 )
+from accounts.sessions import LAST_SEEN_EVERY, note_use, revoke_sessions
 from core.audit import AuditEntry, record_change
 from core.clock import now_utc
 from core.errors import ConflictError, ValidationError
@@ -37,17 +42,49 @@ class AccountConflict(ConflictError):
     the last active administrator deactivated)."""
 
 
-MIN_PASSWORD_LENGTH = 8
-MAX_USER_ID = 2**31 - 1  # an INTEGER column: a larger id is nobody (and no database error)
 GENERATED_PASSWORD_BYTES = 12  # 16 characters of URL-safe base64
+MAX_TOKEN_NAME = 100  # api_tokens.name
 
 
-def check_password_rule(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+def min_password_length() -> int:
+    return current_app.config["PASSWORD_MIN_LENGTH"]
+
+
+def check_password_rule(password: str, user_inputs: Iterable[str] = ()) -> None:
+    """Refuse (AccountError on "password") a password shorter than PASSWORD_MIN_LENGTH, or
+    one zxcvbn scores below PASSWORD_MIN_SCORE (0–4): the common passwords of its lists
+    (``12345678``, ``password``, keyboard walks, names, dates), the account's own email or
+    name, and their easy variants. Everywhere a person chooses a password passes here."""
+    length = min_password_length()
+    if len(password) < length:
         raise AccountError(
-            _("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            _("The password must have at least %(n)s characters.", n=length), "password"
+        )
+    hints = [part for text in user_inputs if text for part in re.split(r"[@.\s]+", text) if part]
+    # zxcvbn's work grows with the length; past 100 characters a password is long enough.
+    score = zxcvbn(password[:100], user_inputs=hints)["score"]
+    if score < current_app.config["PASSWORD_MIN_SCORE"] or leans_on(password, user_inputs):
+        raise AccountError(
+            _(
+                "This password is too easy to guess (a common password, a simple pattern or"
+                " your own name): choose a longer one, of several unrelated words."
+            ),
             "password",
         )
+
+
+def leans_on(password: str, user_inputs: Iterable[str]) -> bool:
+    """Whether the password is mostly the account's own email, its name before the @ or the
+    person's name (zxcvbn scores "officer@example.org" high): without it, too short."""
+    lowered = password.lower()
+    names = {text.strip().lower() for text in user_inputs if text and text.strip()}
+    names |= {name.split("@", 1)[0] for name in names if "@" in name}
+    return any(
+        len(name) >= 3
+        and name in lowered
+        and len(lowered.replace(name, "")) < min_password_length()
+        for name in names
+    )
 
 
 def generated_password() -> str:
@@ -73,7 +110,7 @@ def create_user(
         )
     if "@" not in email:
         raise AccountError(_("Not an email address: %(email)s", email=email), "email")
-    check_password_rule(password)
+    check_password_rule(password, (email, name))
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(
             _("A user with the email %(email)s exists already.", email=email), "email"
@@ -112,31 +149,76 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def issue_api_token(user: User) -> str:
-    """A new bearer token for ``user``; only its hash is kept, so show it now."""
+def token_days(days: int | None) -> int:
+    """A token's life in days: API_TOKEN_DAYS when not given; AccountError ("days") outside
+    1 … API_TOKEN_MAX_DAYS."""
+    config = current_app.config
+    if days is None:
+        return config["API_TOKEN_DAYS"]
+    if not 1 <= days <= config["API_TOKEN_MAX_DAYS"]:
+        raise AccountError(
+            _("A token lives 1 to %(n)s days.", n=config["API_TOKEN_MAX_DAYS"]), "days"
+        )
+    return days
+
+
+def issue_api_token(user: User, name: str = "", days: int | None = None) -> str:
+    """A new bearer token for ``user``, called ``name``, expiring after ``days`` (default
+    API_TOKEN_DAYS, at most API_TOKEN_MAX_DAYS). Only its hash is kept: show it now, once.
+    Raises AccountError; the caller commits."""
+    name = (name or "").strip()
+    if len(name) > MAX_TOKEN_NAME:
+        raise AccountError(_("At most %(n)s characters.", n=MAX_TOKEN_NAME), "name")
+    days = token_days(days)
     token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, token_hash=ApiToken.hash_of(token)))
-    record_change("issue_token", "user", user.email, None, None)
+    api_token = ApiToken(
+        user=user,
+        token_hash=ApiToken.hash_of(token),
+        name=name,
+        created_at=now_utc(),
+        expires_at=now_utc() + timedelta(days=days),
+    )
+    db.session.add(api_token)
+    db.session.flush()
+    record_change(
+        "issue_token",
+        "user",
+        user.email,
+        None,
+        {"token": api_token.id, "name": name, "expires_at": api_token.expires_at},
+    )
     return token
 
 
+def token_is_live(now: datetime):
+    """The SQL condition of a token that still works: not revoked, not expired."""
+    return (ApiToken.revoked_at.is_(None)) & or_(
+        ApiToken.expires_at.is_(None), ApiToken.expires_at > now
+    )
+
+
 def user_for_api_token(token: str) -> User | None:
+    """The active user a live token belongs to (its last use noted, at most once a minute,
+    after the request); None for an unknown, revoked or expired token."""
+    now = now_utc()
     api_token = db.session.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == ApiToken.hash_of(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == ApiToken.hash_of(token), token_is_live(now))
     )
     if api_token is None or not api_token.user.active:
         return None
+    if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_SEEN_EVERY:
+        note_use(ApiToken.__table__.c.last_used_at, api_token.id, now)
     return None if refused_for_ended_contract(api_token.user) else api_token.user
 
 
 def live_api_tokens(user: User) -> list[ApiToken]:
-    """The user's tokens not revoked, the newest first."""
+    """The user's tokens not revoked nor expired, the newest first."""
     return list(
         db.session.scalars(
             select(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .where(ApiToken.user_id == user.id, token_is_live(now_utc()))
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
@@ -148,7 +230,7 @@ def live_token_counts(user_ids: list[int]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         select(ApiToken.user_id, func.count(ApiToken.id))
-        .where(ApiToken.user_id.in_(user_ids), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.user_id.in_(user_ids), token_is_live(now_utc()))
         .group_by(ApiToken.user_id)
     )
     return {user_id: count for user_id, count in rows}
@@ -197,20 +279,6 @@ def user_history(user: User, limit: int = 50) -> list[AuditEntry]:
 # --- Sessions, activity, passwords ---------------------------------------------------------
 
 
-def user_for_session(session_id: str) -> User | None:
-    """The user a session or remember-me cookie names (``User.get_id``: "<id>:<version>"),
-    while active and while the version is still the user's. A bare id, as sessions signed in
-    before migration 0009 hold, counts as the first version."""
-    user_id, _colon, version = str(session_id).partition(":")
-    version = version or str(FIRST_SESSION_VERSION)
-    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > MAX_USER_ID:
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return None if refused_for_ended_contract(user) else user
-
-
 ENDED_CONTRACT_KEY = "ended_contract_refusal"
 
 
@@ -241,9 +309,11 @@ def sign_in_refusal() -> str | None:
     return ended_contract_message(contractor) if contractor is not None else None
 
 
-def end_sessions(user: User) -> None:
-    """Every session and remember-me cookie of ``user`` stops working at its next request."""
+def end_sessions(user: User) -> int:
+    """Every sign-in of ``user`` ends: its cookies stop working at their next request (and
+    the session version moves on). How many sign-ins were live; the caller commits."""
     user.session_version = (user.session_version or FIRST_SESSION_VERSION) + 1
+    return revoke_sessions(user)
 
 
 def active_admin_count() -> int:
@@ -278,16 +348,70 @@ def reactivate_user(user: User) -> bool:
         return False
     record_change("update", "user", user.email, {"active": False}, {"active": True})
     user.active = True
+    end_sessions(user)
     return True
 
 
 def reset_password(user: User, password: str, generated: bool = False) -> None:
     """A new password for ``user`` (audited, never the password itself); every session of
     the user ends. The caller commits."""
-    check_password_rule(password)
+    if not generated:
+        check_password_rule(password, (user.email, user.name))
     user.set_password(password)
     end_sessions(user)
     record_change("reset_password", "user", user.email, None, {"generated": generated})
+
+
+def change_own_password(user: User, current: str, new: str) -> None:
+    """``user`` changes his own password: the current one must match (AccountError on
+    "current_password"), the new one pass the policy. Every sign-in of the user ends,
+    this one included (the caller signs in again). Audited; the caller commits."""
+    if not user.check_password(current or ""):
+        raise AccountError(_("This is not your current password."), "current_password")
+    check_password_rule(new, (user.email, user.name))
+    user.set_password(new)
+    end_sessions(user)
+    record_change("change_password", "user", user.email, None, None)
+
+
+def change_role(
+    user: User, role: str, contractor_name: str | None = None, acting: User | None = None
+) -> bool:
+    """A new role for ``user`` (a contractor user needs ``contractor_name``, an existing
+    contractor; others have none; a grid scope goes when the role has none). Every sign-in
+    of the user ends: pages opened with the old role's rights stop. Refused for ``acting``
+    himself and for the last active administrator. Whether anything changed."""
+    if role not in set(Role):
+        raise AccountError(
+            _("Unknown role %(role)s: use admin, officer or contractor.", role=role), "role"
+        )
+    contractor = None
+    if role == Role.CONTRACTOR:
+        contractor = contractor_named(contractor_name or "")
+        if contractor is None:
+            raise AccountError(_("A contractor user needs a contractor."), "contractor")
+    if role == user.role and contractor is user.contractor:
+        return False
+    if acting is not None and acting.id == user.id:
+        raise AccountConflict(_("You cannot change your own role."), "role")
+    if user.role == Role.ADMIN and role != Role.ADMIN and user.active and active_admin_count() <= 1:
+        raise AccountConflict(
+            _("%(email)s is the last active administrator.", email=user.email), "role"
+        )
+    before = {"role": user.role, "contractor": user.contractor.name if user.contractor else None}
+    user.role = role
+    user.contractor = contractor
+    if role not in GRID_SCOPE_ROLES:
+        user.grid = None
+    end_sessions(user)
+    record_change(
+        "update",
+        "user",
+        user.email,
+        before,
+        {"role": role, "contractor": contractor.name if contractor else None},
+    )
+    return True
 
 
 # --- Grid scope ----------------------------------------------------------------------------

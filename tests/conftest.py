@@ -151,6 +151,8 @@ class BackendState:
         # flask-smorest keeps one spec on the module-level Api: the last app created wins.
         smorest = extensions.api
         smorest._app, smorest.spec, smorest.config = self.api_binding
+        # Failed sign-ins counted by an earlier test never lock this one out (accounts.limits).
+        self.app.extensions["login_limiter"].reset()
         return self.app
 
     def demo_app(self) -> Flask:

@@ -11,13 +11,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from accounts.models import ApiToken, Contractor, User
+from accounts.models import ApiToken, Contractor, User, UserSession, secret_hash
 from accounts.services import (
     AccountConflict,
     AccountError,
     create_user,
     deactivate_user,
-    reset_password,
     set_grid_scope,
     user_by_email,
 )
@@ -462,18 +461,16 @@ def test_an_admin_resetting_his_own_password_stays_signed_in(app, as_admin):
 # --- Sessions ----------------------------------------------------------------------------------
 
 
-def test_a_session_from_before_0009_keeps_working_until_the_first_reset(app, people):
-    """Sessions signed in before migration 0009 hold the bare user id: version 1."""
+@pytest.mark.parametrize("legacy_id", ["{id}", "{id}:1"])
+def test_a_session_from_before_0011_is_nobody(app, people, legacy_id):
+    """Sessions signed in before migration 0011 held the user's id (and session version),
+    which anyone who knew the id could have forged with the key: they have no session row."""
     legacy = app.test_client()
     with app.app_context():
         officer = user_id("officer@example.org")
     with legacy.session_transaction() as stored:
-        stored["_user_id"] = str(officer)
+        stored["_user_id"] = legacy_id.format(id=officer)
         stored["_fresh"] = True
-    assert legacy.get("/").status_code == 200
-    with app.app_context():
-        reset_password(user_by_email("officer@example.org"), NEW_PASSWORD)
-        db.session.commit()
     assert lands_on_login(legacy.get("/"))
 
 
@@ -485,12 +482,14 @@ def test_a_malformed_session_id_is_nobody(app, people, session_id):
     assert lands_on_login(browser.get("/"))
 
 
-def test_the_session_keeps_the_version(app, client, auth, people):
+def test_the_session_keeps_a_secret_whose_hash_is_its_row(app, client, auth, people):
     auth.login("officer@example.org")
     with client.session_transaction() as stored:
         kept = stored["_user_id"]
     with app.app_context():
-        assert kept == f"{user_id('officer@example.org')}:1"
+        row = db.session.scalar(select(UserSession))
+        assert row.secret_hash == secret_hash(kept) and kept != row.secret_hash
+        assert row.user_id == user_id("officer@example.org") and len(kept) >= 40
     assert client.get("/").status_code == 200
 
 
@@ -791,7 +790,6 @@ def test_migration_0009_keeps_users_tokens_and_audit_both_ways(backend, tmp_path
         upgrade()
         user = user_row("old@example.org")
         assert (user.session_version, user.grid_id) == (1, None)
-        assert user.get_id() == f"{user.id}:1"
         set_grid_scope(user, "G1-02")
         db.session.commit()
         assert db.session.scalar(select(ApiToken.user_id)) == user.id

@@ -165,9 +165,10 @@ def test_admin_creates_a_scoped_officer_then_deactivates_him(browser, server, di
         assert [(entry.action, entry.actor) for entry in entries] == [
             ("create", "admin@example.org"),
             ("issue_token", "cli"),
+            ("login", OFFICER),
             ("update", "admin@example.org"),
             ("revoke_tokens", "admin@example.org"),
         ]
         assert entries[0].after["grid"] == "G1"
-        assert (entries[2].before, entries[2].after) == ({"active": True}, {"active": False})
+        assert (entries[3].before, entries[3].after) == ({"active": True}, {"active": False})
         db.session.remove()

@@ -132,7 +132,7 @@ def test_an_ended_contract_cannot_sign_in(client, auth, contract):
     response = auth.login(FIXER)
     assert response.status_code == 403
     assert "Fixers Ltd" in response.get_data(as_text=True)
-    assert "ended" in response.get_data(as_text=True)
+    assert "合同已于" in response.get_data(as_text=True)
     assert client.get("/inspections/").status_code == 302  # no session was made
 
 
@@ -144,7 +144,7 @@ def test_a_session_stops_when_the_contract_ends(client, auth, contract):
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
     login_page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Fixers Ltd" in login_page and "ended" in login_page
+    assert "Fixers Ltd" in login_page and "合同已于" in login_page
 
 
 def test_an_api_token_stops_when_the_contract_ends(client, contract):
@@ -154,7 +154,7 @@ def test_an_api_token_stops_when_the_contract_ends(client, contract):
     response = api.get("/api/v1/inspections")
     assert response.status_code == 403
     assert response.is_json
-    assert "Fixers Ltd" in response.json["message"] and "ended" in response.json["message"]
+    assert "Fixers Ltd" in response.json["message"] and "合同已于" in response.json["message"]
 
 
 def test_the_calendar_feed_stops_when_the_contract_ends(client, contract):

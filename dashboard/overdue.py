@@ -11,16 +11,16 @@ Overdue is the rule of the lists: an inspection scheduled and due before today
 (``hazards.services.hazard_overdue_clause``). Days late: today minus the due date (deadline).
 
 The weekly trend (``overdue_trend``) counts what was overdue at the end of each ISO week
-(Sunday, district time), from what the data keeps:
+(Sunday, district time), as it stood then:
 
-- an inspection: due before that Sunday, and not completed by the end of it (``completed_at``
-  empty or later). Cancelled inspections never count: the registry keeps no cancellation
-  time, so one cancelled after being overdue is left out of the weeks it was overdue.
-- a hazard: deadline before that Sunday, and not verified by the end of it. The verification
-  time is the latest ``verified`` step of its history (``HazardEvent``), or its
-  ``status_changed_at`` when the history has none; a hazard that is not verified now counts
-  as unverified in every past week (one verified and reopened since counts as overdue in the
-  weeks between too).
+- an inspection: due before that Sunday, and neither completed nor cancelled by the end of it
+  (``completed_at``, ``cancelled_at`` empty or later). One cancelled with no known time
+  (before migration 0012, with no audit entry) is left out of every week.
+- a hazard: deadline before that Sunday, and not verified at the end of it: its status then
+  is the last step of its history (``HazardEvent``) before that instant, so one verified,
+  reopened and verified again is overdue in the weeks between and not in the others. A
+  verified hazard with no ``verified`` step in its history counts as verified since its
+  ``status_changed_at``.
 
 The current week's point is today's count (the week is not over).
 """
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, null, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from accounts.access import visible_clause
@@ -304,75 +304,92 @@ def trend_days(today: date, weeks: int = TREND_WEEKS) -> list[date]:
     return [min(day, today) for day in days]
 
 
+def _verified_spans():
+    """Each time a hazard was verified: (hazard_id, since, until), ``until`` the next step of
+    its history (empty while it is still verified); a verified hazard with no ``verified``
+    step in its history: since its ``status_changed_at``."""
+    later = aliased(HazardEvent)
+    until = (
+        select(func.min(later.at))
+        .where(later.hazard_id == HazardEvent.hazard_id, later.id > HazardEvent.id)
+        .scalar_subquery()
+    )
+    stepped = select(
+        HazardEvent.hazard_id.label("hazard_id"),
+        HazardEvent.at.label("since"),
+        until.label("until"),
+    ).where(HazardEvent.to_status == HazardStatus.VERIFIED)
+    any_step = (
+        select(HazardEvent.id)
+        .where(HazardEvent.hazard_id == Hazard.id, HazardEvent.to_status == HazardStatus.VERIFIED)
+        .exists()
+    )
+    unstepped = select(
+        Hazard.id.label("hazard_id"),
+        Hazard.status_changed_at.label("since"),
+        null().label("until"),
+    ).where(Hazard.status == HazardStatus.VERIFIED, ~any_step)
+    return union_all(stepped, unstepped).subquery("verified_spans")
+
+
+def _inspection_trend_counts(days: list[date], user: User | None, grid: str) -> Row:
+    first_end, last = _end_of(days[0]), days[-1]
+
+    def open_at(end: datetime) -> ColumnElement[bool]:
+        return and_(
+            or_(Inspection.completed_at.is_(None), Inspection.completed_at >= end),
+            or_(Inspection.cancelled_at.is_(None), Inspection.cancelled_at >= end),
+        )
+
+    sums = [
+        func.sum(case((and_(Inspection.due_on < day, open_at(_end_of(day))), 1), else_=0))
+        for day in days
+    ]
+    return db.session.execute(
+        _inspections(user, grid)
+        .with_only_columns(*sums)
+        .where(
+            or_(
+                Inspection.status != InspectionStatus.CANCELLED,
+                Inspection.cancelled_at >= first_end,
+            ),
+            Inspection.due_on < last,
+            open_at(first_end),
+        )
+    ).one()
+
+
+def _hazard_trend_counts(days: list[date], user: User | None, grid: str) -> Row:
+    spans = _verified_spans()
+
+    def verified_at(end: datetime) -> ColumnElement[bool]:
+        return (
+            select(spans.c.hazard_id)
+            .where(
+                spans.c.hazard_id == Hazard.id,
+                spans.c.since < end,
+                or_(spans.c.until.is_(None), spans.c.until >= end),
+            )
+            .exists()
+        )
+
+    sums = [
+        func.sum(case((and_(Hazard.deadline < day, ~verified_at(_end_of(day))), 1), else_=0))
+        for day in days
+    ]
+    return db.session.execute(
+        _hazards(user, grid).with_only_columns(*sums).where(Hazard.deadline < days[-1])
+    ).one()
+
+
 def overdue_trend(
     today: date | None = None, user: User | None = None, grid: str = "", weeks: int = TREND_WEEKS
 ) -> list[WeekPoint]:
     """Overdue inspections and hazards at the end of each of the last ``weeks`` ISO weeks
     (the module docstring says how); one query each, a sum per week over one scan."""
-    today = _today(today)
-    days = trend_days(today, weeks)
-    first_end, last = _end_of(days[0]), days[-1]
-    inspection_sums = [
-        func.sum(
-            case(
-                (
-                    and_(
-                        Inspection.due_on < day,
-                        or_(
-                            Inspection.completed_at.is_(None),
-                            Inspection.completed_at >= _end_of(day),
-                        ),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for day in days
-    ]
-    inspection_counts = db.session.execute(
-        _inspections(user, grid)
-        .with_only_columns(*inspection_sums)
-        .where(
-            Inspection.status != InspectionStatus.CANCELLED,
-            Inspection.due_on < last,
-            or_(Inspection.completed_at.is_(None), Inspection.completed_at >= first_end),
-        )
-    ).one()
-    verified = (
-        select(HazardEvent.hazard_id, func.max(HazardEvent.at).label("at"))
-        .where(HazardEvent.to_status == HazardStatus.VERIFIED)
-        .group_by(HazardEvent.hazard_id)
-        .subquery()
-    )
-    verified_at = case(
-        (
-            Hazard.status == HazardStatus.VERIFIED,
-            func.coalesce(verified.c.at, Hazard.status_changed_at),
-        ),
-        else_=None,
-    )
-    hazard_sums = [
-        func.sum(
-            case(
-                (
-                    and_(
-                        Hazard.deadline < day,
-                        or_(verified_at.is_(None), verified_at >= _end_of(day)),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for day in days
-    ]
-    hazard_counts = db.session.execute(
-        _hazards(user, grid)
-        .outerjoin(verified, verified.c.hazard_id == Hazard.id)
-        .with_only_columns(*hazard_sums)
-        .where(Hazard.deadline < last)
-    ).one()
+    days = trend_days(_today(today), weeks)
+    inspection_counts = _inspection_trend_counts(days, user, grid)
+    hazard_counts = _hazard_trend_counts(days, user, grid)
     return [
         WeekPoint(
             f"{day.isocalendar().year}-W{day.isocalendar().week:02d}",

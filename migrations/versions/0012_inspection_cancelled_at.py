@@ -1,0 +1,45 @@
+"""Inspections keep when they were cancelled: ``inspections.cancelled_at``
+
+The dashboard's 12-week trend counts an inspection as overdue in the weeks before it was
+cancelled; without the time it had to leave every cancelled inspection out of every week.
+
+Existing cancelled inspections get the time of their latest ``cancel`` entry in the audit
+log (each cancellation has been audited with the inspection's id as the entity key); those
+with none (the demo's, rows imported from elsewhere) stay empty, and the trend leaves them
+out as before.
+
+A nullable column without a default: ``ALTER TABLE … ADD COLUMN`` on both backends, so
+SQLite does not copy the table (batch mode would rewrite every inspection).
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-11-30 04:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0012'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column(
+        'inspections', sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True)
+    )
+    op.execute(
+        "UPDATE inspections SET cancelled_at = ("
+        " SELECT max(audit_entries.at) FROM audit_entries"
+        " WHERE audit_entries.entity_type = 'inspection'"
+        " AND audit_entries.action = 'cancel'"
+        " AND audit_entries.entity_key = CAST(inspections.id AS VARCHAR(100))"
+        ") WHERE status = 'cancelled'"
+    )
+
+
+def downgrade():
+    op.drop_column('inspections', 'cancelled_at')

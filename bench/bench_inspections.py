@@ -45,6 +45,7 @@ from core.paging import page_of_parts  # noqa: E402
 from core.spatial import bulk_insert, deferred_spatial_index, point_value  # noqa: E402
 from dashboard import overdue as late  # noqa: E402
 from dashboard import stats  # noqa: E402
+from dashboard import trend as weekly  # noqa: E402
 from dashboard.work import open_work  # noqa: E402
 from hazards.models import Hazard  # noqa: E402
 from inspections.models import Inspection, InspectionPlan  # noqa: E402
@@ -302,7 +303,7 @@ def dashboard_overdue_panels() -> dict[str, Any]:
 
 def dashboard_trend() -> list:
     """(b) The dashboard's 12-week overdue trend, one scan each of inspections and hazards."""
-    trend = late.overdue_trend(TODAY, officer())
+    trend = weekly.overdue_trend(TODAY, officer())
     db.session.commit()
     return trend
 

@@ -10,48 +10,35 @@ Overdue is the rule of the lists: an inspection scheduled and due before today
 (``inspections.services.overdue_clause``), a hazard not verified and past its deadline
 (``hazards.services.hazard_overdue_clause``). Days late: today minus the due date (deadline).
 
-The weekly trend (``overdue_trend``) counts what was overdue at the end of each ISO week
-(Sunday, district time), as it stood then:
-
-- an inspection: due before that Sunday, and neither completed nor cancelled by the end of it
-  (``completed_at``, ``cancelled_at`` empty or later). One cancelled with no known time
-  (before migration 0012, with no audit entry) is left out of every week.
-- a hazard: deadline before that Sunday, and not verified at the end of it: its status then
-  is the last step of its history (``HazardEvent``) before that instant, so one verified,
-  reopened and verified again is overdue in the weeks between and not in the others. A
-  verified hazard with no ``verified`` step in its history counts as verified since its
-  ``status_changed_at``.
-
-The current week's point is today's count (the week is not over).
+The weekly trend is ``dashboard.trend``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, null, or_, select, union_all
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from accounts.access import visible_clause
 from accounts.scope import ALL_GRIDS
 from assets.models import Asset, Grid
 from assets.services import NO_GRID, grid_clause
-from core.clock import district_today, district_zone
+from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardEvent, HazardStatus
 from hazards.services import hazard_overdue_clause
-from inspections.models import Inspection, InspectionStatus
+from inspections.models import Inspection
 from inspections.services import overdue_clause
 
 if TYPE_CHECKING:
     from accounts.models import User
 
-TREND_WEEKS = 12
 LIST_LIMIT = 10
 DEFAULT_LATE_DAYS = 14
 
@@ -278,124 +265,3 @@ def returned_hazards(
         .order_by(Hazard.status_changed_at, Hazard.code)
     )
     return _hazard_rows(query, _today(today), limit)
-
-
-# --- The weekly trend ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeekPoint:
-    week: str  # ISO week, "2026-W10"
-    day: date  # the day counted: the week's Sunday, today for the current week
-    inspections: int
-    hazards: int
-
-
-def _end_of(day: date) -> datetime:
-    """The instant the district's ``day`` ends, in UTC."""
-    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=district_zone())
-    return local.astimezone(UTC)
-
-
-def trend_days(today: date, weeks: int = TREND_WEEKS) -> list[date]:
-    """The Sundays of the last ``weeks`` ISO weeks, the current week's replaced by today."""
-    sunday = today + timedelta(days=6 - today.weekday())
-    days = [sunday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    return [min(day, today) for day in days]
-
-
-def _verified_spans():
-    """Each time a hazard was verified: (hazard_id, since, until), ``until`` the next step of
-    its history (empty while it is still verified); a verified hazard with no ``verified``
-    step in its history: since its ``status_changed_at``."""
-    later = aliased(HazardEvent)
-    until = (
-        select(func.min(later.at))
-        .where(later.hazard_id == HazardEvent.hazard_id, later.id > HazardEvent.id)
-        .scalar_subquery()
-    )
-    stepped = select(
-        HazardEvent.hazard_id.label("hazard_id"),
-        HazardEvent.at.label("since"),
-        until.label("until"),
-    ).where(HazardEvent.to_status == HazardStatus.VERIFIED)
-    any_step = (
-        select(HazardEvent.id)
-        .where(HazardEvent.hazard_id == Hazard.id, HazardEvent.to_status == HazardStatus.VERIFIED)
-        .exists()
-    )
-    unstepped = select(
-        Hazard.id.label("hazard_id"),
-        Hazard.status_changed_at.label("since"),
-        null().label("until"),
-    ).where(Hazard.status == HazardStatus.VERIFIED, ~any_step)
-    return union_all(stepped, unstepped).subquery("verified_spans")
-
-
-def _inspection_trend_counts(days: list[date], user: User | None, grid: str) -> Row:
-    first_end, last = _end_of(days[0]), days[-1]
-
-    def open_at(end: datetime) -> ColumnElement[bool]:
-        return and_(
-            or_(Inspection.completed_at.is_(None), Inspection.completed_at >= end),
-            or_(Inspection.cancelled_at.is_(None), Inspection.cancelled_at >= end),
-        )
-
-    sums = [
-        func.sum(case((and_(Inspection.due_on < day, open_at(_end_of(day))), 1), else_=0))
-        for day in days
-    ]
-    return db.session.execute(
-        _inspections(user, grid)
-        .with_only_columns(*sums)
-        .where(
-            or_(
-                Inspection.status != InspectionStatus.CANCELLED,
-                Inspection.cancelled_at >= first_end,
-            ),
-            Inspection.due_on < last,
-            open_at(first_end),
-        )
-    ).one()
-
-
-def _hazard_trend_counts(days: list[date], user: User | None, grid: str) -> Row:
-    spans = _verified_spans()
-
-    def verified_at(end: datetime) -> ColumnElement[bool]:
-        return (
-            select(spans.c.hazard_id)
-            .where(
-                spans.c.hazard_id == Hazard.id,
-                spans.c.since < end,
-                or_(spans.c.until.is_(None), spans.c.until >= end),
-            )
-            .exists()
-        )
-
-    sums = [
-        func.sum(case((and_(Hazard.deadline < day, ~verified_at(_end_of(day))), 1), else_=0))
-        for day in days
-    ]
-    return db.session.execute(
-        _hazards(user, grid).with_only_columns(*sums).where(Hazard.deadline < days[-1])
-    ).one()
-
-
-def overdue_trend(
-    today: date | None = None, user: User | None = None, grid: str = "", weeks: int = TREND_WEEKS
-) -> list[WeekPoint]:
-    """Overdue inspections and hazards at the end of each of the last ``weeks`` ISO weeks
-    (the module docstring says how); one query each, a sum per week over one scan."""
-    days = trend_days(_today(today), weeks)
-    inspection_counts = _inspection_trend_counts(days, user, grid)
-    hazard_counts = _hazard_trend_counts(days, user, grid)
-    return [
-        WeekPoint(
-            f"{day.isocalendar().year}-W{day.isocalendar().week:02d}",
-            day,
-            int(inspection_counts[index] or 0),
-            int(hazard_counts[index] or 0),
-        )
-        for index, day in enumerate(days)
-    ]

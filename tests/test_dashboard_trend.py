@@ -1,7 +1,8 @@
 """The dashboard's 12-week overdue trend is true to history: a history built through the
 services with the clock frozen at each step (cancellations, hazards rectified, verified,
-reopened and verified again), then each week's count checked; and migration 0012 gives the
-inspections cancelled before it the time of their audited cancellation."""
+reopened and verified again), then each week's count checked; migration 0012 gives the
+inspections cancelled before it the time of their audited cancellation; the past weeks are
+rolled up once and emptied when their history is rewritten, not when work is done now."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from werkzeug.datastructures import FileStorage
 
 from accounts.models import User
 from app import create_app
+from assets.models import Grid
 from core.extensions import db
 from dashboard import overdue
+from dashboard import trend as weekly
+from dashboard.models import OverdueWeek, OverdueWeekTotal
 from hazards.services import change_hazard_status, reopen_hazard
 from inspections.models import Inspection, InspectionStatus
 from inspections.results import cancel_inspection
@@ -77,7 +81,11 @@ def history(app, district, officer, frozen_clock):
         }
         legacy = gen("CS-001", date(2026, 1, 10))  # cancelled before 0012: no time known
         legacy.status = InspectionStatus.CANCELLED
-        hazard = factories.gen_hazard
+        in_g1_01 = db.session.scalar(select(Grid.id).where(Grid.code == "G1-01"))
+
+        def hazard(code, severity, *args, **values):
+            return factories.gen_hazard(code, severity, *args, grid_id=in_g1_01, **values)
+
         hazard("HA", "major", "CS-001", found_on=date(2026, 1, 20), deadline=date(2026, 2, 1))
         hazard("HB", "general", found_on=date(2026, 2, 1), deadline=date(2026, 2, 20))
         hazard("HC", "general", found_on=date(2026, 1, 25), deadline=date(2026, 2, 5))
@@ -131,7 +139,7 @@ EXPECTED = {
 
 def test_each_week_counts_what_was_overdue_then(app, history):
     with app.app_context():
-        trend = overdue.overdue_trend(TODAY)
+        trend = weekly.overdue_trend(TODAY)
         assert {point.week: (point.inspections, point.hazards) for point in trend} == EXPECTED
         assert list(EXPECTED) == [point.week for point in trend]
         # the current week is today's count, as the lists have it
@@ -203,3 +211,81 @@ def test_migration_0012_backfills_cancellations_from_the_audit_log(backend, tmp_
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+# --- The roll-up of past weeks ----------------------------------------------------------------
+
+
+def rolled_up_days() -> list[date]:
+    return sorted(db.session.scalars(select(OverdueWeek.day)))
+
+
+def by_week() -> dict[str, tuple[int, int]]:
+    return {p.week: (p.inspections, p.hazards) for p in weekly.overdue_trend(TODAY)}
+
+
+def test_past_weeks_are_rolled_up_once_and_read_back(app, history):
+    with app.app_context():
+        assert rolled_up_days() == []
+        assert by_week() == EXPECTED
+        db.session.commit()
+        # the 11 past Sundays, per grid (CS-001 and CS-002 lie in G1-01; HB…HE too)
+        assert len(rolled_up_days()) == 11
+        totals = db.session.execute(
+            select(
+                OverdueWeekTotal.day, OverdueWeekTotal.inspections, OverdueWeekTotal.hazards
+            ).where(OverdueWeekTotal.day == date(2026, 2, 15))
+        ).all()
+        assert totals == [(date(2026, 2, 15), 3, 2)]  # all in G1-01
+        assert by_week() == EXPECTED  # from the roll-up
+        g2 = {p.week: (p.inspections, p.hazards) for p in weekly.overdue_trend(TODAY, grid="G2")}
+        assert set(g2.values()) == {(0, 0)}
+        g1 = {p.week: (p.inspections, p.hazards) for p in weekly.overdue_trend(TODAY, grid="G1")}
+        assert g1 == EXPECTED
+
+
+def test_work_done_now_keeps_the_roll_up(app, history, frozen_clock):
+    """A result logged now, a cancellation now, a hazard step now: the past weeks stand."""
+    with app.app_context():
+        by_week()
+        db.session.commit()
+        cancel_at(frozen_clock, history["S"], NOW)
+        step_at(frozen_clock, "HB", NOW, "verified")
+        assert len(rolled_up_days()) == 11
+        expected = {**EXPECTED, "2026-W11": (0, 1)}
+        assert by_week() == expected
+
+
+def test_a_result_logged_for_a_past_week_rewrites_it(app, history, frozen_clock):
+    with app.app_context():
+        by_week()
+        db.session.commit()
+        # S (due 02-24) was done on 03-02 (W10) and logged only today
+        frozen_clock.set(NOW)
+        inspection = db.session.get(Inspection, history["S"])
+        inspection.status, inspection.result = "completed", "pass"
+        inspection.completed_at = utc(2026, 3, 2, 2)
+        db.session.commit()
+        assert rolled_up_days() == []
+        assert by_week() == {**EXPECTED, "2026-W10": (0, 2), "2026-W11": (0, 2)}
+
+
+def test_history_rewritten_empties_the_roll_up(app, history, frozen_clock):
+    from hazards.models import Hazard
+
+    with app.app_context():
+        by_week()
+        db.session.commit()
+        # HB's deadline moved back to 02-27: it was not overdue on 02-22 (W08) after all
+        hazard = db.session.scalar(select(Hazard).where(Hazard.code == "HB"))
+        hazard.deadline = date(2026, 2, 27)
+        db.session.commit()
+        assert rolled_up_days() == []
+        expected = {**EXPECTED, "2026-W08": (2, 0)}
+        assert by_week() == expected
+        db.session.commit()
+        # a new inspection due in a past week, never done
+        factories.gen_inspection("CS-001", date(2026, 3, 2))
+        db.session.commit()
+        assert rolled_up_days() == []
+        assert by_week() == {**expected, "2026-W10": (2, 2), "2026-W11": (2, 2)}

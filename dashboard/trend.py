@@ -54,7 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from accounts.access import sees_everything
+from accounts.access import sees_everything, visible_clause
 from assets.models import Asset
 from assets.services import grid_clause
 from core.clock import district_today, district_zone, now_utc
@@ -213,8 +213,13 @@ def _counted_live(days: list[date], user: User | None, grid: str) -> dict[date, 
 
 def _counted_today(today: date, user: User | None, grid: str) -> tuple[int, int]:
     """The current week's point: what is overdue today (the lists' rule, on their indexes)."""
+    counted = select(func.count()).select_from(Inspection)
+    if grid:  # the whole district needs no asset: the count is read from the index alone
+        counted = counted.join(Asset, Asset.id == Inspection.asset_id).where(
+            grid_clause(Asset.grid_id, grid)
+        )
     inspections = db.session.scalar(
-        _inspections(user, grid).with_only_columns(func.count()).where(overdue_clause(today))
+        counted.where(visible_clause(user, Inspection), overdue_clause(today))
     )
     hazards = db.session.scalar(
         _hazards(user, grid).with_only_columns(func.count()).where(hazard_overdue_clause(today))

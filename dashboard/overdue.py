@@ -10,48 +10,35 @@ Overdue is the rule of the lists: an inspection scheduled and due before today
 (``inspections.services.overdue_clause``), a hazard not verified and past its deadline
 (``hazards.services.hazard_overdue_clause``). Days late: today minus the due date (deadline).
 
-The weekly trend (``overdue_trend``) counts what was overdue at the end of each ISO week
-(Sunday, district time), from what the data keeps:
-
-- an inspection: due before that Sunday, and not completed by the end of it (``completed_at``
-  empty or later). Cancelled inspections never count: the registry keeps no cancellation
-  time, so one cancelled after being overdue is left out of the weeks it was overdue.
-- a hazard: deadline before that Sunday, and not verified by the end of it. The verification
-  time is the latest ``verified`` step of its history (``HazardEvent``), or its
-  ``status_changed_at`` when the history has none; a hazard that is not verified now counts
-  as unverified in every past week (one verified and reopened since counts as overdue in the
-  weeks between too).
-
-The current week's point is today's count (the week is not over).
+The weekly trend is ``dashboard.trend``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
 
 from accounts.access import visible_clause
 from accounts.scope import ALL_GRIDS
 from assets.models import Asset, Grid
 from assets.services import NO_GRID, grid_clause
-from core.clock import district_today, district_zone
+from core.clock import district_today
 from core.extensions import db
 from hazards.models import Hazard, HazardEvent, HazardStatus
 from hazards.services import hazard_overdue_clause
-from inspections.models import Inspection, InspectionStatus
+from inspections.models import Inspection
 from inspections.services import overdue_clause
 
 if TYPE_CHECKING:
     from accounts.models import User
 
-TREND_WEEKS = 12
 LIST_LIMIT = 10
 DEFAULT_LATE_DAYS = 14
 
@@ -278,107 +265,3 @@ def returned_hazards(
         .order_by(Hazard.status_changed_at, Hazard.code)
     )
     return _hazard_rows(query, _today(today), limit)
-
-
-# --- The weekly trend ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeekPoint:
-    week: str  # ISO week, "2026-W10"
-    day: date  # the day counted: the week's Sunday, today for the current week
-    inspections: int
-    hazards: int
-
-
-def _end_of(day: date) -> datetime:
-    """The instant the district's ``day`` ends, in UTC."""
-    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=district_zone())
-    return local.astimezone(UTC)
-
-
-def trend_days(today: date, weeks: int = TREND_WEEKS) -> list[date]:
-    """The Sundays of the last ``weeks`` ISO weeks, the current week's replaced by today."""
-    sunday = today + timedelta(days=6 - today.weekday())
-    days = [sunday - timedelta(weeks=back) for back in range(weeks - 1, -1, -1)]
-    return [min(day, today) for day in days]
-
-
-def overdue_trend(
-    today: date | None = None, user: User | None = None, grid: str = "", weeks: int = TREND_WEEKS
-) -> list[WeekPoint]:
-    """Overdue inspections and hazards at the end of each of the last ``weeks`` ISO weeks
-    (the module docstring says how); one query each, a sum per week over one scan."""
-    today = _today(today)
-    days = trend_days(today, weeks)
-    first_end, last = _end_of(days[0]), days[-1]
-    inspection_sums = [
-        func.sum(
-            case(
-                (
-                    and_(
-                        Inspection.due_on < day,
-                        or_(
-                            Inspection.completed_at.is_(None),
-                            Inspection.completed_at >= _end_of(day),
-                        ),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for day in days
-    ]
-    inspection_counts = db.session.execute(
-        _inspections(user, grid)
-        .with_only_columns(*inspection_sums)
-        .where(
-            Inspection.status != InspectionStatus.CANCELLED,
-            Inspection.due_on < last,
-            or_(Inspection.completed_at.is_(None), Inspection.completed_at >= first_end),
-        )
-    ).one()
-    verified = (
-        select(HazardEvent.hazard_id, func.max(HazardEvent.at).label("at"))
-        .where(HazardEvent.to_status == HazardStatus.VERIFIED)
-        .group_by(HazardEvent.hazard_id)
-        .subquery()
-    )
-    verified_at = case(
-        (
-            Hazard.status == HazardStatus.VERIFIED,
-            func.coalesce(verified.c.at, Hazard.status_changed_at),
-        ),
-        else_=None,
-    )
-    hazard_sums = [
-        func.sum(
-            case(
-                (
-                    and_(
-                        Hazard.deadline < day,
-                        or_(verified_at.is_(None), verified_at >= _end_of(day)),
-                    ),
-                    1,
-                ),
-                else_=0,
-            )
-        )
-        for day in days
-    ]
-    hazard_counts = db.session.execute(
-        _hazards(user, grid)
-        .outerjoin(verified, verified.c.hazard_id == Hazard.id)
-        .with_only_columns(*hazard_sums)
-        .where(Hazard.deadline < last)
-    ).one()
-    return [
-        WeekPoint(
-            f"{day.isocalendar().year}-W{day.isocalendar().week:02d}",
-            day,
-            int(inspection_counts[index] or 0),
-            int(hazard_counts[index] or 0),
-        )
-        for index, day in enumerate(days)
-    ]

@@ -20,6 +20,7 @@ from core.clock import district_today
 from core.extensions import db
 from dashboard import overdue as late
 from dashboard import stats
+from dashboard import trend as weekly
 from dashboard.work import open_work
 from hazards.services import SEVERITY_LABELS
 
@@ -96,7 +97,7 @@ def overdue_panels(today: date, user, grid: str = "") -> dict[str, Any]:
     """What is overdue per grid (and its map), the officer's queue, the oldest overdue items
     and the weekly trend (``dashboard.overdue``)."""
     late_days = late.late_days_setting()
-    trend = late.overdue_trend(today, user, grid)
+    trend = weekly.overdue_trend(today, user, grid)
     by_grid = late.overdue_by_grid(today, user, grid)
     return {
         "overdue_by_grid": by_grid,

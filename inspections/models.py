@@ -127,6 +127,9 @@ class Inspection(db.Model):
     # answers this result instead of a conflict. One per inspection, as there is one result.
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    # When it was cancelled (empty for those cancelled before migration 0012 with no audit
+    # entry): the dashboard's trend counts it as overdue in the weeks before.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     plan: Mapped[InspectionPlan | None] = relationship()

@@ -542,6 +542,7 @@ def cancel_inspection(inspection: Inspection, user: User, reason: str) -> Inspec
         ensure_open(inspection)
     inspection.status = InspectionStatus.CANCELLED
     inspection.cancelled_reason = reason
+    inspection.cancelled_at = clock.now_utc()
     record_change("cancel", "inspection", str(inspection.id), before, inspection_record(inspection))
     forget_on_time(inspection.due_on)
     return inspection

@@ -1,6 +1,6 @@
 """Bulk actions on the real inspection list (Debian's headless Chromium through Playwright,
-the app served on 127.0.0.1, 1440x900): tick two rows, reschedule them with a reason, and
-read the database back."""
+the app served on 127.0.0.1, at 1440x900 and on a Pixel 7): tick two rows, reschedule them
+with a reason, and read the database back."""
 
 from __future__ import annotations
 
@@ -17,18 +17,23 @@ from core.extensions import db
 from inspections.models import Inspection
 from tests import factories
 from tests.factories import blocker_data, charging_station_data
-from tests.helpers import CHROMIUM, Watched, serious_violations, served
+from tests.helpers import CHROMIUM, WAIT_MS, Watched, serious_violations, served
 
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
+def playwright():
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -104,5 +109,76 @@ def test_reschedule_two_ticked_rows(browser, app, field, server):
         )
         for entry in entries:
             assert entry.after["reason"] == "Road works at the compound"
+            assert entry.after["due_on"] == "2026-03-20"
+            assert entry.actor == "officer@example.org"
+
+
+def phone(playwright, browser, base_url: str) -> Watched:
+    """A Watched page in a Pixel 7's context (its viewport, touch and user agent)."""
+    watched = Watched(browser, base_url)
+    watched.context.close()
+    watched.context = browser.new_context(**playwright.devices["Pixel 7"])
+    watched.context.set_default_timeout(WAIT_MS)
+    watched.context.route("**/*", watched._route)
+    watched.page = watched.context.new_page()
+    watched.page.on("console", watched._console)
+    watched.page.on("pageerror", lambda error: watched.errors.append(f"pageerror: {error}"))
+    watched.page.on("dialog", watched._dialog)
+    return watched
+
+
+def test_reschedule_two_inspections_on_a_phone(playwright, browser, app, field, server):
+    watched = phone(playwright, browser, server)
+    try:
+        page = watched.page
+        watched.sign_in("officer@example.org", factories.PASSWORD)
+        page.goto(server + "/inspections/")
+        assert page.viewport_size["width"] < 500
+        violations = serious_violations(page)
+        assert violations == [], violations
+
+        # Each card has its own box, on screen and big enough to tap.
+        for key in ("cs", "eb"):
+            box = page.locator(f"#select-{field[key]}")
+            assert box.is_visible()
+            bounds = box.bounding_box()
+            assert bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= 412
+            box.tap()
+            assert box.is_checked()
+        assert page.locator('input[name="ids"]:checked').count() == 2
+        assert page.evaluate("document.getElementById('select-all').indeterminate")
+
+        page.select_option("#bulk-action", "reschedule")
+        page.fill("#bulk-due_on", "2026-03-20")
+        page.fill("#bulk-reason", "Lift out of service until the 20th")
+        submit = page.locator("#bulk-submit")
+        submit.scroll_into_view_if_needed()
+        with page.expect_navigation():
+            submit.tap()
+        assert "2 inspections changed." in page.locator("main").inner_text()
+        violations = serious_violations(page)
+        assert violations == [], violations
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+    with app.app_context():
+        due = {
+            number: db.session.get(Inspection, number).due_on
+            for number in (field["cs"], field["eb"], field["later"])
+        }
+        assert due == {
+            field["cs"]: date(2026, 3, 20),
+            field["eb"]: date(2026, 3, 20),
+            field["later"]: date(2026, 3, 25),
+        }
+        entries = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "reschedule")
+        ).all()
+        assert sorted(int(entry.entity_key) for entry in entries) == sorted(
+            [field["cs"], field["eb"]]
+        )
+        for entry in entries:
+            assert entry.after["reason"] == "Lift out of service until the 20th"
             assert entry.after["due_on"] == "2026-03-20"
             assert entry.actor == "officer@example.org"

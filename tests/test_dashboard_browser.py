@@ -137,7 +137,16 @@ def test_five_clicks_to_the_worst_overdue_asset_of_a_grid(
         with page.expect_navigation():
             rows.nth(index).locator("a[data-kind=inspections]").click()
         clicks += 1
-        assert page.locator("table tbody tr[data-id]").count() >= 1
+        # The overdue inspections of that grid, every one of them, the longest late first.
+        rows = page.locator("table tbody tr[data-id]")
+        assert rows.count() == min(count, 50) >= 1
+        assert str(count) in page.locator("#result-count").inner_text()
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            assert row.locator("td[data-label=Grid]").inner_text().strip() == grid
+            assert row.locator("td[data-label=Status] .badge").first.inner_text() == "Overdue"
+        due = [rows.nth(i).locator("td.card-title").inner_text() for i in range(rows.count())]
+        assert due == sorted(due)
         with page.expect_navigation():
             page.locator("table tbody tr[data-id]").first.locator("td.card-title a").click()
         clicks += 1

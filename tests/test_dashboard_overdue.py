@@ -15,6 +15,7 @@ from accounts.models import User
 from assets.models import Grid
 from core.extensions import db
 from dashboard import overdue
+from dashboard import trend as weekly
 from hazards.models import HazardEvent
 from inspections.models import InspectionStatus
 from tests import factories
@@ -218,7 +219,7 @@ def test_oldest_overdue(app, late):
 
 
 def test_trend_days_are_the_iso_weeks_sundays():
-    days = overdue.trend_days(TODAY)
+    days = weekly.trend_days(TODAY)
     assert len(days) == 12
     assert days[-1] == TODAY
     assert days[-2] == date(2026, 3, 8)
@@ -228,7 +229,7 @@ def test_trend_days_are_the_iso_weeks_sundays():
 
 def test_overdue_trend(app, late):
     with app.app_context():
-        trend = overdue.overdue_trend(TODAY)
+        trend = weekly.overdue_trend(TODAY)
         assert [point.week for point in trend][-4:] == [
             "2026-W08",
             "2026-W09",
@@ -247,10 +248,10 @@ def test_overdue_trend(app, late):
         assert by_week["2026-W11"][0] == sum(1 for _ in overdue.overdue_inspections(TODAY))
         g2 = {
             point.week: (point.inspections, point.hazards)
-            for point in overdue.overdue_trend(TODAY, grid="G2")
+            for point in weekly.overdue_trend(TODAY, grid="G2")
         }
         assert g2["2026-W11"] == (1, 1) and g2["2026-W08"] == (0, 0)
-        fixer = overdue.overdue_trend(TODAY, user("fixer@example.org"))
+        fixer = weekly.overdue_trend(TODAY, user("fixer@example.org"))
         assert [(p.inspections, p.hazards) for p in fixer][-4:] == [(2, 0), (3, 0), (2, 0), (2, 0)]
 
 

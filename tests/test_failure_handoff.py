@@ -9,6 +9,7 @@ import io
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask_migrate import upgrade
@@ -486,9 +487,20 @@ def test_migration_0008_keeps_the_keys_and_shares_the_photos_of_older_hazards(ba
         # the contractor only: a user row of today's model does not fit the schema of 0007
         factories.gen_contractor("Fixers Ltd")
         gen_asset(charging_station_data(1))
-        inspection = gen_inspection("CS-001", date(2026, 3, 1))
         db.session.commit()
         connection = db.session.connection()
+        # in SQL: a row of today's model has columns (cancelled_at, 0012) the schema of 0007 lacks
+        connection.execute(
+            text(
+                "INSERT INTO inspections (asset_id, contractor_id, due_on, status, flagged, "
+                "created_at) SELECT assets.id, contractors.id, '2026-03-01', 'scheduled', "
+                ":no, :now FROM assets, contractors"
+            ),
+            {"no": False, "now": NOW},
+        )
+        inspection = SimpleNamespace(
+            **connection.execute(text("SELECT id, asset_id FROM inspections")).one()._asdict()
+        )
         connection.execute(
             text(
                 "UPDATE inspections SET status = 'completed', result = 'fail', answers = :answers "

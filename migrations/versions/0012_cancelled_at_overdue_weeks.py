@@ -17,7 +17,7 @@ makes before computing it), ``overdue_week_totals`` the counts per grid: a cache
 when past data changes (``dashboard.trend``) and filled again when next asked for.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30 04:00:00
 
 """
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

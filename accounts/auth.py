@@ -7,9 +7,11 @@ from functools import wraps
 from flask import Flask, abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.datastructures import Headers
 
 from accounts.models import User
 from accounts.services import user_for_api_token, user_for_session
+from core.api import mark_token_authenticated
 from core.extensions import login_manager
 
 PUBLIC_ENDPOINTS = {
@@ -34,13 +36,21 @@ def init_auth(app: Flask) -> None:
         sessions ended since (``User.get_id``)."""
         return user_for_session(session_id)
 
-    @login_manager.request_loader
-    def load_user_from_bearer_token(req) -> User | None:
-        header = req.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+    @app.before_request
+    def authenticate_bearer_token():
+        """A request with ``Authorization: Bearer`` is its token's user, whatever cookie it
+        also sends; an empty, unknown or revoked token is 401. Only such a request skips the
+        API's CSRF check (``core.api.protect_session_writes``)."""
+        token = bearer_token(request.headers)
+        if token is None:
             return None
-        return user_for_api_token(token.strip())
+        user = user_for_api_token(token) if token else None
+        if user is None:
+            abort(401)
+        # Flask-Login's user for this request only (the session is neither read nor written).
+        login_manager._update_request_context_with_user(user)
+        mark_token_authenticated()
+        return None
 
     @app.before_request
     def require_login():
@@ -53,6 +63,14 @@ def init_auth(app: Flask) -> None:
         if request.path.startswith("/api/"):
             abort(401)
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header ("" when empty), None without one."""
+    scheme, _, token = headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
 
 
 def roles_required(*roles: str):

@@ -90,20 +90,32 @@ def test_the_sign_in_page_and_a_redirect_carry_them_too(client):
     assert_security_headers(redirected)
 
 
-def test_inline_scripts_carry_the_responses_nonce(signed_in):
-    """Every inline <script> and <style> of the map page (folium's) has this response's
-    nonce, a new one each time; no inline event handler is left anywhere."""
+def inline_elements(html: str) -> list[str]:
+    """The attributes of each inline <script> or <style> (not JSON data blocks)."""
+    return [
+        attributes
+        for _tag, attributes in re.findall(r"<(script|style)\b(?![^>]*\bsrc=)([^>]*)>", html)
+        if "application/json" not in attributes
+    ]
+
+
+def test_inline_scripts_and_styles_carry_the_responses_nonce(signed_in):
+    """Every inline <script> and <style> of a page (folium's included) has this response's
+    nonce, a new one each time; no inline event handler or javascript: URL is left."""
     first = signed_in.get("/map")
     nonce = NONCE.search(directives(first)["script-src"][1]).group(1)
     assert directives(first)["style-src-elem"] == ["'self'", f"'nonce-{nonce}'"]
-    html = first.get_data(as_text=True)
-    inline = re.findall(r"<(script|style)(?![^>]*\bsrc=)([^>]*)>", html)
-    assert len(inline) >= 3
-    assert all(f'nonce="{nonce}"' in attributes for _tag, attributes in inline)
-    for path in ("/map", "/assets/CS-001", "/assets/new", "/hazards/new", "/assets/CS-001/label"):
-        page = signed_in.get(path).get_data(as_text=True)
-        assert not re.search(r"\son[a-z]+=", page), path
-        assert "javascript:" not in page, path
+    assert len(inline_elements(first.get_data(as_text=True))) >= 3
+    pages = ("/", "/map", "/assets/", "/assets/CS-001", "/assets/new", "/hazards/new")
+    for path in (*pages, "/assets/CS-001/label", "/inspections/", "/calendar/", "/profile"):
+        response = signed_in.get(path)
+        assert response.status_code == 200, path
+        page_nonce = NONCE.search(directives(response)["script-src"][1]).group(1)
+        html = response.get_data(as_text=True)
+        for attributes in inline_elements(html):
+            assert f'nonce="{page_nonce}"' in attributes, (path, attributes)
+        assert not re.search(r"<[^>]+\son[a-z]+=", html), path
+        assert "javascript:" not in html, path
     second = signed_in.get("/map")
     assert NONCE.search(directives(second)["script-src"][1]).group(1) != nonce
 

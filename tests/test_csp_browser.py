@@ -40,6 +40,16 @@ document.addEventListener('securitypolicyviolation', (event) => {
 });
 """
 
+# An inline script without the nonce, as injected markup would be: refused, and reported.
+INJECT_SCRIPT = """() => new Promise((resolve) => {
+  document.addEventListener('securitypolicyviolation',
+    (event) => resolve(event.violatedDirective), {once: true});
+  const script = document.createElement('script');
+  script.textContent = 'window.__injected = 1';
+  document.body.appendChild(script);
+  setTimeout(() => resolve(window.__injected ? 'ran' : 'nothing reported'), 2000);
+})"""
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[playwright_api.Browser]:
@@ -122,6 +132,18 @@ class PolicyWatched:
             inner = frame.evaluate("() => window.__cspViolations || []")
             self.violations.extend(f"{where} (frame): {text}" for text in inner)
 
+    def assert_policy_enforced(self) -> None:
+        """The page is under the policy: an injected inline script does not run."""
+        self.collect(self.page.url)
+        before = len(self.errors)
+        assert self.page.evaluate(INJECT_SCRIPT) == "script-src-elem"
+        assert self.page.evaluate("() => window.__injected") is None
+        self.page.wait_for_timeout(300)  # the console's report of it
+        self.page.evaluate("() => { window.__cspViolations = []; }")
+        reported = self.errors[before:]
+        assert any("Content Security Policy" in text for text in reported)
+        self.errors[before:] = [text for text in reported if "Content Security Policy" not in text]
+
     def assert_clean(self) -> None:
         assert self.violations == []
         assert self.errors == []
@@ -201,6 +223,7 @@ def test_every_page_kind_works_under_the_policy(browser, demo_server, demo_app):
         page.click('.sar-marker[title="CS-001"]')
         page.wait_for_selector('.leaflet-popup-content .sar-popup[data-code="CS-001"]')
         officer.collect("/map popup")
+        officer.assert_policy_enforced()
         # Lists, the asset and hazard pages (their small maps), the hazard form's picker.
         for path in ("/assets/", "/inspections/", "/hazards/", "/plans/", "/contractors/"):
             officer.visit(path, ready="main table, main .empty, main h1")

@@ -85,6 +85,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # HSTS and Secure session and remember-me cookies; None: on when BASE_URL is https
+    # (core/security.py).
+    "HTTPS_ONLY": None,
+    "HSTS_MAX_AGE": 365 * 24 * 3600,
     "API_PAGE_SIZE": 100,
     "API_MAX_PAGE_SIZE": 1000,
     "API_TITLE": "Safety Asset Registry",
@@ -100,6 +106,7 @@ BOOLEAN_SETTINGS = {
     "SCHEDULER_ENABLED",
     "STRICT_DISTRICT",
     "ALERT_SEND_EMPTY",
+    "HTTPS_ONLY",
 }
 INTEGER_SETTINGS = {
     "MAIL_PORT",
@@ -119,6 +126,7 @@ INTEGER_SETTINGS = {
     "API_TOKEN_MAX_DAYS",
     "PASSWORD_MIN_LENGTH",
     "PASSWORD_MIN_SCORE",
+    "HSTS_MAX_AGE",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",
@@ -221,6 +229,7 @@ def init_parts(app: Flask) -> None:
     import core.i18n
     import core.pwa
     import core.scheduler
+    import core.security
     import core.views
     import dashboard
     import demo
@@ -252,3 +261,4 @@ def init_parts(app: Flask) -> None:
     core.backup.init_app(app)
     app.register_blueprint(core.views.bp)
     core.errors.init_app(app)
+    core.security.init_app(app)  # last: the parts have declared their sources

@@ -8,10 +8,12 @@ from functools import wraps
 from flask import Flask, abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from werkzeug.datastructures import Headers
 
 from accounts.models import User
 from accounts.services import refused_for_ended_contract, sign_in_refusal, user_for_api_token
 from accounts.sessions import revoke_session, start_session, user_for_session, write_noted_uses
+from core.api import mark_token_authenticated
 from core.errors import http_exception
 from core.extensions import db, login_manager
 
@@ -45,13 +47,24 @@ def init_auth(app: Flask) -> None:
         if error is None:
             write_noted_uses()
 
-    @login_manager.request_loader
-    def load_user_from_bearer_token(req) -> User | None:
-        header = req.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+    @app.before_request
+    def authenticate_bearer_token():
+        """A request with ``Authorization: Bearer`` is its token's user, whatever cookie it
+        also sends; an empty, unknown or revoked token is 401. Only such a request skips the
+        API's CSRF check (``core.api.protect_session_writes``)."""
+        token = bearer_token(request.headers)
+        if token is None:
             return None
-        return user_for_api_token(token.strip())
+        user = user_for_api_token(token) if token else None
+        if user is None:
+            refusal = sign_in_refusal()  # a token of a company whose contract ended
+            if refusal:
+                raise http_exception(403, message=refusal)
+            abort(401)
+        # Flask-Login's user for this request only (the session is neither read nor written).
+        login_manager._update_request_context_with_user(user)
+        mark_token_authenticated()
+        return None
 
     @app.before_request
     def require_login():
@@ -87,6 +100,14 @@ def sign_out() -> None:
         revoke_session(user, user.current_session.id)
         db.session.commit()
     logout_user()
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header ("" when empty), None without one."""
+    scheme, _, token = headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
 
 
 def roles_required(*roles: str):

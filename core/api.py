@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from core.extensions import csrf
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+BEARER_CLIENT_MARK = "sar_bearer_client"
 GEOJSON = "application/geo+json"
 
 
@@ -55,12 +56,22 @@ def register_token_api(api: Api, blueprint: Blueprint) -> None:
     api.register_blueprint(blueprint)
 
 
+def mark_token_authenticated() -> None:
+    """This request's user was found by a valid API token (``accounts.auth``)."""
+    setattr(g, BEARER_CLIENT_MARK, True)
+
+
+def token_authenticated() -> bool:
+    return bool(g.get(BEARER_CLIENT_MARK))
+
+
 def protect_session_writes() -> None:
-    """CSRF for writes from a browser session (runs after the app's login check: 401)."""
-    if request.method in READ_METHODS:
+    """CSRF for every write not authenticated by a valid API token (runs after the app's
+    login check: 401). An ``Authorization`` header alone proves nothing: a session's cookie
+    sending an empty or unknown bearer token still needs its CSRF token."""
+    if request.method in READ_METHODS or token_authenticated():
         return
-    session_client = not request.headers.get("Authorization", "").lower().startswith("bearer ")
-    if session_client and current_app.config.get("WTF_CSRF_ENABLED", True):
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
 
 

@@ -5,6 +5,7 @@ from flask_smorest import Api
 
 
 def init_app(app: Flask, api: Api) -> None:
+    from core.security import allow_sources
     from maps import build, views
 
     app.register_blueprint(views.bp)
@@ -12,3 +13,6 @@ def init_app(app: Flask, api: Api) -> None:
     # are drawn from their templates, so those packages need not import the maps.
     app.add_template_global(build.neighbourhood_map, "neighbourhood_map")
     app.add_template_global(build.point_picker_map, "point_picker_map")
+    # The page's Content-Security-Policy lets images come from the configured tile servers.
+    with app.app_context():
+        allow_sources(app, "img-src", *build.tile_origins(build.tile_setting()))

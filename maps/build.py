@@ -9,6 +9,11 @@ Safety: folium does not escape popup, tooltip or GeoJSON text. Every HTML snippe
 browser shows is built in Python with ``markupsafe.escape``; every JSON document embedded in
 a ``<script>`` goes through ``script_json``, which cannot close the script element.
 
+Content-Security-Policy (``core.security``): the inline ``<script>`` and ``<style>`` elements
+folium writes (the header's and the map's script) carry the response's nonce; the map stays
+in the page, not in a sandboxed frame, because its popups link into the app, the point picker
+writes into the page's form and the locate-me button asks for the phone's position.
+
 Offline: ``DistrictMap`` takes Leaflet, the cluster plugin and our own script and style from
 the app's ``static/`` (vendored from npm), never from a CDN. Tiles are configuration.
 """
@@ -37,6 +42,8 @@ from assets.forms import STATUS_LABELS
 from assets.kinds import KINDS
 from assets.models import Asset, Grid
 from core.extensions import db
+from core.security import csp_nonce
+from core.security import tile_origins as origins_of
 from hazards.services import (
     CATEGORY_LABELS,
     HAZARD_STATUS_LABELS,
@@ -164,6 +171,13 @@ def tile_layers(setting: str) -> list[folium.TileLayer]:
     return []
 
 
+def tile_origins(setting: str) -> list[str]:
+    """Where the tiles of ``setting`` come from (the pages' ``img-src``)."""
+    return origins_of(
+        (layer.tiles, str(layer.options.get("subdomains", ""))) for layer in tile_layers(setting)
+    )
+
+
 class Projector:
     """Turns stored WGS-84 points into the drawn datum: GCJ-02 over Gaode tiles, else as is."""
 
@@ -200,6 +214,7 @@ class DistrictMap(folium.Map):
     def __init__(self, setting: str, **kwargs: Any):
         layers = tile_layers(setting)
         super().__init__(tiles=None, control_scale=True, **kwargs)
+        self.csp_nonce = csp_nonce()
         self.options["max_zoom"] = MAX_ZOOM  # clusters need it even when there are no tiles
         self.default_js = [*vendored(MAP_JS), *vendored(CLUSTER_JS), own("sar_map_js", "map.js")]
         self.default_css = [
@@ -216,7 +231,7 @@ class DistrictMap(folium.Map):
 DistrictMap._template = folium.template.Template(
     """
     {% macro header(this, kwargs) %}
-        <style>
+        <style nonce="{{ this.csp_nonce }}">
             #{{ this.get_name() }} {
                 position: {{ this.position }};
                 width: {{ this.width[0] }}{{ this.width[1] }};
@@ -224,7 +239,7 @@ DistrictMap._template = folium.template.Template(
             }
             .leaflet-container { font-size: {{ this.font_size }}; }
         </style>
-        <script>
+        <script nonce="{{ this.csp_nonce }}">
             L_NO_TOUCH = {{ this.global_switches.no_touch|tojson }};
             L_DISABLE_3D = {{ this.global_switches.disable_3d|tojson }};
         </script>
@@ -599,10 +614,12 @@ class MapParts(NamedTuple):
     header: Markup
     html: Markup
     script: Markup
+    nonce: str  # the response's CSP nonce, for the element that holds ``script``
 
     def embed(self) -> Markup:
         """Everything in one piece for a page's body (stylesheet links are body-ok)."""
-        return self.header + self.html + Markup("<script>") + self.script + Markup("</script>")
+        opening = Markup('<script nonce="{}">').format(self.nonce)
+        return self.header + self.html + opening + self.script + Markup("</script>")
 
 
 def render_parts(folium_map: folium.Map) -> MapParts:
@@ -614,6 +631,7 @@ def render_parts(folium_map: folium.Map) -> MapParts:
         header=Markup(root.header.render()),  # noqa: S704
         html=Markup(root.html.render()),  # noqa: S704
         script=Markup(root.script.render()),  # noqa: S704
+        nonce=csp_nonce(),
     )
 
 

@@ -447,7 +447,7 @@ def test_rectifying_without_an_after_photo_is_refused_and_writes_nothing(
     page = client.get(f"/hazards/{code}").get_data(as_text=True)
     assert 'id="step-rectified"' in page and 'enctype="multipart/form-data"' in page
     assert "<select" not in page.split('id="next-steps"')[1]  # buttons, not a dropdown
-    assert "return confirm(" in page
+    assert "data-confirm=" in page  # asked by static/js/app.js
     before = counts(app)
     response = client.post(f"/hazards/{code}/status", data={"status": "rectified", "note": "x"})
     assert response.status_code == 400
@@ -465,7 +465,7 @@ def test_an_officer_compares_photos_and_may_verify_or_return_for_rework(
     assert 'id="verification"' in page
     assert 'id="compare-before"' in page and 'id="compare-after"' in page
     assert 'id="button-verified"' in page and 'id="button-rework"' in page
-    assert page.count("return confirm(") >= 3  # verify, return for rework, reopen
+    assert page.count("data-confirm=") >= 3  # verify, return for rework, reopen
     before = counts(app)
     response = client.post(f"/hazards/{code}/rework", data={"reason": "   "})
     assert response.status_code == 400

@@ -113,6 +113,13 @@ def write_noted_uses() -> None:
     uses = g.pop(USES_KEY, None)
     if not uses:
         return
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        return  # changes the request left unsaved are not ours to end; the times can wait
+    # The request's transaction may still be open (a read after its commit, which in a
+    # writing request on SQLite holds the write lock): end it, or the write below waits for
+    # this very request until the busy timeout runs out.
+    session.rollback()
     with db.engine.begin() as connection:
         for column, row_id, now in uses:
             table = column.table

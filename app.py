@@ -190,6 +190,7 @@ def init_parts(app: Flask) -> None:
     import contractors
     import core.errors
     import core.i18n
+    import core.inputs
     import core.pwa
     import core.scheduler
     import core.views
@@ -202,6 +203,7 @@ def init_parts(app: Flask) -> None:
     import maps
     from core.extensions import api
 
+    core.inputs.init_app(app)
     core.i18n.init_app(app)
     core.pwa.init_app(app)
     parts = (

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from assets.kinds import KINDS
 from assets.models import AssetStatus
-from core.api import PagedSchema, PageQuerySchema
+from core.api import PagedSchema, PageQuerySchema, QuerySchema
 from core.spatial import BBox
 
 STATUSES = [status.value for status in AssetStatus]
@@ -58,7 +58,7 @@ class AssetQuerySchema(PageQuerySchema):
     )
 
 
-class GridQuerySchema(Schema):
+class GridQuerySchema(QuerySchema):
     level = fields.Integer(validate=validate.OneOf([1, 2]))
 
 

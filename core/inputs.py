@@ -1,9 +1,9 @@
 """Input no view should see, refused before any view runs, and the bounds every input shares.
 
 - Ids in URLs (``<int:…>``) are whole numbers from 1 to ``MAX_ID`` (PostgreSQL's ``integer``;
-  SQLite's reach 2**63 - 1): a larger one matches no route (404) instead of overflowing the
-  database's integer (a 500 on PostGIS at 2**31, on SQLite at 2**63). Ids in query strings
-  and forms go through ``id_or_none``; page numbers stop at ``MAX_PAGE``.
+  SQLite's reach 2**63 - 1): a larger one is looked up as 0, which nothing has (404), instead
+  of overflowing the database's integer (a 500 on PostGIS at 2**31, on SQLite at 2**63).
+  Ids in query strings and forms go through ``id_or_none``; page numbers stop at ``MAX_PAGE``.
 - A NUL byte or a lone surrogate (``\\ud800``) in the path, the query string, a form, a file
   name, a header or a JSON body is a 400: PostgreSQL refuses NUL in text and no driver can
   encode a lone surrogate, so either would otherwise end in a 500.
@@ -31,10 +31,18 @@ LATEST_DATE = date(2100, 12, 31)
 
 
 class IdConverter(IntegerConverter):
-    """``<int:id>``: 1 … MAX_ID, so an id past the database's integer is a 404, not a 500."""
+    """``<int:id>``: an id past the database's integer becomes 0, which names nothing, so the
+    view answers 404 as for any unknown id (werkzeug's own bound would refuse the match and
+    answer 405 when the address takes another method). ``min``/``max`` document the range."""
 
     def __init__(self, map, fixed_digits=0, min=1, max=MAX_ID, signed=False) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(MAX_ID)):
+            return 0
+        number = int(value)
+        return number if number <= MAX_ID else 0
 
 
 def id_or_none(raw: Any) -> int | None:

@@ -227,6 +227,7 @@ def init_parts(app: Flask) -> None:
     import core.backup
     import core.errors
     import core.i18n
+    import core.inputs
     import core.pwa
     import core.scheduler
     import core.security
@@ -240,6 +241,7 @@ def init_parts(app: Flask) -> None:
     import maps
     from core.extensions import api
 
+    core.inputs.init_app(app)
     core.i18n.init_app(app)
     core.pwa.init_app(app)
     parts = (

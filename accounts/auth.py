@@ -20,6 +20,8 @@ from core.extensions import db, login_manager
 PUBLIC_ENDPOINTS = {
     "accounts.login",
     "core.healthz",
+    # The API's OpenAPI document holds no data: programs read it before they have a token.
+    "api-docs.openapi_json",
     "core.switch_language",
     "static",
     "calendar.feed",

@@ -10,10 +10,32 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from assets.kinds import KINDS
 from assets.models import AssetStatus
-from core.api import PagedSchema, PageQuerySchema
+from assets.services import CODE_MAX_LENGTH, TEXT_LIMITS
+from core.api import PagedSchema, PageQuerySchema, QuerySchema
 from core.spatial import BBox
 
 STATUSES = [status.value for status in AssetStatus]
+
+
+def either_case(text: str) -> str:
+    return "".join(f"[{char.upper()}{char.lower()}]" if char.isalpha() else char for char in text)
+
+
+# The codes the kinds take (``AssetKind.code_pattern``), in either case and with spaces
+# around (the registry trims and upper-cases), at most CODE_MAX_LENGTH characters.
+CODE_PATTERN = (
+    r"^\s*("
+    + "|".join(
+        rf"{either_case(kind.code_prefix)}-[0-9]{{{kind.code_digits},"
+        rf"{CODE_MAX_LENGTH - len(kind.code_prefix) - 1}}}"
+        for kind in KINDS.values()
+    )
+    + r")\s*$"
+)
+REQUIRED_ATTRIBUTES = "; ".join(
+    f"{name}: {', '.join(f.name for f in kind.fields if f.required) or 'none'}"
+    for name, kind in KINDS.items()
+)
 
 
 class BBoxField(fields.Field):
@@ -58,7 +80,7 @@ class AssetQuerySchema(PageQuerySchema):
     )
 
 
-class GridQuerySchema(Schema):
+class GridQuerySchema(QuerySchema):
     level = fields.Integer(validate=validate.OneOf([1, 2]))
 
 
@@ -70,23 +92,43 @@ class AssetInputSchema(Schema):
     from the point: a ``grid`` key is refused.
     """
 
-    code = fields.String(required=True, metadata={"example": "CS-001"})
+    code = fields.String(
+        required=True,
+        metadata={
+            "example": "CS-001",
+            "pattern": CODE_PATTERN,
+            "description": "The kind's prefix and number (CS-001, EB-0001), at most "
+            f"{CODE_MAX_LENGTH} characters.",
+        },
+    )
     kind = fields.String(required=True, metadata={"enum": list(KINDS)})
-    name = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(max=TEXT_LIMITS["name"]))
     longitude = fields.Float(required=True, metadata={"minimum": -180, "maximum": 180})
     latitude = fields.Float(required=True, metadata={"minimum": -90, "maximum": 90})
-    site = fields.String(allow_none=True, metadata={"description": "Site name"})
-    address = fields.String(allow_none=True)
+    site = fields.String(
+        allow_none=True, validate=validate.Length(max=200), metadata={"description": "Site name"}
+    )
+    address = fields.String(allow_none=True, validate=validate.Length(max=TEXT_LIMITS["address"]))
     status = fields.String(metadata={"enum": STATUSES})
-    installed_on = fields.Date(allow_none=True)
-    manufacturer = fields.String(allow_none=True)
-    model = fields.String(allow_none=True)
-    serial_number = fields.String(allow_none=True)
+    installed_on = fields.Date(
+        allow_none=True, metadata={"description": "From 2000-01-01, not in the future."}
+    )
+    manufacturer = fields.String(
+        allow_none=True, validate=validate.Length(max=TEXT_LIMITS["manufacturer"])
+    )
+    model = fields.String(allow_none=True, validate=validate.Length(max=TEXT_LIMITS["model"]))
+    serial_number = fields.String(
+        allow_none=True, validate=validate.Length(max=TEXT_LIMITS["serial_number"])
+    )
     notes = fields.String(allow_none=True)
     attributes = fields.Dict(
         keys=fields.String(),
         allow_none=True,
-        metadata={"description": "Kind-specific attributes, e.g. ports for charging_station."},
+        metadata={
+            "description": "Kind-specific attributes; required when an asset is registered: "
+            + REQUIRED_ATTRIBUTES
+            + "."
+        },
     )
     grid = fields.Raw(
         load_only=True,

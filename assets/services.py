@@ -21,10 +21,13 @@ from core.audit import changed_fields, record_change
 from core.clock import district_today
 from core.errors import ConflictError, ValidationError
 from core.extensions import db
+from core.inputs import date_in_range, date_range_message
 from core.spatial import point_value
 
 # Mainland China with a margin; a point outside it whose swap falls inside is a swap.
 CHINA_BOUNDS = (73.0, 18.0, 135.5, 54.0)
+# The columns' lengths (assets.models): longer text is refused, never cut or stored.
+CODE_MAX_LENGTH = 40
 TEXT_LIMITS = {"name": 200, "address": 300, "manufacturer": 200, "model": 200, "serial_number": 100}
 BASE_FIELDS = (
     "code",
@@ -185,7 +188,9 @@ class AssetValidator:
             errors["code"] = str(_l("This field is required."))
             return ""
         code = code.strip().upper()
-        if existing is not None and code != existing.code:
+        if len(code) > CODE_MAX_LENGTH:
+            errors["code"] = str(_l("At most %(n)s characters.", n=CODE_MAX_LENGTH))
+        elif existing is not None and code != existing.code:
             errors["code"] = str(_l("The code of an asset cannot change."))
         elif "kind" not in errors and not kind.code_pattern.match(code):
             errors["code"] = str(
@@ -251,6 +256,8 @@ class AssetValidator:
                 return None
         if installed > self.today:
             errors["installed_on"] = str(_l("The date is in the future."))
+        elif not date_in_range(installed):
+            errors["installed_on"] = date_range_message()
         return installed
 
     def _site(self, values, errors) -> int | None:

@@ -3,26 +3,46 @@ and responses serialised once by orjson."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from flask import Response, current_app, g, request
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
 
 from core.extensions import csrf
+from core.inputs import MAX_PAGE
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 BEARER_CLIENT_MARK = "sar_bearer_client"
 GEOJSON = "application/geo+json"
+# The most rows a page of an API list has (the document states it; API_MAX_PAGE_SIZE may be
+# set lower, never higher).
+MAX_PER_PAGE = 1000
 
 
-class PageQuerySchema(Schema):
+class QuerySchema(Schema):
+    """Query arguments where an empty value (``?grid=``, as a form with a blank filter sends
+    it) is the same as no value."""
+
+    @pre_load
+    def drop_empty_values(self, data: Any, **_kwargs) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            key: data[key]
+            for key in data
+            if not (isinstance(data[key], str) and not data[key].strip())
+        }
+
+
+class PageQuerySchema(QuerySchema):
     """``page`` and ``per_page`` of a paginated list (the lists' own filters subclass it)."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=MAX_PER_PAGE),
         metadata={"description": "Page size; default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE."},
     )
 
@@ -53,6 +73,7 @@ def register_token_api(api: Api, blueprint: Blueprint) -> None:
     """Bearer-token clients cannot send a CSRF token; session clients still must
     (``protect_session_writes``, run by the blueprint before each request)."""
     csrf.exempt(blueprint)
+    refuse_unknown_query_arguments(blueprint)
     api.register_blueprint(blueprint)
 
 
@@ -63,6 +84,17 @@ def mark_token_authenticated() -> None:
 
 def token_authenticated() -> bool:
     return bool(g.get(BEARER_CLIENT_MARK))
+
+
+def refuse_unknown_query_arguments(blueprint: Blueprint) -> None:
+    """A query argument the operation does not take is a 422 naming it (webargs ignores it
+    by default): a misspelt filter (``?stauts=``) must not answer everything."""
+    parser = blueprint.ARGUMENTS_PARSER
+    parser.DEFAULT_UNKNOWN_BY_LOCATION = {
+        **parser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
 
 
 def protect_session_writes() -> None:

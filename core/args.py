@@ -8,13 +8,19 @@ from datetime import date
 from flask import abort, request
 from flask_babel import gettext as _
 
+from core.inputs import MAX_PAGE
 
-def positive_int_arg(name: str, default: int) -> int:
+
+def positive_int_arg(name: str, default: int, maximum: int = MAX_PAGE) -> int:
+    """A whole number from 1 to ``maximum`` (past it, OFFSETs overflow the database's
+    integers: ``page=10**20`` was a 500)."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         abort(400, description=_("%(name)s must be a whole number of 1 or more.", name=name))
+    if len(raw) > len(str(maximum)) or int(raw) > maximum:
+        abort(400, description=_("%(name)s must be at most %(n)s.", name=name, n=maximum))
     return int(raw)
 
 

@@ -21,14 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request, session
+from flask import Flask, current_app, g, make_response, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, default_exceptions
 
 from core.extensions import api, db
 
@@ -264,6 +264,17 @@ def integrity_error_response(error: IntegrityError) -> ResponseReturnValue:
     return error_page(answer)
 
 
+def with_protocol_headers(error: HTTPException, response: ResponseReturnValue):
+    """A 405 names the methods the address takes (``Allow``); an API 401 says how to sign in
+    (``WWW-Authenticate: Bearer``): flask-smorest's JSON answer drops werkzeug's headers."""
+    response = make_response(response)
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    if error.code == 401 and wants_json():
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, unavailable_response)
     app.register_error_handler(PoolTimeoutError, unavailable_response)
@@ -273,8 +284,8 @@ def init_app(app: Flask) -> None:
     def handle_http_exception(error: HTTPException):
         db.session.rollback()
         if wants_json():
-            return api.handle_http_exception(error)
-        return error_page(error)
+            return with_protocol_headers(error, api.handle_http_exception(error))
+        return with_protocol_headers(error, error_page(error))
 
     @app.errorhandler(ValidationError)
     @app.errorhandler(ConflictError)

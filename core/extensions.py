@@ -11,6 +11,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from core.openapi import StatusesPlugin
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -29,6 +31,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-api = Api()
+api = Api(spec_kwargs={"extra_plugins": [StatusesPlugin()]})
+# Every status an operation answers is declared (core.openapi): no catch-all "default".
+api.DEFAULT_ERROR_RESPONSE_NAME = None
 mail = Mail()
 talisman = Talisman()

@@ -48,9 +48,16 @@ def select_locale() -> str:
     return chosen or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+MAX_NEXT_LENGTH = 2000
+
+
 def safe_next_url(target: str | None) -> str | None:
-    """Only a path on this site, never another host (open redirects)."""
-    if not target:
+    """Only a path on this site, never another host (open redirects): no scheme or host, no
+    ``//`` or ``/\\`` (browsers read a backslash as a slash), no control characters (a CR/LF
+    would split the Location header: a 500)."""
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return None
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

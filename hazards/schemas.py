@@ -34,7 +34,7 @@ class HazardInputSchema(Schema):
 
     category = fields.String(required=True, metadata={"enum": CATEGORIES})
     severity = fields.String(required=True, metadata={"enum": SEVERITIES})
-    description = fields.String(required=True)
+    description = fields.String(required=True, validate=validate.Length(max=2000))
     asset = fields.String(
         allow_none=True,
         metadata={"description": "Asset code; its point is used when no point is given."},
@@ -48,7 +48,10 @@ class HazardInputSchema(Schema):
     responsible_contractor = fields.String(
         allow_none=True, metadata={"description": "Contractor name (at most one party)"}
     )
-    found_on = fields.Date(allow_none=True, metadata={"description": "Default: today."})
+    found_on = fields.Date(
+        allow_none=True,
+        metadata={"description": "Default: today; from 2000-01-01, not in the future."},
+    )
     deadline = fields.Date(
         allow_none=True,
         metadata={"description": "Default: found_on + HAZARD_DEADLINE_DAYS[severity]."},
@@ -62,7 +65,11 @@ class TransitionSchema(Schema):
 
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required to reopen (status open) or return for rework."},
+    )
 
 
 class TransitionMultipartSchema(TransitionSchema):

@@ -37,6 +37,7 @@ from core.audit import COMMAND_LINE, changed_fields, record_change
 from core.clock import district_today, district_zone, now_utc
 from core.errors import ConflictError, ValidationError
 from core.extensions import db
+from core.inputs import date_in_range, date_range_message, id_or_none
 from core.spatial import insert_ignoring_duplicates, latitude_of, longitude_of, point_value
 from evidence.models import Photo, PhotoStage
 from evidence.photos import CheckedPhoto, add_photos, check_photos, share_photos
@@ -311,21 +312,24 @@ class _HazardFields:
         if raw in (None, ""):
             return None
         if isinstance(raw, date):
-            return raw
-        try:
-            return date.fromisoformat(str(raw).strip())
-        except ValueError:
-            self.errors[key] = str(_l("Not a date (YYYY-MM-DD)."))
+            value = raw
+        else:
+            try:
+                value = date.fromisoformat(str(raw).strip())
+            except ValueError:
+                self.errors[key] = str(_l("Not a date (YYYY-MM-DD)."))
+                return None
+        if not date_in_range(value):
+            self.errors[key] = date_range_message()
             return None
+        return value
 
     def reference(self, key: str, model):
         raw = self.values.get(key)
         if raw in (None, ""):
             return None
-        try:
-            found = db.session.get(model, int(raw))
-        except (TypeError, ValueError):
-            found = None
+        number = id_or_none(raw)
+        found = db.session.get(model, number) if number is not None else None
         if found is None:
             self.errors[key] = str(_l("Unknown."))
         return found

@@ -38,6 +38,7 @@ from core.clock import district_today
 from core.errors import Refusal, on_refused
 from core.export import Column, export_response, local_time_text
 from core.extensions import db
+from core.inputs import id_or_none
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path
@@ -169,10 +170,8 @@ def hazard_conditions(query: HazardListQuery, today: date) -> list:
 
 
 def int_or_none(raw: Any) -> int | None:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return -1  # matches nothing
+    number = id_or_none(raw)
+    return -1 if number is None else number  # -1 matches nothing
 
 
 def filtered_hazards(query: HazardListQuery, today: date, overdue: bool | None = None):

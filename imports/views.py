@@ -18,6 +18,7 @@ from core.importing import (
     importer_named,
     importers,
 )
+from core.inputs import reads_its_own_body
 from imports.uploads import Upload, discard, extension_of, save_upload, upload_for
 
 bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
@@ -62,6 +63,7 @@ def index():
 
 @bp.post("/")
 @roles_required("admin")
+@reads_its_own_body
 def upload_file():
     request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
     importer = importer_named(request.form.get("importer", ""))

@@ -29,6 +29,7 @@ from core import clock
 from core.audit import record_change
 from core.errors import ConflictError, conflict_on_integrity_error
 from core.extensions import db
+from core.inputs import date_in_range, date_range_message, id_or_none
 from inspections.models import Inspection, InspectionStatus
 from inspections.on_time import forget_on_time
 from inspections.results import (
@@ -106,12 +107,11 @@ def reschedule_inspection(inspection: Inspection, due_on: date, reason: str) -> 
 def _selected_ids(ids: Iterable[int | str]) -> list[int]:
     selected: list[int] = []
     for value in ids:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
+        number = id_or_none(value)
+        if number is None:
             raise InspectionValidationError(
                 {"ids": str(_l("%(value)s is not an inspection.", value=value))}
-            ) from None
+            )
         if number not in selected:
             selected.append(number)
     if not selected:
@@ -154,6 +154,8 @@ def _checked_input(
             errors["due_on"] = str(_l("Choose the new due date."))
         elif due_on < clock.district_today():
             errors["due_on"] = str(_l("The new due date cannot be in the past."))
+        elif not date_in_range(due_on):
+            errors["due_on"] = date_range_message()
     try:
         reason = checked_reason(reason)
     except InspectionValidationError as error:

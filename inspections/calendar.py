@@ -35,6 +35,7 @@ from core import clock
 from core.audit import record_change
 from core.clock import district_today
 from core.extensions import db
+from core.inputs import id_or_none
 from core.spatial import latitude_of, longitude_of
 from inspections.models import CalendarFeed, Inspection, InspectionStatus
 from inspections.services import overdue_clause
@@ -220,9 +221,10 @@ def managed_contractor(raw_id: str | None) -> Contractor | None:
         return db.session.get(Contractor, contractor_id)
     if not raw_id:
         return None
-    if not str(raw_id).isdigit():
+    number = id_or_none(raw_id)
+    if number is None:
         abort(400, description=_("Pick a contractor."))
-    contractor = db.session.get(Contractor, int(raw_id))
+    contractor = db.session.get(Contractor, number)
     if contractor is None:
         abort(404, description=_("No such contractor."))
     return contractor

@@ -325,7 +325,10 @@ def parse_moment(raw: Any) -> datetime:
         raise ValueError("not a date and time")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=district_zone())
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 in another zone: outside datetime's range
+        raise ValueError("out of range") from None
 
 
 def _completed_at(raw: Any, now: datetime, errors: dict[str, str]) -> datetime | None:

@@ -19,6 +19,7 @@ from assets.kinds import KINDS
 from assets.models import AssetStatus, Grid
 from core.clock import district_today
 from core.extensions import db
+from core.inputs import id_or_none
 from maps import build
 from maps.status import (
     MAP_STATUS_LABELS,
@@ -60,9 +61,9 @@ def filters_from_request() -> MapFilters:
         abort(400, description=_("The search text is too long."))
     contractor = None
     if raw_contractor:
-        if not raw_contractor.isdigit():
+        contractor = id_or_none(raw_contractor)
+        if contractor is None:
             abort(400, description=_("The contractor must be given by its number."))
-        contractor = int(raw_contractor)
     if not is_staff(current_user):
         contractor = None  # a contractor sees its own assets only, whatever it asks
     return MapFilters(kind=kind, status=status, grid=grid, contractor=contractor, q=text)

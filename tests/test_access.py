@@ -11,6 +11,8 @@ PUBLIC = {
     # The service worker and the web app manifest (core/pwa.py): fetched without the session.
     "/sw.js",
     "/manifest.webmanifest",
+    # The API's OpenAPI document (no data: programs read it before they have a token).
+    "/api/v1/openapi.json",
 }
 
 

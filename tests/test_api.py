@@ -174,7 +174,6 @@ def test_bbox_combines_with_other_filters(api, mixed):
         "119.1,36.7,inf,36.76",
         "nan,36.7,119.2,36.76",
         "119.1,36.7,119.2,36.76,1",
-        "",
     ],
 )
 def test_malformed_bbox_is_422(api, mixed, bbox):

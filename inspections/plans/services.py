@@ -23,6 +23,7 @@ from core.audit import changed_fields, record_change
 from core.clock import district_today
 from core.errors import ConflictError, ValidationError
 from core.extensions import db
+from core.inputs import date_in_range, date_range_message, id_or_none
 from inspections.cadence import UNITS, occurrences
 from inspections.models import InspectionPlan
 from inspections.services import generate_for_plan, plan_assets, regenerate_plan
@@ -113,16 +114,19 @@ def _text(values: Mapping[str, Any], key: str) -> str:
 
 def _date(values: Mapping[str, Any], key: str, errors: dict[str, list[str]]) -> date | None:
     value = values.get(key)
-    if isinstance(value, date):
-        return value
-    text = _text(values, key)
-    if not text:
+    if not isinstance(value, date):
+        text = _text(values, key)
+        if not text:
+            return None
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            errors.setdefault(key, []).append(_("Not a date (YYYY-MM-DD)."))
+            return None
+    if not date_in_range(value):
+        errors.setdefault(key, []).append(date_range_message())
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.setdefault(key, []).append(_("Not a date (YYYY-MM-DD)."))
-        return None
+    return value
 
 
 def _bool(value: Any, default: bool) -> bool:
@@ -156,7 +160,8 @@ class _Checker:
         if not raw:
             self.error("contractor_id", _("Choose the contractor who inspects."))
             return None
-        contractor = db.session.get(Contractor, int(raw)) if raw.isdigit() else None
+        number = id_or_none(raw)
+        contractor = db.session.get(Contractor, number) if number is not None else None
         if contractor is None:
             self.error("contractor_id", _("No such contractor."))
         return contractor

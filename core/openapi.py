@@ -4,7 +4,9 @@ flask-smorest documents what each view declares (its success, 422 for bad argume
 alternatives it lists). What the app answers to any API request is added here, to every
 operation: 400 for input refused before the view (a NUL byte, an unpaired surrogate, JSON
 nested too deeply: ``core.inputs``), 401 without a valid token (with its
-``WWW-Authenticate: Bearer`` challenge), and 404 when the path names something (an id past
+``WWW-Authenticate: Bearer`` challenge), 403 (a role's or an ended contract's refusal), 503
+with Retry-After while the database cannot answer (``core.errors``), 409 on a write the
+database refused (a race no rule foresaw), and 404 when the path names something (an id past
 the database's integers matches no route at all). A query argument may be empty
 (``allowEmptyValue``): an empty filter is no filter (``core.api.QuerySchema``).
 """
@@ -32,13 +34,29 @@ CHALLENGE = {
     "content": ERROR_BODY,
 }
 UNKNOWN = {"description": "Nothing at this address", "content": ERROR_BODY}
+REFUSED = {
+    "description": "The token's user may not do this (its role, or its company's contract "
+    "has ended: ``accounts.access.contract_ended``)",
+    "content": ERROR_BODY,
+}
+CONFLICT = {
+    "description": "The database refused the write (a race no rule foresaw); nothing was written",
+    "content": ERROR_BODY,
+}
+UNAVAILABLE = {
+    "description": "The database cannot answer now (restarting, cut off, busy): send again later",
+    "headers": {
+        "Retry-After": {"description": "seconds", "schema": {"type": "integer", "minimum": 1}}
+    },
+    "content": ERROR_BODY,
+}
 
 
 class StatusesPlugin(BasePlugin):
     """Adds the statuses every API operation may answer (see the module's docstring)."""
 
     def operation_helper(self, path: str | None = None, operations: Any = None, **_kwargs):
-        for operation in (operations or {}).values():
+        for method, operation in (operations or {}).items():
             for parameter in operation.get("parameters", []):
                 if isinstance(parameter, dict) and parameter.get("in") == "query":
                     # ``?grid=`` is the filter left blank: the same as no filter.
@@ -47,5 +65,9 @@ class StatusesPlugin(BasePlugin):
             responses.pop("default", None)
             responses.setdefault("400", BAD_INPUT)
             responses.setdefault("401", CHALLENGE)
+            responses.setdefault("403", REFUSED)
+            responses.setdefault("503", UNAVAILABLE)
+            if method.lower() not in {"get", "head", "options"}:
+                responses.setdefault("409", CONFLICT)
             if path and "{" in path:
                 responses.setdefault("404", UNKNOWN)

@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Flask, abort, current_app, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1
@@ -126,13 +127,14 @@ def reads_its_own_body(view):
     return view
 
 
-def refuse(text: str) -> None:
-    abort(400, description=text)
+def refuse(text) -> None:
+    abort(400, description=str(text))
 
 
 def refuse_unreadable_input() -> None:
     """Before every request: the checks in the module's docstring."""
-    bad_text = _("The request contains a NUL character or an unpaired surrogate.")
+    # Lazy: the request's language is decided once, and only after the user is known.
+    bad_text = _l("The request contains a NUL character or an unpaired surrogate.")
     if unencodable(request.path) or unencodable(request.query_string.decode("latin-1")):
         refuse(bad_text)
     for key, value in request.args.items(multi=True):

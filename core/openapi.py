@@ -63,11 +63,14 @@ class StatusesPlugin(BasePlugin):
                     parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
-            responses.setdefault("400", BAD_INPUT)
-            responses.setdefault("401", CHALLENGE)
-            responses.setdefault("403", REFUSED)
-            responses.setdefault("503", UNAVAILABLE)
+            common = {"400": BAD_INPUT, "401": CHALLENGE, "403": REFUSED, "503": UNAVAILABLE}
             if method.lower() not in {"get", "head", "options"}:
-                responses.setdefault("409", CONFLICT)
+                common["409"] = CONFLICT
             if path and "{" in path:
-                responses.setdefault("404", UNKNOWN)
+                common["404"] = UNKNOWN
+            # flask-smorest keys the statuses its views declare by int (apispec makes them str
+            # later): a view's own answer for a status (a 409 with the overlap) is kept.
+            declared = {str(status) for status in responses}
+            for status, response in common.items():
+                if status not in declared:
+                    responses[status] = response

@@ -435,12 +435,17 @@ def test_log_for_asset_opens_the_next_due_inspection(app, client, auth, contract
 
 
 def test_log_for_asset_without_a_due_inspection_goes_to_the_asset(
-    app, client, auth, contractor_user, field
+    app, client, auth, officer, contractor_user, field
 ):
     with app.app_context():
         gen_asset(charging_station_data(2))
         db.session.commit()
+    # A contractor whose company never inspects CS-002 may not see it (accounts.access):
+    # the label's link is a 404, as for an unknown code.
     auth.login(contractor_user)
+    assert client.get("/inspections/asset/CS-002/next").status_code == 404
+    auth.logout()
+    auth.login(officer)
     response = client.get("/inspections/asset/CS-002/next", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/assets/CS-002")

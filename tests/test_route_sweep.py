@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import FileStorage
 
-from accounts.models import ApiToken, Contractor
+from accounts.models import ApiToken, Contractor, User, UserSession
 from accounts.services import create_user, issue_api_token
 from alerts.models import AlertDelivery
 from app import create_app
@@ -84,6 +84,8 @@ RULES = {
     # still keeps everyone else out.
     "staff, none here": rule("login", 403, 403, 404, 404, 404),
     "admin, none here": rule("login", 403, 403, 403, 403, 404),
+    # Another user's sign-in or token: nobody's to end from the profile page.
+    "own only": rule("login", 404, 404, 404, 404, 404),
 }
 
 # endpoint, or (endpoint, method) where the methods differ → rule
@@ -98,6 +100,11 @@ ACCESS: dict[str | tuple[str, str], str] = {
     "accounts.login": "public",
     "accounts.logout": "sign out",
     "accounts.profile": "signed in",
+    "accounts.profile_password": "signed in",
+    "accounts.profile_token_new": "signed in",
+    "accounts.profile_token_revoke": "own only",
+    "accounts.profile_session_revoke": "own only",
+    "accounts.logout_everywhere": "sign out",
     "dashboard.index": "signed in",
     "dashboard.dashboard": "signed in",
     "maps.district": "signed in",
@@ -164,9 +171,10 @@ ACCESS: dict[str | tuple[str, str], str] = {
     "users.user_password": "admin",
     "users.user_password_generate": "admin",
     "users.user_scope": "admin",
+    "users.user_role": "admin",
     "users.user_token_revoke": "admin",
     "users.user_tokens_revoke": "admin",
-    "api-docs.openapi_json": "api signed in",
+    "api-docs.openapi_json": "api public",
     "assets_api.list_assets": "api signed in",
     "assets_api.get_asset": "api owned",
     "assets_api.create_asset_view": "api staff write",
@@ -187,7 +195,12 @@ ACCESS: dict[str | tuple[str, str], str] = {
 
 # Asked last, in this order: a new feed token revokes the sample one, signing out ends the
 # session.
-LAST = ("calendar.feed_new", "calendar.feed_revoke", "accounts.logout")
+LAST = (
+    "calendar.feed_new",
+    "calendar.feed_revoke",
+    "accounts.logout_everywhere",
+    "accounts.logout",
+)
 
 
 def sqlite_copy(source_url: str, target_path) -> str:
@@ -341,6 +354,8 @@ SAMPLE_OF = {
     "alerts.alert_delivery": "delivery",
     "plans_api.get_plan": "plan",
     "plans_api.update_plan_view": "plan",
+    "accounts.profile_token_revoke": "user",
+    "accounts.profile_session_revoke": "user",
 }
 SAMPLE_BY_PREFIX = {
     "assets": "asset",
@@ -385,9 +400,22 @@ def sign_in(app, role: str):
     return client
 
 
+def another_users_sign_in(app) -> int:
+    """The id of a live sign-in of the spare officer (none of the swept users')."""
+    response = app.test_client().post(
+        "/login", data={"email": SPARE_USER, "password": SWEEP_PASSWORD}
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        return db.session.scalar(
+            select(UserSession.id).join(User).where(User.email == SPARE_USER).limit(1)
+        )
+
+
 def test_every_route_has_an_access_rule_and_keeps_it(demo_copy):
     app = demo_copy
     values = samples(app)
+    values["user"]["session_id"] = another_users_sign_in(app)
     requests = []
     missing = []
     for url_rule in app.url_map.iter_rules():

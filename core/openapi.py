@@ -33,6 +33,7 @@ CHALLENGE = {
     },
     "content": ERROR_BODY,
 }
+EMPTY_VALUE = {"type": "string", "enum": [""], "description": "Left blank: no filter"}
 UNKNOWN = {"description": "Nothing at this address", "content": ERROR_BODY}
 REFUSED = {
     "description": "The token's user may not do this (its role, or its company's contract "
@@ -59,8 +60,12 @@ class StatusesPlugin(BasePlugin):
         for method, operation in (operations or {}).items():
             for parameter in operation.get("parameters", []):
                 if isinstance(parameter, dict) and parameter.get("in") == "query":
-                    # ``?grid=`` is the filter left blank: the same as no filter.
+                    # ``?grid=`` is the filter left blank: the same as no filter. Said twice:
+                    # allowEmptyValue, and the empty string among the values the schema takes
+                    # (validators and generators ignore allowEmptyValue).
                     parameter["allowEmptyValue"] = True
+                    if "schema" in parameter and "anyOf" not in parameter["schema"]:
+                        parameter["schema"] = {"anyOf": [parameter["schema"], EMPTY_VALUE]}
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
             common = {"400": BAD_INPUT, "401": CHALLENGE, "403": REFUSED, "503": UNAVAILABLE}

@@ -19,12 +19,14 @@ from functools import cache
 
 from flask import current_app, g, request
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import User, UserSession, secret_hash
 from core.audit import record_change
 from core.clock import now_utc
+from core.errors import drop_session
 from core.extensions import db
 
 SESSION_SECRET_BYTES = 32
@@ -119,11 +121,18 @@ def write_noted_uses() -> None:
     # The request's transaction may still be open (a read after its commit, which in a
     # writing request on SQLite holds the write lock): end it, or the write below waits for
     # this very request until the busy timeout runs out.
-    session.rollback()
-    with db.engine.begin() as connection:
-        for column, row_id, now in uses:
-            table = column.table
-            connection.execute(update(table).where(table.c.id == row_id).values({column.name: now}))
+    # The answer is made by now: a database gone away loses the times, not the answer.
+    try:
+        session.rollback()
+        with db.engine.begin() as connection:
+            for column, row_id, now in uses:
+                table = column.table
+                connection.execute(
+                    update(table).where(table.c.id == row_id).values({column.name: now})
+                )
+    except DBAPIError as error:
+        current_app.logger.warning("last-use times not written: %s", error)
+        drop_session()
 
 
 def live_sessions(user: User) -> list[UserSession]:

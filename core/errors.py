@@ -17,7 +17,7 @@ view how it names fields (``api_fields``) when they differ from the service's.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,7 +217,20 @@ def forget_unit_of_work() -> None:
     try:
         db.session.rollback()
     except DBAPIError:
+        drop_session()
+
+
+def drop_session() -> None:
+    """End the request's session. Closing rolls back over its connection; when the server
+    has cut that connection the rollback raises, and the connection is thrown away instead
+    (the pool opens a new one for the next request)."""
+    try:
         db.session.remove()
+    except DBAPIError as error:
+        current_app.logger.warning("connection lost while closing the session: %s", error)
+        with suppress(DBAPIError):
+            db.session.invalidate()
+        db.session.registry.clear()
 
 
 def unavailable_response(error: DBAPIError | PoolTimeoutError) -> ResponseReturnValue:
@@ -305,3 +318,10 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         g.pop(RENDERER_KEY, None)
         g.pop(API_FIELDS_KEY, None)
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in
+    # reverse): a connection the server cut after the response was made would otherwise make
+    # that teardown raise, and the finished request a bare 500.
+    @app.teardown_appcontext
+    def close_session(error: BaseException | None) -> None:
+        drop_session()

@@ -419,3 +419,64 @@ def test_a_database_that_never_answers_gives_503_in_bounded_time(tmp_path):
             elapsed = time.monotonic() - started
     assert_unavailable(answer, json_expected=True)
     assert elapsed < spatial.POSTGRES_CONNECT_TIMEOUT_SECONDS + 5
+
+
+# --- The connection cut after the response was made ----------------------------------------
+
+
+def cut_own_connection(backend: str, database_url: str) -> None:
+    """End the request's connection under it, its transaction open: PostgreSQL terminates
+    the backend (as a restart or an administrator does); SQLite's file handle is closed."""
+    if backend == "postgis":
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(database_url)
+        try:
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+        finally:
+            admin.dispose()
+    else:
+        db.session.connection().connection.dbapi_connection.close()
+
+
+@pytest.fixture
+def connection_losing_app(backend, database_url, tmp_path):
+    app = create_app(helpers.test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
+    views = Blueprint("lose_connection", __name__)
+
+    def count_users_then_lose_the_connection():
+        users = db.session.scalar(select(func.count()).select_from(User))
+        cut_own_connection(backend, database_url)
+        return {"users": users}
+
+    views.add_url_rule("/api/v1/lose-connection", "api", count_users_then_lose_the_connection)
+    app.register_blueprint(views)
+    with app.app_context():
+        factories.gen_district()
+        gen_asset(charging_station_data(1))
+        factories.gen_user("officer@example.org", "officer")
+        token = factories.gen_token("officer@example.org")
+        db.session.commit()
+    yield app, token
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_connection_cut_after_the_answer_keeps_the_answer(connection_losing_app):
+    """Closing the session rolls back over the connection; when it is gone that must not turn
+    the finished answer into a bare 500, and the next request gets a healthy connection."""
+    app, token = connection_losing_app
+    auth = {"Authorization": f"Bearer {token}"}
+    with served(app) as base:
+        api = Browser(base, token)
+        for _ in range(3):
+            status, _headers, answer = api.request("GET", "/api/v1/lose-connection")
+            assert status == 200 and json.loads(answer) == {"users": 1}, answer
+        assert api.request("GET", "/api/v1/assets/CS-001")[0] == 200
+        created = api.request("POST", "/api/v1/hazards", body=HAZARD)
+        assert created[0] == 201, created
+    client = app.test_client()
+    assert client.get("/api/v1/assets/CS-001", headers=auth).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Hazard)) == 1

@@ -12,6 +12,7 @@ the notice lines of a batch of assets (one query per sheet, not one per label).
 
 from __future__ import annotations
 
+import functools
 import io
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
@@ -62,8 +63,25 @@ def base_url_is_loopback() -> bool:
     return is_loopback_url(base_url())
 
 
+# A sheet prints hundreds of labels, and choosing a code's mask (segno tries all eight)
+# costs about 15 ms each: each URL's code is made once per process.
+QR_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=QR_CACHE_SIZE)
+def qr_of_url(url: str) -> segno.QRCode:
+    return segno.make(url, error=ERROR_CORRECTION, boost_error=False)
+
+
+@functools.lru_cache(maxsize=QR_CACHE_SIZE)
+def inline_svg_of_url(url: str) -> str:
+    return qr_of_url(url).svg_inline(
+        scale=1, border=QUIET_ZONE, omitsize=True, light="#fff", svgclass="qr-code"
+    )
+
+
 def label_qr(code: str) -> segno.QRCode:
-    return segno.make(label_url(code), error=ERROR_CORRECTION, boost_error=False)
+    return qr_of_url(label_url(code))
 
 
 def label_svg(code: str, scale: int = 4) -> str:
@@ -77,9 +95,7 @@ def label_svg_inline(code: str) -> str:
     """The QR code as an ``<svg>`` element to put inside a page (no user text in it): a
     ``viewBox`` of one unit per module and no width or height, so it scales to the size CSS
     gives it, quiet zone included and painted white."""
-    return label_qr(code).svg_inline(
-        scale=1, border=QUIET_ZONE, omitsize=True, light="#fff", svgclass="qr-code"
-    )
+    return inline_svg_of_url(label_url(code))
 
 
 def label_png(code: str, scale: int = 8) -> bytes:

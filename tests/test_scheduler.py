@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import select as fd_select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -227,12 +230,12 @@ def test_the_daily_generation_runs_once_a_day(app, frozen):
 # --- Racing processes -----------------------------------------------------------------------
 
 RACER = """
-import sys, time
+import sys
 from datetime import datetime
 from core import clock
-database_url, port, now, start, mode = sys.argv[1:6]
-frozen = datetime.fromisoformat(now)
-clock.now_utc = lambda: frozen
+database_url, port, mode = sys.argv[1:4]
+moment = []
+clock.now_utc = lambda: moment[-1]
 from sqlalchemy import text
 from app import create_app
 from core.extensions import db
@@ -243,59 +246,89 @@ app = create_app(alert_config(database_url, int(port)))
 with app.app_context():
     db.session.execute(text("SELECT 1"))
     db.session.rollback()
-    time.sleep(max(0.0, float(start) - time.time()))
-    if mode == "weekly":
-        outcome = send_weekly(trigger="schedule")
-        print("SENT", len(outcome.sent), "FAILED", len(outcome.failed))
-    else:
-        print("GENERATED", generate_once())
+print("READY", flush=True)
+for line in sys.stdin:
+    moment.append(datetime.fromisoformat(line.strip()))
+    with app.app_context():
+        if mode == "weekly":
+            outcome = send_weekly(trigger="schedule")
+            print("SENT", len(outcome.sent), "FAILED", len(outcome.failed), flush=True)
+        else:
+            print("GENERATED", generate_once(), flush=True)
 """
 
 
-def race(database_url: str, port: int, now: datetime, mode: str) -> list[str]:
-    start = time.time() + 3
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                RACER,
-                database_url,
-                str(port),
-                now.isoformat(),
-                str(start),
-                mode,
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(RACERS)
-    ]
-    outputs = []
-    for process in processes:
-        out, err = process.communicate(timeout=PROCESS_TIMEOUT)
-        assert process.returncode == 0, err
-        outputs.append(out.strip())
-    return outputs
+class Racers:
+    """Processes of the app, started once, that each run the job at the same moment when
+    told: a line with the frozen time goes to every one's input at once (one start-up
+    serves every round)."""
+
+    def __init__(self, database_url: str, port: int, mode: str) -> None:
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, database_url, str(port), mode],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(RACERS)
+        ]
+        assert all(line == "READY" for line in self.answers())
+
+    def answers(self) -> list[str]:
+        lines = []
+        for process in self.processes:
+            ready, _, _ = fd_select.select([process.stdout], [], [], PROCESS_TIMEOUT)
+            line = process.stdout.readline() if ready else ""
+            if not line:
+                process.kill()
+                pytest.fail(f"a racer said nothing: {process.stderr.read()}")
+            lines.append(line.strip())
+        return lines
+
+    def race(self, now: datetime) -> list[str]:
+        for process in self.processes:
+            process.stdin.write(now.isoformat() + "\n")
+        for process in self.processes:
+            process.stdin.flush()
+        return self.answers()
+
+    def close(self) -> None:
+        for process in self.processes:  # communicate ends its input: the racer's loop ends
+            try:
+                _out, err = process.communicate(timeout=PROCESS_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+            assert process.returncode == 0, err
+
+
+@contextmanager
+def racers(database_url: str, port: int, mode: str) -> Iterator[Racers]:
+    group = Racers(database_url, port, mode)
+    try:
+        yield group
+    finally:
+        group.close()
 
 
 @pytest.mark.slow
 def test_four_racing_processes_send_each_weekly_email_once(alert_app, database_url, smtp):
     with alert_app.app_context():
         gen_alert_district()
-    for monday in (date(2026, 3, 16), date(2026, 3, 23)):
-        smtp.inbox.clear()
-        now = shanghai(monday.year, monday.month, monday.day, 8)
-        outputs = race(database_url, smtp.port, now, "weekly")
-        sent = sum(int(line.split()[1]) for line in outputs)
-        assert sent == 8, outputs
-        wait_for(lambda: smtp.inbox.count() >= 8)
-        time.sleep(0.2)
-        assert smtp.inbox.count() == 8
-        for address in ("officer@example.org", "admin@example.org", "fixer@example.org"):
-            assert len(smtp.inbox.to(address)) == 1
+    with racers(database_url, smtp.port, "weekly") as group:
+        for monday in (date(2026, 3, 16), date(2026, 3, 23)):
+            smtp.inbox.clear()
+            outputs = group.race(shanghai(monday.year, monday.month, monday.day, 8))
+            sent = sum(int(line.split()[1]) for line in outputs)
+            assert sent == 8, outputs
+            wait_for(lambda: smtp.inbox.count() >= 8)
+            time.sleep(0.2)
+            assert smtp.inbox.count() == 8
+            for address in ("officer@example.org", "admin@example.org", "fixer@example.org"):
+                assert len(smtp.inbox.to(address)) == 1
     with alert_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AlertDelivery)) == 16
         assert db.session.scalar(select(func.count()).select_from(AlertRun)) == 2
@@ -309,7 +342,8 @@ def test_four_racing_processes_generate_once_a_day(app, database_url):
             factories.gen_asset(factories.charging_station_data(number))
         factories.gen_plan(cadence_unit="week", start_on=date(2026, 3, 2))
         db.session.commit()
-    outputs = race(database_url, free_port(), shanghai(2026, 3, 16, 1, 30), "generate")
+    with racers(database_url, free_port(), "generate") as group:
+        outputs = group.race(shanghai(2026, 3, 16, 1, 30))
     done = [line for line in outputs if "already ran" not in line]
     assert len(done) == 1, outputs
     with app.app_context():

@@ -52,10 +52,26 @@ POSTGIS_URL = worker_database(
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    """Slow tests first (their order otherwise kept): under pytest-xdist they then overlap
-    with the rest instead of finishing the run on one worker while the others idle."""
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``one_database`` keep only their first backend's run. Slow tests first
+    (their order otherwise kept): under pytest-xdist they then overlap with the rest instead
+    of finishing the run on one worker while the others idle."""
+    dropped = [item for item in items if runs_on_another_database(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not runs_on_another_database(item)]
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def runs_on_another_database(item) -> bool:
+    """A ``one_database`` test's run on any backend but the first: what it checks is what the
+    browser makes of a page (layout, print, accessibility, the security policy), the same
+    whichever database filled the page; the data behind those pages is tested on both."""
+    if item.get_closest_marker("one_database") is None:
+        return False
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("backend") if callspec else None
+    return backend is not None and backend != BACKENDS[0]
 
 
 def pytest_report_header(config):

@@ -76,6 +76,7 @@ def open_dashboard(watched: Watched) -> None:
     watched.page.wait_for_selector("body[data-charts-drawn='2']")
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("device", DEVICES)
 def test_charts_draw_and_axe_finds_nothing_serious(

@@ -27,6 +27,8 @@ from core.extensions import db
 from tests import factories
 from tests.helpers import CHROMIUM, served
 
+pytestmark = pytest.mark.one_database
+
 BASE_URL = "https://sar.example.org"
 SHEET_SIZE = 14  # more than one A4 page of labels
 WAIT_MS = 30_000

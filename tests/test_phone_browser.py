@@ -298,6 +298,7 @@ def narrow_phone(request, playwright_and_browser, demo_phone_server) -> Iterator
     phone.close()
 
 
+@pytest.mark.one_database
 def test_contractor_pages_fit_a_360_px_phone(narrow_phone, contractor_pages):
     phone, page = narrow_phone, narrow_phone.page
     problems = {}
@@ -333,6 +334,7 @@ def test_contractor_pages_fit_a_360_px_phone(narrow_phone, contractor_pages):
     phone.assert_clean()
 
 
+@pytest.mark.one_database
 def test_the_menu_opens_without_script(playwright_and_browser, demo_phone_server):
     playwright, browser = playwright_and_browser
     device = dict(playwright.devices["Pixel 7"], java_script_enabled=False)
@@ -351,6 +353,7 @@ def test_the_menu_opens_without_script(playwright_and_browser, demo_phone_server
 # --- The map's locate-me button -----------------------------------------------------------------
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("tiles", ["none", "gaode"])
 def test_locate_me_centres_the_map_on_the_phone(playwright_and_browser, demo_app, tiles):
     app = create_app(
@@ -403,6 +406,7 @@ def test_locate_me_centres_the_map_on_the_phone(playwright_and_browser, demo_app
 SERIOUS = {"serious", "critical"}
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("path", ["/", "/inspections/", "/hazards/", "/map"])
 def test_axe_finds_nothing_serious_on_the_phone(playwright_and_browser, demo_phone_server, path):
     phone = Phone(playwright_and_browser, demo_phone_server, position=XINGANG)
@@ -426,6 +430,7 @@ def test_axe_finds_nothing_serious_on_the_phone(playwright_and_browser, demo_pho
         phone.close()
 
 
+@pytest.mark.one_database
 def test_measuring_catches_what_it_should(playwright_and_browser, demo_phone_server):
     """The layout checks fail on what they guard against: a badge wrapping letter by letter,
     a table scrolling sideways, a small link, a page wider than the phone."""

@@ -87,6 +87,7 @@ def test_a_completion_reads_the_same_time_everywhere(officer_page, demo_app, lan
     assert all("tile.openstreetmap.org" in url for url in officer_page.left)
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_main_pages_have_no_serious_accessibility_violations(officer_page, demo_app, language):
     _, asset_code, hazard_code, _ = failed_inspection(demo_app)

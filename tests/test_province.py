@@ -15,7 +15,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from geoalchemy2 import Geometry
 from geoalchemy2.shape import to_shape
-from sqlalchemy import JSON, delete, func, select
+from sqlalchemy import JSON, delete, func, select, text
 
 from accounts.models import Contractor, User
 from app import create_app
@@ -24,6 +24,7 @@ from assets.models import Asset, Grid, Site
 from core import clock
 from core.clock import district_zone
 from core.extensions import db
+from core.spatial import distance_m
 from dashboard.models import OverdueWeek, OverdueWeekTotal
 from dashboard.stats import on_time_by_contractor
 from dashboard.trend import _counted_live, overdue_trend
@@ -119,11 +120,28 @@ def province_plan() -> Province:
     return Province(ASSETS, INSPECTIONS, SEED, TODAY)
 
 
-def test_the_same_arguments_give_the_same_rows(app, loaded, frozen_clock):
-    """Loaded again on the test database, in bigger batches: the same rows, table by table."""
+def schema(backend: str) -> list:
+    """Every index, constraint and trigger, as the database describes it."""
+    if backend == "spatialite":
+        query = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type != 'table'"
+    else:
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            " UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE connamespace = 'public'::regnamespace"
+        )
+    return sorted(tuple(row) for row in db.session.execute(text(query)))
+
+
+def test_the_same_arguments_give_the_same_rows(app, loaded, frozen_clock, backend):
+    """Loaded again on the test database, in bigger batches: the same rows, table by table,
+    and the indexes and constraints set aside for the load all back."""
     frozen_clock.set(NOW)
     with app.app_context():
+        migrated = schema(backend)
+        assert len(migrated) > 40
         load_province(province_plan(), assets_per_batch=10_000)
+        assert schema(backend) == migrated
         assert count(Inspection) == INSPECTIONS  # the digest is of something
         assert table_digest() == loaded.digest
 
@@ -182,6 +200,12 @@ def test_inspections_are_consistent(province_app, loaded):
     with app.app_context():
         flag = app.config["INSPECTION_FLAG_DISTANCE_M"]
         statuses = set()
+        points = {
+            asset_id: (lon, lat)
+            for asset_id, lon, lat in db.session.execute(
+                select(Asset.id, func.ST_X(Asset.location), func.ST_Y(Asset.location))
+            )
+        }
         for inspection in db.session.scalars(select(Inspection)):
             statuses.add((inspection.status, inspection.result))
             done = inspection.status == "completed"
@@ -196,6 +220,9 @@ def test_inspections_are_consistent(province_app, loaded):
                 failed = "fail" in inspection.answers.values()
                 assert (inspection.result == "fail") == failed
                 assert inspection.flagged == (inspection.distance_m > flag)
+                stood = (inspection.stood_longitude, inspection.stood_latitude)
+                walked = distance_m(*stood, *points[inspection.asset_id])
+                assert abs(walked - inspection.distance_m) < 0.1
                 assert inspection.inspector.contractor_id == inspection.contractor_id
             if inspection.due_on >= TODAY:
                 assert inspection.status == "scheduled"

@@ -618,7 +618,8 @@ class Province:
         wanted = self.per_asset + (1 if index < self.extra else 0)
         dates = dates[len(dates) - wanted :] if wanted else []
         first_due = dates[0] if dates else self.today
-        installed = first_due - timedelta(days=rng.randint(20, 200))
+        # Installed, then registered a week later, before its first inspection was generated.
+        installed = first_due - timedelta(days=rng.randint(HORIZON_DAYS + 10, HORIZON_DAYS + 300))
         asset_id = index + 1
         asset = {
             "id": asset_id,

@@ -11,13 +11,14 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from flask import Flask, g, request
-from geoalchemy2 import WKTElement
+from geoalchemy2 import Geometry, WKTElement
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import (
     JSON,
@@ -253,12 +254,103 @@ def deferred_spatial_index(session, table_name: str, column_name: str) -> Iterat
         connection.execute(text(create_sql))
 
 
-def _copy_value(value: Any, column) -> Any:
-    if isinstance(value, WKTElement):
-        return f"SRID={value.srid};{value.data}"
-    if value is not None and isinstance(column.type, JSON):
-        return json.dumps(value, ensure_ascii=False)
-    return value
+# --- Filling empty tables with many rows ----------------------------------------------------
+# What each inserted row pays for (index entries, foreign-key checks, SpatiaLite's R*Tree
+# trigger) is set aside and done once at the end, in the same transaction: a failure rolls
+# back the rows and the DDL together. Tables of the models only, never names from input.
+
+_POSTGRES_DEFERRABLE = """
+SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', c.conrelid::regclass, c.conname),
+       format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+              pg_get_constraintdef(c.oid)),
+       CASE c.contype WHEN 'f' THEN 2 ELSE 1 END
+  FROM pg_constraint c
+ WHERE c.conrelid = ANY(CAST(:tables AS regclass[]))
+   AND (c.contype = 'f' OR (c.contype = 'u' AND NOT EXISTS (
+        SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)))
+UNION ALL
+SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid), 0
+  FROM pg_index i
+ WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND NOT i.indisprimary
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+"""
+
+
+@contextmanager
+def bulk_load(session, tables: list[Table]) -> Iterator[None]:
+    """Around filling ``tables`` (empty, in foreign-key order) with many rows carrying their
+    ids, in the session's transaction.
+
+    PostgreSQL (the manual's "Populating a Database"): the tables' secondary indexes, unique
+    constraints and foreign keys are dropped, and made again after the rows are in (an index
+    built in one sort, a foreign key checked in one join, instead of row by row); then each
+    table's id sequence is moved past its ids and the tables are analysed. SQLite: each
+    spatial index's trigger is deferred (``deferred_spatial_index``) and the other indexes
+    made afterwards; its foreign keys are checked per row (they cannot be switched off inside
+    a transaction) and its ids need no sequence.
+    """
+    connection = session.connection()
+    names = [table.name for table in tables]
+    if is_sqlite(connection):
+        with _sqlite_bulk_load(session, tables):
+            yield
+        return
+    rows = connection.execute(text(_POSTGRES_DEFERRABLE), {"tables": names}).all()
+    for drop, _create, _order in rows:
+        connection.execute(text(drop))
+    yield
+    for _drop, create, _order in sorted(rows, key=lambda row: row[2]):
+        connection.execute(text(create))
+    for name in names:
+        if "id" in db.metadata.tables[name].c:
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "  # noqa: S608
+                    f'coalesce(max(id), 1), max(id) IS NOT NULL) FROM "{name}"'
+                )
+            )
+    connection.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in names)))
+
+
+@contextmanager
+def _sqlite_bulk_load(session, tables: list[Table]) -> Iterator[None]:
+    connection = session.connection()
+    indexes = connection.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND tbl_name IN (SELECT value FROM json_each(:tables))"
+        ),
+        {"tables": json.dumps([table.name for table in tables])},
+    ).all()
+    with ExitStack() as stack:
+        for table in tables:
+            for column in table.columns:
+                if isinstance(column.type, Geometry):
+                    stack.enter_context(deferred_spatial_index(session, table.name, column.name))
+        for name, _sql in indexes:
+            connection.execute(text(f'DROP INDEX "{name}"'))
+        yield
+        for _name, sql in indexes:
+            connection.execute(text(sql))
+
+
+def _ewkt(value: Any) -> Any:
+    return f"SRID={value.srid};{value.data}" if isinstance(value, WKTElement) else value
+
+
+def _json_writer() -> Any:
+    """JSON as text; a document shared by many rows (the same object) is written once."""
+    written: dict[int, tuple[Any, str]] = {}
+
+    def write(value: Any) -> Any:
+        if value is None:
+            return None
+        known = written.get(id(value))
+        if known is None or known[0] is not value:
+            known = written[id(value)] = (value, json.dumps(value, ensure_ascii=False))
+        return known[1]
+
+    return write
 
 
 def bulk_insert(session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -276,13 +368,23 @@ def bulk_insert(session, table: Table, rows: list[dict[str, Any]]) -> None:
         return
     names = list(rows[0])
     quoted = ", ".join(f'"{name}"' for name in names)
+    # Only geometries (as EWKT) and JSON (as text) need converting; each column once.
+    converters = [
+        (position, _json_writer() if isinstance(table.c[name].type, JSON) else _ewkt)
+        for position, name in enumerate(names)
+        if isinstance(table.c[name].type, JSON | Geometry)
+    ]
+    values_of = itemgetter(*names)
     driver_connection = connection.connection.driver_connection
     with (
         driver_connection.cursor() as cursor,
         cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
     ):
         for row in rows:
-            copy.write_row([_copy_value(row[name], table.c[name]) for name in names])
+            values = list(values_of(row)) if len(names) > 1 else [row[names[0]]]
+            for position, convert in converters:
+                values[position] = convert(values[position])
+            copy.write_row(values)
 
 
 EARTH_RADIUS_M = 6_371_008.8

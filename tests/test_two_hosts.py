@@ -16,6 +16,7 @@ Every wait is bounded; every process started here is stopped in a ``finally``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,11 +33,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from accounts.models import UserSession
 from accounts.services import user_by_email
-from alerts.models import AlertDelivery, AlertRun
+from alerts.models import AlertDelivery, AlertRun, DeliveryStatus
 from alerts.services import send_weekly
 from core.audit import AuditEntry
 from core.clock import district_today
@@ -46,7 +48,7 @@ from inspections.models import Inspection
 from inspections.services import generate_inspections
 from tests import factories
 from tests.factories import CS_ITEMS, gen_alert_district, gen_inspection, png_bytes
-from tests.helpers import free_port, wait_for
+from tests.helpers import Inbox, SmtpServer, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -59,6 +61,7 @@ pytestmark = pytest.mark.slow  # separate processes
 
 REDIS = ("127.0.0.1", 6379)
 ACCOUNT_LIMIT = 3  # failed sign-ins per account (LOGIN_LIMIT_ACCOUNT) on the hosts
+HOLD_SECONDS = 60  # the SMTP server keeps a sender waiting at most this long
 
 
 def redis_answers() -> bool:
@@ -362,53 +365,138 @@ def test_a_result_retried_on_the_other_host_is_one_result_and_its_photo_is_serve
         assert served.content == photo
 
 
-def test_the_weekly_alert_goes_once_with_the_scheduler_and_both_hosts_sending(cluster, app, smtp):
+class HeldInbox(Inbox):
+    """An SMTP server's inbox that answers a message's DATA only once ``released`` is set (or
+    after HOLD_SECONDS): meanwhile its sender is in the middle of a delivery, claimed and not
+    yet marked sent, the moment where another sender could send it again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.arrived.set()
+        deadline = time.monotonic() + HOLD_SECONDS
+        while not self.released.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def held_smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.inbox = HeldInbox()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.inbox.released.set()
+        server.stop()
+
+
+def test_the_weekly_alert_goes_once_with_the_scheduler_and_both_hosts_sending(
+    cluster, app, held_smtp
+):
+    """The scheduler starts sending the week's alert (its catch-up at start); while its first
+    message waits at the SMTP server, both hosts run ``alerts send-weekly`` for the same week.
+    Each recipient gets one email."""
+    inbox = held_smtp.inbox
     with app.app_context():
         gen_alert_district()
         expected = sorted(email.recipient.email for email in send_weekly(dry_run=True).composed)
     assert len(expected) >= 5
-    mail = {"MAIL_PORT": str(smtp.port)}
+    mail = {"MAIL_PORT": str(held_smtp.port), "MAIL_TIMEOUT_SECONDS": str(HOLD_SECONDS + 30)}
     try:
         cluster.start("scheduler", ["scheduler", "run"], **mail)
+        wait_until(lambda: inbox.arrived.is_set(), cluster, "the scheduler never sent")
         for host in ("a", "b"):
             cluster.start(f"send-{host}", ["alerts", "send-weekly"], **mail)
         outputs = [cluster.finish(f"send-{host}") for host in ("a", "b")]
-        wait_until_scheduled_alert_ran(app, cluster)
+        inbox.released.set()
+        # All sent, not the run marked done: the minute's job, finding all claimed, marks the
+        # run done while the catch-up is still sending.
+        wait_until(
+            lambda: sent_deliveries(app) == len(expected), cluster, "the scheduler never finished"
+        )
     finally:
         cluster.stop("scheduler")
 
-    sent = [int(re.search(r": (\d+) sent", output).group(1)) for output in outputs]
-    assert sum(sent) <= len(expected), outputs
-    wait_for(lambda: smtp.inbox.count() >= len(expected))
+    # Both hosts found every delivery claimed by the scheduler, mid-send: none sent again.
+    for output in outputs:
+        assert re.search(rf": 0 sent, 0 failed, {len(expected)} already handled", output), output
+    wait_for(lambda: inbox.count() >= len(expected))
     time.sleep(0.5)  # anything more would arrive now
-    assert smtp.inbox.count() == len(expected)
+    assert inbox.count() == len(expected)
     for address in expected:
-        assert len(smtp.inbox.to(address)) == 1, address
+        assert len(inbox.to(address)) == 1, address
     with app.app_context():
-        deliveries = db.session.scalars(select(AlertDelivery.status)).all()
-    assert deliveries == ["sent"] * len(expected)
-
-
-def wait_until_scheduled_alert_ran(app, cluster: Cluster) -> None:
-    """The scheduler's own run of the week is done: its catch-up at start, or (when a host's
-    command made the week's first run) its job at the next minute."""
-    deadline = time.monotonic() + SCHEDULER_SECONDS
-    while True:
-        with app.app_context():
-            done = db.session.scalar(
-                select(AlertRun.id).where(AlertRun.trigger == "schedule", AlertRun.status == "done")
+        deliveries = db.session.execute(
+            select(AlertDelivery.status, AlertRun.trigger).join(
+                AlertRun, AlertRun.id == AlertDelivery.run_id
             )
-            db.session.remove()
-        if done is not None:
-            return
-        if cluster.processes["scheduler"].poll() is not None:
-            raise AssertionError(f"the scheduler exited:\n{cluster.log('scheduler')}")
+        ).all()
+    assert deliveries == [("sent", "schedule")] * len(expected)
+
+
+def wait_until(predicate, cluster: Cluster, failure: str) -> None:
+    """Until ``predicate()``, for at most SCHEDULER_SECONDS; every process started and not
+    yet finished must still run meanwhile."""
+    deadline = time.monotonic() + SCHEDULER_SECONDS
+    while not predicate():
+        for name, process in cluster.processes.items():
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited {process.returncode}:\n{cluster.log(name)}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"the scheduler never sent:\n{cluster.log('scheduler')}")
-        time.sleep(0.5)
+            raise AssertionError(f"{failure}:\n{cluster.log('scheduler')}")
+        time.sleep(0.2)
 
 
-def test_generation_on_both_hosts_and_the_scheduler_creates_each_inspection_once(cluster, app):
+def sent_deliveries(app) -> int:
+    with app.app_context():
+        sent = db.session.scalar(
+            select(func.count())
+            .select_from(AlertDelivery)
+            .where(AlertDelivery.status == DeliveryStatus.SENT)
+        )
+        db.session.remove()
+    return sent
+
+
+class InsertGate:
+    """PostGIS: a SHARE lock on ``inspections``, held in a transaction of the test's own, so
+    that every insert into it waits; ``open`` lets them all go at once."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(database_url)
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        self.connection.execute(text("LOCK TABLE inspections IN SHARE MODE"))
+
+    def waiting(self) -> int:
+        """How many connections to this database wait for a lock."""
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+
+    def open(self) -> None:
+        if self.transaction.is_active:
+            self.transaction.rollback()
+        self.connection.close()
+        self.engine.dispose()
+
+
+def test_generation_on_both_hosts_and_the_scheduler_creates_each_inspection_once(
+    cluster, app, backend, database_url
+):
+    """``inspections generate`` on both hosts and the scheduler's generation (its catch-up at
+    start). On PostGIS the three are let go together: their inserts wait behind the test's
+    lock until all three are waiting. SQLite has one writer at a time: there they take turns
+    in whatever order they come."""
     with app.app_context():
         today = district_today()
         factories.gen_district()
@@ -416,13 +504,19 @@ def test_generation_on_both_hosts_and_the_scheduler_creates_each_inspection_once
             factories.gen_asset(factories.charging_station_data(number))
         factories.gen_plan(cadence_unit="week", start_on=today - timedelta(days=10))
         db.session.commit()
+    gate = InsertGate(database_url) if backend == "postgis" else None
     try:
         cluster.start("scheduler", ["scheduler", "run"])
         for host in ("a", "b"):
             cluster.start(f"generate-{host}", ["inspections", "generate"])
+        if gate is not None:
+            wait_until(lambda: gate.waiting() >= 3, cluster, "the three never all waited")
+            gate.open()
         outputs = [cluster.finish(f"generate-{host}") for host in ("a", "b")]
         detail = wait_until_generated(app, cluster, today.isoformat())
     finally:
+        if gate is not None:
+            gate.open()
         cluster.stop("scheduler")
 
     created = [int(re.search(r"Created (\d+) inspection", output).group(1)) for output in outputs]
@@ -443,8 +537,9 @@ def test_generation_on_both_hosts_and_the_scheduler_creates_each_inspection_once
 
 def wait_until_generated(app, cluster: Cluster, day: str) -> str:
     """The scheduler's generation of ``day`` finished (its catch-up at start): its detail."""
-    deadline = time.monotonic() + SCHEDULER_SECONDS
-    while True:
+    found: list[str] = []
+
+    def generated() -> bool:
         with app.app_context():
             detail = db.session.scalar(
                 select(JobRun.detail).where(
@@ -454,10 +549,8 @@ def wait_until_generated(app, cluster: Cluster, day: str) -> str:
                 )
             )
             db.session.remove()
-        if detail is not None:
-            return detail
-        if cluster.processes["scheduler"].poll() is not None:
-            raise AssertionError(f"the scheduler exited:\n{cluster.log('scheduler')}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the scheduler never generated:\n{cluster.log('scheduler')}")
-        time.sleep(0.5)
+        found.extend([detail] if detail is not None else [])
+        return bool(found)
+
+    wait_until(generated, cluster, "the scheduler never generated")
+    return found[0]

@@ -50,15 +50,15 @@ from tests import factories
 from tests.factories import CS_ITEMS, gen_alert_district, gen_inspection, png_bytes
 from tests.helpers import Inbox, SmtpServer, free_port, wait_for
 
+pytestmark = pytest.mark.slow  # separate processes
+
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")
 START_SECONDS = 90  # a host answering /healthz (create_app costs seconds on a busy machine)
 COMMAND_SECONDS = 120  # a command run beside the hosts
-SCHEDULER_SECONDS = 120  # the scheduler's run (its catch-up at start, or the next minute's)
+SCHEDULER_SECONDS = 120  # waiting on the scheduler (and the commands beside it)
 STOP_SECONDS = 10
 REQUEST_SECONDS = 30
-pytestmark = pytest.mark.slow  # separate processes
-
 REDIS = ("127.0.0.1", 6379)
 ACCOUNT_LIMIT = 3  # failed sign-ins per account (LOGIN_LIMIT_ACCOUNT) on the hosts
 HOLD_SECONDS = 60  # the SMTP server keeps a sender waiting at most this long

@@ -10,7 +10,6 @@ from shapely.geometry import box
 from sqlalchemy import func, select
 
 from accounts.models import Contractor, User
-from app import create_app
 from assets.io import export_assets
 from assets.models import Asset, Grid, PropertyCompany, Site
 from core.audit import AuditEntry
@@ -22,7 +21,6 @@ from hazards.models import Hazard, HazardEvent
 from hazards.services import hazard_overdue_clause
 from inspections.models import Inspection, InspectionPlan
 from inspections.services import generate_inspections, overdue_clause
-from tests import conftest, helpers
 
 
 def count(model) -> int:
@@ -274,18 +272,15 @@ def history_snapshot() -> dict[str, list[tuple]]:
     }
 
 
-def test_demo_is_deterministic_for_a_given_day(app, backend, tmp_path, frozen_clock):
+def test_demo_is_deterministic_for_a_given_day(app, backend, backend_states, frozen_clock):
     frozen_clock.set(FROZEN)
-    url = conftest.migrated_database(backend, tmp_path, "_determinism")
-    other = create_app(helpers.test_config(url))
     snapshots = []
-    for each in (app, other):
-        with each.app_context():
+    for _load in range(2):  # each into the empty database
+        backend_states[backend].empty_database()
+        with app.app_context():
             load_demo_district()
             snapshots.append(history_snapshot())
             db.session.remove()
-    with other.app_context():
-        db.engine.dispose()
     first, second = snapshots
     for table in first:
         assert first[table] == second[table], table

@@ -811,10 +811,19 @@ def _record_failure(delivery: AlertDelivery, token: str, text: str, outcome) -> 
     outcome.failed[delivery.recipient] = text
 
 
-def _finish_run(run_id: int) -> None:
+def _finish_runs(week: str) -> None:
+    """The week's runs are done when no email of the week is still claimed: a process that
+    found nothing left to send leaves its run to the one still handing an email to SMTP
+    (each commits its outcomes before it gets here, so the last to finish sees them all),
+    and a retry that sends a crashed process's claim finishes that process's run."""
+    in_flight = (
+        select(AlertDelivery.id)
+        .where(AlertDelivery.week == week, AlertDelivery.status == DeliveryStatus.CLAIMED)
+        .exists()
+    )
     db.session.execute(
         update(AlertRun)
-        .where(AlertRun.id == run_id, AlertRun.status == AlertRunStatus.RUNNING)
+        .where(AlertRun.week == week, AlertRun.status == AlertRunStatus.RUNNING, ~in_flight)
         .values(status=AlertRunStatus.DONE, finished_at=clock.now_utc())
         .execution_options(synchronize_session=False)
     )
@@ -855,7 +864,7 @@ def send_weekly(
     owned = _claim_new(outcome.composed, week, run_id)
     owned += _reclaim_unsent(week, ignore_backoff)
     _send_owned(owned, outcome)
-    _finish_run(run_id)
+    _finish_runs(week)
     done_here = set(outcome.sent) | set(outcome.failed)
     outcome.already = [
         e.recipient.key for e in outcome.composed if e.recipient.key not in done_here
@@ -879,6 +888,7 @@ def retry_unsent(week: str | None = None, ignore_backoff: bool = False) -> Weekl
     week = week or iso_week(district_today())
     outcome = WeeklyOutcome(week=week)
     _send_owned(_reclaim_unsent(week, ignore_backoff), outcome)
+    _finish_runs(week)
     return outcome
 
 

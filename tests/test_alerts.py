@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from alerts.models import AlertDelivery, AlertRun, DeliveryStatus
+from alerts.models import AlertDelivery, AlertRun, AlertRunStatus, DeliveryStatus
 from alerts.services import iso_week, retry_unsent, send_weekly
 from app import create_app
 from core import clock
@@ -283,13 +283,43 @@ def test_a_claim_whose_sender_crashed_is_sent_after_the_lease(alert_app, smtp, f
         )
         delivery.status = DeliveryStatus.CLAIMED  # as if the sender died before SMTP
         delivery.sent_at = None
+        run = db.session.scalar(select(AlertRun))
+        run.status, run.finished_at = AlertRunStatus.RUNNING, None
         db.session.commit()
         smtp.inbox.clear()
         assert retry_unsent().sent == []  # the lease has not run out
         frozen.set(clock.now_utc() + timedelta(minutes=31))
         assert retry_unsent().sent == ["district:officer@example.org"]
+        # The run the crashed sender left running is done once its last email is.
+        assert db.session.scalar(select(AlertRun.status)) == AlertRunStatus.DONE
     wait_for(lambda: smtp.inbox.count() == 1)
     assert len(smtp.inbox.to("officer@example.org")) == 1
+
+
+def test_a_run_is_done_only_when_no_email_of_its_week_is_still_being_sent(alert_app, smtp, frozen):
+    """A second send of the week that finds nothing left for it must not mark the run done
+    while another process is still handing a claimed email to SMTP (seen with two hosts)."""
+    with alert_app.app_context():
+        gen_alert_district()
+        frozen.set(monday_8am_shanghai(date(2026, 3, 16)))
+        send_weekly(trigger="schedule")
+        run = db.session.scalar(select(AlertRun))
+        in_flight = db.session.scalar(
+            select(AlertDelivery).where(AlertDelivery.email == "officer@example.org")
+        )
+        in_flight.status, in_flight.sent_at = DeliveryStatus.CLAIMED, None  # mid-send elsewhere
+        run.status, run.finished_at = AlertRunStatus.RUNNING, None
+        db.session.commit()
+
+        assert send_weekly(trigger="schedule").sent == []
+        db.session.refresh(run)
+        assert run.status == AlertRunStatus.RUNNING and run.finished_at is None
+
+        in_flight.status, in_flight.sent_at = DeliveryStatus.SENT, clock.now_utc()
+        db.session.commit()
+        send_weekly(trigger="schedule")
+        db.session.refresh(run)
+        assert run.status == AlertRunStatus.DONE and run.finished_at is not None
 
 
 # --- The alerts page ----------------------------------------------------------------------

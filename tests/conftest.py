@@ -66,12 +66,16 @@ def pytest_collection_modifyitems(config, items):
 def runs_on_another_database(item) -> bool:
     """A ``one_database`` test's run on any backend but the first: what it checks is what the
     browser makes of a page (layout, print, accessibility, the security policy), the same
-    whichever database filled the page; the data behind those pages is tested on both."""
-    if item.get_closest_marker("one_database") is None:
-        return False
+    whichever database filled the page; the data behind those pages is tested on both. A
+    ``postgis_only`` test's run on SpatiaLite: a deployment only PostgreSQL serves (several
+    hosts on one database)."""
     callspec = getattr(item, "callspec", None)
     backend = callspec.params.get("backend") if callspec else None
-    return backend is not None and backend != BACKENDS[0]
+    if backend is None:
+        return False
+    if item.get_closest_marker("postgis_only") is not None:
+        return backend != "postgis"
+    return item.get_closest_marker("one_database") is not None and backend != BACKENDS[0]
 
 
 def pytest_report_header(config):

@@ -136,6 +136,7 @@ def test_empty_filters_count_as_absent(contract_client):
         assert response.status_code == 200, url
 
 
+@pytest.mark.slow  # the longest file: first, so it overlaps with the rest
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_operation_keeps_the_contract(app, contract_client, method, path):
     """Each generated request is sent once with each role's token (the generation is the

@@ -1,5 +1,5 @@
-"""The unfiltered inspection lists' first page without and with ``ix_inspections_due_on_id``
-(migration 0014): the query plans and the median times.
+"""The inspection lists' first page before and after migration 0014 (indexes in the lists'
+order, due date then id): the query plans and the median times.
 
 Usage: .venv/bin/python bench/bench_inspections_list.py [--assets 10000]
        [--inspections 200000] [--runs 15] [--backends postgis,spatialite]
@@ -7,13 +7,14 @@ Usage: .venv/bin/python bench/bench_inspections_list.py [--assets 10000]
 
 Each backend gets a fresh migrated database seeded as ``bench/bench_inspections.py`` seeds
 it (two years of due dates, most completed, a few percent overdue, 90 days scheduled ahead;
-Core inserts). Then, first with the index dropped and then with it made again (each time
-followed by ANALYZE), for each list below: the plan of its page query (EXPLAIN ANALYZE on
-PostgreSQL, EXPLAIN QUERY PLAN on SQLite) and the median of ``--runs`` runs after a warm-up
-(counts, page keys and the page's rows with their assets, as the page does).
+Core inserts). Then, first downgraded to revision 0012 and then upgraded again (each time
+followed by ANALYZE), for each list below: the plan of its first part's page keys (EXPLAIN
+ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite) and the median of ``--runs`` runs after
+a warm-up (counts, page keys and the page's rows with their assets, as the page does).
 
-- ``/inspections/`` (most urgent first: the open ones by due date, then the closed ones
-  latest first), ``?sort=due`` and ``?sort=-due``, as an officer;
+- ``/inspections/`` as an officer, unfiltered (most urgent first: the open ones by due date,
+  then the closed ones latest first; ``?sort=due``; ``?sort=-due``), overdue, and for the
+  biggest contractor (most urgent first, by due date, overdue);
 - ``/api/v1/inspections`` page 1 (``ORDER BY due_on, id LIMIT 100``).
 """
 
@@ -33,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_inspections as seeding  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+from flask_migrate import downgrade, upgrade  # noqa: E402
 from sqlalchemy import Select, text  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
 
+from accounts.models import Contractor  # noqa: E402
 from app import create_app  # noqa: E402
 from assets.models import Asset  # noqa: E402
 from core.extensions import db  # noqa: E402
@@ -45,7 +47,6 @@ from inspections.models import Inspection  # noqa: E402
 from inspections.results import InspectionFilters, inspection_query, list_parts  # noqa: E402
 from tests.conftest import test_config  # noqa: E402
 
-INDEX = "ix_inspections_due_on_id"
 PAGE = 50
 API_PAGE = 100
 seeding.POSTGIS_URL = os.environ.get(
@@ -53,43 +54,50 @@ seeding.POSTGIS_URL = os.environ.get(
 )
 
 
-def unfiltered() -> Select:
-    return inspection_query(seeding.officer(), InspectionFilters(), today=seeding.TODAY)
+def listed(filters: InspectionFilters | None = None) -> Select:
+    return inspection_query(seeding.officer(), filters or InspectionFilters(), today=seeding.TODAY)
 
 
-def list_page(sort: str | None) -> list:
-    """What ``/inspections/[?sort=…]`` runs: the parts' counts, the page's keys, its rows."""
+def list_page(filters: InspectionFilters | None, sort: str | None) -> list:
+    """What ``/inspections/?…`` runs: the parts' counts, the page's keys, its rows."""
     options = (
         selectinload(Inspection.asset).selectinload(Asset.grid),
         selectinload(Inspection.contractor),
     )
-    items = page_of_parts(list_parts(unfiltered(), sort), Inspection.id, 1, PAGE, options).items
+    parts = list_parts(listed(filters), sort)
+    items = page_of_parts(parts, Inspection.id, 1, PAGE, options).items
     db.session.expunge_all()
     return items
 
 
 def api_page() -> list:
     """What ``/api/v1/inspections`` runs for page 1 (a full page: no count)."""
-    query = unfiltered().options(selectinload(Inspection.asset), selectinload(Inspection.photos))
+    query = listed().options(selectinload(Inspection.asset), selectinload(Inspection.photos))
     items = list(db.session.scalars(query.limit(API_PAGE)))
     db.session.expunge_all()
     return items
 
 
-def page_queries() -> list[tuple[str, Select, Callable[[], Any]]]:
-    """(name, the statement whose plan is shown, what is timed)."""
-    urgent = list_parts(unfiltered(), None)
-    by_due = list_parts(unfiltered(), "due")[0]
-    latest = list_parts(unfiltered(), "-due")[0]
+def page_queries(contractor: str) -> list[tuple[str, Select, Callable[[], Any]]]:
+    """(name, the statement whose plan is shown: the first part's page keys, what is timed)."""
 
-    def keys(part: Select, size: int = PAGE) -> Select:
-        return part.with_only_columns(Inspection.id).limit(size)
+    def keys(filters: InspectionFilters | None, sort: str | None, size: int = PAGE) -> Select:
+        return list_parts(listed(filters), sort)[0].with_only_columns(Inspection.id).limit(size)
 
+    def item(name: str, filters: InspectionFilters | None, sort: str | None = None):
+        return name, keys(filters, sort), lambda: list_page(filters, sort)
+
+    ours = InspectionFilters(contractor=contractor)
+    ours_overdue = InspectionFilters(contractor=contractor, status="overdue")
     return [
-        ("/inspections/ (most urgent first)", keys(urgent[0]), lambda: list_page(None)),
-        ("/inspections/?sort=due", keys(by_due), lambda: list_page("due")),
-        ("/inspections/?sort=-due", keys(latest), lambda: list_page("-due")),
-        ("/api/v1/inspections page 1", keys(by_due, API_PAGE), api_page),
+        item("/inspections/ (most urgent first)", None),
+        item("/inspections/?sort=due", None, "due"),
+        item("/inspections/?sort=-due", None, "-due"),
+        item("/inspections/?status=overdue", InspectionFilters(status="overdue")),
+        item("/inspections/?contractor=biggest", ours),
+        item("/inspections/?contractor=biggest&sort=due", ours, "due"),
+        item("/inspections/?status=overdue&contractor=biggest", ours_overdue),
+        ("/api/v1/inspections page 1", keys(None, "due", API_PAGE), api_page),
     ]
 
 
@@ -105,19 +113,16 @@ def plan(statement: Select) -> str:
     return "\n".join("    " + str(row[-1]) for row in rows)
 
 
-def analyze() -> None:
+def measure(label: str, contractor: str, runs: int) -> list[tuple[str, float]]:
     db.session.execute(text("ANALYZE inspections"))
     db.session.commit()
-
-
-def measure(label: str, runs: int) -> list[tuple[str, float]]:
-    analyze()
     results = []
-    for name, statement, action in page_queries():
+    for name, statement, action in page_queries(contractor):
         print(f"  {label}, {name}:")
         print(plan(statement))
         db.session.rollback()
         results.append((name, seeding.median_ms(action, runs)))
+        db.session.rollback()  # as a request ends: no lock left for the next migration
     return results
 
 
@@ -130,12 +135,12 @@ def bench(backend: str, directory: Path, args: argparse.Namespace):
         print(f"{backend}: {seeded.inspections} inspections seeded in "
               f"{time.perf_counter() - started:.0f} s")  # fmt: skip
         seeding.officer()
-        db.session.execute(text(f"DROP INDEX {INDEX}"))
+        contractor = db.session.get(Contractor, seeded.contractors[0]).name
         db.session.commit()
-        before = measure("without the index", args.runs)
-        db.session.execute(text(f"CREATE INDEX {INDEX} ON inspections (due_on, id)"))
-        db.session.commit()
-        after = measure("with the index", args.runs)
+        downgrade(revision="0012")  # the indexes as they were
+        before = measure("before 0014", contractor, args.runs)
+        upgrade()
+        after = measure("after 0014", contractor, args.runs)
         db.session.remove()
         db.engine.dispose()
     return before, after
@@ -159,8 +164,8 @@ def main() -> None:
                 seeding.drop_postgis()
     print(f"{args.inspections} inspections; median of {args.runs} runs after a warm-up (ms)")
     for backend, before, after in results:
-        for (name, without), (_, with_index) in zip(before, after, strict=True):
-            print(f"{backend:10} {name:36} without {without:8.1f}   with {with_index:8.1f}")
+        for (name, old), (_, new) in zip(before, after, strict=True):
+            print(f"{backend:10} {name:52} before {old:7.1f}   after {new:7.1f}")
 
 
 if __name__ == "__main__":

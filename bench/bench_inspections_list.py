@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_inspections as seeding  # noqa: E402
 from flask_migrate import downgrade, upgrade  # noqa: E402
-from sqlalchemy import Select, text  # noqa: E402
+from sqlalchemy import Select, func, select, text  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
 
 from accounts.models import Contractor  # noqa: E402
@@ -87,10 +87,20 @@ def page_queries(contractor: str) -> list[tuple[str, Select, Callable[[], Any]]]
     def item(name: str, filters: InspectionFilters | None, sort: str | None = None):
         return name, keys(filters, sort), lambda: list_page(filters, sort)
 
+    def counted(part: Select) -> Select:
+        return select(func.count()).select_from(part.order_by(None).subquery())
+
+    def counts() -> None:
+        """The default list's counts alone (one per part), which every page runs."""
+        for part in list_parts(listed(), None):
+            db.session.scalar(counted(part))
+
+    closed = list_parts(listed(), None)[1]
     ours = InspectionFilters(contractor=contractor)
     ours_overdue = InspectionFilters(contractor=contractor, status="overdue")
     return [
         item("/inspections/ (most urgent first)", None),
+        ("/inspections/: its two counts alone", counted(closed), counts),
         item("/inspections/?sort=due", None, "due"),
         item("/inspections/?sort=-due", None, "-due"),
         item("/inspections/?status=overdue", InspectionFilters(status="overdue")),

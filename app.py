@@ -231,6 +231,7 @@ def init_parts(app: Flask) -> None:
     import core.pwa
     import core.scheduler
     import core.security
+    import core.serving
     import core.views
     import dashboard
     import demo
@@ -241,6 +242,7 @@ def init_parts(app: Flask) -> None:
     import maps
     from core.extensions import api
 
+    core.serving.init_app(app)  # first: it compresses what the others finished
     core.inputs.init_app(app)
     core.i18n.init_app(app)
     core.pwa.init_app(app)

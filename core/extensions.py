@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and initialised in ``create_app``."""
 
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -36,3 +37,4 @@ api = Api(spec_kwargs={"extra_plugins": [StatusesPlugin()]})
 api.DEFAULT_ERROR_RESPONSE_NAME = None
 mail = Mail()
 talisman = Talisman()
+compress = Compress()

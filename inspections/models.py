@@ -92,11 +92,16 @@ class Inspection(db.Model):
         UniqueConstraint("plan_id", "asset_id", "due_on"),
         CheckConstraint("status IN ('scheduled', 'completed', 'cancelled')", name="status"),
         CheckConstraint("result IS NULL OR result IN ('pass', 'fail')", name="result"),
-        Index("ix_inspections_contractor_status_due", "contractor_id", "status", "due_on"),
-        Index("ix_inspections_status_due", "status", "due_on"),
+        # The lists' order is (due_on, id): each index a list pages through ends with both, so
+        # a page reads its rows in order and stops (migration 0014).
+        Index("ix_inspections_contractor_status_due", "contractor_id", "status", "due_on", "id"),
+        Index("ix_inspections_status_due", "status", "due_on", "id"),
         # An asset's overdue / due-soon inspection in one probe (the map's status per asset);
         # without it SQLite probes by status and due date and scans every overdue row.
         Index("ix_inspections_asset_status_due", "asset_id", "status", "due_on"),
+        # The unfiltered lists (the API's, ?sort=due and -due): without it a page sorted the
+        # whole table.
+        Index("ix_inspections_due_on_id", "due_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -127,7 +127,9 @@ OPEN_EVERYTHING = """async () => {
   }
   for (const key of ['hazards:major', 'hazards:general']) {
     for (const marker of layers[key].getLayers()) {
-      marker.openPopup();
+      const url = '/map/hazard-popup/' + encodeURIComponent(marker.options.sarCode);
+      const html = await (await fetch(url, {credentials: 'same-origin'})).text();
+      L.popup().setLatLng(marker.getLatLng()).setContent(html).openOn(map);
       popups += 1;
       await new Promise(resolve => setTimeout(resolve, 5));
     }

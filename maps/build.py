@@ -1,9 +1,10 @@
 """Building the folium maps: the district map, the small point map and the point picker.
 
-Scale: assets are never one folium ``Marker`` each. Each kind is one layer element whose
-data (latitude, longitude, code, status index) is embedded once as JSON; the shared script
-``maps/static/map.js`` turns it into clustered markers in the browser, and a marker's popup
-is fetched from the server when it is clicked (HTML built here, every value escaped).
+Scale: the district map embeds no asset and no hazard. Each asset kind and hazard severity
+is an empty layer element (its entry in the layer control); the shared script
+``maps/static/map.js`` fills them with what each view needs, fetched from ``maps.api``
+(``ViewportControl``), and a marker's popup is fetched from the server when it is clicked
+(HTML built here, every value escaped). The small maps embed their few points as JSON.
 
 Safety: folium does not escape popup, tooltip or GeoJSON text. Every HTML snippet that the
 browser shows is built in Python with ``markupsafe.escape``; every JSON document embedded in
@@ -402,30 +403,6 @@ class DrawnAssets:
         if self.popups is not None:
             columns["popup"] = self.popups
         return columns
-
-
-def group_by_kind(rows: Sequence[Sequence[Any]], projector: Projector) -> list[DrawnAssets]:
-    """Rows of (code, kind, longitude, latitude, map_status) into one DrawnAssets per kind."""
-    status_index = {status: index for index, status in enumerate(MAP_STATUSES)}
-    by_kind: dict[str, list[Sequence[Any]]] = {}
-    for row in rows:
-        by_kind.setdefault(row[1], []).append(row)
-    drawn = []
-    for kind in sorted(by_kind, key=lambda name: (name not in KINDS, name)):
-        codes, _kinds, longitudes, latitudes, statuses = zip(*by_kind[kind], strict=True)
-        longitudes, latitudes = projector.arrays(
-            np.array(longitudes, dtype=float), np.array(latitudes, dtype=float)
-        )
-        drawn.append(
-            DrawnAssets(
-                kind=kind,
-                latitudes=latitudes,
-                longitudes=longitudes,
-                codes=list(codes),
-                statuses=np.array([status_index[status] for status in statuses], dtype=int),
-            )
-        )
-    return drawn
 
 
 def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:

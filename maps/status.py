@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
 
 from accounts.access import visible_clause
 from assets.models import Asset, AssetStatus
@@ -332,21 +331,6 @@ class StatusReasons:
         if self.general_hazard:
             words.append(_("General hazard %(code)s", code=self.general_hazard))
         return words
-
-
-def open_hazards_query(user: User | None = None) -> Select:
-    """Open (not verified) hazards the user may see, with their coordinates."""
-    scope = scope_of(user)
-    return (
-        select(
-            Hazard,
-            longitude_of(Hazard.location).label("longitude"),
-            latitude_of(Hazard.location).label("latitude"),
-        )
-        .where(open_hazard_clause(), scope.hazards)
-        .options(joinedload(Hazard.asset).load_only(Asset.kind))  # the popup's item labels
-        .order_by(Hazard.id)
-    )
 
 
 METRES_PER_DEGREE_LATITUDE = 111_320.0

@@ -30,7 +30,7 @@ from sqlalchemy import Select, case, func, select
 
 from assets.models import Asset
 from core.extensions import db
-from core.spatial import BBox, bbox_filter, floor_of, latitude_of, longitude_of
+from core.spatial import BBox, floor_of, latitude_of, longitude_of, points_in_box
 from hazards.models import Hazard, HazardSeverity
 from hazards.services import open_hazard_clause
 from maps.build import Projector
@@ -72,7 +72,7 @@ def drawn_assets_query(
     clauses = [*asset_filter_clauses(filters, scope), Asset.location.is_not(None)]
     if bbox is not None:
         bind = db.session.connection()
-        clauses.append(bbox_filter(bind, "assets", Asset.id, Asset.location, bbox))
+        clauses.append(points_in_box(bind, "assets", Asset.id, Asset.location, bbox))
     inner = (
         select(
             Asset.id,
@@ -137,7 +137,9 @@ def cell_size(view: View) -> tuple[float, float]:
 def clusters_query(assets: Select, view: View) -> Select:
     """One row per cell: cell, count, average and extreme positions, count per status."""
     width, height = cell_size(view)
-    drawn = assets.subquery("matching")
+    # Computed once per asset: inlined, each of the status's and coordinates' several uses
+    # would compute it again (both databases inline a plain subquery).
+    drawn = assets.cte("matching").prefix_with("MATERIALIZED")
     # Shifted to non-negative numbers: ``floor_of`` needs them (core.spatial).
     column = floor_of((drawn.c.longitude + 180.0) / width).label("column")
     row = floor_of((drawn.c.latitude + 90.0) / height).label("row")
@@ -192,11 +194,10 @@ def viewport_assets(
     in_box = drawn_assets_query(filters, user, today, view.bbox)
     if _matches_at_most(everywhere, POINT_LIMIT) <= POINT_LIMIT:
         return points_answer(_limited(everywhere, POINT_LIMIT), projector, True, False)
-    rows = _limited(in_box, POINT_LIMIT + 1)
-    if len(rows) <= POINT_LIMIT:
-        return points_answer(rows, projector, False, False)
+    if _matches_at_most(in_box, POINT_LIMIT) <= POINT_LIMIT:
+        return points_answer(_limited(in_box, POINT_LIMIT), projector, False, False)
     if view.zoom >= STREET_ZOOM:
-        return points_answer(rows[:POINT_LIMIT], projector, False, True)
+        return points_answer(_limited(in_box, POINT_LIMIT), projector, False, True)
     clustered = db.session.connection().execute(clusters_query(in_box, view)).all()
     return clusters_answer(clustered, projector)
 
@@ -210,7 +211,7 @@ def open_hazard_points_query(user: User | None, bbox: BBox | None) -> Select:
     clauses = [open_hazard_clause(), scope_of(user).hazards]
     if bbox is not None:
         bind = db.session.connection()
-        clauses.append(bbox_filter(bind, "hazards", Hazard.id, Hazard.location, bbox))
+        clauses.append(points_in_box(bind, "hazards", Hazard.id, Hazard.location, bbox))
     major_first = case((Hazard.severity == HazardSeverity.MAJOR, 0), else_=1)
     return (
         select(

@@ -131,12 +131,23 @@
     onRemove: function () {
       this._sarParent.removeLayers(this._sarMarkers);
     },
-    // The view's answer replaces the kind's markers (in the cluster group if shown).
+    // The view's answer replaces the kind's markers (in the cluster group if shown): only
+    // those that left are removed and those that came added, so a kept marker's open popup
+    // stays open (its autopan moves the map, and the move asks for the view again).
     setMarkers: function (markers) {
-      var shown = !!this._map;
-      if (shown) this._sarParent.removeLayers(this._sarMarkers);
+      var next = new Set(markers);
+      var before = new Set(this._sarMarkers);
+      var gone = this._sarMarkers.filter(function (marker) {
+        return !next.has(marker);
+      });
+      var came = markers.filter(function (marker) {
+        return !before.has(marker);
+      });
       this._sarMarkers = markers;
-      if (shown) this._sarParent.addLayers(markers);
+      if (this._map) {
+        this._sarParent.removeLayers(gone);
+        this._sarParent.addLayers(came);
+      }
     },
     getLayers: function () {
       return this._sarMarkers.slice();
@@ -265,7 +276,15 @@
   // "complete" holds everything the filters match: it is not asked for again on moves.
   SAR.viewport = function (map, options) {
     var clusters = L.layerGroup().addTo(map);
-    var state = { timer: null, assets: null, hazards: null, assetsDone: false, hazardsDone: false };
+    var state = {
+      timer: null,
+      assets: null,
+      hazards: null,
+      assetsDone: false,
+      hazardsDone: false,
+      markers: {}, // code -> the marker drawn for it, kept while its answer is the same
+      hazardMarkers: {},
+    };
     var counter = document.getElementById("drawn-count");
     map.sarViewport = state;
 
@@ -331,15 +350,24 @@
         sarCount: cluster.count,
         sarStatus: status,
       });
-      marker.on("click", function () {
+      function zoomIn() {
         var bounds = L.latLngBounds(cluster.bounds);
         var zoom = Math.min(map.getBoundsZoom(bounds, false, L.point(40, 40)), map.getMaxZoom());
         map.setView(bounds.getCenter(), Math.max(zoom, map.getZoom() + 1));
+      }
+      marker.on("click", zoomIn);
+      // A button (role="button", tabindex 0: Leaflet's keyboard option) answers Enter and Space.
+      marker.on("keydown", function (event) {
+        var key = event.originalEvent && event.originalEvent.key;
+        if (key === "Enter" || key === " ") {
+          L.DomEvent.preventDefault(event.originalEvent);
+          zoomIn();
+        }
       });
       return marker;
     }
 
-    function drawAssets(answers, kinds) {
+    function drawAssets(answers, kinds, zoom) {
       var byKind = {};
       options.kinds.forEach(function (kind) {
         byKind[kind] = [];
@@ -348,16 +376,25 @@
       var total = 0;
       var complete = true;
       var truncated = false;
+      var kept = {};
       answers.forEach(function (answer) {
         if (answer.mode === "points") {
           var points = answer.points;
           for (var i = 0; i < points.code.length; i++) {
             var layer = assetLayerOf(points.kind[i]);
             if (!layer) continue;
-            byKind[points.kind[i]].push(
-              assetMarker(layer.sarShape, points.status[i], points.lat[i], points.lon[i],
-                points.code[i], layer.sarOptions)
-            );
+            var code = points.code[i];
+            var marker = state.markers[code];
+            var same = marker && marker.options.sarStatus === points.status[i] &&
+              marker.options.sarKind === points.kind[i] &&
+              marker.getLatLng().equals([points.lat[i], points.lon[i]]);
+            if (!same) {
+              marker = assetMarker(layer.sarShape, points.status[i], points.lat[i], points.lon[i],
+                code, layer.sarOptions);
+              marker.options.sarKind = points.kind[i];
+            }
+            kept[code] = marker;
+            byKind[points.kind[i]].push(marker);
           }
           total += points.code.length;
           complete = complete && answer.complete;
@@ -370,6 +407,7 @@
           });
         }
       });
+      state.markers = kept;
       options.kinds.forEach(function (kind) {
         var layer = assetLayerOf(kind);
         if (layer && layer.setMarkers) layer.setMarkers(byKind[kind]);
@@ -379,23 +417,33 @@
       say(options.drawnText.replace("{count}", String(total)) +
         (truncated ? " " + options.truncatedText : ""));
       map.getContainer().setAttribute("data-view", complete ? "complete" : "partial");
+      map.getContainer().setAttribute("data-view-zoom", String(zoom));
     }
 
     function drawHazards(answer) {
       var rows = answer.hazards;
       var groups = {};
       Object.keys(SAR.layers).forEach(function (key) {
-        if (key.indexOf("hazards:") === 0) {
-          groups[SAR.layers[key].sarSeverity] = SAR.layers[key];
-          SAR.layers[key].clearLayers();
-        }
+        if (key.indexOf("hazards:") === 0) groups[SAR.layers[key].sarSeverity] = SAR.layers[key];
       });
+      var kept = {};
       for (var i = 0; i < rows.code.length; i++) {
         var group = groups[rows.severity[i]];
-        if (group) {
-          group.addLayer(hazardMarker(rows.lat[i], rows.lon[i], rows.code[i], group.sarColour, options));
+        if (!group) continue;
+        var marker = state.hazardMarkers[rows.code[i]];
+        if (!marker || marker.sarGroup !== group) {
+          marker = hazardMarker(rows.lat[i], rows.lon[i], rows.code[i], group.sarColour, options);
+          marker.sarGroup = group;
+          group.addLayer(marker);
         }
+        kept[rows.code[i]] = marker;
       }
+      // Those no longer in the answer leave (a kept one's open popup stays open).
+      Object.keys(state.hazardMarkers).forEach(function (code) {
+        var marker = state.hazardMarkers[code];
+        if (kept[code] !== marker) marker.sarGroup.removeLayer(marker);
+      });
+      state.hazardMarkers = kept;
       state.hazardsDone = answer.complete;
     }
 
@@ -417,7 +465,7 @@
       }))
         .then(function (answers) {
           if (state.assets === controller) state.assets = null;
-          drawAssets(answers, kinds);
+          drawAssets(answers, kinds, zoom);
         })
         .catch(function (error) {
           if (error && error.name === "AbortError") return;

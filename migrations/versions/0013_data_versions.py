@@ -18,12 +18,13 @@ depends_on = None
 
 
 def upgrade():
-    table = op.create_table('data_versions',
+    # No row yet: a missing row reads as version 0 and the first write creates it (an empty
+    # database stays empty, as ``backup restore`` requires).
+    op.create_table('data_versions',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_data_versions'))
     )
-    op.bulk_insert(table, [{'name': 'map', 'version': 1}])
 
 
 def downgrade():

@@ -22,6 +22,7 @@ from geoalchemy2 import Geometry, WKTElement
 from geoalchemy2.admin.dialects.sqlite import init_spatialite
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     Engine,
     Table,
@@ -39,6 +40,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.functions import FunctionElement
 
 from core.extensions import db
+from core.versions import note_table_write
 
 SRID = 4326
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -223,6 +225,18 @@ def bbox_filter(bind, table_name: str, id_column, geometry_column, bbox: BBox) -
     )
 
 
+def points_in_box(bind, table_name: str, id_column, geometry_column, bbox: BBox) -> ColumnElement:
+    """``bbox_filter`` for a column of points: on PostGIS the index's own test (``&&``, the
+    boxes overlap), which for a point is exact and skips ``ST_Intersects``'s geometry test
+    per row (a zoomed-out map view reads every asset of a city)."""
+    if not is_sqlite(bind):
+        envelope = func.ST_MakeEnvelope(
+            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
+        )
+        return geometry_column.op("&&")(envelope)
+    return bbox_filter(bind, table_name, id_column, geometry_column, bbox)
+
+
 @contextmanager
 def deferred_spatial_index(session, table_name: str, column_name: str) -> Iterator[None]:
     """Around a bulk insert: SpatiaLite's per-row R*Tree trigger costs ~60 µs a row, so it is
@@ -370,6 +384,7 @@ def bulk_insert(session, table: Table, rows: list[dict[str, Any]]) -> None:
     """
     if not rows:
         return
+    note_table_write(session, table.name)  # COPY bypasses the session's listeners
     connection = session.connection()
     if is_sqlite(connection):
         session.execute(table.insert(), rows)
@@ -488,3 +503,22 @@ def insert_ignoring_duplicates(table: Table) -> Insert:
     job runs and alert deliveries idempotent across processes."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
+
+
+class floor_of(FunctionElement):
+    """The largest integer not above a NON-NEGATIVE number (a map cell's index): ``floor``
+    on PostgreSQL; SQLite has ``floor`` only when built with its math functions, and its
+    ``CAST(… AS INTEGER)`` truncates, which is the floor for non-negative numbers."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(floor_of, "sqlite")
+def _floor_of_sqlite(element, compiler, **kw) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(floor_of, "postgresql")
+def _floor_of_postgresql(element, compiler, **kw) -> str:
+    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS BIGINT)"

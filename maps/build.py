@@ -1,9 +1,10 @@
 """Building the folium maps: the district map, the small point map and the point picker.
 
-Scale: assets are never one folium ``Marker`` each. Each kind is one layer element whose
-data (latitude, longitude, code, status index) is embedded once as JSON; the shared script
-``maps/static/map.js`` turns it into clustered markers in the browser, and a marker's popup
-is fetched from the server when it is clicked (HTML built here, every value escaped).
+Scale: the district map embeds no asset and no hazard. Each asset kind and hazard severity
+is an empty layer element (its entry in the layer control); the shared script
+``maps/static/map.js`` fills them with what each view needs, fetched from ``maps.api``
+(``ViewportControl``), and a marker's popup is fetched from the server when it is clicked
+(HTML built here, every value escaped). The small maps embed their few points as JSON.
 
 Safety: folium does not escape popup, tooltip or GeoJSON text. Every HTML snippet that the
 browser shows is built in Python with ``markupsafe.escape``; every JSON document embedded in
@@ -404,30 +405,6 @@ class DrawnAssets:
         return columns
 
 
-def group_by_kind(rows: Sequence[Sequence[Any]], projector: Projector) -> list[DrawnAssets]:
-    """Rows of (code, kind, longitude, latitude, map_status) into one DrawnAssets per kind."""
-    status_index = {status: index for index, status in enumerate(MAP_STATUSES)}
-    by_kind: dict[str, list[Sequence[Any]]] = {}
-    for row in rows:
-        by_kind.setdefault(row[1], []).append(row)
-    drawn = []
-    for kind in sorted(by_kind, key=lambda name: (name not in KINDS, name)):
-        codes, _kinds, longitudes, latitudes, statuses = zip(*by_kind[kind], strict=True)
-        longitudes, latitudes = projector.arrays(
-            np.array(longitudes, dtype=float), np.array(latitudes, dtype=float)
-        )
-        drawn.append(
-            DrawnAssets(
-                kind=kind,
-                latitudes=latitudes,
-                longitudes=longitudes,
-                codes=list(codes),
-                statuses=np.array([status_index[status] for status in statuses], dtype=int),
-            )
-        )
-    return drawn
-
-
 def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:
     data = {
         "kind": drawn.kind,
@@ -518,14 +495,8 @@ class HazardPopups:
         )
 
 
-def hazard_layers(rows, projector: Projector) -> list[DataLayer]:
-    by_severity: dict[str, list[list[Any]]] = {"major": [], "general": []}
-    popups = HazardPopups()
-    for hazard, longitude, latitude in rows:
-        lon, lat = projector.point(longitude, latitude)
-        by_severity.setdefault(hazard.severity, []).append(
-            [round(lat, 6), round(lon, 6), hazard.code, popups.html(hazard)]
-        )
+def hazard_layers() -> list[DataLayer]:
+    """One layer per severity, empty: the view's hazards are fetched (``SAR.viewport``)."""
     names = {
         "major": _("Open hazards: major"),
         "general": _("Open hazards: general"),
@@ -534,12 +505,49 @@ def hazard_layers(rows, projector: Projector) -> list[DataLayer]:
         DataLayer(
             "hazardLayer",
             f"hazards:{severity}",
-            names.get(severity, severity),
-            {"severity": severity, "rows": hazard_rows},
-            {"colour": SEVERITY_COLOURS.get(severity, "#6a1b9a")},
+            names[severity],
+            {"severity": severity},
+            {"colour": colour},
         )
-        for severity, hazard_rows in by_severity.items()
+        for severity, colour in SEVERITY_COLOURS.items()
     ]
+
+
+def empty_assets(kind: str) -> DrawnAssets:
+    return DrawnAssets(kind, np.array([]), np.array([]), [], np.array([], dtype=int))
+
+
+class ViewportControl(MacroElement):
+    """The district map's view, fetched as it moves: ``SAR.viewport`` asks ``maps.api`` for
+    the assets and open hazards of each view, with the page's filters."""
+
+    _template = folium.template.Template("")
+
+    def __init__(self, kinds: Sequence[str], filters: dict[str, Any], gcj02: bool):
+        super().__init__()
+        self._name = "Viewport"
+        self.kinds = list(kinds)
+        self.filters = filters
+        self.gcj02 = gcj02
+
+    def render(self, **kwargs: Any) -> None:
+        options = {
+            "kinds": self.kinds,
+            "filters": self.filters,
+            "gcj02": self.gcj02,
+            "assetsUrl": url_for("maps_api.map_assets"),
+            "hazardsUrl": url_for("maps_api.map_hazards"),
+            "hazardPopupUrl": url_for("maps.hazard_popup", code="__CODE__"),
+            "loading": _("Loading…"),
+            "failed": _("The details could not be loaded."),
+            "failedView": _("The map could not be loaded."),
+            "drawnText": _("%(n)s assets drawn.", n="{count}"),
+            "truncatedText": _("More are here than can be drawn: zoom in or filter."),
+            "clusterTitle": _("%(n)s assets here: zoom in", n="{count}"),
+        }
+        script = f"SAR.viewport({self._parent.get_name()}, {script_json(options)});\n"
+        self.get_root().script.add_child(RawScript(script), name=self.get_name())
+        super().render(**kwargs)
 
 
 def status_chip(map_status: str) -> Markup:
@@ -643,10 +651,11 @@ NEAR_ZOOM = 15  # from here in, the second-level grids are labelled instead of t
 
 @dataclass
 class DistrictMapData:
-    """What the district map draws, gathered by the view."""
+    """What the district map page embeds, gathered by the view: no asset, no hazard (the
+    view's are fetched), so its size does not grow with the registry."""
 
-    assets: list[DrawnAssets]
-    hazards: list[Any]  # (Hazard, longitude, latitude)
+    kinds: list[str]
+    filters: dict[str, Any]
     grids: list[Grid]
     overdue_by_grid: dict[int, int]
     setting: str
@@ -654,18 +663,6 @@ class DistrictMapData:
 
     def __post_init__(self) -> None:
         self.projector = Projector(self.setting)
-
-
-def bounds_of(drawn: Sequence[DrawnAssets]) -> list[list[float]] | None:
-    lats = [array for item in drawn for array in (item.latitudes,) if len(array)]
-    lons = [array for item in drawn for array in (item.longitudes,) if len(array)]
-    if not lats:
-        return None
-    all_lats, all_lons = np.concatenate(lats), np.concatenate(lons)
-    return [
-        [float(all_lats.min()), float(all_lons.min())],
-        [float(all_lats.max()), float(all_lons.max())],
-    ]
 
 
 def grid_bounds(grids: Sequence[Grid], projector: Projector) -> list[list[float]] | None:
@@ -680,8 +677,9 @@ def grid_bounds(grids: Sequence[Grid], projector: Projector) -> list[list[float]
 
 
 def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
-    """The district map: assets by kind (clustered), open hazards by severity, both grid
-    levels' boundaries and the overdue choropleth, with a layer control."""
+    """The district map: a layer per asset kind (clustered) and per hazard severity, filled by
+    the view's fetches (``ViewportControl``), both grid levels' boundaries and the overdue
+    choropleth, with a layer control."""
     projector = data.projector
     (lat, lon), zoom = district_view(data.grids)
     lon, lat = projector.point(lon, lat)
@@ -718,13 +716,14 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
             {"weight": 3, "labelLevel": 1, "nearZoom": NEAR_ZOOM},
         )
     )
-    for layer in hazard_layers(data.hazards, projector):
+    for layer in hazard_layers():
         folium_map.add_child(layer)
-    for drawn in data.assets:
-        folium_map.add_child(asset_layer(drawn))
+    for kind in data.kinds:
+        folium_map.add_child(asset_layer(empty_assets(kind)))
     folium_map.add_child(folium.LayerControl(collapsed=False))  # folded on phones: map.js
     folium_map.add_child(LocateMe(gcj02=projector.shift, status_id="locate-status"))
-    bounds = bounds_of(data.assets) or grid_bounds(data.grids, projector)
+    folium_map.add_child(ViewportControl(data.kinds, data.filters, projector.shift))
+    bounds = grid_bounds(data.grids, projector)
     if bounds:
         fit = folium.map.FitBounds(bounds, padding=(20, 20), max_zoom=17)
         # The first view, not an animated zoom: for its quarter second Leaflet ignores other

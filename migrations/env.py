@@ -14,7 +14,8 @@ from geoalchemy2 import alembic_helpers
 import accounts.models  # noqa: F401  (models register their tables on the metadata)
 import alerts.models  # noqa: F401
 import assets.models  # noqa: F401
-import core.audit  # noqa: F401
+import core.audit
+import core.versions  # noqa: F401
 import evidence.models  # noqa: F401
 import hazards.models  # noqa: F401
 import inspections.models  # noqa: F401

@@ -38,6 +38,8 @@ OPERATIONS = [
     ("GET", "/api/v1/hazards/{code}"),
     ("POST", "/api/v1/hazards/{code}/transitions"),
     ("GET", "/api/v1/inspections"),
+    ("GET", "/api/v1/map/assets"),
+    ("GET", "/api/v1/map/hazards"),
     ("GET", "/api/v1/inspections/{id}"),
     ("POST", "/api/v1/inspections/{id}/result"),
     ("GET", "/api/v1/plans"),

@@ -344,8 +344,10 @@ def test_the_openapi_document_describes_and_matches_the_checklist(app, fixer_api
 def test_the_map_popup_names_the_failed_items_in_the_readers_language(app, client, auth, field):
     app.config["MAP_TILES"] = "none"
     log_a_failure(client, auth, field)
-    html = client.get("/map", headers=ZH).text
-    assert "不合格项：" + CUTOFF["zh"] + "、" + CAMERA["zh"] + "\\nCable hot" in html
+    assert client.get("/map", headers=ZH).status_code == 200
+    (code,) = client.get("/api/v1/map/hazards").json["hazards"]["code"]
+    html = client.get(f"/map/hazard-popup/{code}", headers=ZH).text  # fetched on click
+    assert "不合格项：" + CUTOFF["zh"] + "、" + CAMERA["zh"] + "\nCable hot" in html
     assert "cutoff_when_full" not in html
 
 

@@ -127,7 +127,9 @@ OPEN_EVERYTHING = """async () => {
   }
   for (const key of ['hazards:major', 'hazards:general']) {
     for (const marker of layers[key].getLayers()) {
-      marker.openPopup();
+      const url = '/map/hazard-popup/' + encodeURIComponent(marker.options.sarCode);
+      const html = await (await fetch(url, {credentials: 'same-origin'})).text();
+      L.popup().setLatLng(marker.getLatLng()).setContent(html).openOn(map);
       popups += 1;
       await new Promise(resolve => setTimeout(resolve, 5));
     }
@@ -345,6 +347,88 @@ def test_map_reads_at_a_glance(playwright, browser, demo_server, demo_app, scree
         )
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"map-{screen}-{language}.png"))
+        assert helpers.serious_violations(page) == []
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+
+# --- Past the point limit: clusters made by the server -----------------------------------------
+
+SERVER_CLUSTERS = ".leaflet-marker-icon.sar-cluster[title]"  # the plugin's carry no title
+# The middle of the first such cluster inside the map's box (the view asks for a box larger
+# than the map: some are drawn outside it).
+# The answer for the map's zoom is drawn and no other is awaited.
+VIEW_DRAWN = """() => {
+  const map = window.sarMap, state = map.sarViewport;
+  return map.getContainer().dataset.viewZoom === String(Math.round(map.getZoom()))
+    && !state.timer && !state.assets;
+}"""
+CLUSTER_IN_VIEW = """selector => {
+  const frame = window.sarMap.getContainer().getBoundingClientRect();
+  for (const icon of document.querySelectorAll(selector)) {
+    const box = icon.getBoundingClientRect();
+    const x = (box.left + box.right) / 2, y = (box.top + box.bottom) / 2;
+    if (x > frame.left + 30 && x < frame.right - 30 && y > frame.top + 30 && y < frame.bottom - 30)
+      return [x, y];
+  }
+  return null;
+}"""
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_server_clusters_zoom_in_by_click_and_keyboard(
+    playwright, browser, demo_server, demo_app, screen, monkeypatch
+):
+    """With fewer points allowed than the demo has, the first view is clusters the server
+    counted (every asset in one of them); a click or Enter on one zooms in, and further in
+    the markers come back, with their popups."""
+    from demo.district import ACCOUNTS, OFFICER
+    from maps import viewport
+
+    monkeypatch.setattr(viewport, "POINT_LIMIT", 60)
+    watched = ScreenWatched(browser, demo_server, SCREENS[screen](playwright))
+    try:
+        password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+        watched.sign_in(OFFICER, password)
+        watched.open_map(expected=454)
+        page = watched.page
+        assert page.locator(".leaflet-container").get_attribute("data-view") == "partial"
+        clusters = page.locator(SERVER_CLUSTERS)
+        assert clusters.count() > 1
+        assert page.locator(".leaflet-marker-icon.sar-marker").count() == 0
+        assert helpers.serious_violations(page) == []
+        first = clusters.first
+        assert first.get_attribute("role") == "button"
+        assert first.get_attribute("tabindex") == "0"
+        zoom = page.evaluate("() => window.sarMap.getZoom()")
+        # Enter on a focused cluster zooms in
+        first.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function("z => window.sarMap.getZoom() > z", arg=zoom)
+        # clicks on clusters (the server's zoom in, the plugin's zoom in or spread out) go on
+        # until markers show
+        for _attempt in range(8):
+            page.wait_for_function(VIEW_DRAWN)
+            if page.locator(".leaflet-marker-icon.sar-marker").count():
+                break
+            x, y = page.evaluate(CLUSTER_IN_VIEW, ".leaflet-marker-icon.sar-cluster")
+            page.mouse.click(x, y)
+            page.wait_for_timeout(500)  # the zoom's or the spreading's animation
+        marker = page.locator(".leaflet-marker-icon.sar-marker").first
+        marker.wait_for()
+        code = marker.get_attribute("title")
+        marker.click()
+        popup = page.locator(f'.leaflet-popup-content .sar-popup[data-code="{code}"]')
+        popup.wait_for()
+        assert code in popup.inner_text()
+        # the popup's autopan moved the map and the view was asked for again: it stays open
+        page.wait_for_load_state("networkidle")
+        assert popup.is_visible()
+        page.wait_for_function(VIEW_DRAWN)
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"
+        )
         assert helpers.serious_violations(page) == []
         watched.assert_clean()
     finally:

@@ -88,6 +88,19 @@
   }
 
   // A cluster: coloured by its worst status, "!3" (how many have it) over "/18" (all).
+  function clusterIconFor(status, worstCount, count) {
+    var size = count < 100 ? 40 : count < 1000 ? 46 : 52;
+    var symbol = (SAR.symbols && SAR.symbols[status]) || "";
+    var html =
+      '<span class="sar-cluster-worst" aria-hidden="true">' + symbol + String(worstCount) + "</span>" +
+      '<span class="sar-cluster-total" data-count="' + String(count) + '">/' + String(count) + "</span>";
+    return L.divIcon({
+      html: html, // numbers and constants only
+      className: "sar-cluster sar-status-" + status,
+      iconSize: L.point(size, size),
+    });
+  }
+
   function clusterIcon(cluster) {
     var worst = 0;
     var worstCount = 0;
@@ -100,18 +113,7 @@
       }
       if (rank === worst) worstCount += 1;
     }
-    var count = Number(cluster.getChildCount());
-    var size = count < 100 ? 40 : count < 1000 ? 46 : 52;
-    var status = BY_RANK[worst];
-    var symbol = (SAR.symbols && SAR.symbols[status]) || "";
-    var html =
-      '<span class="sar-cluster-worst" aria-hidden="true">' + symbol + String(worstCount) + "</span>" +
-      '<span class="sar-cluster-total" data-count="' + String(count) + '">/' + String(count) + "</span>";
-    return L.divIcon({
-      html: html, // numbers and constants only
-      className: "sar-cluster sar-status-" + status,
-      iconSize: L.point(size, size),
-    });
+    return clusterIconFor(BY_RANK[worst], worstCount, Number(cluster.getChildCount()));
   }
 
   // One cluster group per map for every kind: clusters of different kinds never stack. Each
@@ -128,6 +130,24 @@
     },
     onRemove: function () {
       this._sarParent.removeLayers(this._sarMarkers);
+    },
+    // The view's answer replaces the kind's markers (in the cluster group if shown): only
+    // those that left are removed and those that came added, so a kept marker's open popup
+    // stays open (its autopan moves the map, and the move asks for the view again).
+    setMarkers: function (markers) {
+      var next = new Set(markers);
+      var before = new Set(this._sarMarkers);
+      var gone = this._sarMarkers.filter(function (marker) {
+        return !next.has(marker);
+      });
+      var came = markers.filter(function (marker) {
+        return !before.has(marker);
+      });
+      this._sarMarkers = markers;
+      if (this._map) {
+        this._sarParent.removeLayers(gone);
+        this._sarParent.addLayers(came);
+      }
     },
     getLayers: function () {
       return this._sarMarkers.slice();
@@ -157,11 +177,11 @@
     return span;
   }
 
-  function fetchPopup(marker, options) {
-    var code = marker.options.title;
+  // A popup fetched from the server on the first click (HTML built and escaped there).
+  function fetchPopup(marker, code, urlTemplate, options) {
     var popup = marker.bindPopup(textNode(options.loading || "…"), { maxWidth: 340 }).getPopup();
     marker.openPopup();
-    var url = options.popupUrl.replace("__CODE__", encodeURIComponent(code));
+    var url = urlTemplate.replace("__CODE__", encodeURIComponent(code));
     fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) {
         if (!response.ok) throw new Error(String(response.status));
@@ -176,6 +196,20 @@
       });
   }
 
+  function assetMarker(shape, status, lat, lon, code, options) {
+    var marker = L.marker([lat, lon], {
+      icon: markerIcon(shape, status, SAR.symbols[status]),
+      title: code,
+      alt: code,
+      sarRank: RANK[status],
+      sarStatus: status,
+    });
+    marker.on("click", function (event) {
+      if (!event.target.getPopup()) fetchPopup(event.target, code, options.popupUrl, options);
+    });
+    return marker;
+  }
+
   SAR.assetLayer = function (map, data, options) {
     SAR.symbols = SAR.symbols || {};
     data.statuses.forEach(function (status, index) {
@@ -185,45 +219,289 @@
     var markers = new Array(count);
     for (var i = 0; i < count; i++) {
       var status = data.statuses[data.status[i]];
-      var marker = L.marker([data.lat[i], data.lon[i]], {
-        icon: markerIcon(data.shape, status, data.symbols[data.status[i]]),
-        title: data.code[i],
-        alt: data.code[i],
-        sarRank: RANK[status],
-        sarStatus: status,
-      });
       if (data.popup) {
-        marker.bindPopup(data.popup[i]); // escaped by the server
+        markers[i] = L.marker([data.lat[i], data.lon[i]], {
+          icon: markerIcon(data.shape, status, data.symbols[data.status[i]]),
+          title: data.code[i],
+          alt: data.code[i],
+          sarRank: RANK[status],
+          sarStatus: status,
+        }).bindPopup(data.popup[i]); // escaped by the server
       } else {
-        marker.on("click", function (event) {
-          if (!event.target.getPopup()) fetchPopup(event.target, options);
-        });
+        markers[i] = assetMarker(data.shape, status, data.lat[i], data.lon[i], data.code[i], options);
       }
-      markers[i] = marker;
     }
-    if (options.cluster) return new SubGroup(clusterGroupOf(map), markers);
-    var group = L.featureGroup();
-    markers.forEach(function (marker) {
-      group.addLayer(marker);
-    });
+    var group;
+    if (options.cluster) {
+      group = new SubGroup(clusterGroupOf(map), markers);
+    } else {
+      group = L.featureGroup();
+      markers.forEach(function (marker) {
+        group.addLayer(marker);
+      });
+    }
+    group.sarKind = data.kind;
+    group.sarShape = data.shape;
+    group.sarOptions = options;
     return group;
   };
 
   SAR.hazardLayer = function (map, data, options) {
     var group = L.featureGroup();
-    data.rows.forEach(function (row) {
-      L.circleMarker([row[0], row[1]], {
-        radius: 7,
-        color: "#fff",
-        weight: 2,
-        fillColor: options.colour,
-        fillOpacity: 0.95,
-        sarCode: row[2],
-      })
-        .bindPopup(row[3]) // escaped by the server
-        .addTo(group);
-    });
+    group.sarSeverity = data.severity;
+    group.sarColour = options.colour;
     return group;
+  };
+
+  function hazardMarker(lat, lon, code, colour, options) {
+    var marker = L.circleMarker([lat, lon], {
+      radius: 7,
+      color: "#fff",
+      weight: 2,
+      fillColor: colour,
+      fillOpacity: 0.95,
+      sarCode: code,
+    });
+    marker.on("click", function (event) {
+      if (!event.target.getPopup()) fetchPopup(event.target, code, options.hazardPopupUrl, options);
+    });
+    return marker;
+  }
+
+  // --- The district map's view: fetched, never embedded (maps/api.py) --------------------------
+  // On load and after each move (debounced; the previous request aborted) the assets and open
+  // hazards of the view are fetched with the page's filters, the box in WGS-84. Points go into
+  // the kinds' layers (the shared cluster group, as before); clusters the server made are
+  // drawn with the same icon and zoom to their bounds on click (or Enter). An answer that is
+  // "complete" holds everything the filters match: it is not asked for again on moves.
+  SAR.viewport = function (map, options) {
+    var clusters = L.layerGroup().addTo(map);
+    var state = {
+      timer: null,
+      assets: null,
+      hazards: null,
+      assetsDone: false,
+      hazardsDone: false,
+      markers: {}, // code -> the marker drawn for it, kept while its answer is the same
+      hazardMarkers: {},
+    };
+    var counter = document.getElementById("drawn-count");
+    map.sarViewport = state;
+
+    function assetLayerOf(kind) {
+      return SAR.layers["assets:" + kind];
+    }
+
+    function shownKinds() {
+      return options.kinds.filter(function (kind) {
+        var layer = assetLayerOf(kind);
+        return layer && map.hasLayer(layer);
+      });
+    }
+
+    function box() {
+      var bounds = map.getBounds().pad(0.2);
+      var sw = bounds.getSouthWest();
+      var ne = bounds.getNorthEast();
+      var low = options.gcj02 ? SAR.fromGcj(sw.lng, sw.lat) : [sw.lng, sw.lat];
+      var high = options.gcj02 ? SAR.fromGcj(ne.lng, ne.lat) : [ne.lng, ne.lat];
+      var west = Math.max(-180, low[0]);
+      var south = Math.max(-90, low[1]);
+      var east = Math.min(180, high[0]);
+      var north = Math.min(90, high[1]);
+      if (!(west < east && south < north)) return null;
+      return [west, south, east, north].map(function (value) {
+        return value.toFixed(6);
+      }).join(",");
+    }
+
+    function address(url, extra) {
+      var params = new URLSearchParams();
+      Object.keys(extra).forEach(function (key) {
+        if (extra[key] !== null && extra[key] !== undefined) params.set(key, String(extra[key]));
+      });
+      var bbox = box();
+      if (bbox) params.set("bbox", bbox);
+      return url + "?" + params.toString();
+    }
+
+    function getJson(url, signal) {
+      return fetch(url, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: signal,
+      }).then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      });
+    }
+
+    function say(text) {
+      if (!counter) return;
+      counter.textContent = text;
+    }
+
+    function clusterMarker(cluster) {
+      var status = cluster.worst;
+      var marker = L.marker([cluster.lat, cluster.lon], {
+        icon: clusterIconFor(status, cluster.counts[status] || 0, cluster.count),
+        keyboard: true,
+        title: options.clusterTitle.replace("{count}", String(cluster.count)),
+        sarCount: cluster.count,
+        sarStatus: status,
+      });
+      function zoomIn() {
+        var bounds = L.latLngBounds(cluster.bounds);
+        var zoom = Math.min(map.getBoundsZoom(bounds, false, L.point(40, 40)), map.getMaxZoom());
+        map.setView(bounds.getCenter(), Math.max(zoom, map.getZoom() + 1));
+      }
+      marker.on("click", zoomIn);
+      // A button (role="button", tabindex 0: Leaflet's keyboard option) answers Enter and Space.
+      marker.on("keydown", function (event) {
+        var key = event.originalEvent && event.originalEvent.key;
+        if (key === "Enter" || key === " ") {
+          L.DomEvent.preventDefault(event.originalEvent);
+          zoomIn();
+        }
+      });
+      return marker;
+    }
+
+    function drawAssets(answers, kinds, zoom) {
+      var byKind = {};
+      options.kinds.forEach(function (kind) {
+        byKind[kind] = [];
+      });
+      clusters.clearLayers();
+      var total = 0;
+      var complete = true;
+      var truncated = false;
+      var kept = {};
+      answers.forEach(function (answer) {
+        if (answer.mode === "points") {
+          var points = answer.points;
+          for (var i = 0; i < points.code.length; i++) {
+            var layer = assetLayerOf(points.kind[i]);
+            if (!layer) continue;
+            var code = points.code[i];
+            var marker = state.markers[code];
+            var same = marker && marker.options.sarStatus === points.status[i] &&
+              marker.options.sarKind === points.kind[i] &&
+              marker.getLatLng().equals([points.lat[i], points.lon[i]]);
+            if (!same) {
+              marker = assetMarker(layer.sarShape, points.status[i], points.lat[i], points.lon[i],
+                code, layer.sarOptions);
+              marker.options.sarKind = points.kind[i];
+            }
+            kept[code] = marker;
+            byKind[points.kind[i]].push(marker);
+          }
+          total += points.code.length;
+          complete = complete && answer.complete;
+          truncated = truncated || answer.truncated;
+        } else {
+          complete = false;
+          answer.clusters.forEach(function (cluster) {
+            clusters.addLayer(clusterMarker(cluster));
+            total += cluster.count;
+          });
+        }
+      });
+      state.markers = kept;
+      options.kinds.forEach(function (kind) {
+        var layer = assetLayerOf(kind);
+        if (layer && layer.setMarkers) layer.setMarkers(byKind[kind]);
+      });
+      state.assetsDone = complete && kinds.length === options.kinds.length;
+      if (counter) counter.setAttribute("data-drawn", String(total));
+      say(options.drawnText.replace("{count}", String(total)) +
+        (truncated ? " " + options.truncatedText : ""));
+      map.getContainer().setAttribute("data-view", complete ? "complete" : "partial");
+      map.getContainer().setAttribute("data-view-zoom", String(zoom));
+    }
+
+    function drawHazards(answer) {
+      var rows = answer.hazards;
+      var groups = {};
+      Object.keys(SAR.layers).forEach(function (key) {
+        if (key.indexOf("hazards:") === 0) groups[SAR.layers[key].sarSeverity] = SAR.layers[key];
+      });
+      var kept = {};
+      for (var i = 0; i < rows.code.length; i++) {
+        var group = groups[rows.severity[i]];
+        if (!group) continue;
+        var marker = state.hazardMarkers[rows.code[i]];
+        if (!marker || marker.sarGroup !== group) {
+          marker = hazardMarker(rows.lat[i], rows.lon[i], rows.code[i], group.sarColour, options);
+          marker.sarGroup = group;
+          group.addLayer(marker);
+        }
+        kept[rows.code[i]] = marker;
+      }
+      // Those no longer in the answer leave (a kept one's open popup stays open).
+      Object.keys(state.hazardMarkers).forEach(function (code) {
+        var marker = state.hazardMarkers[code];
+        if (kept[code] !== marker) marker.sarGroup.removeLayer(marker);
+      });
+      state.hazardMarkers = kept;
+      state.hazardsDone = answer.complete;
+    }
+
+    function refreshAssets() {
+      if (state.assetsDone) return;
+      if (state.assets) state.assets.abort();
+      var kinds = shownKinds();
+      if (!kinds.length) {
+        clusters.clearLayers();
+        return;
+      }
+      var all = kinds.length === options.kinds.length;
+      var asks = all ? [options.filters.kind || null] : kinds;
+      var controller = (state.assets = new AbortController());
+      var zoom = Math.round(map.getZoom());
+      Promise.all(asks.map(function (kind) {
+        var extra = L.extend({}, options.filters, { zoom: zoom, kind: kind });
+        return getJson(address(options.assetsUrl, extra), controller.signal);
+      }))
+        .then(function (answers) {
+          if (state.assets === controller) state.assets = null;
+          drawAssets(answers, kinds, zoom);
+        })
+        .catch(function (error) {
+          if (error && error.name === "AbortError") return;
+          say(options.failedView);
+        });
+    }
+
+    function refreshHazards() {
+      if (state.hazardsDone) return;
+      if (state.hazards) state.hazards.abort();
+      var controller = (state.hazards = new AbortController());
+      getJson(address(options.hazardsUrl, {}), controller.signal)
+        .then(function (answer) {
+          if (state.hazards === controller) state.hazards = null;
+          drawHazards(answer);
+        })
+        .catch(function () {});
+    }
+
+    function refresh() {
+      state.timer = null;
+      refreshAssets();
+      refreshHazards();
+    }
+
+    function later() {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = setTimeout(refresh, options.delay || 250);
+    }
+
+    map.on("moveend", later);
+    map.on("overlayadd overlayremove", function (event) {
+      if (event.layer && event.layer.sarKind && !state.assetsDone) later();
+    });
+    later();
+    return state;
   };
 
   // Near (zoom >= options.nearZoom) the second-level grids' labels show, far the first's.

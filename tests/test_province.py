@@ -364,7 +364,7 @@ def test_the_app_works_on_it(province_app):
                                 "password": PASSWORDS["admin"]})  # fmt: skip
     for path, shown in (
         ("/", "C01"),
-        ("/map", asset_code),
+        ("/map", "sar-map"),
         ("/assets/", "C01-"),
         ("/inspections/", "C01-"),
         ("/hazards/", "HZ-"),
@@ -380,6 +380,8 @@ def test_the_app_works_on_it(province_app):
     )
     assert response.status_code == 200
     assert response.json["numberMatched"] == in_grid
+    drawn = client.get("/api/v1/map/assets?zoom=12", headers={"Authorization": f"Bearer {token}"})
+    assert drawn.status_code == 200 and asset_code in drawn.json["points"]["code"]
     client.post("/logout")
     client.post("/login", data={"email": inspector_email, "password": PASSWORDS["contractor"]})
     response = client.get("/inspections/")

@@ -229,7 +229,7 @@ def drop_session() -> None:
     except DBAPIError as error:
         current_app.logger.warning("connection lost while closing the session: %s", error)
         with suppress(DBAPIError):
-            db.session.invalidate()
+            db.session().invalidate()
         db.session.registry.clear()
 
 

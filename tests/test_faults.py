@@ -38,6 +38,7 @@ from accounts.models import User
 from app import create_app
 from core import clock, spatial
 from core.audit import AuditEntry
+from core.errors import drop_session
 from core.extensions import db
 from core.scheduler import JobRun, run_job
 from hazards.models import Hazard
@@ -463,6 +464,10 @@ def connection_losing_app(backend, database_url, tmp_path):
         db.engine.dispose()
 
 
+def connection_losing_app_backend(app) -> str:
+    return "spatialite" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "postgis"
+
+
 def test_a_connection_cut_after_the_answer_keeps_the_answer(connection_losing_app):
     """Closing the session rolls back over the connection; when it is gone that must not turn
     the finished answer into a bare 500, and the next request gets a healthy connection."""
@@ -480,3 +485,11 @@ def test_a_connection_cut_after_the_answer_keeps_the_answer(connection_losing_ap
     assert client.get("/api/v1/assets/CS-001", headers=auth).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Hazard)) == 1
+    # The closing alone, with nothing before it that noticed the connection was gone.
+    with app.app_context():
+        db.session.scalar(select(func.count()).select_from(User))
+        cut_own_connection(
+            connection_losing_app_backend(app), app.config["SQLALCHEMY_DATABASE_URI"]
+        )
+        drop_session()
+        assert db.session.scalar(select(func.count()).select_from(User)) == 1

@@ -80,27 +80,36 @@ class Officer(FastHttpUser):
         self.worker = next(WORKERS, None)
         self.inspections = iter(self.worker["inspections"]) if self.worker else iter(())
 
+    def fetch(self, method: str, path: str, name: str, expected: int = 200, **options) -> None:
+        """One request that counts as an error unless it answers ``expected`` itself: a
+        redirect (say to /login, a session refused) is an error, never followed."""
+        with self.client.request(
+            method, path, name=name, allow_redirects=False, catch_response=True, **options
+        ) as response:
+            if response.status_code != expected:
+                response.failure(f"{response.status_code} (expected {expected})")
+
     def bbox(self) -> None:
         view = random_view(self.person["bounds"], self.rng)
-        self.client.get(f"/api/v1/assets?bbox={view}", headers=self.bearer, name="bbox")
+        self.fetch("GET", f"/api/v1/assets?bbox={view}", "bbox", headers=self.bearer)
 
     def overdue(self) -> None:
         if self.rng.random() < 0.5:
             path = f"/api/v1/inspections?status=overdue&grid={self.person['grid']}"
-            self.client.get(path, headers=self.bearer, name="overdue api")
+            self.fetch("GET", path, "overdue api", headers=self.bearer)
         else:
-            self.client.get("/inspections/?status=overdue", name="overdue page")
+            self.fetch("GET", "/inspections/?status=overdue", "overdue page")
 
     def page(self) -> None:
         path = self.rng.choice(PAGES)
-        self.client.get(path, name=f"page {path}")
+        self.fetch("GET", path, f"page {path}")
 
     def map(self) -> None:
         if self.rng.random() < 0.5:
-            self.client.get("/map", name="map /map")
+            self.fetch("GET", "/map", "map /map")
         else:
             code = self.rng.choice(self.person["codes"])
-            self.client.get(f"/map/popup/{code}", name="map /map/popup/<code>")
+            self.fetch("GET", f"/map/popup/{code}", "map /map/popup/<code>")
 
     def result(self) -> None:
         inspection = next(self.inspections, None)
@@ -119,12 +128,8 @@ class Officer(FastHttpUser):
             "Authorization": f"Bearer {self.worker['token']}",
             "Idempotency-Key": uuid.uuid4().hex,
         }
-        self.client.post(
-            f"/api/v1/inspections/{inspection['id']}/result",
-            json=body,
-            headers=headers,
-            name="result",
-        )
+        path = f"/api/v1/inspections/{inspection['id']}/result"
+        self.fetch("POST", path, "result", 201, json=body, headers=headers)
 
 
 # Each task as often as its weight (locust reads a dict of weights only as the class is made).
@@ -146,6 +151,7 @@ def figures(entry: StatsEntry, seconds: float) -> dict:
             for p in PERCENTILES
         },
         "median": entry.median_response_time,
+        "bytes": entry.avg_content_length,
     }
 
 

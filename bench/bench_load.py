@@ -68,6 +68,7 @@ BIN = Path(sys.executable).parent
 LOAD_DIR = ROOT / "bench" / "load"
 CLASSES = ("bbox", "overdue", "page", "map", "result")
 CODES_PER_GRID = 50
+SLICE_WEIGHTS = (1, 1, 6)  # of each user's inspections: warm-up, unloaded, loaded run
 TARGET_RATIO, TARGET_P95 = 0.5, 3.0
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -291,7 +292,10 @@ def prepare(url: str, users: int, phases: int) -> tuple[list[dict], list[list[di
                     "latitude": latitude,
                 }
             )
-        workers = [[] for _ in range(phases)]
+        # Each user's part of its company's inspections, cut into one share per run: the
+        # loaded run (every third) gets SLICE_WEIGHTS[2] parts, the warm-up and unloaded one.
+        weights = [SLICE_WEIGHTS[index % len(SLICE_WEIGHTS)] for index in range(phases)]
+        workers: list[list[dict]] = [[] for _ in range(phases)]
         companies = sorted(by_company)
         company_users = {
             company: [user for user in inspectors if user.contractor_id == company]
@@ -300,17 +304,19 @@ def prepare(url: str, users: int, phases: int) -> tuple[list[dict], list[list[di
         for slot in range(users):
             company = companies[slot % len(companies)]
             sharing = len(range(slot % len(companies), users, len(companies)))
-            share = len(by_company[company]) // (sharing * phases)
+            part = len(by_company[company]) // sharing
+            unit = part // sum(weights)
             mine = slot // len(companies)
             user = company_users[company][mine % len(company_users[company])]
-            for phase in range(phases):
-                start = (mine * phases + phase) * share
+            start = mine * part
+            for phase, weight in enumerate(weights):
                 workers[phase].append(
                     {
                         "token": tokens[user.id],
-                        "inspections": by_company[company][start : start + share],
+                        "inspections": by_company[company][start : start + unit * weight],
                     }
                 )
+                start += unit * weight
         spec = captured_bbox_sql(app, people[0], url)
         db.session.remove()
         db.engine.dispose()

@@ -1,0 +1,663 @@
+"""The load test (issue 14): gunicorn under locust on PostGIS, against a raw-SQL baseline.
+
+1. A new PostGIS database (``sar_load_bench`` on 127.0.0.1:5432) gets the synthetic province
+   (``flask --app app db upgrade``, ``flask --app app demo province --assets N``).
+2. Setup, in this process: an API token for each simulated officer (``issue_api_token``, what
+   ``flask users token`` calls: one app start instead of one per token), the contractors'
+   tokens and their scheduled inspections with the answers each needs, split so that no two
+   users or runs log the same one; and the statements the app runs for ``GET
+   /api/v1/assets?bbox=…``, captured from its cursor, for the baseline.
+3. For each worker count: the app (``gunicorn -k sync -w W 'app:create_app()'``) and the
+   baseline (``bench/load/baseline.py``: no Flask, the same SQL, the same bytes) start on free
+   loopback ports with the same settings; the two bodies are compared byte for byte for a few
+   bboxes; each request class is measured unloaded (one locust user for a few seconds: the
+   median of sequential requests in the mix); then locust runs headless with U users for D
+   seconds (``bench/load/locustfile.py``: 40% bbox API, 20% overdue list, 20% pages, 10% map,
+   10% result logging); then the same U users ask the app for bboxes alone (like for like
+   with the baseline), then the baseline's bbox endpoint.
+4. Prints per class req/s, p50/p95/p99, errors and p95 over the unloaded median, and the
+   total throughput over the baseline's. Targets (2 workers): 0 errors, throughput at least
+   0.5x the baseline's, no class's p95 above 3x its unloaded median.
+
+Reading it: with no pause between requests (``--wait 0``, the default) the users form a
+closed loop, so a request waits for the others ahead of it: latency is about users divided
+by throughput (Little's law), and at 50 users on 2 workers every class's p95 is many times
+its unloaded median whatever the app does. That target is met only below capacity, with
+pauses (``--wait``); the throughput ratio needs the closed loop. "bbox only" (the app under
+the bbox class alone) is the like-for-like comparison with the baseline; the mix's total
+includes pages, each several bbox requests' worth of work.
+
+Every process it starts is stopped and the database dropped, whatever happens; everything
+listens on 127.0.0.1; each locust run is bounded (``-t``, and a timeout around it).
+
+Usage: .venv/bin/python bench/bench_load.py [--assets 10000] [--duration 60] [--users 50]
+           [--workers 2,4] [--unloaded 10]
+Needs the ``bench`` extra (locust, gunicorn). ``run(...)`` returns the figures as a dict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tests.conftest import recreate_postgis_database  # noqa: E402
+
+POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sar_load_bench"
+BIN = Path(sys.executable).parent
+LOAD_DIR = ROOT / "bench" / "load"
+CLASSES = ("bbox", "overdue", "page", "map", "result")
+CODES_PER_GRID = 50
+SLICE_WEIGHTS = (1, 1, 6)  # of each user's inspections: warm-up, unloaded, loaded run
+TARGET_RATIO, TARGET_P95 = 0.5, 3.0
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+# --- Processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_environment(url: str, directory: Path) -> dict[str, str]:
+    """The app's settings: no scheduler, sign-in limits that never lock the bench."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "SCHEDULER_ENABLED": "0",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOGIN_LIMIT_ACCOUNT": "100000 per minute",
+        "LOGIN_LIMIT_ADDRESS": "100000 per minute",
+        "MAP_TILES": "none",
+        "PHOTO_DIR": str(directory / "photos"),
+        "IMPORT_DIR": str(directory / "imports"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def flask(environment: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def start_gunicorn(
+    target: str, workers: int, environment: dict[str, str], log: Path, *extra: str
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with ``workers`` sync workers on a free loopback port, in its own group."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "120",
+            *extra,
+            target,
+        ],
+        cwd=ROOT,
+        env=environment,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return process, port
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, path: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn stopped:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+                reply.read()
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"gunicorn did not answer on port {port}:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """Stop a gunicorn we started (its own process group: the arbiter and its workers)."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def locust(
+    port: int,
+    setup: Path,
+    report: Path,
+    users: int,
+    seconds: int,
+    classes: tuple[str, ...],
+    wait: float = 0.0,
+) -> dict[str, Any]:
+    """One headless locust run, bounded; its figures (the locustfile's JSON report)."""
+    report.unlink(missing_ok=True)
+    environment = {
+        **os.environ,
+        "LOAD_SETUP": str(setup),
+        "LOAD_REPORT": str(report),
+        "LOAD_CLASSES": ",".join(classes),
+        "LOAD_WAIT": str(wait),
+    }
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(LOAD_DIR / "locustfile.py"),
+        "--headless",
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(users),
+        "--run-time",
+        f"{seconds}s",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--stop-timeout",
+        "10",
+        "--csv",
+        str(report.with_suffix("")),
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--exit-code-on-error",
+        "0",
+    ]
+    done = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=seconds + 120
+    )
+    if done.returncode or not report.exists():
+        raise SystemExit(f"locust failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(report.read_text())
+
+
+# --- Setup: tokens, inspections, the captured SQL ------------------------------------------------
+
+
+def prepare(url: str, users: int, phases: int) -> tuple[list[dict], list[list[dict]], dict]:
+    """The officers (one a user), the contractor workers of each phase, the baseline's SQL."""
+    from accounts.models import User
+    from accounts.services import issue_api_token
+    from app import create_app
+    from assets.models import Asset, Grid
+    from core.extensions import db
+    from inspections.models import Inspection
+    from inspections.results import checklist_for
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "TESTING": False})
+    with app.app_context():
+        grids = db.session.execute(
+            select(
+                Grid.id,
+                Grid.code,
+                func.ST_XMin(Grid.boundary),
+                func.ST_YMin(Grid.boundary),
+                func.ST_XMax(Grid.boundary),
+                func.ST_YMax(Grid.boundary),
+            )
+            .where(Grid.level == 2)
+            .order_by(Grid.code)
+        ).all()
+        people = []
+        for number in range(users):
+            grid_id, code, *bounds = grids[number % len(grids)]
+            email = f"{code.lower()}@province.example.cn"
+            officer = db.session.scalar(select(User).where(User.email == email))
+            codes = db.session.scalars(
+                select(Asset.code)
+                .where(Asset.grid_id == grid_id)
+                .order_by(Asset.code)
+                .limit(CODES_PER_GRID)
+            ).all()
+            people.append(
+                {
+                    "email": email,
+                    "password": "province-officer-2026",
+                    "token": issue_api_token(officer, "load test"),
+                    "grid": code,
+                    "bounds": bounds,
+                    "codes": list(codes),
+                }
+            )
+        # Each contractor user gets a token; each locust user of a phase one of them and a
+        # share of its company's scheduled inspections, the nearest due first.
+        inspectors = db.session.scalars(
+            select(User).where(User.role == "contractor").order_by(User.id)
+        ).all()
+        tokens = {user.id: issue_api_token(user, "load test") for user in inspectors}
+        db.session.commit()
+        by_company: dict[int, list[dict]] = {}
+        answers_of: dict[tuple, dict] = {}
+        rows = db.session.execute(
+            select(Inspection, func.ST_X(Asset.location), func.ST_Y(Asset.location))
+            .join(Asset, Inspection.asset_id == Asset.id)
+            .where(Inspection.status == "scheduled")
+            .order_by(Inspection.due_on, Inspection.id)
+        ).all()
+        for inspection, longitude, latitude in rows:
+            key = (inspection.asset.kind, inspection.plan_id)
+            if key not in answers_of:
+                answers_of[key] = {item.key: "pass" for item in checklist_for(inspection)}
+            by_company.setdefault(inspection.contractor_id, []).append(
+                {
+                    "id": inspection.id,
+                    "answers": answers_of[key],
+                    "longitude": longitude,
+                    "latitude": latitude,
+                }
+            )
+        # Each user's part of its company's inspections, cut into one share per run: the
+        # loaded run (every third) gets SLICE_WEIGHTS[2] parts, the warm-up and unloaded one.
+        weights = [SLICE_WEIGHTS[index % len(SLICE_WEIGHTS)] for index in range(phases)]
+        workers: list[list[dict]] = [[] for _ in range(phases)]
+        companies = sorted(by_company)
+        company_users = {
+            company: [user for user in inspectors if user.contractor_id == company]
+            for company in companies
+        }
+        for slot in range(users):
+            company = companies[slot % len(companies)]
+            sharing = len(range(slot % len(companies), users, len(companies)))
+            part = len(by_company[company]) // sharing
+            unit = part // sum(weights)
+            mine = slot // len(companies)
+            user = company_users[company][mine % len(company_users[company])]
+            start = mine * part
+            for phase, weight in enumerate(weights):
+                workers[phase].append(
+                    {
+                        "token": tokens[user.id],
+                        "inspections": by_company[company][start : start + unit * weight],
+                    }
+                )
+                start += unit * weight
+        spec = captured_bbox_sql(app, people[0], url)
+        db.session.remove()
+        db.engine.dispose()
+    return people, workers, spec
+
+
+def captured_bbox_sql(app, person: dict, url: str) -> dict:
+    """The statements the app sends for a full page of the bbox API, from its cursor."""
+    from core.extensions import db
+
+    west, south, east, north = person["bounds"]
+    bbox = (west, south, east, north)
+    seen: list[tuple[str, dict]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "ST_MakeEnvelope" in statement:
+            seen.append((statement, dict(parameters)))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        reply = app.test_client().get(
+            "/api/v1/assets?bbox={},{},{},{}".format(*bbox),
+            headers={"Authorization": f"Bearer {person['token']}"},
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    if reply.status_code != 200 or reply.json["numberReturned"] != reply.json["per_page"]:
+        raise SystemExit(f"the bbox of {person['grid']} does not fill a page: {reply.json}")
+    per_page = reply.json["per_page"]
+    roles_by_value = {
+        bbox[0]: "min_lon",
+        bbox[1]: "min_lat",
+        bbox[2]: "max_lon",
+        bbox[3]: "max_lat",
+        per_page: "limit",
+        0: "offset",
+    }
+    statements = {}
+    for statement, parameters in seen:
+        kind = "count" if "count(" in statement.lower() else "page"
+        roles = {
+            name: roles_by_value[value]
+            for name, value in parameters.items()
+            if not isinstance(value, bool) and value in roles_by_value
+        }
+        statements[kind] = {"sql": statement, "params": parameters, "roles": roles}
+    if set(statements) != {"page", "count"}:
+        raise SystemExit(f"expected a page and a count statement, saw {seen}")
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return {"dsn": dsn, **statements}
+
+
+def sign_in(port: int, email: str, password: str) -> dict[str, str]:
+    """A session as a browser gets it: the login form, its CSRF token, the post, the home
+    page (which keeps the form tokens in the session); the cookies it ends with."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+    with opener.open(f"{base}/login", timeout=60) as reply:
+        token = CSRF.search(reply.read().decode())
+    if token is None:
+        raise SystemExit("no csrf_token on /login")
+    form = urllib.parse.urlencode(
+        {"csrf_token": token.group(1), "email": email, "password": password}
+    ).encode()
+    with opener.open(f"{base}/login", data=form, timeout=60) as reply:
+        if urllib.parse.urlparse(reply.url).path == "/login":
+            raise SystemExit(f"sign-in refused for {email}")
+    return {cookie.name: cookie.value for cookie in jar}
+
+
+# --- One phase ----------------------------------------------------------------------------------
+
+
+def same_bytes(app_port: int, raw_port: int, people: list[dict], token: str) -> int:
+    """Both servers answer the same bboxes with the same body (sent the same Host)."""
+    import random
+
+    rng = random.Random(14)
+    checked = 0
+    for person in people[:4]:
+        west, south, east, north = person["bounds"]
+        lon, lat = rng.uniform(west, east), rng.uniform(south, north)
+        for size in (0.003, 0.02):
+            box = f"{lon - size:.6f},{lat - size:.6f},{lon + size:.6f},{lat + size:.6f}"
+            path = f"/api/v1/assets?bbox={box}"
+            bodies = []
+            for port in (app_port, raw_port):
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{path}",
+                    headers={"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{app_port}"},
+                )
+                with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - http://
+                    bodies.append(reply.read())
+            if bodies[0] != bodies[1]:
+                raise SystemExit(
+                    f"the baseline's body differs for {path}:\n{bodies[0][:300]!r}\n"
+                    f"{bodies[1][:300]!r}"
+                )
+            checked += 1
+    return checked
+
+
+def phase(
+    workers: int,
+    environment: dict[str, str],
+    directory: Path,
+    people: list[dict],
+    phase_workers: list[list[dict]],
+    options: Options,
+) -> dict[str, Any]:
+    """One worker count: warm-up (discarded), unloaded, loaded, then the baseline loaded."""
+    log = directory / f"gunicorn-{workers}.log"
+    raw_environment = {**environment, "BASELINE_SPEC": str(directory / "baseline.json")}
+    app_server = raw_server = None
+    try:
+        app_server, app_port = start_gunicorn("app:create_app()", workers, environment, log)
+        raw_server, raw_port = start_gunicorn(
+            "baseline:application",
+            workers,
+            raw_environment,
+            log,
+            "--pythonpath",
+            str(LOAD_DIR),
+        )
+        wait_until_serving(app_server, app_port, "/healthz", log)
+        wait_until_serving(raw_server, raw_port, "/api/v1/assets?bbox=0,0,0,0", log)
+        for person in people:
+            if "cookies" not in person:
+                person["cookies"] = sign_in(app_port, person["email"], person["password"])
+        setups = []
+        for name, chosen in zip(("warm", "unloaded", "loaded"), phase_workers, strict=True):
+            setups.append(directory / f"setup-{workers}-{name}.json")
+            setups[-1].write_text(json.dumps({"people": people, "workers": chosen}))
+        checked = same_bytes(app_port, raw_port, people, people[0]["token"])
+        warm_users = min(options.users, 2 * workers)
+        locust(app_port, setups[0], directory / "warm.json", warm_users, options.warmup, CLASSES)
+        unloaded = locust(
+            app_port, setups[1], directory / "unloaded.json", 1, options.unloaded, CLASSES
+        )
+        loaded = locust(
+            app_port,
+            setups[2],
+            directory / "loaded.json",
+            options.users,
+            options.duration,
+            CLASSES,
+            options.wait,
+        )
+        bbox_alone = locust(
+            app_port,
+            setups[2],
+            directory / "bbox.json",
+            options.users,
+            options.duration,
+            ("bbox",),
+            options.wait,
+        )
+        stop(app_server)
+        locust(raw_port, setups[2], directory / "raw-warm.json", warm_users, 5, ("bbox",))
+        baseline = locust(
+            raw_port,
+            setups[2],
+            directory / "raw.json",
+            options.users,
+            options.duration,
+            ("bbox",),
+            options.wait,
+        )
+    finally:
+        stop(app_server)
+        stop(raw_server)
+    return {
+        "workers": workers,
+        "bodies_compared": checked,
+        "unloaded": unloaded,
+        "loaded": loaded,
+        "baseline": baseline,
+        "bbox_alone": bbox_alone,
+        "bbox_alone_ratio": bbox_alone["total"]["rps"] / baseline["total"]["rps"],
+        **verdict(unloaded, loaded, baseline),
+    }
+
+
+def verdict(unloaded: dict, loaded: dict, baseline: dict) -> dict[str, Any]:
+    ratios = {}
+    for name, figures in loaded["classes"].items():
+        median = unloaded["classes"].get(name, {}).get("median") or 0
+        ratios[name] = figures["p95"] / median if median else None
+    throughput = loaded["total"]["rps"] / baseline["total"]["rps"]
+    errors = loaded["total"]["failures"] + sum(row["count"] for row in loaded["exceptions"])
+    return {
+        "p95_over_unloaded": ratios,
+        "throughput_ratio": throughput,
+        "errors": errors,
+        "targets_met": errors == 0
+        and throughput >= TARGET_RATIO
+        and all(ratio is not None and ratio <= TARGET_P95 for ratio in ratios.values()),
+    }
+
+
+def class_of(label: str) -> str:
+    """The class of a request as the locustfile names it ("GET page /assets/": "page")."""
+    parts = label.split(" ")
+    return parts[1] if len(parts) > 1 and parts[1] in CLASSES else "other"
+
+
+# --- The whole run ------------------------------------------------------------------------------
+
+
+def drop_database(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@dataclass(frozen=True)
+class Options:
+    assets: int = 10_000
+    duration: int = 60  # seconds of each loaded run (the app's, the baseline's)
+    users: int = 50
+    workers: tuple[int, ...] = (2, 4)
+    unloaded: int = 15  # seconds of one user's sequential requests: the unloaded medians
+    warmup: int = 10  # seconds of a few users first, discarded (imports, templates, caches)
+    wait: float = 0.0  # a loaded user's mean pause between requests (0: closed loop, no pause)
+
+
+def run(**settings: Any) -> dict[str, Any]:
+    """The whole load test (settings: the fields of ``Options``); its figures per worker
+    count, as ``print_report`` shows them."""
+    options = Options(**settings)
+    url = recreate_postgis_database(POSTGIS_URL)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-load-") as temp:
+            directory = Path(temp)
+            environment = server_environment(url, directory)
+            started = time.perf_counter()
+            flask(environment, "db", "upgrade")
+            flask(environment, "demo", "province", "--assets", str(options.assets))
+            loaded_in = time.perf_counter() - started
+            slices = 3 * len(options.workers)
+            people, workers, spec = prepare(url, options.users, slices)
+            (directory / "baseline.json").write_text(json.dumps(spec))
+            phases = [
+                phase(count, environment, directory, people, workers[3 * i : 3 * i + 3], options)
+                for i, count in enumerate(options.workers)
+            ]
+    finally:
+        drop_database(url)
+    return {**asdict(options), "province_load_seconds": loaded_in, "phases": phases}
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print(
+        f"{result['assets']} assets (loaded in {result['province_load_seconds']:.0f} s), "
+        f"{result['users']} users, {result['duration']} s per run, mean pause "
+        f"{result['wait']} s; times in ms"
+    )
+    for figures in result["phases"]:
+        loaded, unloaded = figures["loaded"], figures["unloaded"]
+        print(
+            f"\ngunicorn, {figures['workers']} sync workers "
+            f"({figures['bodies_compared']} baseline bodies equal to the app's)"
+        )
+        print(
+            f"{'class':<9}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'errors':>8}"
+            f"{'unloaded p50':>14}{'p95/unloaded':>14}"
+        )
+        for name in (*CLASSES, "other"):
+            row = loaded["classes"].get(name)
+            if row is None:
+                continue
+            ratio = figures["p95_over_unloaded"].get(name)
+            median = unloaded["classes"].get(name, {}).get("median") or 0
+            print(
+                f"{name:<9}{row['rps']:>8.1f}{row['p50']:>7.0f}{row['p95']:>7.0f}"
+                f"{row['p99']:>7.0f}{row['failures']:>8}{median:>14.0f}"
+                + (f"{ratio:>13.1f}x" if ratio is not None else f"{'-':>14}")
+            )
+            for label, detail in sorted(loaded["names"].items()):
+                if class_of(label) == name:
+                    alone = unloaded["names"].get(label, {}).get("median") or 0
+                    print(
+                        f"  {label:<36}{detail['rps']:>6.1f} req/s, p50 {detail['p50']:.0f}, "
+                        f"p95 {detail['p95']:.0f}, unloaded p50 {alone:.0f}, "
+                        f"{detail['bytes'] / 1000:.0f} kB"
+                    )
+        raw = figures["baseline"]["classes"]["bbox"]
+        print(
+            f"{'baseline':<9}{raw['rps']:>8.1f}{raw['p50']:>7.0f}{raw['p95']:>7.0f}"
+            f"{raw['p99']:>7.0f}{raw['failures']:>8}   (raw SQL, bbox only, same gunicorn)"
+        )
+        alone = figures["bbox_alone"]["classes"]["bbox"]
+        print(
+            f"{'bbox only':<9}{alone['rps']:>8.1f}{alone['p50']:>7.0f}{alone['p95']:>7.0f}"
+            f"{alone['p99']:>7.0f}{alone['failures']:>8}   (the app, bbox only: "
+            f"{figures['bbox_alone_ratio']:.2f}x the baseline)"
+        )
+        print(
+            f"total {loaded['total']['rps']:.1f} req/s, {figures['errors']} errors; "
+            f"baseline {figures['baseline']['total']['rps']:.1f} req/s; "
+            f"ratio {figures['throughput_ratio']:.2f} (target >= {TARGET_RATIO}); "
+            f"targets {'met' if figures['targets_met'] else 'NOT met'}"
+        )
+        for error in loaded["errors"]:
+            print(f"  error x{error['count']}: {error['method']} {error['name']}: {error['error']}")
+        if loaded["results_exhausted"]:
+            print(f"  {loaded['results_exhausted']} result tasks found their share used up")
+        for row in loaded["exceptions"]:
+            print(f"  locustfile exception x{row['count']}: {row['message']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=60, help="seconds per locust run")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--workers", default="2,4", help="gunicorn worker counts, in turn")
+    parser.add_argument("--unloaded", type=int, default=15, help="seconds of the unloaded run")
+    parser.add_argument("--warmup", type=int, default=10, help="seconds of the warm-up run")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="a user's mean pause between requests, seconds"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    workers = tuple(int(part) for part in args.workers.split(",") if part.strip())
+    result = run(
+        assets=args.assets,
+        duration=args.duration,
+        users=args.users,
+        workers=workers,
+        unloaded=args.unloaded,
+        warmup=args.warmup,
+        wait=args.wait,
+    )
+    print_report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -152,9 +152,48 @@ class OverdueSnapshot:
     hazards: list[OverdueHazard]
     grid_subtrees: dict[int, set[int]]  # grid id -> itself and its descendants
     previous: dict[str, int] | None = None  # last week's counts, if a run recorded them
+    _index: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def summary(self) -> dict[str, int]:
         return {"inspections": len(self.inspections), "hazards": len(self.hazards)}
+
+    def of_contractor(self, contractor_id: int | None) -> list[OverdueInspection]:
+        """The contractor's overdue inspections, in the snapshot's order."""
+        return self._by_contractor().get(contractor_id, [])
+
+    def in_grid(self, grid_id: int | None) -> tuple[list[OverdueInspection], list[OverdueHazard]]:
+        """The overdue inspections and hazards of the grid and its descendants, in the
+        snapshot's order. Each recipient's share is picked from rows indexed once by grid,
+        never by going through every row for every grid: a province has thousands of grids
+        and tens of thousands of overdue rows."""
+        subtree = self.grid_subtrees.get(grid_id, {grid_id})
+        return (
+            _picked(self.inspections, self._positions("inspections"), subtree),
+            _picked(self.hazards, self._positions("hazards"), subtree),
+        )
+
+    def _by_contractor(self) -> dict[int, list[OverdueInspection]]:
+        if "contractor" not in self._index:
+            rows: dict[int, list[OverdueInspection]] = defaultdict(list)
+            for row in self.inspections:
+                rows[row.contractor_id].append(row)
+            self._index["contractor"] = dict(rows)
+        return self._index["contractor"]
+
+    def _positions(self, name: str) -> dict[int | None, list[int]]:
+        """Where each grid's rows stand in ``inspections`` or ``hazards``."""
+        if name not in self._index:
+            positions: dict[int | None, list[int]] = defaultdict(list)
+            for position, row in enumerate(getattr(self, name)):
+                positions[row.grid_id].append(position)
+            self._index[name] = dict(positions)
+        return self._index[name]
+
+
+def _picked(rows: list, positions: dict[int | None, list[int]], grids: set) -> list:
+    """The rows of ``grids``, in their order in ``rows``."""
+    wanted = sorted(p for grid_id in grids for p in positions.get(grid_id, ()))
+    return [rows[p] for p in wanted]
 
 
 class Links:
@@ -383,11 +422,8 @@ def alert_recipients(snapshot: OverdueSnapshot, send_empty: bool) -> list[Recipi
         or_(Grid.leader_email.is_not(None), Grid.id.in_(list(officers_of_grid)))
     )
     for grid_id, code, leader_email in db.session.execute(grids.order_by(Grid.code)):
-        subtree = snapshot.grid_subtrees.get(grid_id, {grid_id})
-        has_overdue = any(row.grid_id in subtree for row in snapshot.inspections) or any(
-            hazard.grid_id in subtree for hazard in snapshot.hazards
-        )
-        if has_overdue or send_empty:
+        inspections, hazards = snapshot.in_grid(grid_id)
+        if inspections or hazards or send_empty:
             add(RecipientKind.GRID, code, grid_id, [leader_email, *officers_of_grid[grid_id]])
     return recipients
 
@@ -416,13 +452,8 @@ def _items_for(
     if recipient.kind == RecipientKind.DISTRICT:
         return snapshot.inspections, snapshot.hazards
     if recipient.kind == RecipientKind.CONTRACTOR:
-        mine = [row for row in snapshot.inspections if row.contractor_id == recipient.scope_id]
-        return mine, []
-    subtree = snapshot.grid_subtrees.get(recipient.scope_id, {recipient.scope_id})
-    return (
-        [row for row in snapshot.inspections if row.grid_id in subtree],
-        [hazard for hazard in snapshot.hazards if hazard.grid_id in subtree],
-    )
+        return snapshot.of_contractor(recipient.scope_id), []
+    return snapshot.in_grid(recipient.scope_id)
 
 
 def _groups(rows: list[OverdueInspection], max_rows: int | None) -> tuple[list[Group], int]:

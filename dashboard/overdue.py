@@ -199,17 +199,30 @@ def overdue_inspections(
 
 
 def _hazard_rows(query: Select, today: date, limit: int) -> list[LateHazard]:
-    query = (
-        query.outerjoin(Asset, Asset.id == Hazard.asset_id)
-        .outerjoin(Grid, Grid.id == Hazard.grid_id)
-        .with_only_columns(
-            Hazard.code, Asset.code, Grid.code, Hazard.deadline, Hazard.status, Hazard.severity
-        )
-        .limit(limit)
+    """The first ``limit`` hazards of ``query`` (ordered by hazard columns alone), with their
+    asset's and grid's codes. The few ids are picked first and only they are joined: joined
+    before the limit, PostgreSQL read the whole assets table to name ten assets."""
+    ids = list(db.session.scalars(query.with_only_columns(Hazard.id).limit(limit)))
+    if not ids:
+        return []
+    named = select(
+        Hazard.id,
+        Hazard.code,
+        Asset.code,
+        Grid.code,
+        Hazard.deadline,
+        Hazard.status,
+        Hazard.severity,
     )
+    named = (
+        named.outerjoin(Asset, Asset.id == Hazard.asset_id)
+        .outerjoin(Grid, Grid.id == Hazard.grid_id)
+        .where(Hazard.id.in_(ids))
+    )
+    rows = {row[0]: row[1:] for row in db.session.execute(named)}
     return [
         LateHazard(code, asset, grid or "", deadline, max((today - deadline).days, 0), status, sev)
-        for code, asset, grid, deadline, status, sev in db.session.execute(query)
+        for code, asset, grid, deadline, status, sev in (rows[id_] for id_ in ids)
     ]
 
 

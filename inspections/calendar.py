@@ -15,11 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from icalendar import Calendar, Event, vGeo
@@ -126,11 +138,40 @@ def feed_qr_svg(url: str) -> str:
 # --- The iCalendar document ---------------------------------------------------------------
 
 
-def feed_inspections(contractor_id: int, today: date, horizon_days: int = FEED_HORIZON_DAYS):
-    """(inspection, asset, longitude, latitude) of the contractor's scheduled inspections due
-    up to ``today + horizon_days``, overdue ones included, by due date."""
-    return db.session.execute(
-        select(Inspection, Asset, longitude_of(Asset.location), latitude_of(Asset.location))
+FEED_BATCH = 1_000
+CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+class FeedRow(NamedTuple):
+    """What an event shows of one inspection and its asset."""
+
+    id: int
+    due_on: date
+    code: str
+    kind: str
+    name: str
+    address: str | None
+    longitude: float | None
+    latitude: float | None
+
+
+def feed_inspections(
+    contractor_id: int, today: date, horizon_days: int = FEED_HORIZON_DAYS
+) -> Iterator[FeedRow]:
+    """The contractor's scheduled inspections due up to ``today + horizon_days``, overdue ones
+    included, by due date: only the columns an event shows, read in batches (a large
+    contractor has tens of thousands)."""
+    rows = db.session.execute(
+        select(
+            Inspection.id,
+            Inspection.due_on,
+            Asset.code,
+            Asset.kind,
+            Asset.name,
+            Asset.address,
+            longitude_of(Asset.location),
+            latitude_of(Asset.location),
+        )
         .join(Asset, Asset.id == Inspection.asset_id)
         .where(
             Inspection.contractor_id == contractor_id,
@@ -141,11 +182,14 @@ def feed_inspections(contractor_id: int, today: date, horizon_days: int = FEED_H
             ),
         )
         .order_by(Inspection.due_on, Inspection.id)
-    ).all()
+        .execution_options(yield_per=FEED_BATCH)
+    )
+    for row in rows:
+        yield FeedRow(*row)
 
 
-def contractor_calendar(contractor: Contractor, today: date | None = None) -> Calendar:
-    today = district_today() if today is None else today
+def calendar_head(contractor: Contractor) -> Calendar:
+    """The feed's calendar without its events."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -153,56 +197,92 @@ def contractor_calendar(contractor: Contractor, today: date | None = None) -> Ca
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", _("Inspections · %(name)s", name=contractor.name))
     calendar.add("x-wr-timezone", current_app.config["TIMEZONE"])
-    stamp = clock.now_utc()
-    for inspection, asset, longitude, latitude in feed_inspections(contractor.id, today):
-        calendar.add_component(
-            inspection_event(inspection, asset, longitude, latitude, stamp, today)
-        )
     return calendar
 
 
-def inspection_event(inspection, asset, longitude, latitude, stamp, today: date) -> Event:
-    """An all-day event on the due date, or on ``today`` marked overdue when that has passed."""
-    host = urlsplit(base_url()).hostname or "localhost"
-    kind = kind_named(asset.kind)
-    kind_label = str(kind.label) if kind is not None else asset.kind
-    link = base_url() + INSPECTION_PATH.format(id=inspection.id)
-    event = Event()
-    event.add("uid", f"inspection-{inspection.id}@{host}")
-    event.add("dtstamp", stamp)
-    overdue = inspection.due_on < today
-    day = today if overdue else inspection.due_on
-    event.add("dtstart", day)
-    event.add("dtend", day + timedelta(days=1))
-    summary = f"{asset.code} · {kind_label} · {asset.name}"
-    if overdue:
-        summary = _("Overdue · %(summary)s", summary=summary)
-    event.add("summary", summary)
-    if asset.address:
-        event.add("location", asset.address)
-    if longitude is not None and latitude is not None:
-        event.add("geo", vGeo((latitude, longitude)))
-    description = _("Log the result: %(url)s", url=link)
-    if overdue:
-        description = (
-            _("Overdue since %(due)s.", due=inspection.due_on.isoformat()) + "\n" + description
-        )
-    event.add("description", description)
-    event.add("url", link)
-    event.add("transp", "TRANSPARENT")
-    return event
+def contractor_calendar(contractor: Contractor, today: date | None = None) -> Calendar:
+    """The whole feed as one ``Calendar`` (held in memory: for tests and small contractors;
+    the feed itself is streamed by ``calendar_chunks``)."""
+    today = district_today() if today is None else today
+    calendar = calendar_head(contractor)
+    writer = EventWriter(today)
+    for row in feed_inspections(contractor.id, today):
+        calendar.add_component(writer.event(row))
+    return calendar
+
+
+def calendar_chunks(contractor: Contractor, today: date | None = None) -> Iterator[bytes]:
+    """The feed's bytes, the same as ``contractor_calendar(...).to_ical()``, an event at a
+    time: the calendar's opening lines, each event as it is read, the closing line. Memory
+    stays that of one batch of rows however many events there are."""
+    today = district_today() if today is None else today
+    head = calendar_head(contractor).to_ical()
+    assert head.endswith(CALENDAR_END)
+    yield head[: -len(CALENDAR_END)]
+    writer = EventWriter(today)
+    for row in feed_inspections(contractor.id, today):
+        yield writer.event(row).to_ical()
+    yield CALENDAR_END
+
+
+class EventWriter:
+    """Makes the events of one feed: what every event shares (the host, the time stamp, the
+    labels in the feed's language) is worked out once, not per event."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.base = base_url()
+        self.host = urlsplit(self.base).hostname or "localhost"
+        self.stamp = clock.now_utc()
+        self.kind_labels: dict[str, str] = {}
+
+    def kind_label(self, kind_name: str) -> str:
+        if kind_name not in self.kind_labels:
+            kind = kind_named(kind_name)
+            self.kind_labels[kind_name] = str(kind.label) if kind is not None else kind_name
+        return self.kind_labels[kind_name]
+
+    def event(self, row: FeedRow) -> Event:
+        """An all-day event on the due date, or on ``today`` marked overdue when that has
+        passed."""
+        link = self.base + INSPECTION_PATH.format(id=row.id)
+        event = Event()
+        event.add("uid", f"inspection-{row.id}@{self.host}")
+        event.add("dtstamp", self.stamp)
+        overdue = row.due_on < self.today
+        day = self.today if overdue else row.due_on
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        summary = f"{row.code} · {self.kind_label(row.kind)} · {row.name}"
+        if overdue:
+            summary = _("Overdue · %(summary)s", summary=summary)
+        event.add("summary", summary)
+        if row.address:
+            event.add("location", row.address)
+        if row.longitude is not None and row.latitude is not None:
+            event.add("geo", vGeo((row.latitude, row.longitude)))
+        description = _("Log the result: %(url)s", url=link)
+        if overdue:
+            description = (
+                _("Overdue since %(due)s.", due=row.due_on.isoformat()) + "\n" + description
+            )
+        event.add("description", description)
+        event.add("url", link)
+        event.add("transp", "TRANSPARENT")
+        return event
 
 
 @bp.get("/<token>.ics")
 def feed(token: str):
     """The public feed: no login, the token is the key. Reads only. A company whose contract
-    has ended has no feed any more: 410 Gone."""
+    has ended has no feed any more: 410 Gone. Streamed: a large contractor's feed holds tens
+    of thousands of events."""
     found = feed_for_token(token)
     if found is None:
         abort(404)
     if contract_over(found.contractor):
         abort(410)
-    body = contractor_calendar(found.contractor).to_ical()
+    body = stream_with_context(calendar_chunks(found.contractor))
     response = current_app.response_class(body, content_type="text/calendar; charset=utf-8")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

@@ -273,6 +273,10 @@ def export_rows(query: ListQuery, columns: list[Column]):
     today = clock.district_today()
     keys = [column.key for column in columns]
     yes, no = _("Yes"), _("No")
+    # Labels in the user's language, translated once per file rather than once per row.
+    statuses = {key: str(label) for key, label in INSPECTION_STATUS_LABELS.items()}
+    results = {key: str(label) for key, label in RESULT_LABELS.items()}
+    kinds: dict[str, str] = {}
     for part in list_parts(inspection_query(current_user, query.filters), query.sort):
         rows = db.session.execute(
             part.add_columns(Asset.code, Asset.kind, Asset.name, Grid.code, Contractor.name)
@@ -282,18 +286,20 @@ def export_rows(query: ListQuery, columns: list[Column]):
             .execution_options(yield_per=EXPORT_BATCH)
         )
         for inspection, code, kind_name, name, grid, contractor in rows:
-            kind = kind_named(kind_name)
+            if kind_name not in kinds:
+                kind = kind_named(kind_name)
+                kinds[kind_name] = str(kind.label) if kind is not None else kind_name
             status = derived_status(inspection, today)
             values = {
                 "due_on": inspection.due_on,
                 "asset": code,
-                "kind": str(kind.label) if kind is not None else kind_name,
+                "kind": kinds[kind_name],
                 "name": name,
                 "grid": grid,
                 "contractor": contractor,
-                "status": str(INSPECTION_STATUS_LABELS.get(status, status)),
+                "status": statuses.get(status, status),
                 "completed_at": local_time_text(inspection.completed_at),
-                "result": str(RESULT_LABELS.get(inspection.result, inspection.result or "")),
+                "result": results.get(inspection.result, inspection.result or ""),
                 "flagged": yes if inspection.flagged else no,
                 "notes": inspection.notes,
             }

@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from alerts.models import AlertDelivery, AlertRun, AlertRunStatus, DeliveryStatus
-from alerts.services import iso_week, retry_unsent, send_weekly
+from alerts.services import (
+    OverdueInspection,
+    OverdueSnapshot,
+    iso_week,
+    retry_unsent,
+    send_weekly,
+)
 from app import create_app
 from core import clock
 from core.extensions import db
@@ -360,3 +366,24 @@ def test_alerts_page_shows_runs_recipients_and_failures(database_url, frozen):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def overdue_row(number: int, grid_id: int | None, contractor_id: int) -> OverdueInspection:
+    return OverdueInspection(
+        number, f"A-{number}", "asset", grid_id, "", "", date(2026, 3, 1), 1, contractor_id, "", ""
+    )
+
+
+def test_a_recipients_share_keeps_the_snapshots_order():
+    """Each grid's and contractor's rows are picked through an index built once (a province
+    has thousands of grids): the same rows, in the same order, as going through them all."""
+    rows = [overdue_row(n, grid_id=(n * 7) % 5 or None, contractor_id=n % 3) for n in range(60)]
+    subtrees = {1: {1, 2, 3}, 2: {2}, 3: {3}, 4: {4}}
+    snapshot = OverdueSnapshot(date(2026, 3, 16), "2026-W12", rows, [], subtrees)
+    for grid_id in (1, 2, 4, 9, None):
+        wanted = subtrees.get(grid_id, {grid_id})
+        assert snapshot.in_grid(grid_id)[0] == [row for row in rows if row.grid_id in wanted]
+    for contractor_id in (0, 1, 2, 7):
+        mine = [row for row in rows if row.contractor_id == contractor_id]
+        assert snapshot.of_contractor(contractor_id) == mine
+    assert snapshot.in_grid(1)[0] and snapshot.of_contractor(2)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, date, datetime
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from accounts.models import Contractor
 from core.audit import AuditEntry
 from core.extensions import db
-from inspections.models import CalendarFeed, InspectionStatus
+from inspections import calendar as calendar_module
+from inspections.calendar import calendar_chunks, contractor_calendar
+from inspections.models import CalendarFeed, Inspection, InspectionStatus
 from tests import factories
 
 TODAY = date(2026, 3, 10)
@@ -331,3 +334,61 @@ def test_page_offers_a_webcal_link_and_its_qr_code(app, client, auth, schedule):
     assert [code.data.decode() for code in codes] == [webcal]
     # Shown once, like the address.
     assert webcal not in client.get("/calendar/").text
+
+
+# --- A large contractor's feed is streamed ----------------------------------------------
+
+
+def add_overdue_inspections(count: int) -> None:
+    """``count`` more overdue inspections of CS-001 for Fixers Ltd, one a day before 03-01."""
+    asset_id = factories.asset_by_code("CS-001").id
+    contractor = factories.gen_contractor("Fixers Ltd").id
+    first = date(2026, 2, 28)
+    rows = [
+        {
+            "asset_id": asset_id,
+            "contractor_id": contractor,
+            "due_on": first - timedelta(days=number),
+            "status": InspectionStatus.SCHEDULED.value,
+        }
+        for number in range(count)
+    ]
+    db.session.execute(insert(Inspection), rows)
+    db.session.commit()
+
+
+def test_streamed_feed_is_the_whole_calendar_byte_for_byte(app, schedule):
+    with app.test_request_context():
+        add_overdue_inspections(30)
+        fixers = db.session.scalar(select(Contractor).where(Contractor.name == "Fixers Ltd"))
+        whole = contractor_calendar(fixers, TODAY).to_ical()
+        streamed = b"".join(calendar_chunks(fixers, TODAY))
+    assert streamed == whole
+    assert len(icalendar.Calendar.from_ical(streamed).walk("VEVENT")) == 33
+
+
+def feed_peak_bytes(app, events: int) -> int:
+    """tracemalloc's peak while the feed of ``events`` more events is written (and thrown
+    away, as a response sends it)."""
+    with app.test_request_context():
+        db.session.execute(delete(Inspection).where(Inspection.due_on < date(2026, 3, 1)))
+        add_overdue_inspections(events)
+        fixers = db.session.scalar(select(Contractor).where(Contractor.name == "Fixers Ltd"))
+        tracemalloc.start()
+        try:
+            sent = sum(len(chunk) for chunk in calendar_chunks(fixers, TODAY))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert sent > events * 200
+        db.session.rollback()
+    return peak
+
+
+def test_feed_memory_does_not_grow_with_its_events(app, schedule, monkeypatch):
+    """The feed is read in batches and written an event at a time: 1,500 events take no more
+    memory than 150 (held whole, they took about ten times as much)."""
+    monkeypatch.setattr(calendar_module, "FEED_BATCH", 50)
+    small = feed_peak_bytes(app, 150)
+    large = feed_peak_bytes(app, 1_500)
+    assert large < small * 1.5, (small, large)

@@ -5,6 +5,7 @@ district (119.10–119.30 E, 36.70–36.76 N); a bounding box of ~1% of that are
 asked for through the Flask test client (bearer token, one page holding every match) and
 as raw SQL (the statement the API runs, compiled with literal values, all rows fetched).
 Prints the median of each and their ratio; the target is a ratio within 3×.
+``run(...)`` returns the figures (median and p95 of each) for ``bench/run``.
 
 Usage: .venv/bin/python bench/bench_api_bbox.py [--assets 100000] [--runs 50]
        [--backends spatialite,postgis]
@@ -88,7 +89,8 @@ def bearer_token() -> str:
     return token
 
 
-def median_ms(action, runs: int) -> float:
+def timings_ms(action, runs: int) -> list[float]:
+    """``runs`` timings of ``action`` (ms) after three warm-up runs."""
     for _ in range(3):
         action()
     timings = []
@@ -96,7 +98,7 @@ def median_ms(action, runs: int) -> float:
         started = time.perf_counter()
         action()
         timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+    return timings
 
 
 def raw_sql() -> str:
@@ -108,6 +110,14 @@ def raw_sql() -> str:
 
 
 def bench(backend: str, directory: Path, count: int, runs: int) -> tuple[int, float, float]:
+    matches, api, raw = bench_timings(backend, directory, count, runs)
+    return matches, statistics.median(api), statistics.median(raw)
+
+
+def bench_timings(
+    backend: str, directory: Path, count: int, runs: int
+) -> tuple[int, list[float], list[float]]:
+    """The matches, then the API's and the raw cursor's timings (ms)."""
     url = database_url(backend, directory)
     app = create_app(test_config(url, TESTING=False, API_MAX_PAGE_SIZE=PAGE_SIZE))
     with app.app_context():
@@ -131,7 +141,7 @@ def bench(backend: str, directory: Path, count: int, runs: int) -> tuple[int, fl
 
     matches = through_api().json["numberMatched"]
     assert matches < PAGE_SIZE
-    api_ms = median_ms(through_api, runs)
+    api_ms = timings_ms(through_api, runs)
 
     with app.app_context():
         connection = db.engine.connect()
@@ -142,7 +152,7 @@ def bench(backend: str, directory: Path, count: int, runs: int) -> tuple[int, fl
             return cursor.fetchall()
 
         assert len(through_cursor()) == matches
-        raw_ms = median_ms(through_cursor, runs)
+        raw_ms = timings_ms(through_cursor, runs)
         cursor.close()
         connection.close()
         db.session.remove()
@@ -156,6 +166,32 @@ def drop_postgis() -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
     admin.dispose()
+
+
+def run(
+    sizes: tuple[int, ...] = (100_000,),
+    runs: int = 50,
+    backends: tuple[str, ...] = ("spatialite", "postgis"),
+) -> dict[str, dict[int, dict]]:
+    """{backend: {size: {"matches", "api_ms": [...], "raw_ms": [...]}}}, a new database per
+    backend and size (the PostGIS one dropped at the end)."""
+    results: dict[str, dict[int, dict]] = {}
+    with tempfile.TemporaryDirectory() as temp:
+        try:
+            for backend in backends:
+                for size in sizes:
+                    directory = Path(temp) / f"{backend}-{size}"
+                    directory.mkdir()
+                    matches, api, raw = bench_timings(backend, directory, size, runs)
+                    results.setdefault(backend, {})[size] = {
+                        "matches": matches,
+                        "api_ms": api,
+                        "raw_ms": raw,
+                    }
+        finally:
+            if "postgis" in backends:
+                drop_postgis()
+    return results
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ browser; bench_map.py times /map on each backend) and served on 127.0.0.1 by a t
 Werkzeug server, without tiles. Debian's Chromium (driven by Playwright) opens /map as the
 demo officer in a fresh browser context each run (nothing cached) and reports, from the
 start of navigation: the first marker or cluster on screen, and all 454 assets drawn
-(markers plus cluster counts). Median and worst of ``--runs``.
+(markers plus cluster counts). Median and worst of ``--runs``; ``run(...)`` returns every
+run's figures for ``bench/run``.
 """
 
 from __future__ import annotations
@@ -40,10 +41,8 @@ DRAWN = """() => {
 }"""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+def run(runs: int = 15) -> dict[str, list[float]]:
+    """{"first_marker_ms": [...], "all_drawn_ms": [...]}: ``runs`` runs after a warm-up one."""
     password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
     with tempfile.TemporaryDirectory() as directory:
         app = create_app(
@@ -63,28 +62,45 @@ def main() -> None:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         first_marker, all_drawn = [], []
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            for _run in range(args.runs + 1):  # the first run warms the server up
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
-                response = context.request.post(
-                    base + "/login", form={"email": OFFICER, "password": password}
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=["--no-sandbox"]
                 )
-                assert response.ok
-                page = context.new_page()
-                page.goto(base + "/map", wait_until="commit")
-                page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
-                first = page.evaluate("performance.now()")
-                page.wait_for_function(f"() => ({DRAWN})() === 454")
-                drawn = page.evaluate("performance.now()")
-                context.close()
-                if _run:
-                    first_marker.append(first)
-                    all_drawn.append(drawn)
-            browser.close()
-        server.shutdown()
-        with app.app_context():
-            db.engine.dispose()
+                for _run in range(runs + 1):  # the first run warms the server up
+                    first, drawn = one_run(browser, base, password)
+                    if _run:
+                        first_marker.append(first)
+                        all_drawn.append(drawn)
+                browser.close()
+        finally:
+            server.shutdown()
+            with app.app_context():
+                db.engine.dispose()
+    return {"first_marker_ms": first_marker, "all_drawn_ms": all_drawn}
+
+
+def one_run(browser, base: str, password: str) -> tuple[float, float]:
+    """A fresh context (nothing cached): ms to the first marker, ms to all 454 drawn."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    response = context.request.post(base + "/login", form={"email": OFFICER, "password": password})
+    assert response.ok
+    page = context.new_page()
+    page.goto(base + "/map", wait_until="commit")
+    page.wait_for_selector(".leaflet-marker-icon.sar-marker, .sar-cluster")
+    first = page.evaluate("performance.now()")
+    page.wait_for_function(f"() => ({DRAWN})() === 454")
+    drawn = page.evaluate("performance.now()")
+    context.close()
+    return first, drawn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    result = run(args.runs)
+    first_marker, all_drawn = result["first_marker_ms"], result["all_drawn_ms"]
     print(f"/map in Chromium, demo district (454 assets), {args.runs} runs:")
     print(
         f"  first marker visible: median {statistics.median(first_marker):.0f} ms, "

@@ -1,0 +1,992 @@
+"""Every benchmark in one run (issue 14): the figures, each target judged, ``bench/RESULTS.md``
+and charts of cost against registry size under ``bench/results/``.
+
+Usage: bench/run [--quick | --province] [--postgis-url URL] [--backends spatialite,postgis]
+           [--only viewport,bbox,province,browser,load,headers] [--output DIR]
+
+Modes (sizes in assets):
+- ``--quick``: 454 (the district) and 10k, few repeats, both backends, no load test.
+- default: 454, 10k and 100k; the load test 60 s x 50 users on 2 gunicorn workers.
+- ``--province``: adds 1M assets to every size-dependent bench on both backends, and
+  1M assets with 10M inspections (the province bench) on PostGIS.
+
+What runs, each through its ``run()`` (``bench/bench_*.py``): the map's view endpoint and
+/map (``bench_map_viewport``), the bbox API against raw SQL (``bench_api_bbox``), the
+province items (``bench_province``: dashboard, overdue lists, alert, generation), the map in
+Chromium (``bench_map_browser``, the demo district), the load test (``bench_load``); then
+compression and ETag/304 checked by real requests through the app. Every PostGIS database is
+named ``<prefix>_<bench>`` (``--postgis-url``'s database name is the prefix) and dropped.
+
+Judging (``judge``): a figure is "met" only when it was measured at the target's size and
+passes; a mode that stops below that size says "not measured" and still shows its largest
+size's figure. Latency targets are judged on p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+DEFAULT_POSTGIS = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_run"
+BENCHES = ("viewport", "bbox", "province", "browser", "load", "headers")
+MET, NOT_MET, NOT_MEASURED = "met", "not met", "not measured"
+MILLION = 1_000_000
+
+
+# --- Modes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    sizes: tuple[int, ...]  # the map, viewport and bbox benches, every backend
+    province_sizes: dict[str, tuple[int, ...]]  # the province bench, per backend
+    per_asset: int = 10  # inspections per asset in the province bench
+    repeat: int = 20  # requests per view (viewport bench), runs per item (bbox)
+    runs: int = 5  # runs per item of the province bench
+    browser_runs: int = 10
+    load: dict[str, Any] | None = None  # bench_load's settings; None: not run
+
+
+MODES = {
+    "quick": Mode(
+        "quick",
+        sizes=(454, 10_000),
+        province_sizes={"spatialite": (454, 10_000), "postgis": (454, 10_000)},
+        repeat=8,
+        runs=5,
+        browser_runs=3,
+    ),
+    "default": Mode(
+        "default",
+        sizes=(454, 10_000, 100_000),
+        province_sizes={"spatialite": (454, 10_000, 100_000), "postgis": (454, 10_000, 100_000)},
+        load={"assets": 10_000, "duration": 60, "users": 50, "workers": (2,)},
+    ),
+    "province": Mode(
+        "province",
+        sizes=(454, 10_000, 100_000, MILLION),
+        province_sizes={
+            "spatialite": (454, 10_000, 100_000),
+            "postgis": (454, 10_000, 100_000, MILLION),
+        },
+        load={"assets": 100_000, "duration": 60, "users": 50, "workers": (2,)},
+    ),
+}
+
+
+# --- Judging (pure) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of issue 14's targets, for one backend (or none)."""
+
+    name: str
+    goal: str  # as the issue says it
+    op: str  # "<", "<=" or ">=": how the figure must compare with the limit
+    limit: float
+    unit: str
+    at_size: int | None = None  # the size it is stated for; None: any size
+    size_unit: str = "assets"
+    backend: str = ""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What was measured for a target: the figure (None: nothing), at which size, and how."""
+
+    value: float | None
+    size: int | None = None
+    how: str = ""
+
+
+def judge(target: Target, measured: Measured | None) -> str:
+    """ "met" only for a figure at (or beyond) the target's size that passes; "not measured"
+    without a figure or below the size; "not met" otherwise."""
+    if measured is None or measured.value is None or math.isnan(measured.value):
+        return NOT_MEASURED
+    if target.at_size is not None and (measured.size is None or measured.size < target.at_size):
+        return NOT_MEASURED
+    passes = {
+        "<": measured.value < target.limit,
+        "<=": measured.value <= target.limit,
+        ">=": measured.value >= target.limit,
+    }[target.op]
+    return MET if passes else NOT_MET
+
+
+def verdict_text(target: Target, measured: Measured | None) -> str:
+    verdict = judge(target, measured)
+    if verdict != NOT_MEASURED:
+        return f"**{verdict}**"
+    if measured is None or measured.value is None:
+        return f"**{NOT_MEASURED}**"
+    return (
+        f"**{NOT_MEASURED}** (target at {target.at_size:,} {target.size_unit}; "
+        f"largest measured {measured.size or 0:,})"
+    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank: p95 of fewer than 20 values is the slowest."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# --- Figures from the benches' results (pure) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured item: median and p95 (or one run: both the same) and what else it says."""
+
+    bench: str
+    backend: str
+    size: int
+    item: str
+    median: float
+    p95: float
+    unit: str = "ms"
+    extra: str = ""
+
+
+def figures_of(results: dict[str, Any], mode: Mode) -> list[Figure]:
+    rows: list[Figure] = []
+    for backend, sizes in results.get("viewport", {}).items():
+        for size, data in sizes.items():
+            for view, figures in data["views"].items():
+                times = figures["times_ms"]
+                rows.append(
+                    Figure(
+                        "viewport",
+                        backend,
+                        size,
+                        f"/api/v1/map/assets {view} ({figures['mode']})",
+                        median(times),
+                        percentile(times, 0.95),
+                        extra=f"{figures['bytes'] / 1000:.1f} KB",
+                    )
+                )
+            page = data["map"]
+            rows.append(
+                Figure(
+                    "viewport",
+                    backend,
+                    size,
+                    "/map first view (server)",
+                    median(page["times_ms"]),
+                    percentile(page["times_ms"], 0.95),
+                    extra=f"{page['bytes'] / 1000:.1f} KB",
+                )
+            )
+    for backend, sizes in results.get("bbox", {}).items():
+        for size, data in sizes.items():
+            api, raw = data["api_ms"], data["raw_ms"]
+            ratio = median(api) / median(raw)
+            rows.append(
+                Figure(
+                    "bbox",
+                    backend,
+                    size,
+                    "bbox API",
+                    median(api),
+                    percentile(api, 0.95),
+                    extra=f"{data['matches']} matches; {ratio:.1f}x raw SQL",
+                )
+            )
+            rows.append(
+                Figure("bbox", backend, size, "raw SQL", median(raw), percentile(raw, 0.95))
+            )
+    for backend, sizes in results.get("province", {}).items():
+        for size, items in sizes.items():
+            for item, figure in items.items():
+                extra = []
+                if "peak_mb" in figure:
+                    extra.append(f"peak {figure['peak_mb']:.1f} MB (tracemalloc)")
+                if "rows" in figure:
+                    extra.append(f"{figure['rows']} rows")
+                extra.append(f"{size * mode.per_asset:,} inspections")
+                rows.append(
+                    Figure(
+                        "province",
+                        backend,
+                        size,
+                        item,
+                        figure["median_ms"],
+                        figure["p95_ms"],
+                        extra="; ".join(extra),
+                    )
+                )
+    browser = results.get("browser")
+    if browser:
+        for item, key in (("first marker", "first_marker_ms"), ("all drawn", "all_drawn_ms")):
+            times = browser[key]
+            rows.append(
+                Figure(
+                    "browser",
+                    "spatialite",
+                    454,
+                    f"/map in Chromium: {item}",
+                    median(times),
+                    percentile(times, 0.95),
+                )
+            )
+    load = results.get("load")
+    if load:
+        for phase in load["phases"]:
+            for name, row in phase["loaded"]["classes"].items():
+                unloaded = phase["unloaded"]["classes"].get(name, {}).get("median")
+                rows.append(
+                    Figure(
+                        "load",
+                        "postgis",
+                        load["assets"],
+                        f"{phase['workers']} workers, {name}",
+                        row["p50"],
+                        row["p95"],
+                        extra=f"{row['rps']:.1f} req/s; unloaded median {unloaded} ms",
+                    )
+                )
+            raw = phase["baseline"]["classes"]["bbox"]
+            rows.append(
+                Figure(
+                    "load",
+                    "postgis",
+                    load["assets"],
+                    f"{phase['workers']} workers, raw-SQL baseline",
+                    raw["p50"],
+                    raw["p95"],
+                    extra=f"{raw['rps']:.1f} req/s",
+                )
+            )
+    return rows
+
+
+def largest(sizes: dict[int, Any]) -> int | None:
+    return max(sizes) if sizes else None
+
+
+def map_targets(results: dict[str, Any], backends: tuple[str, ...]) -> list[tuple]:
+    rows = []
+    for backend in backends:
+        sizes = results.get("viewport", {}).get(backend, {})
+        size = largest(sizes)
+        ratio = kilobytes = viewport = None
+        if size is not None:
+            page = sizes[size]["map"]
+            kilobytes = page["bytes"] / 1000
+            if 454 in sizes:
+                ratio = median(page["times_ms"]) / median(sizes[454]["map"]["times_ms"])
+            viewport = max(percentile(v["times_ms"], 0.95) for v in sizes[size]["views"].values())
+        rows += [
+            (
+                Target(
+                    "/map server time vs 454 assets",
+                    "within 1.5x at 1M",
+                    "<=",
+                    1.5,
+                    "x",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(ratio, size, "median at the size over median at 454"),
+            ),
+            (
+                Target("/map bytes", "< 300 KB at 1M", "<", 300, "KB", MILLION, backend=backend),
+                Measured(kilobytes, size, "uncompressed HTML"),
+            ),
+            (
+                Target(
+                    "viewport endpoint p95",
+                    f"< {100 if backend == 'postgis' else 200} ms at 1M",
+                    "<",
+                    100 if backend == "postgis" else 200,
+                    "ms",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(viewport, size, "worst p95 of the three views"),
+            ),
+        ]
+    return rows
+
+
+def browser_targets(results: dict[str, Any]) -> list[tuple]:
+    browser = results.get("browser")
+    first = percentile(browser["first_marker_ms"], 0.95) / 1000 if browser else None
+    return [
+        (
+            Target("map in Chromium: first markers", "< 2 s at 1M", "<", 2, "s", MILLION),
+            Measured(first, 454 if browser else None, "p95, demo district"),
+        ),
+        (
+            Target(
+                "map in Chromium: pan/zoom settles", "< 300 ms p95 at 1M", "<", 300, "ms", MILLION
+            ),
+            Measured(None, None, "no bench measures pan/zoom yet"),
+        ),
+    ]
+
+
+def province_targets(results: dict[str, Any], mode: Mode, backends: tuple[str, ...]) -> list:
+    rows = []
+    for backend in backends:
+        sizes = results.get("province", {}).get(backend, {})
+        size = largest(sizes)
+        items = sizes.get(size, {}) if size is not None else {}
+        inspections = size * mode.per_asset if size is not None else None
+
+        def p95(*names: str, items=items) -> float | None:
+            found = [f["p95_ms"] for name, f in items.items() if name.startswith(names)]
+            return max(found) if found else None
+
+        def one(name: str, key: str, scale: float = 1.0, items=items) -> float | None:
+            return items[name][key] * scale if name in items else None
+
+        if backend == "postgis":
+            rows += [
+                (
+                    Target(
+                        "dashboard",
+                        "< 100 ms at 10M inspections",
+                        "<",
+                        100,
+                        "ms",
+                        10 * MILLION,
+                        "inspections",
+                        backend,
+                    ),
+                    Measured(p95("dashboard"), inspections, "p95"),
+                ),
+                (
+                    Target(
+                        "overdue list",
+                        "< 100 ms at 10M inspections",
+                        "<",
+                        100,
+                        "ms",
+                        10 * MILLION,
+                        "inspections",
+                        backend,
+                    ),
+                    Measured(p95("overdue list"), inspections, "worst p95: by contractor, grid"),
+                ),
+            ]
+        rows += [
+            (
+                Target(
+                    "generation, first run",
+                    "< 5 min at 1M assets x 90 days",
+                    "<",
+                    300,
+                    "s",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(one("generation, first run", "median_ms", 1e-3), size, "one run"),
+            ),
+            (
+                Target(
+                    "generation, idle rerun",
+                    "< 30 s at 1M assets",
+                    "<",
+                    30,
+                    "s",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(one("generation, idle rerun", "median_ms", 1e-3), size, "one run"),
+            ),
+            (
+                Target(
+                    "weekly alert composition, time",
+                    "< 60 s at 1M assets",
+                    "<",
+                    60,
+                    "s",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(one("weekly alert composition", "median_ms", 1e-3), size, "one run"),
+            ),
+            (
+                Target(
+                    "weekly alert composition, memory",
+                    "< 1 GB at 1M assets",
+                    "<",
+                    1024,
+                    "MB",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(one("weekly alert composition", "peak_mb"), size, "tracemalloc peak"),
+            ),
+        ]
+    return rows
+
+
+def load_targets(results: dict[str, Any]) -> list[tuple]:
+    load = results.get("load")
+    phase = next((p for p in load["phases"] if p["workers"] == 2), None) if load else None
+    size = load["assets"] if load else None
+    errors = ratio = worst = None
+    if phase:
+        errors = phase["errors"]
+        ratio = phase["throughput_ratio"]
+        ratios = phase["p95_over_unloaded"].values()
+        worst = None if None in ratios else max(ratios, default=None)
+    return [
+        (
+            Target(
+                "load test (50 users, 2 workers): errors", "0", "<=", 0, "", None, backend="postgis"
+            ),
+            Measured(errors, size, "failures and locustfile exceptions"),
+        ),
+        (
+            Target(
+                "load test: throughput vs raw baseline",
+                ">= 0.5x",
+                ">=",
+                0.5,
+                "x",
+                None,
+                backend="postgis",
+            ),
+            Measured(ratio, size, "the mix's req/s over the raw-SQL baseline's"),
+        ),
+        (
+            Target(
+                "load test: worst p95 over unloaded median",
+                "<= 3x",
+                "<=",
+                3,
+                "x",
+                None,
+                backend="postgis",
+            ),
+            Measured(worst, size, "worst request class"),
+        ),
+    ]
+
+
+def memory_target(results: dict[str, Any], mode: Mode) -> list[tuple]:
+    memory = results.get("memory", {})
+    target = Target(
+        "worker memory serving any view", "< 300 MB peak RSS at 1M", "<", 300, "MB", MILLION
+    )
+    if "gunicorn_worker_mb" in memory:
+        measured = Measured(
+            memory["gunicorn_worker_mb"],
+            results["load"]["assets"],
+            "peak RSS of a gunicorn worker during the load test",
+        )
+    elif "process_mb" in memory:
+        measured = Measured(
+            memory["process_mb"],
+            memory.get("process_size"),
+            "peak RSS of the bench process serving through the test client (it also loaded "
+            "the registry: an upper bound)",
+        )
+    else:
+        measured = Measured(None)
+    return [(target, measured)]
+
+
+def header_targets(results: dict[str, Any]) -> list[tuple]:
+    headers = results.get("headers", {})
+    rows = []
+    for key, name in (
+        ("html", "HTML compressed (gzip or br)"),
+        ("json", "JSON compressed (gzip or br)"),
+        ("map_etag", "map data: ETag, then 304"),
+        ("static_etag", "static file: ETag, then 304"),
+    ):
+        found = headers.get(key)
+        rows.append(
+            (
+                Target(name, "yes", ">=", 1, ""),
+                Measured(
+                    None if found is None else float(found[0]), None, found[1] if found else ""
+                ),
+            )
+        )
+    return rows
+
+
+def bbox_targets(results: dict[str, Any], backends: tuple[str, ...]) -> list[tuple]:
+    rows = []
+    for backend in backends:
+        sizes = results.get("bbox", {}).get(backend, {})
+        size = largest(sizes)
+        ratio = None
+        if size is not None:
+            ratio = median(sizes[size]["api_ms"]) / median(sizes[size]["raw_ms"])
+        rows.append(
+            (
+                Target(
+                    "bbox API vs raw SQL (bench_api_bbox)",
+                    "within 3x at 100k",
+                    "<=",
+                    3,
+                    "x",
+                    100_000,
+                    backend=backend,
+                ),
+                Measured(ratio, size, "median over median"),
+            )
+        )
+    return rows
+
+
+def targets_of(
+    results: dict[str, Any], mode: Mode, backends: tuple[str, ...]
+) -> list[tuple[Target, Measured]]:
+    """Every target of issue 14 (and the bbox bench's), with what was measured for it."""
+    return [
+        *map_targets(results, backends),
+        *browser_targets(results),
+        *province_targets(results, mode, backends),
+        *load_targets(results),
+        *memory_target(results, mode),
+        *header_targets(results),
+        *bbox_targets(results, backends),
+    ]
+
+
+# --- RESULTS.md (pure) --------------------------------------------------------------------------
+
+
+def number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if value else "0"
+    return f"{text} {unit}".strip()
+
+
+def markdown(report: dict[str, Any], figures: list[Figure], targets: list[tuple]) -> str:
+    machine = report["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/run` ({report['mode']} mode); `bench/runner.py` says what each "
+        "figure is. Latency targets are judged on p95; a target stated for a size this mode "
+        'does not reach is "not measured" (its largest size\'s figure is shown).',
+        "",
+        f"- command: `{report['command']}`",
+        f"- date: {report['date']} (UTC); whole run {report['seconds']:.0f} s",
+        f"- commit: {report['commit']}",
+        f"- machine: {machine['cpus']} CPUs ({machine['cpu_model']}), "
+        f"{machine['ram_gb']:.1f} GB RAM, {machine['system']}",
+        f"- load average at start {machine['load_start']}, at end {machine['load_end']}",
+    ]
+    if report.get("note"):
+        lines.append(f"- note: {report['note']}")
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "| target | backend | goal | figure | size | how | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for target, measured in targets:
+        size = f"{measured.size:,}" if measured and measured.size else "–"
+        value = measured.value if measured else None
+        figure = number(value, target.unit)
+        if target.goal == "yes" and value is not None:
+            figure = "yes" if value >= 1 else "no"
+        lines.append(
+            f"| {target.name} | {target.backend or '–'} | {target.goal} | {figure} | {size} | "
+            f"{measured.how if measured else ''} | {verdict_text(target, measured)} |"
+        )
+    lines += [
+        "",
+        "## Figures",
+        "",
+        "| bench | backend | assets | item | median | p95 | also |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in figures:
+        lines.append(
+            f"| {row.bench} | {row.backend} | {row.size:,} | {row.item} | "
+            f"{number(row.median, row.unit)} | {number(row.p95, row.unit)} | {row.extra} |"
+        )
+    if report.get("errors"):
+        lines += ["", "## Benches that failed", ""]
+        for name, error in report["errors"].items():
+            lines += [f"- `{name}`:", "", "```", error.strip()[-2000:], "```"]
+    if report.get("charts"):
+        lines += ["", "## Charts", ""]
+        lines += [f"![{path.stem}](results/{path.name})" for path in report["charts"]]
+    return "\n".join(lines) + "\n"
+
+
+# --- Charts -------------------------------------------------------------------------------------
+
+
+def charts(results: dict[str, Any], directory: Path) -> list[Path]:
+    """Cost against registry size, one line per backend (log-log): the map (server time,
+    bytes), the bbox API and its raw baseline, the dashboard, the alert run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(figure, name: str) -> None:
+        figure.tight_layout()
+        path = directory / name
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        written.append(path)
+
+    def axes_for(axis, title: str, ylabel: str) -> None:
+        axis.set_title(title)
+        axis.set_xlabel("registry size (assets)")
+        axis.set_ylabel(ylabel)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.grid(True, which="both", alpha=0.3)
+
+    viewport = results.get("viewport", {})
+    if viewport:
+        figure, (time_axis, size_axis) = plt.subplots(1, 2, figsize=(10, 4))
+        for backend, sizes in viewport.items():
+            xs = sorted(sizes)
+            time_axis.plot(
+                xs, [median(sizes[x]["map"]["times_ms"]) for x in xs], "o-", label=backend
+            )
+            size_axis.plot(xs, [sizes[x]["map"]["bytes"] / 1000 for x in xs], "o-", label=backend)
+        axes_for(time_axis, "/map first view: server time (median)", "ms")
+        axes_for(size_axis, "/map first view: bytes (uncompressed)", "KB")
+        time_axis.legend()
+        size_axis.legend()
+        save(figure, "map.png")
+    bbox = results.get("bbox", {})
+    if bbox:
+        figure, axis = plt.subplots(figsize=(6, 4))
+        for backend, sizes in bbox.items():
+            xs = sorted(sizes)
+            axis.plot(xs, [median(sizes[x]["api_ms"]) for x in xs], "o-", label=f"{backend} API")
+            axis.plot(
+                xs, [median(sizes[x]["raw_ms"]) for x in xs], "s--", label=f"{backend} raw SQL"
+            )
+        axes_for(axis, "bbox API vs raw SQL (median)", "ms")
+        axis.legend()
+        save(figure, "bbox.png")
+    province = results.get("province", {})
+    for name, item, title in (
+        ("dashboard.png", "dashboard /", "dashboard / (median)"),
+        ("alert.png", "weekly alert composition", "weekly alert composition (one run)"),
+    ):
+        if not province:
+            continue
+        figure, axis = plt.subplots(figsize=(6, 4))
+        for backend, sizes in province.items():
+            xs = sorted(size for size in sizes if item in sizes[size])
+            axis.plot(xs, [sizes[x][item]["median_ms"] for x in xs], "o-", label=backend)
+        axes_for(axis, title, "ms")
+        axis.legend()
+        save(figure, name)
+    return written
+
+
+# --- Measuring ----------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """Samples, every 0.1 s, this process's RSS (per named window) and every gunicorn worker's
+    below it serving the app (their peak)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.process = psutil.Process()
+        self.window: str | None = None
+        self.peaks: dict[str, float] = {}
+        self.worker_peak = 0.0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        import psutil
+
+        while not self.stopping.wait(0.1):
+            if self.window:
+                rss = self.process.memory_info().rss / 2**20
+                self.peaks[self.window] = max(self.peaks.get(self.window, 0.0), rss)
+            try:
+                children = self.process.children(recursive=True)
+            except psutil.Error:
+                continue
+            for child in children:
+                try:
+                    command = " ".join(child.cmdline())
+                    parent = child.parent()
+                    if (
+                        "app:create_app()" in command
+                        and parent is not None
+                        and "gunicorn" in " ".join(parent.cmdline())
+                    ):
+                        self.worker_peak = max(self.worker_peak, child.memory_info().rss / 2**20)
+                except psutil.Error:
+                    continue
+
+    @contextmanager
+    def during(self, window: str) -> Iterator[None]:
+        self.window = window
+        try:
+            yield
+        finally:
+            self.window = None
+
+    def __enter__(self) -> RssSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
+def check_headers() -> dict[str, tuple[bool, str]]:
+    """Compression and ETag/304, by requests through the app (test client) on a district of
+    454 assets in SpatiaLite."""
+    sys.path.insert(0, str(BENCH))
+    import bench_map
+    from flask_migrate import upgrade
+
+    from accounts.models import Contractor
+    from app import create_app
+    from core.extensions import db
+    from tests import factories
+    from tests.conftest import test_config
+
+    found: dict[str, tuple[bool, str]] = {}
+    accept = {"Accept-Encoding": "br, gzip"}
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'headers.sqlite'}"
+        app = create_app(test_config(url, TESTING=False, MAP_TILES="none"))
+        with app.app_context():
+            upgrade()
+            factories.gen_district()
+            factories.gen_user("bench@example.org", "officer")
+            contractor = Contractor(name="Bench Fire Services")
+            db.session.add(contractor)
+            db.session.commit()
+            bench_map.add_assets(1, 454, contractor.id)
+            db.session.remove()
+        client = app.test_client()
+        client.post("/login", data={"email": "bench@example.org", "password": factories.PASSWORD})
+        page = client.get("/map", headers=accept)
+        encoding = page.headers.get("Content-Encoding", "none")
+        found["html"] = (encoding in ("br", "gzip"), f"/map: Content-Encoding {encoding}")
+        path = "/api/v1/map/assets?zoom=12&bbox=119.05,36.66,119.35,36.80"
+        data = client.get(path, headers=accept)
+        encoding = data.headers.get("Content-Encoding", "none")
+        found["json"] = (encoding in ("br", "gzip"), f"map data: Content-Encoding {encoding}")
+        found["map_etag"] = revalidated(client, path, accept)
+        found["static_etag"] = revalidated(client, "/static/css/app.css", accept)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    return found
+
+
+def revalidated(client, path: str, headers: dict[str, str]) -> tuple[bool, str]:
+    first = client.get(path, headers=headers)
+    etag = first.headers.get("ETag")
+    first.close()
+    if first.status_code != 200 or not etag:
+        return False, f"{path}: {first.status_code}, ETag {etag}"
+    again = client.get(path, headers={**headers, "If-None-Match": etag})
+    again.close()
+    return again.status_code == 304, f"{path}: ETag {etag}, again {again.status_code}"
+
+
+def database(base: str, bench: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    target = make_url(base)
+    return target.set(database=f"{target.database}_{bench}").render_as_string(hide_password=False)
+
+
+def run_benches(
+    mode: Mode, backends: tuple[str, ...], only: tuple[str, ...], postgis: str, log
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each bench in turn (a failing one is reported, the others still run)."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(BENCH))
+    import bench_api_bbox
+    import bench_load
+    import bench_map
+    import bench_map_browser
+    import bench_map_viewport
+    import bench_province
+
+    bench_map.POSTGIS_URL = database(postgis, "map")
+    bench_api_bbox.POSTGIS_URL = database(postgis, "bbox")
+    bench_province.POSTGIS_URL = database(postgis, "province")
+    bench_load.POSTGIS_URL = database(postgis, "load")
+
+    def province() -> dict[str, dict[int, Any]]:
+        found: dict[str, dict[int, Any]] = {}
+        for backend in backends:
+            for size in mode.province_sizes[backend]:
+                figures = bench_province.run(size, mode.per_asset, (backend,), mode.runs)
+                found.setdefault(backend, {})[size] = figures[backend]
+        return found
+
+    steps: dict[str, Callable[[], Any]] = {
+        "headers": check_headers,
+        "viewport": lambda: bench_map_viewport.run(mode.sizes, backends, mode.repeat),
+        "bbox": lambda: bench_api_bbox.run(mode.sizes, mode.repeat * 2, backends),
+        "province": province,
+        "browser": lambda: bench_map_browser.run(mode.browser_runs),
+    }
+    if mode.load and "postgis" in backends:
+        steps["load"] = lambda: bench_load.run(**mode.load)
+    results: dict[str, Any] = {"memory": {}}
+    errors: dict[str, str] = {}
+    with RssSampler() as sampler:
+        for name, step in steps.items():
+            if name not in only:
+                continue
+            started = time.perf_counter()
+            log(f"{name} …")
+            try:
+                with sampler.during(name):
+                    results[name] = step()
+            except (Exception, SystemExit):
+                errors[name] = traceback.format_exc()
+                log(f"{name} failed:\n{errors[name]}")
+            log(f"{name}: {time.perf_counter() - started:.0f} s")
+    served = [sampler.peaks[name] for name in ("viewport", "province") if name in sampler.peaks]
+    if served:
+        results["memory"]["process_mb"] = max(served)
+        results["memory"]["process_size"] = max(mode.sizes)
+    if "load" in results and sampler.worker_peak:
+        results["memory"]["gunicorn_worker_mb"] = sampler.worker_peak
+    return results, errors
+
+
+# --- The machine and the run --------------------------------------------------------------------
+
+
+def machine(load_start: tuple[float, ...]) -> dict[str, Any]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = 0.0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) / 2**20
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gb": ram,
+        "system": f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        "load_start": " ".join(f"{value:.2f}" for value in load_start),
+        "load_end": " ".join(f"{value:.2f}" for value in os.getloadavg()),
+    }
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{head}{' (with uncommitted changes)' if dirty else ''}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--quick", action="store_true", help="454 and 10k assets, no load test")
+    chosen.add_argument("--province", action="store_true", help="adds 1M assets, 10M inspections")
+    parser.add_argument(
+        "--postgis-url",
+        default=DEFAULT_POSTGIS,
+        help="server and database-name prefix of the PostGIS databases",
+    )
+    parser.add_argument("--backends", default="spatialite,postgis")
+    parser.add_argument("--only", default=",".join(BENCHES), help="some of " + ",".join(BENCHES))
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=BENCH,
+        help="where RESULTS.md and results/ go (default bench/)",
+    )
+    parser.add_argument("--note", default="", help="a line for RESULTS.md")
+    args = parser.parse_args(argv)
+    mode = MODES["quick" if args.quick else "province" if args.province else "default"]
+    backends = tuple(name.strip() for name in args.backends.split(",") if name.strip())
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    unknown = set(only) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benches: {', '.join(sorted(unknown))}")
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
+
+    load_start = os.getloadavg()
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    started = time.perf_counter()
+    results, errors = run_benches(mode, backends, only, args.postgis_url, log)
+    seconds = time.perf_counter() - started
+    written = charts(results, args.output / "results")
+    report = {
+        "mode": mode.name,
+        "command": shlex.join(["bench/run", *(sys.argv[1:] if argv is None else argv)]),
+        "date": date,
+        "seconds": seconds,
+        "commit": commit(),
+        "machine": machine(load_start),
+        "errors": errors,
+        "charts": written,
+        "note": args.note,
+    }
+    figures = figures_of(results, mode)
+    targets = targets_of(results, mode, backends)
+    (args.output / "RESULTS.md").write_text(markdown(report, figures, targets))
+    for target, measured in targets:
+        print(f"{judge(target, measured):13} {target.name} ({target.backend or '-'})")
+    print(f"whole run {seconds:.0f} s; {args.output / 'RESULTS.md'}")
+    if errors:
+        raise SystemExit(f"failed: {', '.join(errors)}")
+
+
+if __name__ == "__main__":
+    main()

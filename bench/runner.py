@@ -596,7 +596,7 @@ def markdown(report: dict[str, Any], figures: list[Figure], targets: list[tuple]
         'does not reach is "not measured" (its largest size\'s figure is shown).',
         "",
         f"- command: `{report['command']}`",
-        f"- date: {report['date']} (UTC); whole run {report['seconds']:.0f} s",
+        f"- date: {report['date']} (UTC); whole run {report['seconds']:.0f} s (charts included)",
         f"- commit: {report['commit']}",
         f"- machine: {machine['cpus']} CPUs ({machine['cpu_model']}), "
         f"{machine['ram_gb']:.1f} GB RAM, {machine['system']}",
@@ -647,8 +647,9 @@ def markdown(report: dict[str, Any], figures: list[Figure], targets: list[tuple]
 
 
 def charts(results: dict[str, Any], directory: Path) -> list[Path]:
-    """Cost against registry size, one line per backend (log-log): the map (server time,
-    bytes), the bbox API and its raw baseline, the dashboard, the alert run."""
+    """Cost against registry size, one line per backend (sizes on a log scale, costs from
+    zero): the map (server time, bytes), the bbox API and its raw baseline, the dashboard, the
+    alert run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -669,7 +670,7 @@ def charts(results: dict[str, Any], directory: Path) -> list[Path]:
         axis.set_xlabel("registry size (assets)")
         axis.set_ylabel(ylabel)
         axis.set_xscale("log")
-        axis.set_yscale("log")
+        axis.set_ylim(bottom=0, top=max(1.0, axis.get_ylim()[1] * 1.1))
         axis.grid(True, which="both", alpha=0.3)
 
     viewport = results.get("viewport", {})
@@ -965,8 +966,8 @@ def main(argv: list[str] | None = None) -> None:
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     started = time.perf_counter()
     results, errors = run_benches(mode, backends, only, args.postgis_url, log)
-    seconds = time.perf_counter() - started
     written = charts(results, args.output / "results")
+    seconds = time.perf_counter() - started
     report = {
         "mode": mode.name,
         "command": shlex.join(["bench/run", *(sys.argv[1:] if argv is None else argv)]),

@@ -498,11 +498,18 @@ def _json_text_postgresql(element, compiler, **kw) -> str:
     return f"({compiler.process(element.clauses, **kw)})::text"
 
 
+def backend_insert(table: Table, session=None) -> Insert:
+    """The backend's own ``INSERT`` (with ``ON CONFLICT``) for ``session`` (default: the
+    request's)."""
+    bind = (session or db.session).get_bind()
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 def insert_ignoring_duplicates(table: Table) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` for the session's backend: what makes generation,
     job runs and alert deliveries idempotent across processes."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return backend_insert(table).on_conflict_do_nothing()
 
 
 class floor_of(FunctionElement):

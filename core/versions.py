@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, String, Table, event, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.extensions import db
@@ -73,12 +72,13 @@ def _has_versions(connection) -> bool:
 
 
 def _bump(session: Session, name: str) -> None:
+    from core.spatial import backend_insert  # core.spatial imports this module
+
     connection = session.connection()
     if not _has_versions(connection):
         return
     table: Table = DataVersion.__table__  # type: ignore[assignment]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(name=name, version=1)
+    statement = backend_insert(table, session).values(name=name, version=1)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.name], set_={"version": table.c.version + 1}
     )

@@ -234,6 +234,23 @@ def installed_on(rng: random.Random) -> str:
     return (FIRST_INSTALL + timedelta(days=rng.randint(0, days))).isoformat()
 
 
+def station_details(rng: random.Random, maker: str, prefix: str, ports: int) -> dict[str, Any]:
+    """A charging station's maker, model, serial and attributes (the demo's and the
+    province's; the draws in this order keep both deterministic)."""
+    return {
+        "manufacturer": maker,
+        "model": f"{prefix}-{ports}P",
+        "serial_number": f"{prefix}{rng.randint(0, 99_999_999):08d}",
+        "attributes": {
+            "ports": ports,
+            "canopy": rng.random() < 0.85,
+            "extinguisher": rng.random() < 0.95,
+            "camera": rng.random() < 0.7,
+            "smoke_detector": rng.random() < 0.6,
+        },
+    }
+
+
 def plan_stations(rng: random.Random, sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stations = []
     number = 0
@@ -253,16 +270,7 @@ def plan_stations(rng: random.Random, sites: list[dict[str, Any]]) -> list[dict[
                     "site": site["name"],
                     "address": site["address"],
                     "installed_on": installed_on(rng),
-                    "manufacturer": maker,
-                    "model": f"{prefix}-{ports}P",
-                    "serial_number": f"{prefix}{rng.randint(0, 99_999_999):08d}",
-                    "attributes": {
-                        "ports": ports,
-                        "canopy": rng.random() < 0.85,
-                        "extinguisher": rng.random() < 0.95,
-                        "camera": rng.random() < 0.7,
-                        "smoke_detector": rng.random() < 0.6,
-                    },
+                    **station_details(rng, maker, prefix, ports),
                 }
             )
     return stations

@@ -68,6 +68,7 @@ from demo.district import (
     STEP_NOTES,
     demo_after_photo,
     demo_cli,
+    station_details,
 )
 from evidence.photos import photo_dir
 from hazards.services import FAILED_INSPECTION_CATEGORY
@@ -871,16 +872,7 @@ def asset_details(rng: random.Random, kind: str, site: dict[str, Any], in_site: 
         return {
             "name": f"{site['name']}{in_site + 1}号电动自行车充电站",
             "address": site["address"],
-            "manufacturer": maker,
-            "model": f"{prefix}-{ports}P",
-            "serial_number": f"{prefix}{rng.randint(0, 99_999_999):08d}",
-            "attributes": {
-                "ports": ports,
-                "canopy": rng.random() < 0.85,
-                "extinguisher": rng.random() < 0.95,
-                "camera": rng.random() < 0.7,
-                "smoke_detector": rng.random() < 0.6,
-            },
+            **station_details(rng, maker, prefix, ports),
         }
     maker, prefix = rng.choice(BLOCKER_MAKERS)
     building, unit, elevator = in_site // 4 + 1, in_site // 2 % 2 + 1, in_site % 2 + 1

@@ -367,20 +367,30 @@ def duplicate_user_views() -> Blueprint:
     return views
 
 
-@pytest.fixture
-def duplicating_app(database_url, tmp_path):
+@contextlib.contextmanager
+def app_with_views(database_url: str, tmp_path: Path, views: Blueprint):
+    """An app of its own with ``views``, a district with CS-001 and an officer; the app and
+    the officer's token."""
     app = create_app(helpers.test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
-    app.register_blueprint(duplicate_user_views())
+    app.register_blueprint(views)
     with app.app_context():
         factories.gen_district()
         gen_asset(charging_station_data(1))
         factories.gen_user("officer@example.org", "officer")
         token = factories.gen_token("officer@example.org")
         db.session.commit()
-    yield app, token
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        yield app, token
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def duplicating_app(database_url, tmp_path):
+    with app_with_views(database_url, tmp_path, duplicate_user_views()) as made:
+        yield made
 
 
 def test_an_integrity_error_is_409_and_the_next_requests_are_healthy(duplicating_app):
@@ -442,7 +452,6 @@ def cut_own_connection(backend: str, database_url: str) -> None:
 
 @pytest.fixture
 def connection_losing_app(backend, database_url, tmp_path):
-    app = create_app(helpers.test_config(database_url, PHOTO_DIR=str(tmp_path / "photos")))
     views = Blueprint("lose_connection", __name__)
 
     def count_users_then_lose_the_connection():
@@ -451,24 +460,13 @@ def connection_losing_app(backend, database_url, tmp_path):
         return {"users": users}
 
     views.add_url_rule("/api/v1/lose-connection", "api", count_users_then_lose_the_connection)
-    app.register_blueprint(views)
-    with app.app_context():
-        factories.gen_district()
-        gen_asset(charging_station_data(1))
-        factories.gen_user("officer@example.org", "officer")
-        token = factories.gen_token("officer@example.org")
-        db.session.commit()
-    yield app, token
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with app_with_views(database_url, tmp_path, views) as made:
+        yield made
 
 
-def connection_losing_app_backend(app) -> str:
-    return "spatialite" if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") else "postgis"
-
-
-def test_a_connection_cut_after_the_answer_keeps_the_answer(connection_losing_app):
+def test_a_connection_cut_after_the_answer_keeps_the_answer(
+    connection_losing_app, backend, database_url
+):
     """Closing the session rolls back over the connection; when it is gone that must not turn
     the finished answer into a bare 500, and the next request gets a healthy connection."""
     app, token = connection_losing_app
@@ -488,8 +486,6 @@ def test_a_connection_cut_after_the_answer_keeps_the_answer(connection_losing_ap
     # The closing alone, with nothing before it that noticed the connection was gone.
     with app.app_context():
         db.session.scalar(select(func.count()).select_from(User))
-        cut_own_connection(
-            connection_losing_app_backend(app), app.config["SQLALCHEMY_DATABASE_URI"]
-        )
+        cut_own_connection(backend, database_url)
         drop_session()
         assert db.session.scalar(select(func.count()).select_from(User)) == 1

@@ -139,6 +139,7 @@ def feed_qr_svg(url: str) -> str:
 
 
 FEED_BATCH = 1_000
+CHUNK_EVENTS = 100  # events written to the response at a time
 CALENDAR_END = b"END:VCALENDAR\r\n"
 
 
@@ -213,7 +214,7 @@ def contractor_calendar(contractor: Contractor, today: date | None = None) -> Ca
 
 def calendar_chunks(contractor: Contractor, today: date | None = None) -> Iterator[bytes]:
     """The feed's bytes, the same as ``contractor_calendar(...).to_ical()``: the calendar's
-    opening lines (icalendar), the events a batch of rows at a time (``EventWriter.event_text``),
+    opening lines (icalendar), the events ``CHUNK_EVENTS`` at a time (``EventWriter.event_text``),
     the closing line. Memory stays that of one batch however many events there are."""
     today = district_today() if today is None else today
     head = calendar_head(contractor).to_ical()
@@ -223,7 +224,7 @@ def calendar_chunks(contractor: Contractor, today: date | None = None) -> Iterat
     batch: list[str] = []
     for row in feed_inspections(contractor.id, today):
         batch.append(writer.event_text(row))
-        if len(batch) == FEED_BATCH:
+        if len(batch) == CHUNK_EVENTS:
             yield "".join(batch).encode()
             batch = []
     yield "".join(batch).encode() + CALENDAR_END

@@ -91,6 +91,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # (core/security.py).
     "HTTPS_ONLY": None,
     "HSTS_MAX_AGE": 365 * 24 * 3600,
+    # The list pages count their rows up to this many, then say "more than" (core.paging).
+    "LIST_COUNT_CAP": 10_000,
     "API_PAGE_SIZE": 100,
     "API_MAX_PAGE_SIZE": 1000,
     "API_TITLE": "Safety Asset Registry",

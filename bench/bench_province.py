@@ -11,7 +11,8 @@ server side, through the app's test client signed in as the province's officer (
 service functions (jobs), each after a warm-up:
 
 - the dashboard (``/``), the overdue list by the biggest contractor and by one grid, the
-  hazard list: median and p95 of ``--runs`` runs;
+  hazard list, the unfiltered inspection list (most urgent first, counted up to
+  ``LIST_COUNT_CAP``): median and p95 of ``--runs`` runs;
 - the exports (overdue inspections, hazards; CSV, streamed): time of one run, then
   tracemalloc's peak while the body is read in another;
 - the biggest contractor's calendar feed (streamed): the same;
@@ -155,6 +156,7 @@ def measure(app, runs: int) -> dict[str, dict[str, float]]:
         "overdue list, biggest contractor": f"/inspections/?status=overdue&contractor={name}",
         f"overdue list, grid {grid}": f"/inspections/?status=overdue&grid={grid}",
         "hazard list": "/hazards/",
+        "inspection list, unfiltered": "/inspections/",
     }
     for item, path in pages.items():
         figures[item] = timed(page(client, path), runs)

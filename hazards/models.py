@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -76,7 +77,16 @@ class Hazard(db.Model):
             "responsible_company_id IS NULL OR responsible_contractor_id IS NULL",
             name="one_responsible_party",
         ),
-        Index("ix_hazards_status_deadline", "status", "deadline"),
+        # The hazard list's parts (hazards.services.overdue_first_parts) in their order: the
+        # unverified ones by deadline and code, and each status's.
+        Index(
+            "ix_hazards_open_deadline_code",
+            "deadline",
+            "code",
+            postgresql_where=text("status != 'verified'"),
+            sqlite_where=text("status != 'verified'"),
+        ),
+        Index("ix_hazards_status_deadline_code", "status", "deadline", "code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

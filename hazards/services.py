@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from sqlalchemy import ColumnElement, and_, case, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, select, update
 from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
@@ -127,12 +127,17 @@ def is_hazard_overdue(hazard: Hazard, today: date | None = None) -> bool:
 
 def hazard_overdue_clause(today: date | None = None) -> ColumnElement[bool]:
     today = district_today() if today is None else today
-    return and_(Hazard.status != HazardStatus.VERIFIED, Hazard.deadline < today)
+    return and_(open_hazard_clause(), Hazard.deadline < today)
 
 
 def open_hazard_clause() -> ColumnElement[bool]:
-    """Not yet verified: open, rectifying or rectified."""
-    return Hazard.status != HazardStatus.VERIFIED
+    """Not yet verified: open, rectifying or rectified.
+
+    The status is written as a literal, not a bound parameter, so that the planners can tell
+    that the partial index ``ix_hazards_open_deadline_code`` (``WHERE status != 'verified'``)
+    applies: SQLite and PostgreSQL's generic plans only match an index's condition to the
+    query's literally."""
+    return Hazard.status != literal_column(f"'{HazardStatus.VERIFIED.value}'")
 
 
 def hazard_age_days(hazard: Hazard, today: date | None = None) -> int:
@@ -149,13 +154,30 @@ def days_overdue(hazard: Hazard, today: date | None = None) -> int:
 
 def overdue_first_ordering(today: date | None = None) -> list[ColumnElement]:
     """Overdue hazards first, then the other unverified ones, then verified; within each,
-    the oldest deadline first and the code breaking ties."""
+    the oldest deadline first and the code breaking ties. (The list pages and exports go
+    through ``overdue_first_parts`` instead: this order sorts every matching row.)"""
     rank = case(
         (hazard_overdue_clause(today), 0),
         (open_hazard_clause(), 1),
         else_=2,
     )
     return [rank, Hazard.deadline.asc(), Hazard.code.asc()]
+
+
+def overdue_first_parts(query: Select, today: date | None = None) -> list[Select]:
+    """``query`` of hazards in the order of ``overdue_first_ordering``, as consecutive parts
+    to page through with ``core.paging.page_of_parts``: the overdue ones, the other unverified
+    ones, the verified ones, each by deadline then code, which the indexes
+    ``ix_hazards_open_deadline_code`` (the first two) and ``ix_hazards_status_deadline_code``
+    give in order, so a page reads only its rows."""
+    today = district_today() if today is None else today
+    query = query.order_by(None)
+    order = (Hazard.deadline.asc(), Hazard.code.asc())
+    return [
+        query.where(open_hazard_clause(), Hazard.deadline < today).order_by(*order),
+        query.where(open_hazard_clause(), Hazard.deadline >= today).order_by(*order),
+        query.where(Hazard.status == HazardStatus.VERIFIED).order_by(*order),
+    ]
 
 
 def hazard_by_code(code: str, user: User) -> Hazard | None:

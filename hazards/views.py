@@ -40,7 +40,7 @@ from core.errors import Refusal, on_refused
 from core.export import Column, export_response, local_time_text
 from core.extensions import db
 from core.inputs import id_or_none
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path
 from hazards.forms import (
@@ -73,7 +73,7 @@ from hazards.services import (
     is_hazard_overdue,
     may_reopen,
     may_return_for_rework,
-    overdue_first_ordering,
+    overdue_first_parts,
     reopen_hazard,
     return_for_rework,
     update_hazard,
@@ -191,16 +191,18 @@ def hazard_list():
     overdue_count = db.session.scalar(
         select(func.count()).select_from(filtered_hazards(query, today, overdue=True).subquery())
     )
-    stmt = filtered_hazards(query, today)
-    listed = page_of(
-        stmt.options(
+    listed = page_of_parts(
+        overdue_first_parts(filtered_hazards(query, today), today),
+        Hazard.id,
+        query.page,
+        query.per_page,
+        options=(
             selectinload(Hazard.grid),
             selectinload(Hazard.asset),
             selectinload(Hazard.responsible_company),
             selectinload(Hazard.responsible_contractor),
-        ).order_by(*overdue_first_ordering(today)),
-        query.page,
-        query.per_page,
+        ),
+        count_up_to=current_app.config["LIST_COUNT_CAP"],
     )
 
     def list_url(**changes: Any) -> str:
@@ -211,6 +213,7 @@ def hazard_list():
         hazards=listed.items,
         query=query,
         total=listed.total,
+        exact=listed.exact,
         overdue_count=overdue_count,
         pages=listed.pages,
         list_url=list_url,
@@ -246,10 +249,15 @@ EXPORT_COLUMNS = (
 def export_rows(query: HazardListQuery, today: date):
     """The rows of the whole filtered list, in its order, read in batches as they are
     written: only the columns the file shows, joined in the query (loading each batch's
-    hazards with their grids, boundaries included, cost 0.3 ms a row)."""
+    hazards with their grids, boundaries included, cost 0.3 ms a row), a part of the list's
+    order at a time (``overdue_first_parts``)."""
+    for part in overdue_first_parts(filtered_hazards(query, today), today):
+        yield from export_part_rows(part, today)
+
+
+def export_part_rows(part, today: date):
     stmt = (
-        filtered_hazards(query, today)
-        .with_only_columns(
+        part.with_only_columns(
             Hazard.code,
             Hazard.category,
             Hazard.severity,
@@ -268,7 +276,6 @@ def export_rows(query: HazardListQuery, today: date):
         .outerjoin(Grid, Grid.id == Hazard.grid_id)
         .outerjoin(PropertyCompany, PropertyCompany.id == Hazard.responsible_company_id)
         .outerjoin(Contractor, Contractor.id == Hazard.responsible_contractor_id)
-        .order_by(*overdue_first_ordering(today))
         .execution_options(yield_per=EXPORT_BATCH)
     )
     yes, no = _("Yes"), _("No")

@@ -34,7 +34,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from icalendar import Calendar, Event, vGeo
+from icalendar import Calendar, Event, vDDDTypes, vGeo
 from sqlalchemy import or_, select, update
 
 from accounts.access import acting_contractor_id, contract_over, is_staff
@@ -139,6 +139,7 @@ def feed_qr_svg(url: str) -> str:
 
 
 FEED_BATCH = 1_000
+CHUNK_EVENTS = 100  # events written to the response at a time
 CALENDAR_END = b"END:VCALENDAR\r\n"
 
 
@@ -201,8 +202,8 @@ def calendar_head(contractor: Contractor) -> Calendar:
 
 
 def contractor_calendar(contractor: Contractor, today: date | None = None) -> Calendar:
-    """The whole feed as one ``Calendar`` (held in memory: for tests and small contractors;
-    the feed itself is streamed by ``calendar_chunks``)."""
+    """The whole feed as one ``Calendar`` made by icalendar, event by event (held in memory:
+    the reference the streamed feed is tested against, byte for byte)."""
     today = district_today() if today is None else today
     calendar = calendar_head(contractor)
     writer = EventWriter(today)
@@ -212,29 +213,85 @@ def contractor_calendar(contractor: Contractor, today: date | None = None) -> Ca
 
 
 def calendar_chunks(contractor: Contractor, today: date | None = None) -> Iterator[bytes]:
-    """The feed's bytes, the same as ``contractor_calendar(...).to_ical()``, an event at a
-    time: the calendar's opening lines, each event as it is read, the closing line. Memory
-    stays that of one batch of rows however many events there are."""
+    """The feed's bytes, the same as ``contractor_calendar(...).to_ical()``: the calendar's
+    opening lines (icalendar), the events ``CHUNK_EVENTS`` at a time (``EventWriter.event_text``),
+    the closing line. Memory stays that of one batch however many events there are."""
     today = district_today() if today is None else today
     head = calendar_head(contractor).to_ical()
     assert head.endswith(CALENDAR_END)
     yield head[: -len(CALENDAR_END)]
     writer = EventWriter(today)
+    batch: list[str] = []
     for row in feed_inspections(contractor.id, today):
-        yield writer.event(row).to_ical()
-    yield CALENDAR_END
+        batch.append(writer.event_text(row))
+        if len(batch) == CHUNK_EVENTS:
+            yield "".join(batch).encode()
+            batch = []
+    yield "".join(batch).encode() + CALENDAR_END
+
+
+def ical_text(value: str) -> str:
+    """A TEXT value escaped as icalendar's ``vText`` escapes it (RFC 5545 3.3.11; ``\\N``
+    read as a line break, every line ending written ``\\n``)."""
+    return (
+        value.replace("\\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def ical_line(line: str) -> str:
+    """One content line and its CRLF, folded as icalendar folds: pieces of at most 74 octets,
+    never cut inside a character nor just after a backslash (or ``^``), each piece after the
+    first on a new line that starts with a space."""
+    encoded = line.encode()
+    if len(encoded) < FOLD_OCTETS:
+        return line + "\r\n"
+    pieces = []
+    while len(encoded) >= FOLD_OCTETS:
+        cut = FOLD_OCTETS - 1
+        while encoded[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: inside a character
+            cut -= 1
+        if cut > 1 and encoded[cut - 1] in b"\\^":
+            cut -= 1  # keep an escape's backslash with what it escapes
+        pieces.append(encoded[:cut])
+        encoded = encoded[cut:]
+    pieces.append(encoded)
+    return b"\r\n ".join(pieces).decode() + "\r\n"
+
+
+def ical_date(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+FOLD_OCTETS = 75
 
 
 class EventWriter:
     """Makes the events of one feed: what every event shares (the host, the time stamp, the
-    labels in the feed's language) is worked out once, not per event."""
+    labels in the feed's language) is worked out once, not per event.
+
+    ``event`` builds an icalendar ``Event``; ``event_text`` writes the same bytes as its
+    ``to_ical()`` with string formatting, about 40 times faster: icalendar spends about
+    0.7 ms on an event (building its properties and parameters, folding lines a character
+    at a time), which made the feed of a contractor with 10k open inspections take seconds.
+    ``tests/test_calendar.py`` holds the two to the same bytes, odd text included."""
 
     def __init__(self, today: date) -> None:
         self.today = today
         self.base = base_url()
         self.host = urlsplit(self.base).hostname or "localhost"
         self.stamp = clock.now_utc()
+        self.stamp_text = vDDDTypes(self.stamp).to_ical().decode()
         self.kind_labels: dict[str, str] = {}
+        # The feed's language's templates, filled in per event.
+        self.overdue_summary = _("Overdue · %(summary)s")
+        self.overdue_since = _("Overdue since %(due)s.")
+        self.log_the_result = _("Log the result: %(url)s")
 
     def kind_label(self, kind_name: str) -> str:
         if kind_name not in self.kind_labels:
@@ -242,34 +299,75 @@ class EventWriter:
             self.kind_labels[kind_name] = str(kind.label) if kind is not None else kind_name
         return self.kind_labels[kind_name]
 
-    def event(self, row: FeedRow) -> Event:
-        """An all-day event on the due date, or on ``today`` marked overdue when that has
-        passed."""
+    def parts(self, row: FeedRow) -> EventParts:
+        """What the event says: an all-day event on the due date, or on ``today`` marked
+        overdue when that has passed."""
         link = self.base + INSPECTION_PATH.format(id=row.id)
-        event = Event()
-        event.add("uid", f"inspection-{row.id}@{self.host}")
-        event.add("dtstamp", self.stamp)
         overdue = row.due_on < self.today
-        day = self.today if overdue else row.due_on
-        event.add("dtstart", day)
-        event.add("dtend", day + timedelta(days=1))
         summary = f"{row.code} · {self.kind_label(row.kind)} · {row.name}"
+        description = self.log_the_result % {"url": link}
         if overdue:
-            summary = _("Overdue · %(summary)s", summary=summary)
-        event.add("summary", summary)
-        if row.address:
-            event.add("location", row.address)
+            summary = self.overdue_summary % {"summary": summary}
+            description = self.overdue_since % {"due": row.due_on.isoformat()} + "\n" + description
+        geo = None
         if row.longitude is not None and row.latitude is not None:
-            event.add("geo", vGeo((row.latitude, row.longitude)))
-        description = _("Log the result: %(url)s", url=link)
-        if overdue:
-            description = (
-                _("Overdue since %(due)s.", due=row.due_on.isoformat()) + "\n" + description
-            )
-        event.add("description", description)
-        event.add("url", link)
+            geo = vGeo((row.latitude, row.longitude))
+        return EventParts(
+            uid=f"inspection-{row.id}@{self.host}",
+            day=self.today if overdue else row.due_on,
+            summary=summary,
+            location=row.address or None,
+            geo=geo,
+            description=description,
+            url=link,
+        )
+
+    def event(self, row: FeedRow) -> Event:
+        parts = self.parts(row)
+        event = Event()
+        event.add("uid", parts.uid)
+        event.add("dtstamp", self.stamp)
+        event.add("dtstart", parts.day)
+        event.add("dtend", parts.day + timedelta(days=1))
+        event.add("summary", parts.summary)
+        if parts.location:
+            event.add("location", parts.location)
+        if parts.geo is not None:
+            event.add("geo", parts.geo)
+        event.add("description", parts.description)
+        event.add("url", parts.url)
         event.add("transp", "TRANSPARENT")
         return event
+
+    def event_text(self, row: FeedRow) -> str:
+        """``event(row).to_ical()`` as text: its properties in icalendar's order for an event
+        (its canonical ones, then the others alphabetically)."""
+        parts = self.parts(row)
+        lines = [
+            "BEGIN:VEVENT\r\n",
+            ical_line("SUMMARY:" + ical_text(parts.summary)),
+            f"DTSTART;VALUE=DATE:{ical_date(parts.day)}\r\n",
+            f"DTEND;VALUE=DATE:{ical_date(parts.day + timedelta(days=1))}\r\n",
+            f"DTSTAMP:{self.stamp_text}\r\n",
+            ical_line("UID:" + ical_text(parts.uid)),
+            ical_line("DESCRIPTION:" + ical_text(parts.description)),
+        ]
+        if parts.geo is not None:
+            lines.append(f"GEO:{parts.geo.to_ical()}\r\n")
+        if parts.location:
+            lines.append(ical_line("LOCATION:" + ical_text(parts.location)))
+        lines += ["TRANSP:TRANSPARENT\r\n", ical_line("URL:" + parts.url), "END:VEVENT\r\n"]
+        return "".join(lines)
+
+
+class EventParts(NamedTuple):
+    uid: str
+    day: date
+    summary: str
+    location: str | None
+    geo: vGeo | None
+    description: str
+    url: str
 
 
 @bp.get("/<token>.ics")

@@ -171,6 +171,7 @@ def render_list(status: int = 200, bulk_form: BulkForm | None = None, selected=(
             selectinload(Inspection.asset).selectinload(Asset.grid),
             selectinload(Inspection.contractor),
         ),
+        count_up_to=current_app.config["LIST_COUNT_CAP"],
     )
     kept = query.args()
 
@@ -194,6 +195,7 @@ def render_list(status: int = 200, bulk_form: BulkForm | None = None, selected=(
         query=query,
         filters=query.filters,
         total=listed.total,
+        exact=listed.exact,
         pages=listed.pages,
         list_url=list_url,
         grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),

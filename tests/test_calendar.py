@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,7 @@ from accounts.models import Contractor
 from core.audit import AuditEntry
 from core.extensions import db
 from inspections import calendar as calendar_module
-from inspections.calendar import calendar_chunks, contractor_calendar
+from inspections.calendar import EventWriter, FeedRow, calendar_chunks, contractor_calendar
 from inspections.models import CalendarFeed, Inspection, InspectionStatus
 from tests import factories
 
@@ -365,6 +366,56 @@ def test_streamed_feed_is_the_whole_calendar_byte_for_byte(app, schedule):
         streamed = b"".join(calendar_chunks(fixers, TODAY))
     assert streamed == whole
     assert len(icalendar.Calendar.from_ical(streamed).walk("VEVENT")) == 33
+
+
+ODD_TEXT = 'a,;\\:^"\n\r\\N\\n 充电站·🔥é' + "x" * 40
+
+
+def odd_rows(count: int) -> list[FeedRow]:
+    """Feed rows with text made to trip escaping and folding: commas, semicolons, backslashes
+    (``\\N`` too), carets, line endings, 2-, 3- and 4-octet characters, at every length."""
+    rng = random.Random(14)
+
+    def text(low: int, high: int) -> str:
+        return "".join(rng.choice(ODD_TEXT) for _ in range(rng.randint(low, high)))
+
+    return [
+        FeedRow(
+            id=rng.randint(1, 10**9),
+            due_on=TODAY + timedelta(days=rng.randint(-400, 90)),
+            code=text(1, 12),
+            kind=rng.choice(["charging_station", "elevator_blocker", text(1, 20)]),
+            name=text(0, 120),
+            address=rng.choice([None, "", text(1, 200)]),
+            longitude=rng.choice([None, rng.uniform(-180, 180), 119.15]),
+            latitude=rng.choice([None, rng.uniform(-90, 90), 1e-7]),
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_written_events_are_icalendars_bytes(app, language):
+    """The feed writes its events itself (icalendar took 0.7 ms an event): each is the bytes
+    icalendar makes of the same event, and icalendar reads back what was stored."""
+    app.config["BASE_URL"] = "https://sar.example.org"
+    headers = {"Accept-Language": language}
+    with app.test_request_context(headers=headers):
+        writer = EventWriter(TODAY)
+        for row in odd_rows(3_000):
+            written = writer.event_text(row)
+            assert written.encode() == writer.event(row).to_ical(), row
+            event = icalendar.Event.from_ical(written)
+            assert event.decoded("DTSTART") == max(row.due_on, TODAY)
+            assert str(event["UID"]) == f"inspection-{row.id}@sar.example.org"
+            if "\\" not in row.name:  # icalendar reads a line ending back as "\n"
+                assert one_line_ending(row.name) in str(event["SUMMARY"])
+            if row.address and "\\" not in row.address:
+                assert str(event["LOCATION"]) == one_line_ending(row.address)
+
+
+def one_line_ending(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def feed_peak_bytes(app, events: int) -> int:

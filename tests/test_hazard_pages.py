@@ -16,7 +16,7 @@ from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
 from hazards.models import Hazard, HazardEvent
-from hazards.services import create_hazard
+from hazards.services import create_hazard, overdue_first_ordering
 from tests.factories import (
     INSIDE_G1_01,
     INSIDE_G2_02,
@@ -195,6 +195,77 @@ def test_list_filters_by_responsible_party_and_counts_within_filters(
 def test_list_refuses_a_bad_date(client, auth, officer, register):
     auth.login(officer)
     assert client.get("/hazards/?found_from=yesterday").status_code == 400
+
+
+def result_count(response) -> str:
+    return re.search(r'id="result-count">\s*([^<]*?)\s*<', response.text).group(1)
+
+
+def pager(response) -> tuple[str, bool]:
+    """The pagination's "Page … of …" and whether it has a next link."""
+    nav = response.text.split('class="pagination"', 1)[1].split("</nav>", 1)[0]
+    return re.search(r"<span>([^<]*)</span>", nav).group(1), 'rel="next"' in nav
+
+
+def test_list_pages_through_overdue_open_and_verified_in_order(
+    app, client, auth, officer, register
+):
+    """The list is read in parts (overdue, other unverified, verified; each by deadline then
+    code): page after page gives the order of ``overdue_first_ordering``, and past
+    LIST_COUNT_CAP rows it says "more than"."""
+    with app.app_context():
+        fixers = gen_contractor("Fixers Ltd").id
+        officer_user = user_by_email(officer)
+        for number, (status, found_on, deadline) in enumerate(
+            [
+                ("rectifying", "2026-01-20", "2026-02-20"),  # overdue
+                ("open", "2026-03-01", "2026-03-10"),  # due today: not overdue
+                ("verified", "2026-01-02", "2026-04-01"),
+                ("rectified", "2026-03-05", "2026-03-20"),
+                ("open", "2026-02-01", "2026-03-01"),  # overdue, the same deadline as one
+            ]
+        ):
+            hazard = create_hazard(
+                {
+                    "category": "blocked_exit",
+                    "severity": "general",
+                    "description": f"Hazard {number}",
+                    "longitude": INSIDE_G2_02[0],
+                    "latitude": INSIDE_G2_02[1],
+                    "found_on": found_on,
+                    "deadline": deadline,
+                    "responsible_contractor_id": fixers,
+                },
+                found_by=officer_user,
+            )
+            hazard.status = status
+        db.session.commit()
+        ruled = db.session.scalars(
+            select(Hazard.code).order_by(*overdue_first_ordering(FROZEN.date()))
+        ).all()
+    app.config["LIST_COUNT_CAP"] = 4
+    auth.login(officer)
+    pages = [client.get(f"/hazards/?per_page=2&page={page}") for page in range(1, 6)]
+    assert [code for page in pages for code in listed(page)] == ruled
+    assert len(ruled) == 9
+    assert [result_count(page) for page in pages] == [
+        "More than 4 hazards found.",
+        "More than 4 hazards found.",
+        "More than 6 hazards found.",
+        "More than 8 hazards found.",
+        "9 hazards found.",
+    ]
+    assert [pager(page) for page in pages] == [
+        ("Page 1 of more than 2", True),
+        ("Page 2 of more than 2", True),
+        ("Page 3 of more than 3", True),
+        ("Page 4 of more than 4", True),
+        ("Page 5 of 5", False),
+    ]
+    assert result_count(client.get("/hazards/?status=verified")) == "2 hazards found."
+    assert overdue_count(pages[0]) == 3
+    export = client.get("/hazards/export.csv").get_data(as_text=True)
+    assert [line.split(",")[0] for line in export.strip().splitlines()[1:]] == ruled
 
 
 def test_list_paginates(client, auth, officer, register):

@@ -225,6 +225,41 @@ def test_pages_run_on_from_the_open_work_into_the_closed(client, auth, contracto
     assert listed(completed) == [history["done_old"]]
 
 
+def result_count(response) -> str:
+    return re.search(r'id="result-count">\s*([^<]*?)\s*<', response.text).group(1)
+
+
+def pager(response) -> tuple[str, bool]:
+    """The pagination's "Page … of …" and whether it has a next link."""
+    nav = response.text.split('class="pagination"', 1)[1].split("</nav>", 1)[0]
+    return re.search(r"<span>([^<]*)</span>", nav).group(1), 'rel="next"' in nav
+
+
+def test_the_list_counts_up_to_a_cap_and_pages_on(app, client, auth, contractor_user, history):
+    """Past LIST_COUNT_CAP rows the list says "more than" (a province's ten million
+    inspections are not counted for a page of 50); its pages still run to the end, in order,
+    and the count is exact again where the end is in sight."""
+    app.config["LIST_COUNT_CAP"] = 3
+    auth.login(contractor_user)
+    first = client.get("/inspections/?per_page=2")
+    assert result_count(first) == "More than 3 inspections found."
+    assert pager(first) == ("Page 1 of more than 1", True)
+    second = client.get("/inspections/?per_page=2&page=2")
+    assert result_count(second) == "More than 4 inspections found."
+    assert pager(second) == ("Page 2 of more than 2", True)
+    third = client.get("/inspections/?per_page=2&page=3")
+    assert result_count(third) == "6 inspections found."
+    assert pager(third) == ("Page 3 of 3", False)
+    expected = ["overdue", "soon", "later", "done_new", "cancelled", "done_old"]
+    walked = listed(first) + listed(second) + listed(third)
+    assert walked == [history[name] for name in expected]
+    # Under the cap, with a filter: exact.
+    assert result_count(client.get("/inspections/?status=completed")) == "2 inspections found."
+    # The export is the whole list, never capped.
+    export = client.get("/inspections/export.csv")
+    assert len(export.get_data(as_text=True).strip().splitlines()) == 1 + 6
+
+
 # Another contractor's inspection does not exist
 
 

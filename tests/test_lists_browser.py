@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright_api
+from sqlalchemy import select
 
 from core.extensions import db
+from inspections.models import Inspection
 from tests import factories
 from tests.factories import blocker_data, charging_station_data
 from tests.helpers import CHROMIUM, Watched, served
@@ -75,6 +77,58 @@ def test_printed_list_is_the_table_its_title_and_its_filters(browser, server):
             assert not page.locator("#export-csv").is_visible(), path
         page.goto(server + "/assets/?status=active")
         assert "Status: Active" in page.locator("#print-filters").inner_text()
+        watched.assert_clean()
+    finally:
+        watched.close()
+
+
+def test_a_long_list_says_more_than_and_pages_on_to_its_end(app, browser, server):
+    """Past LIST_COUNT_CAP rows a list is not counted to its end (a province's ten million
+    inspections): it says "more than", and Next leads page by page to the last row, where
+    the count is exact. The same for the hazards, overdue first."""
+    app.config["LIST_COUNT_CAP"] = 1
+    with app.app_context():
+        factories.gen_hazard("YH-2026-0001", "general", deadline=date(2026, 3, 20))
+        factories.gen_hazard(  # overdue
+            "YH-2026-0002", "major", found_on=date(2026, 3, 1), deadline=date(2026, 3, 5)
+        )
+        factories.gen_hazard("YH-2026-0003", "general", status="verified")
+        db.session.commit()
+    watched = Watched(browser, server)
+    try:
+        watched.sign_in("officer@example.org", factories.PASSWORD)
+        page = watched.page
+        hazards = ["YH-2026-0002", "YH-2026-0001", "YH-2026-0003"]
+        for path, key, expected, noun in (
+            ("/inspections/?per_page=1", "data-id", None, "inspections"),
+            ("/hazards/?per_page=1", "data-code", hazards, "hazards"),
+        ):
+            page.goto(server + path)
+            seen, shown = [], []
+            while True:
+                seen += page.locator(f"tbody tr[{key}]").evaluate_all(
+                    f"rows => rows.map(row => row.getAttribute('{key}'))"
+                )
+                counted = page.locator("#result-count").inner_text()
+                shown.append((counted, page.locator("nav.pagination span").inner_text()))
+                following = page.locator("nav.pagination a[rel=next]")
+                if following.count() == 0:
+                    break
+                following.click()
+                page.wait_for_load_state()
+            assert shown == [
+                (f"More than 1 {noun} found.", "Page 1 of more than 1"),
+                (f"More than 2 {noun} found.", "Page 2 of more than 2"),
+                (f"3 {noun} found.", "Page 3 of 3"),
+            ]
+            if expected is not None:
+                assert seen == expected
+            else:
+                with app.app_context():
+                    urgent = sorted(
+                        db.session.execute(select(Inspection.due_on, Inspection.id)).all()
+                    )  # all three are open: the most urgent order is by due date
+                assert seen == [str(number) for _, number in urgent]
         watched.assert_clean()
     finally:
         watched.close()

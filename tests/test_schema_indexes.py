@@ -1,5 +1,5 @@
 """The models' indexes are the migrations' (both backends), and the unfiltered lists' order
-comes from an index (migration 0014), not from a sort of the whole table."""
+comes from an index (migrations 0014, 0018), not from a sort of the whole table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from datetime import date
 
 from sqlalchemy import Select, UniqueConstraint, inspect
 
+from accounts.access import visible
 from core.extensions import db
+from hazards.models import Hazard
+from hazards.services import overdue_first_parts
 from inspections.models import Inspection
 from inspections.results import InspectionFilters, inspection_query
 from tests import factories
@@ -75,5 +78,21 @@ def test_the_unfiltered_lists_read_the_due_date_index_in_order(app, district, of
         for statement in (page_keys(query), page_keys(latest)):
             found = query_plan(statement)
             assert "ix_inspections_due_on_id" in found, found
+            assert "Sort" not in found and "TEMP B-TREE" not in found, found
+        db.session.rollback()
+
+
+def test_the_hazard_lists_parts_read_their_indexes_in_order(app, district, officer):
+    """Overdue, other unverified, verified (``overdue_first_parts``): each part's page comes
+    from an index in the part's order (migration 0018), not from sorting every hazard."""
+    with app.app_context():
+        user = factories.user_by_email(officer)
+        parts = overdue_first_parts(visible(user, Hazard), date(2026, 3, 10))
+        expected = ["ix_hazards_open_deadline_code"] * 2 + ["ix_hazards_status_deadline_code"]
+        if db.engine.dialect.name == "postgresql":  # a bitmap scan and a sort, on a few rows
+            db.session.connection().exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        for part, index in zip(parts, expected, strict=True):
+            found = query_plan(part.with_only_columns(Hazard.id).limit(50))
+            assert index in found, found
             assert "Sort" not in found and "TEMP B-TREE" not in found, found
         db.session.rollback()

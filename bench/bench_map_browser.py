@@ -17,8 +17,9 @@ contexts), then ``--moves`` pans and zooms in one page (``run_province(...)``). 
 without animation (``setView``/``panBy``, ``animate: false``: the animation's length is
 Leaflet's, not ours) and "settles" when ``maps/static/map.js`` has drawn the answer for the new
 view (``data-view-settled`` counts them; the cluster group's chunked adding finished) and a
-frame has been painted. Each settle is split into the wait before the view's request (the
-viewport's debounce), the request (Resource Timing) and the drawing after it. The moves are a
+frame has been painted. Each settle is split into the time before the view's request (the
+move's own work, markercluster's re-clustering included, and the viewport's 250 ms debounce),
+the request (Resource Timing) and the drawing after it. The moves are a
 fixed sequence: zoom in two levels on one of the biggest clusters in view, pan half a screen,
 again, down to street level (17), then back out. Targets (issue 14, at 1M assets): first
 markers < 2 s, pan/zoom settles < 300 ms p95.

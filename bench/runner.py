@@ -341,7 +341,11 @@ def province_browser_figures(province: dict[str, Any] | None) -> list[Figure]:
         if not moves:
             continue
         parts = []
-        for name, label in (("wait", "wait (debounce)"), ("request", "request"), ("draw", "draw")):
+        for name, label in (
+            ("wait", "before the request (the move's own work, the 250 ms debounce)"),
+            ("request", "request"),
+            ("draw", "draw"),
+        ):
             values = [move[name] for move in moves if move.get(name) is not None]
             if values:
                 parts.append(f"{label} median {median(values):.0f} ms")

@@ -104,11 +104,10 @@ def drop_postgis() -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    admin = create_engine(
-        make_url(POSTGIS_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
+    target = make_url(POSTGIS_URL)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text('DROP DATABASE IF EXISTS "sar_bench_import" WITH (FORCE)'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
     admin.dispose()
 
 

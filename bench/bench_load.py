@@ -13,25 +13,29 @@
    bboxes; each request class is measured unloaded (one locust user for a few seconds: the
    median of sequential requests in the mix); then locust runs headless with U users for D
    seconds (``bench/load/locustfile.py``: 40% bbox API, 20% overdue list, 20% pages, 10% map,
-   10% result logging); then the same U users ask the app for bboxes alone (like for like
-   with the baseline), then the baseline's bbox endpoint.
-4. Prints per class req/s, p50/p95/p99, errors and p95 over the unloaded median, and the
-   total throughput over the baseline's. Targets (2 workers): 0 errors, throughput at least
-   0.5x the baseline's, no class's p95 above 3x its unloaded median.
+   10% result logging), first in a closed loop (no pause), then paced; then the same U users
+   ask the app for bboxes alone (like for like with the baseline), then the baseline's bbox
+   endpoint, both in a closed loop. The app's workers' RSS is sampled (psutil) throughout.
+4. Prints per class req/s, p50/p95/p99, errors and p95 over the unloaded median (of the paced
+   run), the closed loops' throughputs and the workers' peak RSS. Targets (2 workers): 0
+   errors; throughput at least 0.5x the baseline's, judged as the bbox class alone over the
+   baseline (the same requests), the mix's ratio shown beside it; no class's p95 above 3x its
+   unloaded median.
 
-Reading it: with no pause between requests (``--wait 0``, the default) the users form a
-closed loop, so a request waits for the others ahead of it: latency is about users divided
-by throughput (Little's law), and at 50 users on 2 workers every class's p95 is many times
-its unloaded median whatever the app does. That target is met only below capacity, with
-pauses (``--wait``); the throughput ratio needs the closed loop. "bbox only" (the app under
-the bbox class alone) is the like-for-like comparison with the baseline; the mix's total
-includes pages, each several bbox requests' worth of work.
+Reading it: in a closed loop the users form a queue, so a request waits for the others ahead
+of it: latency is about users divided by throughput (Little's law), and at 50 users on 2
+workers every class's p95 is many times its unloaded median whatever the app does. So that
+target is judged on the paced run, where each user pauses between requests (``--wait``, mean
+seconds; by default the pause at which the users offer half what the closed-loop mix served,
+``--utilisation 0.5``, so the target asks whether one class slows the others below capacity
+on any machine); the throughput ratio needs the closed loop. The mix's total includes pages,
+each several bbox requests' worth of work, so it is shown beside the bbox class, not judged.
 
 Every process it starts is stopped and the database dropped, whatever happens; everything
 listens on 127.0.0.1; each locust run is bounded (``-t``, and a timeout around it).
 
 Usage: .venv/bin/python bench/bench_load.py [--assets 10000] [--duration 60] [--users 50]
-           [--workers 2,4] [--unloaded 10]
+           [--workers 2,4] [--unloaded 15] [--wait SECONDS | --utilisation 0.5]
 Needs the ``bench`` extra (locust, gunicorn). ``run(...)`` returns the figures as a dict.
 """
 
@@ -48,6 +52,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -68,7 +73,8 @@ BIN = Path(sys.executable).parent
 LOAD_DIR = ROOT / "bench" / "load"
 CLASSES = ("bbox", "overdue", "page", "map", "result")
 CODES_PER_GRID = 50
-SLICE_WEIGHTS = (1, 1, 6)  # of each user's inspections: warm-up, unloaded, loaded run
+RUNS = ("warm", "unloaded", "paced", "loaded")  # the runs that log results, in turn
+SLICE_WEIGHTS = (1, 1, 3, 6)  # of each user's inspections, per run of RUNS
 TARGET_RATIO, TARGET_P95 = 0.5, 3.0
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -292,8 +298,8 @@ def prepare(url: str, users: int, phases: int) -> tuple[list[dict], list[list[di
                     "latitude": latitude,
                 }
             )
-        # Each user's part of its company's inspections, cut into one share per run: the
-        # loaded run (every third) gets SLICE_WEIGHTS[2] parts, the warm-up and unloaded one.
+        # Each user's part of its company's inspections, cut into one share per run (RUNS,
+        # per worker count) in the proportions of SLICE_WEIGHTS.
         weights = [SLICE_WEIGHTS[index % len(SLICE_WEIGHTS)] for index in range(phases)]
         workers: list[list[dict]] = [[] for _ in range(phases)]
         companies = sorted(by_company)
@@ -420,6 +426,41 @@ def same_bytes(app_port: int, raw_port: int, people: list[dict], token: str) -> 
     return checked
 
 
+class WorkerPeak:
+    """The peak RSS (MB) of the workers of a gunicorn we started (its arbiter's children),
+    sampled every 0.1 s while the block runs."""
+
+    def __init__(self, arbiter: subprocess.Popen) -> None:
+        import psutil
+
+        self.arbiter = psutil.Process(arbiter.pid)
+        self.peak_mb = 0.0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        import psutil
+
+        while not self.stopping.wait(0.1):
+            try:
+                workers = self.arbiter.children()
+            except psutil.Error:
+                return
+            for worker in workers:
+                try:
+                    self.peak_mb = max(self.peak_mb, worker.memory_info().rss / 2**20)
+                except psutil.Error:
+                    continue
+
+    def __enter__(self) -> WorkerPeak:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
 def phase(
     workers: int,
     environment: dict[str, str],
@@ -428,10 +469,13 @@ def phase(
     phase_workers: list[list[dict]],
     options: Options,
 ) -> dict[str, Any]:
-    """One worker count: warm-up (discarded), unloaded, loaded, then the baseline loaded."""
+    """One worker count: warm-up (discarded), unloaded, the mix paced (``options.wait``; none
+    when 0), the mix and the bbox class alone in a closed loop, then the baseline's bbox
+    endpoint in a closed loop; the app's workers' peak RSS throughout."""
     log = directory / f"gunicorn-{workers}.log"
     raw_environment = {**environment, "BASELINE_SPEC": str(directory / "baseline.json")}
     app_server = raw_server = None
+    paced = None
     try:
         app_server, app_port = start_gunicorn("app:create_app()", workers, environment, log)
         raw_server, raw_port = start_gunicorn(
@@ -447,44 +491,65 @@ def phase(
         for person in people:
             if "cookies" not in person:
                 person["cookies"] = sign_in(app_port, person["email"], person["password"])
-        setups = []
-        for name, chosen in zip(("warm", "unloaded", "loaded"), phase_workers, strict=True):
-            setups.append(directory / f"setup-{workers}-{name}.json")
-            setups[-1].write_text(json.dumps({"people": people, "workers": chosen}))
+        setups = {}
+        for name, chosen in zip(RUNS, phase_workers, strict=True):
+            setups[name] = directory / f"setup-{workers}-{name}.json"
+            setups[name].write_text(json.dumps({"people": people, "workers": chosen}))
         checked = same_bytes(app_port, raw_port, people, people[0]["token"])
         warm_users = min(options.users, 2 * workers)
-        locust(app_port, setups[0], directory / "warm.json", warm_users, options.warmup, CLASSES)
-        unloaded = locust(
-            app_port, setups[1], directory / "unloaded.json", 1, options.unloaded, CLASSES
-        )
-        loaded = locust(
-            app_port,
-            setups[2],
-            directory / "loaded.json",
-            options.users,
-            options.duration,
-            CLASSES,
-            options.wait,
-        )
-        bbox_alone = locust(
-            app_port,
-            setups[2],
-            directory / "bbox.json",
-            options.users,
-            options.duration,
-            ("bbox",),
-            options.wait,
-        )
+        with WorkerPeak(app_server) as memory:
+            locust(
+                app_port,
+                setups["warm"],
+                directory / "warm.json",
+                warm_users,
+                options.warmup,
+                CLASSES,
+            )
+            unloaded = locust(
+                app_port,
+                setups["unloaded"],
+                directory / "unloaded.json",
+                1,
+                options.unloaded,
+                CLASSES,
+            )
+            loaded = locust(
+                app_port,
+                setups["loaded"],
+                directory / "loaded.json",
+                options.users,
+                options.duration,
+                CLASSES,
+            )
+            wait = pause(options, loaded["total"]["rps"])
+            if wait > 0:
+                paced = locust(
+                    app_port,
+                    setups["paced"],
+                    directory / "paced.json",
+                    options.users,
+                    options.duration,
+                    CLASSES,
+                    wait,
+                )
+            bbox_alone = locust(
+                app_port,
+                setups["loaded"],
+                directory / "bbox.json",
+                options.users,
+                options.duration,
+                ("bbox",),
+            )
         stop(app_server)
-        locust(raw_port, setups[2], directory / "raw-warm.json", warm_users, 5, ("bbox",))
+        locust(raw_port, setups["loaded"], directory / "raw-warm.json", warm_users, 5, ("bbox",))
         baseline = locust(
             raw_port,
-            setups[2],
+            setups["loaded"],
             directory / "raw.json",
             options.users,
             options.duration,
             ("bbox",),
-            options.wait,
         )
     finally:
         stop(app_server)
@@ -493,24 +558,52 @@ def phase(
         "workers": workers,
         "bodies_compared": checked,
         "unloaded": unloaded,
+        "paced": paced,
         "loaded": loaded,
         "baseline": baseline,
         "bbox_alone": bbox_alone,
-        "bbox_alone_ratio": bbox_alone["total"]["rps"] / baseline["total"]["rps"],
-        **verdict(unloaded, loaded, baseline),
+        "worker_peak_mb": memory.peak_mb,
+        "wait": wait,
+        **verdict(unloaded, paced, loaded, bbox_alone, baseline),
     }
 
 
-def verdict(unloaded: dict, loaded: dict, baseline: dict) -> dict[str, Any]:
+def pause(options: Options, closed_loop_rps: float) -> float:
+    """The paced run's mean pause per user (s): ``options.wait``, or the one at which the users
+    offer ``options.utilisation`` of the closed loop's throughput."""
+    if options.wait is not None:
+        return options.wait
+    return round(options.users / (options.utilisation * max(closed_loop_rps, 1e-3)), 2)
+
+
+def errors_of(*runs: dict | None) -> int:
+    """Failed requests and locustfile exceptions of these runs."""
+    return sum(
+        run["total"]["failures"] + sum(row["count"] for row in run["exceptions"])
+        for run in runs
+        if run is not None
+    )
+
+
+def verdict(
+    unloaded: dict, paced: dict | None, loaded: dict, bbox_alone: dict, baseline: dict
+) -> dict[str, Any]:
+    """The targets' figures: each class's p95 (paced run, else the closed loop) over its
+    unloaded median; the throughput, the bbox class alone over the baseline (like for like),
+    the mix's beside it; errors of every run of the app."""
+    judged = paced or loaded
     ratios = {}
-    for name, figures in loaded["classes"].items():
+    for name, figures in judged["classes"].items():
         median = unloaded["classes"].get(name, {}).get("median") or 0
         ratios[name] = figures["p95"] / median if median else None
-    throughput = loaded["total"]["rps"] / baseline["total"]["rps"]
-    errors = loaded["total"]["failures"] + sum(row["count"] for row in loaded["exceptions"])
+    raw = baseline["total"]["rps"]
+    throughput = bbox_alone["total"]["rps"] / raw
+    errors = errors_of(unloaded, paced, loaded, bbox_alone)
     return {
         "p95_over_unloaded": ratios,
+        "p95_judged_on": "paced" if paced else "loaded",
         "throughput_ratio": throughput,
+        "mix_ratio": loaded["total"]["rps"] / raw,
         "errors": errors,
         "targets_met": errors == 0
         and throughput >= TARGET_RATIO
@@ -543,7 +636,11 @@ class Options:
     workers: tuple[int, ...] = (2, 4)
     unloaded: int = 15  # seconds of one user's sequential requests: the unloaded medians
     warmup: int = 10  # seconds of a few users first, discarded (imports, templates, caches)
-    wait: float = 0.0  # a loaded user's mean pause between requests (0: closed loop, no pause)
+    # The paced run: a user's mean pause between requests (s); None: chosen so that the users
+    # offer ``utilisation`` of what the closed-loop mix served (users / (share x its req/s));
+    # 0: no paced run (each class's p95 is then judged on the closed loop).
+    wait: float | None = None
+    utilisation: float = 0.5
 
 
 def run(**settings: Any) -> dict[str, Any]:
@@ -559,11 +656,18 @@ def run(**settings: Any) -> dict[str, Any]:
             flask(environment, "db", "upgrade")
             flask(environment, "demo", "province", "--assets", str(options.assets))
             loaded_in = time.perf_counter() - started
-            slices = 3 * len(options.workers)
+            slices = len(RUNS) * len(options.workers)
             people, workers, spec = prepare(url, options.users, slices)
             (directory / "baseline.json").write_text(json.dumps(spec))
             phases = [
-                phase(count, environment, directory, people, workers[3 * i : 3 * i + 3], options)
+                phase(
+                    count,
+                    environment,
+                    directory,
+                    people,
+                    workers[len(RUNS) * i : len(RUNS) * (i + 1)],
+                    options,
+                )
                 for i, count in enumerate(options.workers)
             ]
     finally:
@@ -574,21 +678,27 @@ def run(**settings: Any) -> dict[str, Any]:
 def print_report(result: dict[str, Any]) -> None:
     print(
         f"{result['assets']} assets (loaded in {result['province_load_seconds']:.0f} s), "
-        f"{result['users']} users, {result['duration']} s per run, mean pause "
-        f"{result['wait']} s; times in ms"
+        f"{result['users']} users, {result['duration']} s per run; times in ms"
     )
     for figures in result["phases"]:
-        loaded, unloaded = figures["loaded"], figures["unloaded"]
+        unloaded = figures["unloaded"]
+        judged_on = figures["p95_judged_on"]
+        judged = figures[judged_on]
         print(
             f"\ngunicorn, {figures['workers']} sync workers "
-            f"({figures['bodies_compared']} baseline bodies equal to the app's)"
+            f"({figures['bodies_compared']} baseline bodies equal to the app's); "
+            + (
+                f"the mix paced (mean pause {figures['wait']} s a user):"
+                if judged_on == "paced"
+                else "the mix in a closed loop (no pause):"
+            )
         )
         print(
             f"{'class':<9}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}{'errors':>8}"
             f"{'unloaded p50':>14}{'p95/unloaded':>14}"
         )
         for name in (*CLASSES, "other"):
-            row = loaded["classes"].get(name)
+            row = judged["classes"].get(name)
             if row is None:
                 continue
             ratio = figures["p95_over_unloaded"].get(name)
@@ -598,7 +708,7 @@ def print_report(result: dict[str, Any]) -> None:
                 f"{row['p99']:>7.0f}{row['failures']:>8}{median:>14.0f}"
                 + (f"{ratio:>13.1f}x" if ratio is not None else f"{'-':>14}")
             )
-            for label, detail in sorted(loaded["names"].items()):
+            for label, detail in sorted(judged["names"].items()):
                 if class_of(label) == name:
                     alone = unloaded["names"].get(label, {}).get("median") or 0
                     print(
@@ -606,29 +716,37 @@ def print_report(result: dict[str, Any]) -> None:
                         f"p95 {detail['p95']:.0f}, unloaded p50 {alone:.0f}, "
                         f"{detail['bytes'] / 1000:.0f} kB"
                     )
-        raw = figures["baseline"]["classes"]["bbox"]
+        print("closed loop (no pause):")
+        for label, run, key in (
+            ("mix", figures["loaded"], None),
+            ("bbox only", figures["bbox_alone"], "bbox"),
+            ("baseline", figures["baseline"], "bbox"),
+        ):
+            row = run["classes"][key] if key else run["total"]
+            print(
+                f"  {label:<10}{run['total']['rps']:>8.1f} req/s"
+                + (f", p50 {row['p50']:.0f}, p95 {row['p95']:.0f}" if key else "")
+                + f", {run['total']['failures']} errors"
+            )
         print(
-            f"{'baseline':<9}{raw['rps']:>8.1f}{raw['p50']:>7.0f}{raw['p95']:>7.0f}"
-            f"{raw['p99']:>7.0f}{raw['failures']:>8}   (raw SQL, bbox only, same gunicorn)"
-        )
-        alone = figures["bbox_alone"]["classes"]["bbox"]
-        print(
-            f"{'bbox only':<9}{alone['rps']:>8.1f}{alone['p50']:>7.0f}{alone['p95']:>7.0f}"
-            f"{alone['p99']:>7.0f}{alone['failures']:>8}   (the app, bbox only: "
-            f"{figures['bbox_alone_ratio']:.2f}x the baseline)"
-        )
-        print(
-            f"total {loaded['total']['rps']:.1f} req/s, {figures['errors']} errors; "
-            f"baseline {figures['baseline']['total']['rps']:.1f} req/s; "
-            f"ratio {figures['throughput_ratio']:.2f} (target >= {TARGET_RATIO}); "
+            f"throughput: bbox only {figures['throughput_ratio']:.2f}x the baseline (target >= "
+            f"{TARGET_RATIO}); the mix {figures['mix_ratio']:.2f}x; {figures['errors']} errors; "
+            f"workers' peak RSS {figures['worker_peak_mb']:.0f} MB; "
             f"targets {'met' if figures['targets_met'] else 'NOT met'}"
         )
-        for error in loaded["errors"]:
-            print(f"  error x{error['count']}: {error['method']} {error['name']}: {error['error']}")
-        if loaded["results_exhausted"]:
-            print(f"  {loaded['results_exhausted']} result tasks found their share used up")
-        for row in loaded["exceptions"]:
-            print(f"  locustfile exception x{row['count']}: {row['message']}")
+        for run_name in ("paced", "loaded", "bbox_alone"):
+            run = figures.get(run_name)
+            if not run:
+                continue
+            for error in run["errors"]:
+                print(
+                    f"  {run_name} error x{error['count']}: {error['method']} {error['name']}: "
+                    f"{error['error']}"
+                )
+            if run["results_exhausted"]:
+                print(f"  {run_name}: {run['results_exhausted']} result tasks found no share left")
+            for row in run["exceptions"]:
+                print(f"  {run_name}: locustfile exception x{row['count']}: {row['message']}")
 
 
 def main() -> None:
@@ -640,7 +758,16 @@ def main() -> None:
     parser.add_argument("--unloaded", type=int, default=15, help="seconds of the unloaded run")
     parser.add_argument("--warmup", type=int, default=10, help="seconds of the warm-up run")
     parser.add_argument(
-        "--wait", type=float, default=0.0, help="a user's mean pause between requests, seconds"
+        "--wait",
+        type=float,
+        help="the paced run's mean pause between a user's requests, seconds (default: the "
+        "users offer --utilisation of the closed loop's req/s; 0: no paced run)",
+    )
+    parser.add_argument(
+        "--utilisation",
+        type=float,
+        default=0.5,
+        help="the share of the closed loop's throughput the paced run offers (without --wait)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -653,6 +780,7 @@ def main() -> None:
         unloaded=args.unloaded,
         warmup=args.warmup,
         wait=args.wait,
+        utilisation=args.utilisation,
     )
     print_report(result)
     if args.json:

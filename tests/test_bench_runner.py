@@ -133,3 +133,206 @@ def test_the_markdown_lists_every_target_and_figure(runner):
     assert "locust failed" in text and "![map](results/map.png)" in text
     met_rows = [row for row in rows if row.endswith("| **met** |")]
     assert met_rows and all(row.split("|")[4].strip() != "–" for row in met_rows)
+
+
+def province_in_chromium(settle_ms: float, first_ms: float = 1500.0, assets=1_000_000):
+    moves = [
+        {"kind": kind, "settle": settle_ms, "wait": 250.0, "request": 40.0, "draw": 10.0, "zoom": z}
+        for kind, z in [("in", 9), ("pan", 9), ("in", 11), ("pan", 11)] * 5
+    ]
+    for move in moves[-2:]:  # two slow moves of 20: the p95 (nearest rank)
+        move["settle"] = settle_ms * 3
+    return {
+        "assets": assets,
+        "backend": "postgis",
+        "first_marker_ms": [first_ms - 100, first_ms],
+        "first_view_ms": [first_ms + 200, first_ms + 300],
+        "moves": moves,
+    }
+
+
+def test_the_province_in_chromium_judges_first_markers_and_pan_zoom(runner):
+    def verdicts(results):
+        targets = runner.targets_of(results, runner.MODES["province"], ("postgis",))
+        return {t.name: (m, runner.judge(t, m)) for t, m in targets if "Chromium" in t.name}
+
+    found = verdicts({"province_browser": province_in_chromium(280.0)})
+    first, verdict = found["map in Chromium: first markers"]
+    assert (first.value, first.size, verdict) == (1.5, 1_000_000, "met")
+    settle, verdict = found["map in Chromium: pan/zoom settles"]
+    assert (settle.value, verdict) == (840.0, "not met")
+    slow_first = verdicts({"province_browser": province_in_chromium(90.0, first_ms=2500.0)})
+    assert slow_first["map in Chromium: first markers"][1] == "not met"
+    assert slow_first["map in Chromium: pan/zoom settles"][1] == "met"  # 270 ms p95
+    small = verdicts({"province_browser": province_in_chromium(100.0, assets=10_000)})
+    assert {verdict for _m, verdict in small.values()} == {"not measured"}
+    rows = runner.figures_of({"province_browser": province_in_chromium(280.0)}, None)
+    settles = next(row for row in rows if row.item == "/map in Chromium: pan/zoom settles")
+    assert (settles.median, settles.p95, settles.size) == (280.0, 840.0, 1_000_000)
+    assert (
+        "before the request (the move's own work, the 250 ms debounce) median 250 ms"
+        in (settles.extra)
+        and "20 moves, z9–z11" in settles.extra
+    )
+    items = {row.item for row in rows}
+    assert {"/map in Chromium: pan settles", "/map in Chromium: zoom settles"} <= items
+
+
+def locust_report(rps: float, classes: dict[str, float], failures: int = 0) -> dict:
+    """A locustfile report: each class's p95 (ms), its median half of it."""
+    return {
+        "classes": {
+            name: {
+                "rps": rps / len(classes),
+                "p50": p95 / 2,
+                "p95": p95,
+                "p99": p95,
+                "median": p95 / 2,
+            }
+            for name, p95 in classes.items()
+        },
+        "names": {},
+        "total": {"requests": int(rps * 60), "failures": failures, "rps": rps},
+        "errors": [],
+        "exceptions": [],
+        "results_exhausted": 0,
+    }
+
+
+@pytest.fixture(scope="module")
+def bench_load():
+    sys.path.insert(0, str(RUNNER.parent))
+    import bench_load
+
+    return bench_load
+
+
+def load_results(bench_load, paced_p95: float, bbox_rps: float, paced: bool = True) -> dict:
+    mix = {"bbox": 40.0, "page": 100.0}
+    unloaded = locust_report(10, mix)
+    judged = locust_report(60, {name: paced_p95 for name in mix}) if paced else None
+    loaded = locust_report(100, {name: 2000.0 for name in mix}, failures=1)
+    bbox_alone = locust_report(bbox_rps, {"bbox": 300.0})
+    baseline = locust_report(400, {"bbox": 100.0})
+    phase = {
+        "workers": 2,
+        "unloaded": unloaded,
+        "paced": judged,
+        "loaded": loaded,
+        "bbox_alone": bbox_alone,
+        "baseline": baseline,
+        "worker_peak_mb": 180.0,
+        "wait": 2.0 if paced else 0.0,
+        **bench_load.verdict(unloaded, judged, loaded, bbox_alone, baseline),
+    }
+    return {"load": {"assets": 100_000, "phases": [phase]}}
+
+
+def test_the_load_test_judges_throughput_by_the_bbox_class_and_p95_by_the_paced_run(
+    runner, bench_load
+):
+    results = load_results(bench_load, paced_p95=60.0, bbox_rps=220.0)
+    targets = runner.targets_of(results, runner.MODES["default"], ("postgis",))
+    found = {t.name: (m, runner.judge(t, m)) for t, m in targets}
+    ratio, verdict = found["load test: throughput vs raw baseline"]
+    assert ratio.value == pytest.approx(220 / 400) and verdict == "met"
+    assert "the mix 0.25x" in ratio.how  # 100 req/s of the closed-loop mix beside 400
+    worst, verdict = found["load test: worst p95 over unloaded median"]
+    assert worst.value == pytest.approx(60 / 20) and verdict == "met"  # paced, not the loop's
+    assert "paced run (mean pause 2.0 s a user)" in worst.how
+    errors, verdict = found["load test (50 users, 2 workers): errors"]
+    assert (errors.value, verdict) == (1, "not met")  # the closed loop's failure counts
+    memory, _verdict = found["worker memory serving any view"]
+    assert (memory.value, memory.size) == (180.0, 100_000)
+    slow = load_results(bench_load, paced_p95=100.0, bbox_rps=150.0)
+    found = {
+        t.name: runner.judge(t, m)
+        for t, m in runner.targets_of(slow, runner.MODES["default"], ("postgis",))
+    }
+    assert found["load test: throughput vs raw baseline"] == "not met"
+    assert found["load test: worst p95 over unloaded median"] == "not met"
+    closed = load_results(bench_load, paced_p95=60.0, bbox_rps=220.0, paced=False)
+    phase = closed["load"]["phases"][0]
+    assert phase["p95_judged_on"] == "loaded"
+    assert phase["p95_over_unloaded"]["bbox"] == pytest.approx(2000 / 20)
+    items = {row.item: row for row in runner.figures_of(results, None)}
+    assert "2 workers, paced (mean pause 2.0 s), bbox" in items
+    assert "0.55x the baseline" in items["2 workers, closed loop, bbox class alone"].extra
+    assert items["2 workers, closed loop, mix"].median is None
+
+
+def test_the_paced_run_offers_a_share_of_the_closed_loops_throughput(bench_load):
+    # 50 users offering half of 20 req/s: each pauses 5 s on average
+    assert bench_load.pause(bench_load.Options(users=50), 20.0) == 5.0
+    assert bench_load.pause(bench_load.Options(users=50, utilisation=0.25), 20.0) == 10.0
+    assert bench_load.pause(bench_load.Options(users=50, wait=1.5), 20.0) == 1.5
+    assert bench_load.pause(bench_load.Options(wait=0.0), 20.0) == 0.0  # no paced run
+
+
+def test_other_benches_run_as_their_scripts_with_their_database_renamed(runner, tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "bench_echo.py").write_text(
+        "import sys\nPOSTGIS_URL = 'postgresql://nowhere/fixed'\n"
+        "def main():\n    print('INFO  a log line')\n    print(sys.argv, POSTGIS_URL)\n"
+    )
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_run_echo"
+    command = runner.other_command("bench_echo", ("--sizes", "454"), url)
+    command[3] = str(tmp_path)  # the root the module is looked for under
+    import subprocess
+
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    printed = runner.printed_figures(done.stdout)
+    assert printed == f"['bench_echo.py', '--sizes', '454'] {url}"
+
+
+def test_the_markdown_shows_the_other_benches(runner):
+    report = {
+        "mode": "default",
+        "command": "bench/run",
+        "date": "2026-11-30 12:00",
+        "seconds": 800.0,
+        "commit": "abc123",
+        "machine": {
+            "cpus": 2,
+            "cpu_model": "Test CPU",
+            "ram_gb": 8.0,
+            "system": "Linux",
+            "load_start": "0",
+            "load_end": "0",
+        },
+        "errors": {},
+        "charts": [],
+        "other": [
+            {
+                "what": "demo load",
+                "command": "bench/bench_demo_load.py",
+                "seconds": 9.0,
+                "output": "demo load (fresh SpatiaLite database): 7.26 s",
+                "error": "",
+            },
+            {
+                "what": "sign-ins",
+                "command": "bench/bench_login.py --attempts 10",
+                "seconds": 300.0,
+                "output": "",
+                "error": "stopped after 300 s",
+            },
+        ],
+    }
+    text = runner.markdown(report, [], [])
+    assert "`.venv/bin/python bench/bench_demo_load.py`: 9 s" in text
+    assert "7.26 s" in text
+    assert "**failed**: stopped after 300 s" in text
+
+
+def test_the_moves_go_down_to_street_level_and_back(runner):
+    sys.path.insert(0, str(RUNNER.parent))
+    import bench_map_browser
+
+    plan = bench_map_browser.move_plan(9, 20)
+    assert len(plan) == 20
+    assert [kind for kind, _r, _z in plan[1::2]] == ["pan"] * 10
+    zooms = [zoom for _kind, _r, zoom in plan]
+    assert min(zooms) == 9 and max(zooms) == bench_map_browser.MAX_ZOOM == 17
+    assert zooms[:10] == [11, 11, 13, 13, 15, 15, 17, 17, 15, 15]
+    assert plan == bench_map_browser.move_plan(9, 20)  # the same moves every run

@@ -433,3 +433,54 @@ def test_server_clusters_zoom_in_by_click_and_keyboard(
         watched.assert_clean()
     finally:
         watched.close()
+
+
+SETTLED = "() => Number(window.sarMap.getContainer().dataset.viewSettled || 0)"
+MOVED_AND_COUNTED = """() => {
+  const before = Number(window.sarMap.getContainer().dataset.viewSettled);
+  window.sarMap.panBy([200, 120], { animate: false });
+  return [before, Number(window.sarMap.getContainer().dataset.viewSettled)];
+}"""
+
+
+def test_a_view_counts_as_settled_once_its_answer_is_drawn(
+    browser, demo_server, demo_app, monkeypatch
+):
+    """``data-view-settled`` (what bench/bench_map_browser.py times pans and zooms by) counts a
+    view when its assets' answer is drawn, not when the map stops moving; when everything is
+    drawn already, a move asks nothing and counts at once after the debounce."""
+    from demo.district import ACCOUNTS, OFFICER
+    from maps import viewport
+
+    password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+    watched = Watched(browser, demo_server)
+    try:
+        watched.sign_in(OFFICER, password)
+        page = watched.page
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        # every demo asset in the first answer: a move asks nothing, yet counts
+        watched.open_map(expected=454)
+        page.wait_for_function(VIEW_DRAWN)
+        assert page.locator(".leaflet-container").get_attribute("data-view") == "complete"
+        settled = page.evaluate(SETTLED)
+        assert settled >= 1
+        views_asked = sum("/api/v1/map/assets" in url for url in asked)
+        assert page.evaluate(MOVED_AND_COUNTED) == [settled, settled]
+        page.wait_for_function(f"() => ({SETTLED})() === {settled + 1}")
+        assert sum("/api/v1/map/assets" in url for url in asked) == views_asked
+        # fewer points allowed than the view holds: each move is asked for, and counts only
+        # once its answer is drawn (the zoom it was asked at shown, nothing pending)
+        monkeypatch.setattr(viewport, "POINT_LIMIT", 60)
+        watched.open_map(expected=454)
+        page.wait_for_function(VIEW_DRAWN)
+        assert page.locator(".leaflet-container").get_attribute("data-view") == "partial"
+        settled = page.evaluate(SETTLED)
+        with page.expect_response(lambda response: "/api/v1/map/assets" in response.url):
+            assert page.evaluate(MOVED_AND_COUNTED) == [settled, settled]
+            assert page.evaluate(SETTLED) == settled  # not counted on the move itself
+        page.wait_for_function(f"() => ({SETTLED})() === {settled + 1}")
+        assert page.evaluate(VIEW_DRAWN)
+        watched.assert_clean()
+    finally:
+        watched.close()

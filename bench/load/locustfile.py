@@ -32,6 +32,7 @@ import os
 import random
 import uuid
 
+import gevent
 from locust import FastHttpUser, between, events
 from locust.stats import StatsEntry
 from requests.cookies import create_cookie
@@ -54,6 +55,7 @@ CLASSES = [
 PEOPLE = itertools.cycle(SETUP["people"]) if SETUP["people"] else None
 EXHAUSTED = [0]  # result tasks that found their user's share of inspections used up
 WORKERS = iter(SETUP["workers"])  # one contractor worker (token + its inspections) per user
+PAUSE = float(os.environ.get("LOAD_WAIT", "0"))
 
 
 def random_view(bounds: list[float], rng: random.Random) -> str:
@@ -69,7 +71,7 @@ def random_view(bounds: list[float], rng: random.Random) -> str:
 
 class Officer(FastHttpUser):
     # LOAD_WAIT: a user's mean pause between requests, in seconds (0: none, the most load).
-    wait_time = between(0, 2 * float(os.environ.get("LOAD_WAIT", "0")))
+    wait_time = between(0, 2 * PAUSE)
 
     def on_start(self) -> None:
         self.rng = random.Random()
@@ -79,6 +81,10 @@ class Officer(FastHttpUser):
             self.client.cookiejar.set_cookie(create_cookie(name, value, domain=HOST, path="/"))
         self.worker = next(WORKERS, None)
         self.inspections = iter(self.worker["inspections"]) if self.worker else iter(())
+        if PAUSE:
+            # Paced users start spread over one mean pause, not all in the first second: a
+            # burst of every user at once would be most of a short run's slowest requests.
+            gevent.sleep(self.rng.uniform(0, PAUSE))
 
     def fetch(self, method: str, path: str, name: str, expected: int = 200, **options) -> None:
         """One request that counts as an error unless it answers ``expected`` itself: a

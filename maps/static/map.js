@@ -284,6 +284,7 @@
       hazardsDone: false,
       markers: {}, // code -> the marker drawn for it, kept while its answer is the same
       hazardMarkers: {},
+      settled: 0,
     };
     var counter = document.getElementById("drawn-count");
     map.sarViewport = state;
@@ -418,6 +419,14 @@
         (truncated ? " " + options.truncatedText : ""));
       map.getContainer().setAttribute("data-view", complete ? "complete" : "partial");
       map.getContainer().setAttribute("data-view-zoom", String(zoom));
+      settled();
+    }
+
+    // How many views have their assets drawn (or needed nothing new): bench/bench_map_browser.py
+    // times a pan or zoom to the next count.
+    function settled() {
+      state.settled += 1;
+      map.getContainer().setAttribute("data-view-settled", String(state.settled));
     }
 
     function drawHazards(answer) {
@@ -448,12 +457,12 @@
     }
 
     function refreshAssets() {
-      if (state.assetsDone) return;
+      if (state.assetsDone) return settled();
       if (state.assets) state.assets.abort();
       var kinds = shownKinds();
       if (!kinds.length) {
         clusters.clearLayers();
-        return;
+        return settled();
       }
       var all = kinds.length === options.kinds.length;
       var asks = all ? [options.filters.kind || null] : kinds;

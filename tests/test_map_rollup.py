@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from accounts.models import Contractor, User
 from accounts.services import user_by_email
 from assets.models import Asset, AssetStatus, Grid
 from core.extensions import db
 from core.versions import current_version
-from demo.province import Province, load_province
+from demo.province import PASSWORDS, Province, load_province
 from maps import rollup, viewport
 from maps.models import ALL_GRIDS_KEY, MapCell, MapRollup
 from maps.rollup import (
@@ -29,7 +30,6 @@ from maps.rollup import (
     cell_degrees,
     refresh_map_rollup,
     refresh_when_changed,
-    rollup_clusters_query,
 )
 from maps.status import MAP_STATUSES, MapFilters, map_assets_query
 from maps.viewport import View, cell_size
@@ -80,6 +80,13 @@ def live_reference(app, filters: MapFilters | None = None) -> dict[str, tuple]:
     """code -> (status, longitude, latitude) by the map page's own query, now."""
     with app.app_context():
         rows = db.session.execute(map_assets_query(filters or MapFilters(), None, TODAY)).all()
+        return {row.code: (row.map_status, row.longitude, row.latitude) for row in rows}
+
+
+def live_reference_for(app, email: str) -> dict[str, tuple]:
+    with app.app_context():
+        user = user_by_email(email)
+        rows = db.session.execute(map_assets_query(MapFilters(), user, TODAY)).all()
         return {row.code: (row.map_status, row.longitude, row.latitude) for row in rows}
 
 
@@ -226,18 +233,27 @@ def test_a_roll_up_of_another_day_is_not_used(app, client, province, small_limit
 def test_a_contractor_and_text_search_are_answered_live(app, client, province, small_limits):
     with app.app_context():
         refresh_map_rollup()
-        contractor = db.session.scalar(select(func.min(Asset.id)))  # any id: a filter value
+        contractor = db.session.scalar(select(func.min(Contractor.id)))
     signed_in(client)
     base = f"{ASSETS}?zoom=12&bbox={province}"
     assert is_rolled_up(client.get(base).get_json())
     assert not is_rolled_up(client.get(f"{base}&q=C01").get_json())
     assert not is_rolled_up(client.get(f"{base}&contractor={contractor}").get_json())
     client.post("/logout")
-    with app.app_context():
-        fixers = user_by_email("fixer@example.org")
-        assert fixers is not None
-    signed_in(client, "fixer@example.org")
-    assert not is_rolled_up(client.get(base).get_json())
+    with app.app_context():  # an inspector of one of the province's contractors
+        inspector = db.session.scalar(
+            select(User).where(User.role == "contractor").order_by(User.id).limit(1)
+        )
+        own = live_reference_for(app, inspector.email)
+    response = client.post(
+        "/login", data={"email": inspector.email, "password": PASSWORDS["contractor"]}
+    )
+    assert response.status_code == 302
+    answer = client.get(base).get_json()
+    assert answer["mode"] == "clusters"
+    assert not is_rolled_up(answer)
+    assert sum(cluster["count"] for cluster in answer["clusters"]) == len(own)
+    assert 50 < len(own) < PROVINCE_ASSETS  # its own company's assets only
 
 
 def test_a_small_view_is_answered_live(app, client, province, small_limits, monkeypatch):

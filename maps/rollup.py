@@ -18,7 +18,7 @@ and a box holding more than ``THRESHOLD`` assets by the roll-up's own count; any
 answered live and exact. The view's cluster cell is snapped to a whole number of cells of
 the coarsest level at most half its size, so every roll-up cell lies in one cluster and the
 clusters (count, count per status, worst status, average position, bounds) are exact for
-the data the roll-up was built on.
+the data the roll-up was built on; the clusters are 1 to 1.5 times the live cell's size.
 
 Staleness: the data version moves with every committed write, so the roll-up is behind by up
 to the refresh interval (plus the refresh's own time). Such answers carry ``as_of`` (the
@@ -292,6 +292,10 @@ def _level_for(width: float, height: float) -> int | None:
     return None
 
 
+def _whole_cells(degrees: float, size: float) -> int:
+    return max(1, math.ceil(degrees / size - 1e-9))
+
+
 def _grid_clause(grid: str):
     if not grid or grid.strip().lower() == ALL_GRIDS:
         return MapCell.grid_key == ALL_GRIDS_KEY
@@ -318,7 +322,9 @@ def rollup_clusters_query(filters: MapFilters, view: View) -> Select | None:
     if level is None:
         return None
     size = cell_degrees(level)
-    across, down = max(1, round(width / size)), max(1, round(height / size))
+    # Never smaller than the view's cell (so never more clusters than a live answer has), at
+    # most half as large again (a roll-up cell is at most half of it).
+    across, down = _whole_cells(width, size), _whole_cells(height, size)
     box = view.bbox or BBox(-180.0, -90.0, 180.0, 90.0)
     first_column, last_column = _span(box.min_lon, box.max_lon, 180.0, size, across)
     first_row, last_row = _span(box.min_lat, box.max_lat, 90.0, size, down)

@@ -95,7 +95,7 @@ def snapped_cell(view: View) -> tuple[float, int, int]:
     width, height = cell_size(view)
     level = next(level for level in LEVELS if cell_degrees(level) <= min(width, height) / 2)
     size = cell_degrees(level)
-    return size, max(1, round(width / size)), max(1, round(height / size))
+    return size, max(1, math.ceil(width / size)), max(1, math.ceil(height / size))
 
 
 def assert_equals_recount(answer: dict, reference: dict, view: View) -> None:

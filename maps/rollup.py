@@ -2,18 +2,21 @@
 
 Refresh (``refresh_map_rollup``; ``flask maps rollup``; the scheduler's ``maps.rollup`` job
 every ``MAP_ROLLUP_MINUTES``, when the data version or the district's day has moved since the
-last build): in one transaction, each asset's map status is computed once (``maps.status``,
-set-wise, for staff) and its assets are counted per cell of the finest level, per kind, grid
-and status, with the sums of their coordinates and their bounds (``map_cells``); then the
-same cells for all grids together, then each coarser level from the next finer (a cell of
-level k is exactly four of level k + 1). The state row (``map_rollups``) says for which data
-version and day it was built, and when. Two refreshes at once: the second waits on the state
-row (PostgreSQL: ``FOR UPDATE``; SQLite: its write lock, ``BEGIN IMMEDIATE``) and then
-builds again or finds nothing changed; readers see one whole build or the other.
+last build): first, reading only, each asset's map status is computed once (``maps.status``,
+set-wise, for staff) and the assets are counted per cell of the finest level, per kind, grid
+and status, with the sums of their coordinates and their bounds; then, in one writing
+transaction, ``map_cells`` is replaced by those rows, the same cells for all grids together,
+and each coarser level from the next finer (a cell of level k is exactly four of level
+k + 1). The state row (``map_rollups``) says for which data version and day it was built,
+and when. Two refreshes at once: the second waits on the state row (PostgreSQL: ``FOR
+UPDATE``; SQLite: its write lock, ``BEGIN IMMEDIATE``), then writes its own whole build or,
+if a newer one committed meanwhile, nothing; readers see one whole build or the other. The
+write lock is held for the short part only (SQLite's other writers wait for it).
 
 Read (``rollup_clusters``, from ``maps.viewport``): only for a user who sees everything
 (staff), filters among kind, status and grid only, a roll-up built for the district's today,
-and a box holding more than ``THRESHOLD`` assets by the roll-up's own count; anything else
+and a box holding more than ``THRESHOLD`` assets (and ``viewport.POINT_LIMIT``) by the
+roll-up's own count (of the whole clusters that meet the box); anything else
 (a contractor, text search, a contractor filter, a small view, the demo district) is
 answered live and exact. The view's cluster cell is snapped to a whole number of cells of
 the coarsest level at most half its size, so every roll-up cell lies in one cluster and the
@@ -46,7 +49,15 @@ from assets.services import NO_GRID, in_grid
 from core.clock import district_time, district_today, now_utc
 from core.extensions import db
 from core.scheduler import ScheduledJob, register_job
-from core.spatial import BBox, backend_insert, floor_of, latitude_of, longitude_of, writing
+from core.spatial import (
+    BBox,
+    backend_insert,
+    bulk_insert,
+    floor_of,
+    latitude_of,
+    longitude_of,
+    writing,
+)
 from core.versions import current_version
 from maps.models import ALL_GRIDS_KEY, NO_GRID_KEY, MapCell, MapRollup
 from maps.status import MAP_STATUSES, MapFilters, scope_of, setwise_status_expression
@@ -176,14 +187,33 @@ CELL_COLUMNS = [
 ]  # fmt: skip
 
 
+INSERT_BATCH = 10_000
+
+
 def _fill(source: Select) -> None:
     db.session.execute(insert(MapCell.__table__).from_select(CELL_COLUMNS, source))
 
 
-def _build(state: MapRollup, version: int, today: date) -> RollupBuild:
-    db.session.execute(delete(MapCell.__table__))
+def _counted(today: date) -> tuple[int, list]:
+    """(data version, the finest level's rows), read outside the write lock: the long part
+    (every asset's status) never keeps writers waiting (SQLite has one writer at a time)."""
+    try:
+        # Read before the data it labels: a write in between leaves the label older than
+        # the data (refreshed again later), never newer.
+        version = current_version(db.session)
+        rows = db.session.execute(_finest_cells(today)).all()
+    finally:
+        db.session.rollback()
+    return version, rows
+
+
+def _build(state: MapRollup, version: int, today: date, finest_rows: list) -> RollupBuild:
+    table = MapCell.__table__
+    db.session.execute(delete(table))
+    for start in range(0, len(finest_rows), INSERT_BATCH):
+        batch = finest_rows[start : start + INSERT_BATCH]
+        bulk_insert(db.session, table, [dict(zip(CELL_COLUMNS, row, strict=True)) for row in batch])
     finest = LEVELS[-1]
-    _fill(_finest_cells(today))
     _fill(_merged_cells(finest, finest, all_grids=True))
     for finer, level in zip(LEVELS[::-1], LEVELS[-2::-1], strict=False):
         _fill(_merged_cells(finer, level, all_grids=False))
@@ -202,26 +232,36 @@ def _build(state: MapRollup, version: int, today: date) -> RollupBuild:
     return build
 
 
+def _up_to_date(state: MapRollup, version: int, today: date, only_if_changed: bool) -> bool:
+    """Whether the state row already holds a build as new as ``version`` for ``today`` (with
+    ``only_if_changed``), or a newer one (another refresh committed while this one counted)."""
+    if state.built_at is None or state.built_for != today or state.data_version is None:
+        return False
+    if only_if_changed:
+        return state.data_version >= version
+    return state.data_version > version
+
+
 def refresh_map_rollup(only_if_changed: bool = False) -> RollupBuild | None:
-    """Rebuild the roll-up in one transaction and commit it; with ``only_if_changed``, only
-    when the data version or the district's day differs from the last build's (else None).
-    Call it outside a transaction: it begins its own (a writing one, see the docstring)."""
+    """Rebuild the roll-up and commit it; with ``only_if_changed``, only when the data
+    version or the district's day differs from the last build's (else None). Counting reads
+    in a transaction of its own; the cells are then replaced in one writing transaction that
+    holds the state row. Call it outside a transaction."""
+    today = district_today()
+    if only_if_changed:
+        state = current_build()
+        version = current_version(db.session)
+        db.session.rollback()
+        if state is not None and _up_to_date(state, version, today, only_if_changed):
+            return None
+    version, finest_rows = _counted(today)
     with writing():
         try:
             state = _locked_state()
-            # Read before the data it labels: a write in between leaves the label older than
-            # the data (refreshed again later), never newer.
-            version = current_version(db.session)
-            today = district_today()
-            if (
-                only_if_changed
-                and state.built_at is not None
-                and state.data_version == version
-                and state.built_for == today
-            ):
+            if _up_to_date(state, version, today, only_if_changed):
                 db.session.rollback()
                 return None
-            build = _build(state, version, today)
+            build = _build(state, version, today, finest_rows)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -367,7 +407,7 @@ def rollup_clusters(
     filters: MapFilters, user: User | None, today: date, view: View, projector: Projector
 ) -> dict[str, Any] | None:
     """The clusters answer from the roll-up, or None: answer live (see the docstring)."""
-    from maps.viewport import clusters_answer  # maps.viewport calls this module
+    from maps import viewport  # maps.viewport calls this module
 
     if not may_use_rollup(filters, user):
         return None
@@ -378,9 +418,9 @@ def rollup_clusters(
     if query is None:
         return None
     rows = db.session.connection().execute(query).all()
-    if sum(int(row.count) for row in rows) <= THRESHOLD:
+    if sum(int(row.count) for row in rows) <= max(THRESHOLD, viewport.POINT_LIMIT):
         return None
-    answer = clusters_answer(rows, projector)
+    answer = viewport.clusters_answer(rows, projector)
     answer["as_of"] = build.built_at.isoformat()
     answer["as_of_local"] = district_time(build.built_at)
     answer["stale"] = build.data_version != current_version(db.session)

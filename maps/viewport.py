@@ -198,13 +198,16 @@ def viewport_assets(
     in_box = drawn_assets_query(filters, user, today, view.bbox)
     if _matches_at_most(everywhere, POINT_LIMIT) <= POINT_LIMIT:
         return points_answer(_limited(everywhere, POINT_LIMIT), projector, True, False)
+    if view.zoom < STREET_ZOOM:
+        # Asked before the box is counted: it answers only boxes holding far more than
+        # POINT_LIMIT by its own count, and spares that count (50 ms of a city's 100k).
+        rolled_up = rollup_clusters(filters, user, today, view, projector)
+        if rolled_up is not None:
+            return rolled_up
     if _matches_at_most(in_box, POINT_LIMIT) <= POINT_LIMIT:
         return points_answer(_limited(in_box, POINT_LIMIT), projector, False, False)
     if view.zoom >= STREET_ZOOM:
         return points_answer(_limited(in_box, POINT_LIMIT), projector, False, True)
-    rolled_up = rollup_clusters(filters, user, today, view, projector)
-    if rolled_up is not None:
-        return rolled_up
     clustered = db.session.connection().execute(clusters_query(in_box, view)).all()
     return clusters_answer(clustered, projector)
 

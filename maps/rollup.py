@@ -69,8 +69,9 @@ if TYPE_CHECKING:
 
 STATE = "map"
 # Cells of 360 / 2**k degrees: 1.4° (a province), 0.35°, 0.088°, 0.022° (a district), 0.0055°
-# (about 600 m): a cluster cell (80 px) is at most 8 of them a side at zooms 3 to 13.
-LEVELS = (8, 10, 12, 14, 16)
+# (about 600 m), 0.0014° (about 150 m, a compound): a cluster cell (80 px) is 2 to 8 of them
+# a side at zooms 3 to 15.
+LEVELS = (8, 10, 12, 14, 16, 18)
 THRESHOLD = 20_000  # assets in the box: fewer are clustered live (exact and current)
 JOB_ROLLUP = "maps.rollup"
 

@@ -145,7 +145,7 @@ def parse(text: str):
 # --- Equal to a live recount ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("zoom", [8, 10, 12, 13])
+@pytest.mark.parametrize("zoom", [8, 10, 12, 14, 15])
 def test_rolled_up_clusters_equal_a_live_recount(app, client, province, small_limits, zoom):
     with app.app_context():
         build = refresh_map_rollup()

@@ -41,6 +41,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "MAIL_TIMEOUT_SECONDS": 30,
     # The daily generation of due inspections (inspections generate) in the scheduler.
     "GENERATE_CRON": "30 1 * * *",
+    # The map's roll-up (maps.rollup) is refreshed this often when the data or the day moved.
+    "MAP_ROLLUP_MINUTES": 5,
     "MAP_TILES": "osm",
     "TIANDITU_KEY": "",
     "SCHEDULER_ENABLED": False,
@@ -119,6 +121,7 @@ INTEGER_SETTINGS = {
     "ALERT_RETRY_BACKOFF_MINUTES",
     "ALERT_RETRY_MAX_ATTEMPTS",
     "ALERT_CLAIM_LEASE_MINUTES",
+    "MAP_ROLLUP_MINUTES",
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",

@@ -7,10 +7,12 @@ from flask_smorest import Api
 def init_app(app: Flask, api: Api) -> None:
     from core.security import allow_sources
     from maps import api as map_api
-    from maps import build, views
+    from maps import build, rollup, views
 
+    rollup.register_commands(views.bp)
     app.register_blueprint(views.bp)
     map_api.register_api(api)
+    rollup.register_jobs(app)
     # The small maps of other packages' pages (asset, hazard, the hazard form's point picker)
     # are drawn from their templates, so those packages need not import the maps.
     app.add_template_global(build.neighbourhood_map, "neighbourhood_map")

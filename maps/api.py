@@ -7,7 +7,8 @@ same access scope (a contractor: its own assets, judged on its own inspections a
 
 Both are revalidated by ETag: a hash of the map's data version (``core.versions``: moved by
 every committed write to assets, inspections, hazards or grids), the district's today (an
-inspection turns overdue at midnight), the user's scope, the tile datum and the query. A
+inspection turns overdue at midnight), the user's scope, the tile datum, the roll-up's build
+time (``maps.rollup``: a new build answers anew) and the query. A
 matching ``If-None-Match`` is a 304 before any map query runs; ``Cache-Control: private,
 no-cache`` makes the browser ask each time. Session cookies and bearer tokens both work.
 """
@@ -32,6 +33,7 @@ from core.extensions import db
 from core.inputs import MAX_ID
 from core.versions import current_version
 from maps import build
+from maps.rollup import rollup_stamp
 from maps.status import MAP_STATUSES
 from maps.viewport import MAX_ZOOM, View, viewport_assets, viewport_hazards
 from maps.views import MAX_TEXT_LENGTH, filters_from_request
@@ -115,6 +117,17 @@ class MapAssetsSchema(Schema):
     truncated = fields.Boolean(metadata={"description": "Points: more matched in the box."})
     points = fields.Nested(PointColumnsSchema)
     clusters = fields.List(fields.Nested(ClusterSchema))
+    as_of = fields.String(
+        metadata={
+            "description": "Clusters from the map's roll-up: when it was built (ISO 8601, UTC)."
+        }
+    )
+    as_of_local = fields.String(
+        metadata={"description": "The same time on the district's clock (YYYY-MM-DD HH:MM)."}
+    )
+    stale = fields.Boolean(
+        metadata={"description": "Clusters from the roll-up: the data changed since it was built."}
+    )
 
 
 class HazardColumnsSchema(Schema):
@@ -141,6 +154,7 @@ def view_etag() -> str:
         str(acting_contractor_id(user)),
         str(scope_grid_code(user)),
         build.tile_setting(),
+        rollup_stamp(),
         request.path,
         request.query_string.decode("latin-1"),
     ]

@@ -544,6 +544,7 @@ class ViewportControl(MacroElement):
             "drawnText": _("%(n)s assets drawn.", n="{count}"),
             "truncatedText": _("More are here than can be drawn: zoom in or filter."),
             "clusterTitle": _("%(n)s assets here: zoom in", n="{count}"),
+            "asOfText": _("Counts as of %(time)s.", time="{time}"),
         }
         script = f"SAR.viewport({self._parent.get_name()}, {script_json(options)});\n"
         self.get_root().script.add_child(RawScript(script), name=self.get_name())

@@ -28,6 +28,7 @@ from core.scheduler import (
     should_start_scheduler,
 )
 from inspections.jobs import JOB_GENERATE, generate_once
+from maps.rollup import JOB_ROLLUP
 from tests import factories
 from tests.factories import gen_alert_district
 from tests.helpers import free_port, wait_for
@@ -81,7 +82,13 @@ def test_jobs_have_fixed_ids_and_coalesce_with_the_configured_grace(app):
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert set(jobs) == {JOB_WEEKLY_ALERT, JOB_RETRY_ALERTS, JOB_GENERATE, JOB_CATCH_UP}
+        assert set(jobs) == {
+            JOB_WEEKLY_ALERT,
+            JOB_RETRY_ALERTS,
+            JOB_GENERATE,
+            JOB_ROLLUP,
+            JOB_CATCH_UP,
+        }
         weekly = jobs[JOB_WEEKLY_ALERT]
         assert weekly.coalesce is True
         assert weekly.misfire_grace_time == 12 * 3600

@@ -377,6 +377,7 @@
       var total = 0;
       var complete = true;
       var truncated = false;
+      var asOf = null; // clusters counted by the roll-up before the latest changes
       var kept = {};
       answers.forEach(function (answer) {
         if (answer.mode === "points") {
@@ -402,6 +403,7 @@
           truncated = truncated || answer.truncated;
         } else {
           complete = false;
+          if (answer.stale && answer.as_of_local) asOf = answer.as_of_local;
           answer.clusters.forEach(function (cluster) {
             clusters.addLayer(clusterMarker(cluster));
             total += cluster.count;
@@ -416,7 +418,9 @@
       state.assetsDone = complete && kinds.length === options.kinds.length;
       if (counter) counter.setAttribute("data-drawn", String(total));
       say(options.drawnText.replace("{count}", String(total)) +
-        (truncated ? " " + options.truncatedText : ""));
+        (truncated ? " " + options.truncatedText : "") +
+        (asOf ? " " + options.asOfText.replace("{time}", asOf) : ""));
+      if (counter) counter.setAttribute("data-as-of", asOf || "");
       map.getContainer().setAttribute("data-view", complete ? "complete" : "partial");
       map.getContainer().setAttribute("data-view-zoom", String(zoom));
       settled();

@@ -18,7 +18,7 @@ without animation (``setView``/``panBy``, ``animate: false``: the animation's le
 Leaflet's, not ours) and "settles" when ``maps/static/map.js`` has drawn the answer for the new
 view (``data-view-settled`` counts them; the cluster group's chunked adding finished) and a
 frame has been painted. Each settle is split into the time before the view's request (the
-move's own work, markercluster's re-clustering included, and the viewport's 250 ms debounce),
+move's own work, markercluster's re-clustering included, and the viewport's 80 ms debounce),
 the request (Resource Timing) and the drawing after it. The moves are a
 fixed sequence: zoom in two levels on one of the biggest clusters in view, pan half a screen,
 again, down to street level (17), then back out. Targets (issue 14, at 1M assets): first

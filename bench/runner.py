@@ -342,7 +342,7 @@ def province_browser_figures(province: dict[str, Any] | None) -> list[Figure]:
             continue
         parts = []
         for name, label in (
-            ("wait", "before the request (the move's own work, the 250 ms debounce)"),
+            ("wait", "before the request (the move's own work, the 80 ms debounce)"),
             ("request", "request"),
             ("draw", "draw"),
         ):

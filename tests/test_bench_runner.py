@@ -170,7 +170,7 @@ def test_the_province_in_chromium_judges_first_markers_and_pan_zoom(runner):
     settles = next(row for row in rows if row.item == "/map in Chromium: pan/zoom settles")
     assert (settles.median, settles.p95, settles.size) == (280.0, 840.0, 1_000_000)
     assert (
-        "before the request (the move's own work, the 250 ms debounce) median 250 ms"
+        "before the request (the move's own work, the 80 ms debounce) median 250 ms"
         in (settles.extra)
         and "20 moves, z9–z11" in settles.extra
     )

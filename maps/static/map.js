@@ -506,7 +506,7 @@
 
     function later() {
       if (state.timer) clearTimeout(state.timer);
-      state.timer = setTimeout(refresh, options.delay || 250);
+      state.timer = setTimeout(refresh, options.delay || 80);
     }
 
     map.on("moveend", later);

@@ -1,5 +1,5 @@
 """The models' indexes are the migrations' (both backends), and the unfiltered lists' order
-comes from an index (migrations 0014, 0018), not from a sort of the whole table."""
+comes from an index (migrations 0014, 0017), not from a sort of the whole table."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_the_unfiltered_lists_read_the_due_date_index_in_order(app, district, of
 
 def test_the_hazard_lists_parts_read_their_indexes_in_order(app, district, officer):
     """Overdue, other unverified, verified (``overdue_first_parts``): each part's page comes
-    from an index in the part's order (migration 0018), not from sorting every hazard."""
+    from an index in the part's order (migration 0017), not from sorting every hazard."""
     with app.app_context():
         user = factories.user_by_email(officer)
         parts = overdue_first_parts(visible(user, Hazard), date(2026, 3, 10))

@@ -7,8 +7,8 @@ unverified hazards by (deadline, code) gives the first two parts in order, and
 every hazard. The latter also serves every lookup ix_hazards_status_deadline served, so it
 replaces it.
 
-Revision ID: 0018
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-30 12:30:00
 
 """
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

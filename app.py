@@ -42,6 +42,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # The daily generation of due inspections (inspections generate) in the scheduler.
     "GENERATE_CRON": "30 1 * * *",
     "MAP_TILES": "osm",
+    # Up to this many grids the map page embeds them; past it the map fetches its view's.
+    "MAP_GRID_EMBED_LIMIT": 100,
     "TIANDITU_KEY": "",
     "SCHEDULER_ENABLED": False,
     # A point outside every second-level grid is refused (on) or kept as "no grid" (off).
@@ -120,6 +122,7 @@ INTEGER_SETTINGS = {
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
+    "MAP_GRID_EMBED_LIMIT",
     "SESSION_HOURS",
     "REMEMBER_DAYS",
     "API_TOKEN_DAYS",

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 LIST_LIMIT = 10
 DEFAULT_LATE_DAYS = 14
+DEFAULT_GRID_ROWS = 20
 
 
 def _today(today: date | None) -> date:
@@ -127,6 +128,38 @@ def overdue_by_grid(
             GridOverdue(NO_GRID, str(_l("No grid")), inspections.get(None, 0), hazards.get(None, 0))
         )
     return top
+
+
+def grid_rows_setting() -> int:
+    """``DASHBOARD_GRID_ROWS``: past this many grids the dashboard lists only the worst ones
+    (a province has thousands) and links to the full list (``/dashboard/grids``)."""
+    return int(current_app.config.get("DASHBOARD_GRID_ROWS", DEFAULT_GRID_ROWS))
+
+
+@dataclass(frozen=True)
+class GridLine:
+    """One grid of the flat list: a second-level grid (or a first-level one without children,
+    or what lies in no grid) with its first-level grid's code."""
+
+    row: GridOverdue
+    parent: str
+
+
+def grid_lines(rows: list[GridOverdue]) -> list[GridLine]:
+    """The grids of ``overdue_by_grid`` that hold assets themselves, by code: the children of
+    each first-level grid, a first-level grid without children, then no grid."""
+    lines = []
+    for row in rows:
+        if row.children:
+            lines.extend(GridLine(child, row.code) for child in row.children)
+        else:
+            lines.append(GridLine(row, ""))
+    return lines
+
+
+def worst_first(lines: list[GridLine]) -> list[GridLine]:
+    """The most overdue inspections first, then the most overdue hazards, then by code."""
+    return sorted(lines, key=lambda line: (-line.row.inspections, -line.row.hazards, line.row.code))
 
 
 def grid_map_features(grid: str = "") -> dict:

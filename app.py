@@ -62,6 +62,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "IMPORT_DIR": None,
     # The officer's queue on the dashboard lists inspections overdue by more days than this.
     "DASHBOARD_LATE_DAYS": 14,
+    # Past this many grids the dashboard lists the worst ones and links to the full list.
+    "DASHBOARD_GRID_ROWS": 20,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -122,6 +124,7 @@ INTEGER_SETTINGS = {
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
+    "DASHBOARD_GRID_ROWS",
     "MAP_GRID_EMBED_LIMIT",
     "SESSION_HOURS",
     "REMEMBER_DAYS",

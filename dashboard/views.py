@@ -112,7 +112,11 @@ def grid_list():
         abort(400, description=_("Unknown order: %(sort)s.", sort=sort))
     page, per_page = page_args()
     today = district_today()
-    lines = late.grid_lines(late.overdue_by_grid(today, current_user, grid))
+    key = numbers_key(current_user, grid)
+    lines = cached_by_version(
+        ("grid lines", *key),
+        lambda: late.grid_lines(late.overdue_by_grid(today, current_user, grid)),
+    )
     if sort == "worst":
         lines = late.worst_first(lines)
     pages = max(1, -(-len(lines) // per_page))

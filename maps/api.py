@@ -79,6 +79,13 @@ class MapFiltersQuerySchema(ViewQuerySchema):
     )
 
 
+class MapGridsQuerySchema(MapFiltersQuerySchema):
+    choropleth = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Count the overdue inspections of each grid (its fill)."},
+    )
+
+
 class MapAssetsQuerySchema(MapFiltersQuerySchema):
     zoom = fields.Integer(
         required=True,
@@ -215,10 +222,10 @@ def map_hazards(bbox=None) -> Response:
 
 
 @blp.get("/map/grids")
-@blp.arguments(MapFiltersQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(MapGridsQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, MapGridsSchema)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
-def map_grids(bbox=None, **_filters: Any) -> Response:
+def map_grids(bbox=None, choropleth: bool = True, **_filters: Any) -> Response:
     """The grids of a view (both levels, the second with the overdue choropleth's fill), for
     a map with more grids than its page embeds; at most a bounded number a level."""
     filters = filters_from_request()
@@ -227,5 +234,6 @@ def map_grids(bbox=None, **_filters: Any) -> Response:
     if unchanged is not None:
         return unchanged
     projector = build.Projector(build.tile_setting())
-    body = viewport_grids(filters, current_user, district_today(), bbox, projector)
+    today = district_today()
+    body = viewport_grids(filters, current_user, today, bbox, projector, choropleth=choropleth)
     return cacheable(body, etag)

@@ -281,10 +281,12 @@ def viewport_grids(
     bbox: BBox | None,
     projector: Projector,
     limit: int = GRID_LIMIT,
+    choropleth: bool = True,
 ) -> dict[str, Any]:
     """The grids of a view, for a map whose page embeds none (``maps.views``): the
     first-level grids that intersect the box, and its second-level ones with the overdue
-    inspections of each (the choropleth: the filtered assets', counted for these grids only).
+    inspections of each (the choropleth: the filtered assets', counted for these grids only;
+    without ``choropleth``, while the map hides it, not counted: every fill the lowest).
     At most ``limit`` a level: past it that level's list is empty and ``truncated`` says so
     (zoom in)."""
     level1 = grids_in_box(1, bbox, limit)
@@ -293,7 +295,7 @@ def viewport_grids(
     level1 = [] if truncated[1] else level1
     level2 = [] if truncated[2] else level2
     overdue: dict[int, int] = {}
-    if level2:
+    if level2 and choropleth:
         query = overdue_by_grid_query(filters, user, today).where(
             Asset.grid_id.in_([grid.id for grid in level2])
         )

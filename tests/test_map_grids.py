@@ -22,6 +22,7 @@ from maps.viewport import viewport_grids
 from tests import factories
 from tests.test_maps import (
     TODAY,
+    count_queries,
     grid_layers,
     layer_data,
     layer_options,
@@ -174,6 +175,22 @@ def test_the_viewed_choropleth_counts_as_the_district_page(app, client, auth, of
     assert fetched["level2"]["features"] == embedded["features"]
     with_filter = client.get(GRIDS, query_string={"bbox": "119.0,36.6,119.5,36.9", "kind": "x"})
     assert with_filter.status_code == 422
+
+
+def test_the_overdue_counts_only_while_the_choropleth_shows(app, client, auth, officer, many_grids):
+    province_page(app, client, auth, officer)
+    box = {"bbox": "119.0,36.6,119.5,36.9"}
+    statements, stop = count_queries(app)
+    hidden = client.get(GRIDS, query_string={**box, "choropleth": "0"}, headers=ENGLISH)
+    stop()
+    assert not [s for s in statements if "FROM assets" in s]
+    shown = client.get(GRIDS, query_string={**box, "choropleth": "1"}, headers=ENGLISH)
+    hidden, shown = hidden.get_json(), shown.get_json()
+    assert codes(hidden["level2"]) == codes(shown["level2"])
+    lowest = build.choropleth_colour(0)
+    assert {f["properties"]["fill"] for f in hidden["level2"]["features"]} == {lowest}
+    fills = {f["properties"]["code"]: f["properties"]["fill"] for f in shown["level2"]["features"]}
+    assert fills["G1-01"] == build.choropleth_colour(2)
 
 
 def test_a_level_with_too_many_grids_in_the_box_is_left_out(app, many_grids):

@@ -602,6 +602,9 @@
       });
       var bbox = viewBox(map, options.gcj02);
       if (bbox) params.set("bbox", bbox);
+      // the overdue counts only while the choropleth shows (it starts hidden)
+      var choropleth = SAR.layers.choropleth && map.hasLayer(SAR.layers.choropleth);
+      params.set("choropleth", choropleth ? "1" : "0");
       if (state.controller) state.controller.abort();
       var controller = (state.controller = new AbortController());
       fetch(options.gridsUrl + "?" + params.toString(), {
@@ -626,9 +629,13 @@
         })
         .catch(function () {});
     }
-    map.on("moveend", function () {
+    function later() {
       if (state.timer) clearTimeout(state.timer);
       state.timer = setTimeout(refresh, options.delay || 250);
+    }
+    map.on("moveend", later);
+    map.on("overlayadd", function (event) {
+      if (event.layer === SAR.layers.choropleth) later();
     });
     refresh();
     map.sarGridView = state;

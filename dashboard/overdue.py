@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from accounts.access import visible_clause
 from accounts.scope import ALL_GRIDS
@@ -98,7 +98,9 @@ def overdue_by_grid(
     hazards = _counts_by_grid(
         _hazards(user, grid).where(hazard_overdue_clause(today)), Hazard.grid_id
     )
-    grids = db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)).all()
+    grids = db.session.scalars(
+        select(Grid).options(defer(Grid.boundary)).order_by(Grid.level, Grid.code)
+    ).all()
     rows: dict[int, GridOverdue] = {}
     top: list[GridOverdue] = []
     for each in grids:

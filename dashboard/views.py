@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from accounts.access import acting_contractor_id, is_staff, sees_everything
 from accounts.scope import requested_grid
@@ -93,7 +94,7 @@ def filter_grids(current: str) -> list[Grid]:
     """The grids the grid filter offers: every grid, or past ``DASHBOARD_GRID_ROWS`` the
     first-level grids and the one asked for (a province has thousands)."""
     count = db.session.scalar(select(func.count()).select_from(Grid)) or 0
-    query = select(Grid).order_by(Grid.code)
+    query = select(Grid).options(defer(Grid.boundary)).order_by(Grid.code)
     if count > late.grid_rows_setting():
         query = query.where((Grid.level == 1) | (Grid.code == current.strip().upper()))
     return list(db.session.scalars(query))

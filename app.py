@@ -44,6 +44,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # The map's roll-up (maps.rollup) is refreshed this often when the data or the day moved.
     "MAP_ROLLUP_MINUTES": 5,
     "MAP_TILES": "osm",
+    # Up to this many grids the map page embeds them; past it the map fetches its view's.
+    "MAP_GRID_EMBED_LIMIT": 100,
     "TIANDITU_KEY": "",
     "SCHEDULER_ENABLED": False,
     # A point outside every second-level grid is refused (on) or kept as "no grid" (off).
@@ -62,6 +64,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "IMPORT_DIR": None,
     # The officer's queue on the dashboard lists inspections overdue by more days than this.
     "DASHBOARD_LATE_DAYS": 14,
+    # Past this many grids the dashboard lists the worst ones and links to the full list.
+    "DASHBOARD_GRID_ROWS": 20,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -125,6 +129,8 @@ INTEGER_SETTINGS = {
     "MAIL_TIMEOUT_SECONDS",
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
+    "DASHBOARD_GRID_ROWS",
+    "MAP_GRID_EMBED_LIMIT",
     "SESSION_HOURS",
     "REMEMBER_DAYS",
     "API_TOKEN_DAYS",

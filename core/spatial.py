@@ -237,6 +237,43 @@ def points_in_box(bind, table_name: str, id_column, geometry_column, bbox: BBox)
     return bbox_filter(bind, table_name, id_column, geometry_column, bbox)
 
 
+def shapes_in_box(bind, table_name: str, id_column, geometry_column, bbox: BBox) -> ColumnElement:
+    """A WHERE clause for shapes (polygons) that intersect ``bbox``, through the spatial
+    index on each backend: PostGIS plans ``ST_Intersects`` through its GiST index; SpatiaLite
+    is given the R*Tree's candidates (as in ``bbox_filter``) before the exact test."""
+    if not is_sqlite(bind):
+        envelope = func.ST_MakeEnvelope(
+            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
+        )
+        return func.ST_Intersects(geometry_column, envelope)
+    index_table = f"idx_{table_name}_{geometry_column.key}"
+    candidates = (
+        select(literal_column("pkid"))
+        .select_from(text(index_table))
+        .where(
+            literal_column("xmin") <= bbox.max_lon,
+            literal_column("xmax") >= bbox.min_lon,
+            literal_column("ymin") <= bbox.max_lat,
+            literal_column("ymax") >= bbox.min_lat,
+        )
+    )
+    envelope = func.BuildMbr(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID)
+    return id_column.in_(candidates) & (func.ST_Intersects(geometry_column, envelope) == 1)
+
+
+def extent_columns(bind, geometry_column) -> list[ColumnElement]:
+    """(west, south, east, north) of every value of ``geometry_column``, as aggregate columns:
+    one row read from the database instead of every shape (PostGIS's ``ST_Extent`` is a box,
+    SpatiaLite's ``Extent`` a polygon, and their corner functions are named differently)."""
+    if not is_sqlite(bind):
+        extent = func.ST_Extent(geometry_column)
+        corners = (func.ST_XMin, func.ST_YMin, func.ST_XMax, func.ST_YMax)
+    else:
+        extent = func.Extent(geometry_column)
+        corners = (func.MbrMinX, func.MbrMinY, func.MbrMaxX, func.MbrMaxY)
+    return [corner(extent) for corner in corners]
+
+
 @contextmanager
 def deferred_spatial_index(session, table_name: str, column_name: str) -> Iterator[None]:
     """Around a bulk insert: SpatiaLite's per-row R*Tree trigger costs ~60 µs a row, so it is

@@ -1,5 +1,6 @@
 """Data versions: a number that grows with every committed write to a set of tables, for
-answers that can be revalidated cheaply (the map's ETag: ``maps.api``).
+answers that can be revalidated cheaply (the map's ETag: ``maps.api``) or reused while it stays
+(``cached_by_version``: the dashboard's numbers).
 
 A version is one row of ``data_versions``. A transaction that wrote to a watched table ends
 with one upsert of its row (``version = version + 1``) just before it commits, in its own
@@ -15,12 +16,16 @@ What counts as a write, noted on the session (``Session.info``):
 - anything else that writes behind the session's back calls ``note_map_write()``.
 
 A missing row reads as version 0 and is created by the first write (a database emptied by
-TRUNCATE, a schema made by ``create_all``).
+TRUNCATE, a schema made by ``create_all``), at a random number (``first_version``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, String, Table, event, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -31,6 +36,7 @@ MAP = "map"
 # The tables whose writes can change what the map draws.
 MAP_TABLES = frozenset({"assets", "inspections", "hazards", "grids"})
 _CHANGED = "sar_data_versions_changed"
+T = TypeVar("T")
 
 
 class DataVersion(db.Model):
@@ -46,6 +52,39 @@ def current_version(session: Session, name: str = MAP) -> int:
     """The version of ``name`` as this session sees it (0 before any write)."""
     value = session.execute(select(DataVersion.version).where(DataVersion.name == name)).scalar()
     return int(value or 0)
+
+
+_CACHE = "sar_version_cache"
+CACHE_SIZE = 64
+_cache_lock = threading.Lock()
+
+
+def cached_by_version(key: tuple, compute: Callable[[], T], name: str = MAP) -> T:
+    """``compute()``'s answer, reused while the version of ``name`` stays what it was when it
+    was computed: for aggregates of the watched tables (``MAP_TABLES``) that ``key`` makes
+    exact (the district's day, the asker's scope, the language…). Kept in this process, per
+    app (a test's app starts empty), the ``CACHE_SIZE`` latest.
+
+    The version is read first, so a write committed meanwhile can only file a newer answer
+    under an older version, never the reverse; a request that begins after the commit reads
+    the new version and computes again."""
+    from flask import current_app
+
+    version = current_version(db.session, name)
+    if version == 0:  # nothing counted yet (a new or emptied database): nothing to tell apart
+        return compute()
+    cache: OrderedDict = current_app.extensions.setdefault(_CACHE, OrderedDict())
+    full_key = (name, version, *key)
+    with _cache_lock:
+        if full_key in cache:
+            cache.move_to_end(full_key)
+            return cache[full_key]
+    value = compute()
+    with _cache_lock:
+        cache[full_key] = value
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
 
 
 def note_map_write(session: Session | None = None) -> None:
@@ -78,11 +117,18 @@ def _bump(session: Session, name: str) -> None:
     if not _has_versions(connection):
         return
     table: Table = DataVersion.__table__  # type: ignore[assignment]
-    statement = backend_insert(table, session).values(name=name, version=1)
+    statement = backend_insert(table, session).values(name=name, version=first_version())
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.name], set_={"version": table.c.version + 1}
     )
     connection.execute(statement)
+
+
+def first_version() -> int:
+    """Where a new row's count starts: at random, far from 0, so that a database emptied
+    (TRUNCATE, a restored backup) does not count the same numbers again for other data, which
+    answers kept by version (an ETag, ``cached_by_version``) would take for the old data."""
+    return secrets.randbelow(2**52) + 1
 
 
 def _table_name(target: Any) -> str | None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from accounts.access import visible_clause
 from accounts.scope import ALL_GRIDS
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 LIST_LIMIT = 10
 DEFAULT_LATE_DAYS = 14
+DEFAULT_GRID_ROWS = 20
 
 
 def _today(today: date | None) -> date:
@@ -97,7 +98,9 @@ def overdue_by_grid(
     hazards = _counts_by_grid(
         _hazards(user, grid).where(hazard_overdue_clause(today)), Hazard.grid_id
     )
-    grids = db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)).all()
+    grids = db.session.scalars(
+        select(Grid).options(defer(Grid.boundary)).order_by(Grid.level, Grid.code)
+    ).all()
     rows: dict[int, GridOverdue] = {}
     top: list[GridOverdue] = []
     for each in grids:
@@ -127,6 +130,38 @@ def overdue_by_grid(
             GridOverdue(NO_GRID, str(_l("No grid")), inspections.get(None, 0), hazards.get(None, 0))
         )
     return top
+
+
+def grid_rows_setting() -> int:
+    """``DASHBOARD_GRID_ROWS``: past this many grids the dashboard lists only the worst ones
+    (a province has thousands) and links to the full list (``/dashboard/grids``)."""
+    return int(current_app.config.get("DASHBOARD_GRID_ROWS", DEFAULT_GRID_ROWS))
+
+
+@dataclass(frozen=True)
+class GridLine:
+    """One grid of the flat list: a second-level grid (or a first-level one without children,
+    or what lies in no grid) with its first-level grid's code."""
+
+    row: GridOverdue
+    parent: str
+
+
+def grid_lines(rows: list[GridOverdue]) -> list[GridLine]:
+    """The grids of ``overdue_by_grid`` that hold assets themselves, by code: the children of
+    each first-level grid, a first-level grid without children, then no grid."""
+    lines = []
+    for row in rows:
+        if row.children:
+            lines.extend(GridLine(child, row.code) for child in row.children)
+        else:
+            lines.append(GridLine(row, ""))
+    return lines
+
+
+def worst_first(lines: list[GridLine]) -> list[GridLine]:
+    """The most overdue inspections first, then the most overdue hazards, then by code."""
+    return sorted(lines, key=lambda line: (-line.row.inspections, -line.row.hazards, line.row.code))
 
 
 def grid_map_features(grid: str = "") -> dict:

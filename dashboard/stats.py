@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.orm import defer
 
 from accounts.access import visible, visible_clause
 from accounts.models import Contractor
@@ -171,7 +172,9 @@ def on_time_by_grid_levels(
         grid_id: (int(on_time or 0), int(counted))
         for grid_id, on_time, counted in db.session.execute(query)
     }
-    grids = {grid.id: grid for grid in db.session.scalars(select(Grid))}
+    grids = {
+        grid.id: grid for grid in db.session.scalars(select(Grid).options(defer(Grid.boundary)))
+    }
     subgrids: list[OnTimeRate] = []
     top: dict[int | None, list[int]] = {}
     for grid_id, (on_time, counted) in counts.items():

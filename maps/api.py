@@ -4,11 +4,12 @@
 with the map page's filters and their validation (``maps.views.filters_from_request``) and the
 same access scope (a contractor: its own assets, judged on its own inspections and hazards).
 ``GET /api/v1/map/hazards`` answers the open hazards, major first, at most a bounded number.
+``GET /api/v1/map/grids`` answers the grids of the box (a province's map embeds none).
 
 Both are revalidated by ETag: a hash of the map's data version (``core.versions``: moved by
 every committed write to assets, inspections, hazards or grids), the district's today (an
 inspection turns overdue at midnight), the user's scope, the tile datum, the roll-up's build
-time (``maps.rollup``: a new build answers anew) and the query. A
+time (``maps.rollup``: a new build answers anew), the language and the query. A
 matching ``If-None-Match`` is a 304 before any map query runs; ``Cache-Control: private,
 no-cache`` makes the browser ask each time. Session cookies and bearer tokens both work.
 """
@@ -19,6 +20,7 @@ import hashlib
 from typing import Any
 
 from flask import Response, current_app, request
+from flask_babel import get_locale
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
@@ -35,7 +37,7 @@ from core.versions import current_version
 from maps import build
 from maps.rollup import rollup_stamp
 from maps.status import MAP_STATUSES
-from maps.viewport import MAX_ZOOM, View, viewport_assets, viewport_hazards
+from maps.viewport import MAX_ZOOM, View, viewport_assets, viewport_grids, viewport_hazards
 from maps.views import MAX_TEXT_LENGTH, filters_from_request
 
 blp = Blueprint(
@@ -59,12 +61,7 @@ class ViewQuerySchema(QuerySchema):
     )
 
 
-class MapAssetsQuerySchema(ViewQuerySchema):
-    zoom = fields.Integer(
-        required=True,
-        validate=validate.Range(min=0, max=MAX_ZOOM),
-        metadata={"description": "The map's zoom level (Web Mercator)."},
-    )
+class MapFiltersQuerySchema(ViewQuerySchema):
     kind = fields.String(validate=validate.OneOf(list(KINDS)))
     status = fields.String(
         validate=validate.OneOf(list(MAP_STATUSES)), metadata={"description": "Map status."}
@@ -80,6 +77,21 @@ class MapAssetsQuerySchema(ViewQuerySchema):
     q = fields.String(
         validate=validate.Length(max=MAX_TEXT_LENGTH),
         metadata={"description": "Text search in code, name and address."},
+    )
+
+
+class MapGridsQuerySchema(MapFiltersQuerySchema):
+    choropleth = fields.Boolean(
+        load_default=True,
+        metadata={"description": "Count the overdue inspections of each grid (its fill)."},
+    )
+
+
+class MapAssetsQuerySchema(MapFiltersQuerySchema):
+    zoom = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_ZOOM),
+        metadata={"description": "The map's zoom level (Web Mercator)."},
     )
 
 
@@ -130,6 +142,23 @@ class MapAssetsSchema(Schema):
     )
 
 
+class GridFeaturesSchema(Schema):
+    type = fields.String(metadata={"enum": ["FeatureCollection"]})
+    features = fields.List(fields.Dict())
+
+
+class MapGridsSchema(Schema):
+    level1 = fields.Nested(GridFeaturesSchema)
+    level2 = fields.Nested(
+        GridFeaturesSchema,
+        metadata={"description": "With the choropleth's fill and its overdue line."},
+    )
+    truncated = fields.List(
+        fields.Integer(),
+        metadata={"description": "The levels with more grids in the box than one answer holds."},
+    )
+
+
 class HazardColumnsSchema(Schema):
     lat = fields.List(fields.Float())
     lon = fields.List(fields.Float())
@@ -155,6 +184,7 @@ def view_etag() -> str:
         str(scope_grid_code(user)),
         build.tile_setting(),
         rollup_stamp(),
+        str(get_locale()),  # the grids' tooltips are in the asker's language
         request.path,
         request.query_string.decode("latin-1"),
     ]
@@ -202,3 +232,21 @@ def map_hazards(bbox=None) -> Response:
         return unchanged
     projector = build.Projector(build.tile_setting())
     return cacheable(viewport_hazards(current_user, bbox, projector), etag)
+
+
+@blp.get("/map/grids")
+@blp.arguments(MapGridsQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, MapGridsSchema)
+@blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+def map_grids(bbox=None, choropleth: bool = True, **_filters: Any) -> Response:
+    """The grids of a view (both levels, the second with the overdue choropleth's fill), for
+    a map with more grids than its page embeds; at most a bounded number a level."""
+    filters = filters_from_request()
+    etag = view_etag()
+    unchanged = not_modified(etag)
+    if unchanged is not None:
+        return unchanged
+    projector = build.Projector(build.tile_setting())
+    today = district_today()
+    body = viewport_grids(filters, current_user, today, bbox, projector, choropleth=choropleth)
+    return cacheable(body, etag)

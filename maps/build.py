@@ -318,6 +318,48 @@ class DataLayer(folium.map.Layer):
         super().render(**kwargs)
 
 
+class SharedData(MacroElement):
+    """A JSON document given once to the page (``SAR.share(key, data)``), which several layers
+    draw: their data is ``{"shared": key}`` (the second-level grids are both outlines and the
+    choropleth, and embedding them twice doubled the page)."""
+
+    _template = folium.template.Template("")
+
+    def __init__(self, key: str, data: Any):
+        super().__init__()
+        self._name = "SharedData"
+        self.key = key
+        self.data = data
+
+    def render(self, **kwargs: Any) -> None:
+        script = f"SAR.share({script_json(self.key)}, {script_json(self.data)});\n"
+        self.get_root().script.add_child(RawScript(script), name=self.get_name())
+        super().render(**kwargs)
+
+
+class GridViewControl(MacroElement):
+    """The grids of the view, fetched as the map moves when the registry has too many to embed
+    (``SAR.gridView`` asks ``maps.api`` and refills the grid layers)."""
+
+    _template = folium.template.Template("")
+
+    def __init__(self, filters: dict[str, Any], gcj02: bool):
+        super().__init__()
+        self._name = "GridView"
+        self.filters = filters
+        self.gcj02 = gcj02
+
+    def render(self, **kwargs: Any) -> None:
+        options = {
+            "filters": self.filters,
+            "gridsUrl": url_for("maps_api.map_grids"),
+            "gcj02": self.gcj02,
+        }
+        script = f"SAR.gridView({self._parent.get_name()}, {script_json(options)});\n"
+        self.get_root().script.add_child(RawScript(script), name=self.get_name())
+        super().render(**kwargs)
+
+
 class LocateMe(MacroElement):
     """The "show where I am" button (the Leaflet.Locate plugin, served by the app), drawn by
     ``SAR.locateControl``: it centres the map on the phone's position, shifted to GCJ-02 over
@@ -425,6 +467,9 @@ def asset_layer(drawn: DrawnAssets, cluster: bool = True) -> DataLayer:
 def grid_features(
     grids: Sequence[Grid], projector: Projector, overdue: dict[int, int] | None
 ) -> dict[str, Any]:
+    """The grids as a GeoJSON FeatureCollection for ``SAR.gridLayer``: each one's code, label
+    and centre (its label's place), its tooltip and, with ``overdue`` (grid id -> overdue
+    inspections), the choropleth's fill and line."""
     features = []
     for grid in grids:
         shape = projector.geometry(to_shape(grid.boundary))
@@ -434,12 +479,12 @@ def grid_features(
             "label": str(Markup("{} {}").format(grid.code, grid.name)),
             "centre": [round(centre.y, 6), round(centre.x, 6)],
         }
-        tooltip = Markup("<strong>{}</strong> {}").format(grid.code, grid.name)
+        properties["tooltip"] = str(Markup("<strong>{}</strong> {}").format(grid.code, grid.name))
         if overdue is not None:
             count = overdue.get(grid.id, 0)
             properties["fill"] = choropleth_colour(count)
-            tooltip += Markup("<br>") + escape(_("Overdue inspections: %(count)d", count=count))
-        properties["tooltip"] = str(tooltip)
+            # the choropleth's line under the tooltip (map.js): one feature serves both layers
+            properties["overdue"] = str(escape(_("Overdue inspections: %(count)d", count=count)))
         features.append(
             {
                 "type": "Feature",
@@ -653,13 +698,19 @@ NEAR_ZOOM = 15  # from here in, the second-level grids are labelled instead of t
 @dataclass
 class DistrictMapData:
     """What the district map page embeds, gathered by the view: no asset, no hazard (the
-    view's are fetched), so its size does not grow with the registry."""
+    view's are fetched), so its size does not grow with the registry. The grids are embedded
+    (``grids``, each once) up to ``MAP_GRID_EMBED_LIMIT``; past it ``grids`` is empty, the
+    view's grids are fetched (``grids_fetched``) and the map opens on ``extent``, the WGS-84
+    (west, south, east, north) of every grid and of the first-level ones."""
 
     kinds: list[str]
     filters: dict[str, Any]
     grids: list[Grid]
     overdue_by_grid: dict[int, int]
     setting: str
+    grids_fetched: bool = False
+    extent: tuple[float, float, float, float] | None = None
+    first_level_extent: tuple[float, float, float, float] | None = None
     projector: Projector = field(init=False)
 
     def __post_init__(self) -> None:
@@ -677,24 +728,59 @@ def grid_bounds(grids: Sequence[Grid], projector: Projector) -> list[list[float]
     return [[min_lat, min_lon], [max_lat, max_lon]]
 
 
+def extent_bounds(
+    extent: tuple[float, float, float, float] | None, projector: Projector
+) -> list[list[float]] | None:
+    """``grid_bounds`` from a WGS-84 extent (west, south, east, north)."""
+    if extent is None:
+        return None
+    west, south, east, north = extent
+    west, south = projector.point(west, south)
+    east, north = projector.point(east, north)
+    return [[south, west], [north, east]]
+
+
+def extent_view(
+    extent: tuple[float, float, float, float] | None,
+) -> tuple[tuple[float, float], int]:
+    """``district_view`` from a WGS-84 extent (west, south, east, north)."""
+    if extent is None:
+        return COUNTRY_VIEW
+    west, south, east, north = extent
+    return ((south + north) / 2, (west + east) / 2), DISTRICT_ZOOM
+
+
 def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
     """The district map: a layer per asset kind (clustered) and per hazard severity, filled by
     the view's fetches (``ViewportControl``), both grid levels' boundaries and the overdue
     choropleth, with a layer control."""
     projector = data.projector
-    (lat, lon), zoom = district_view(data.grids)
+    if data.grids_fetched:
+        (lat, lon), zoom = extent_view(data.first_level_extent or data.extent)
+        bounds = extent_bounds(data.extent, projector)
+        level1_data: Any = None  # filled by SAR.gridView
+        level2_data: Any = None
+    else:
+        (lat, lon), zoom = district_view(data.grids)
+        bounds = grid_bounds(data.grids, projector)
+        level1 = [grid for grid in data.grids if grid.level == 1]
+        level2 = [grid for grid in data.grids if grid.level == 2]
+        level1_data = grid_features(level1, projector, None)
+        level2_data = {"shared": "grids:2"}
     lon, lat = projector.point(lon, lat)
     folium_map = DistrictMap(
         data.setting, location=(lat, lon), zoom_start=zoom, height=height, prefer_canvas=True
     )
-    level1 = [grid for grid in data.grids if grid.level == 1]
-    level2 = [grid for grid in data.grids if grid.level == 2]
+    if not data.grids_fetched:
+        folium_map.add_child(
+            SharedData("grids:2", grid_features(level2, projector, data.overdue_by_grid))
+        )
     folium_map.add_child(
         DataLayer(
             "gridLayer",
             "choropleth",
             _("Overdue inspections per grid"),
-            grid_features(level2, projector, data.overdue_by_grid),
+            level2_data,
             {"choropleth": True},
             show=False,
         )
@@ -704,7 +790,7 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
             "gridLayer",
             "grids:2",
             _("Second-level grids"),
-            grid_features(level2, projector, None),
+            level2_data,
             {"weight": 1, "dashArray": "4 3", "labelLevel": 2, "nearZoom": NEAR_ZOOM},
         )
     )
@@ -713,7 +799,7 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
             "gridLayer",
             "grids:1",
             _("First-level grids"),
-            grid_features(level1, projector, None),
+            level1_data,
             {"weight": 3, "labelLevel": 1, "nearZoom": NEAR_ZOOM},
         )
     )
@@ -724,7 +810,8 @@ def district_map(data: DistrictMapData, height: str = "70vh") -> MapParts:
     folium_map.add_child(folium.LayerControl(collapsed=False))  # folded on phones: map.js
     folium_map.add_child(LocateMe(gcj02=projector.shift, status_id="locate-status"))
     folium_map.add_child(ViewportControl(data.kinds, data.filters, projector.shift))
-    bounds = grid_bounds(data.grids, projector)
+    if data.grids_fetched:
+        folium_map.add_child(GridViewControl(data.filters, projector.shift))
     if bounds:
         fit = folium.map.FitBounds(bounds, padding=(20, 20), max_zoom=17)
         # The first view, not an animated zoom: for its quarter second Leaflet ignores other

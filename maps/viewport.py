@@ -31,17 +31,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import Select, case, func, select
 
-from assets.models import Asset
+from assets.models import Asset, Grid
 from core.extensions import db
-from core.spatial import BBox, floor_of, latitude_of, longitude_of, points_in_box
+from core.spatial import (
+    BBox,
+    floor_of,
+    latitude_of,
+    longitude_of,
+    points_in_box,
+    shapes_in_box,
+)
 from hazards.models import Hazard, HazardSeverity
 from hazards.services import open_hazard_clause
-from maps.build import Projector
+from maps.build import Projector, grid_features
 from maps.rollup import rollup_clusters
 from maps.status import (
     MAP_STATUSES,
     MapFilters,
     asset_filter_clauses,
+    overdue_by_grid_query,
     scope_of,
     setwise_status_expression,
 )
@@ -55,6 +63,7 @@ MAX_ZOOM = 19
 CLUSTER_PIXELS = 80
 MAX_CELLS = 40  # a side: at most (MAX_CELLS + 1)² clusters, whatever box is asked for
 HAZARD_LIMIT = 1000
+GRID_LIMIT = 300  # a level's grids in one answer: ~100 KB of rectangles, before gzip
 TILE_PIXELS = 256
 DIGITS = 6
 
@@ -259,4 +268,50 @@ def viewport_hazards(user: User | None, bbox: BBox | None, projector: Projector)
             "code": [row.code for row in rows],
             "severity": [row.severity for row in rows],
         },
+    }
+
+
+# --- Grids -------------------------------------------------------------------------------------
+
+
+def grids_in_box(level: int, bbox: BBox | None, limit: int) -> list[Grid]:
+    """The grids of ``level`` that intersect ``bbox`` (everywhere when None), by code, at most
+    ``limit + 1`` (one more says there were too many)."""
+    query = select(Grid).where(Grid.level == level)
+    if bbox is not None:
+        bind = db.session.connection()
+        query = query.where(shapes_in_box(bind, "grids", Grid.id, Grid.boundary, bbox))
+    return list(db.session.scalars(query.order_by(Grid.code).limit(limit + 1)))
+
+
+def viewport_grids(
+    filters: MapFilters,
+    user: User | None,
+    today: date,
+    bbox: BBox | None,
+    projector: Projector,
+    limit: int = GRID_LIMIT,
+    choropleth: bool = True,
+) -> dict[str, Any]:
+    """The grids of a view, for a map whose page embeds none (``maps.views``): the
+    first-level grids that intersect the box, and its second-level ones with the overdue
+    inspections of each (the choropleth: the filtered assets', counted for these grids only;
+    without ``choropleth``, while the map hides it, not counted: every fill the lowest).
+    At most ``limit`` a level: past it that level's list is empty and ``truncated`` says so
+    (zoom in)."""
+    level1 = grids_in_box(1, bbox, limit)
+    level2 = grids_in_box(2, bbox, limit)
+    truncated = {1: len(level1) > limit, 2: len(level2) > limit}
+    level1 = [] if truncated[1] else level1
+    level2 = [] if truncated[2] else level2
+    overdue: dict[int, int] = {}
+    if level2 and choropleth:
+        query = overdue_by_grid_query(filters, user, today).where(
+            Asset.grid_id.in_([grid.id for grid in level2])
+        )
+        overdue = {grid_id: int(count) for grid_id, count in db.session.execute(query)}
+    return {
+        "level1": grid_features(level1, projector, None),
+        "level2": grid_features(level2, projector, overdue),
+        "truncated": [level for level, more in truncated.items() if more],
     }

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from accounts.access import is_staff
@@ -18,6 +18,7 @@ from assets.models import Asset, AssetStatus, Grid
 from core.clock import district_today
 from core.extensions import db
 from core.inputs import id_or_none
+from core.spatial import extent_columns
 from hazards.models import Hazard
 from maps import build
 from maps.status import (
@@ -90,21 +91,55 @@ def legend() -> Legend:
     )
 
 
+DEFAULT_GRID_EMBED_LIMIT = 100
+
+
+def grid_embed_limit() -> int:
+    """``MAP_GRID_EMBED_LIMIT``: up to this many grids the map page embeds them all (each
+    once); past it the page embeds none and the map fetches the grids of its view."""
+    return int(current_app.config.get("MAP_GRID_EMBED_LIMIT", DEFAULT_GRID_EMBED_LIMIT))
+
+
 def district_map_data(filters: MapFilters, user) -> build.DistrictMapData:
-    """What the page embeds, in two queries whatever the number of assets: the grids and
-    the overdue inspections per grid. Assets and hazards are fetched by the view
-    (``maps.api``)."""
-    today = district_today()
-    grids = db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)).all()
-    overdue = dict(db.session.execute(overdue_by_grid_query(filters, user, today)).all())
+    """What the page embeds, in a few queries whatever the number of assets: the grids and
+    the overdue inspections per grid (a district), or only the grids' extent (more grids than
+    ``grid_embed_limit``: a province; the view's grids are fetched from ``maps.api``). Assets
+    and hazards are always fetched by the view (``maps.api``)."""
     kinds = [filters.kind] if filters.kind else list(KINDS)
-    return build.DistrictMapData(
+    data = build.DistrictMapData(
         kinds=kinds,
         filters=filters.as_args(),
-        grids=list(grids),
-        overdue_by_grid=overdue,
+        grids=[],
+        overdue_by_grid={},
         setting=build.tile_setting(),
     )
+    if db.session.scalar(select(func.count()).select_from(Grid)) > grid_embed_limit():
+        bind = db.session.connection()
+        extent = db.session.execute(select(*extent_columns(bind, Grid.boundary))).one()
+        first = db.session.execute(
+            select(*extent_columns(bind, Grid.boundary)).where(Grid.level == 1)
+        ).one()
+        data.grids_fetched = True
+        data.extent = tuple(extent) if extent[0] is not None else None
+        data.first_level_extent = tuple(first) if first[0] is not None else None
+        return data
+    today = district_today()
+    data.grids = list(db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)))
+    data.overdue_by_grid = dict(
+        db.session.execute(overdue_by_grid_query(filters, user, today)).all()
+    )
+    return data
+
+
+def filter_grids(data: build.DistrictMapData, current: str) -> list[Grid]:
+    """The grids the page's grid filter offers: every grid, or past the embed limit the
+    first-level grids and the one asked for (a second-level grid is named in the link)."""
+    if not data.grids_fetched:
+        return data.grids
+    query = select(Grid).where(Grid.level == 1)
+    if current:
+        query = select(Grid).where((Grid.level == 1) | (Grid.code == current.strip().upper()))
+    return list(db.session.scalars(query.order_by(Grid.level, Grid.code)))
 
 
 @bp.get("/map")
@@ -119,7 +154,7 @@ def district():
         "maps/district.html",
         parts=parts,
         filters=filters,
-        grids=data.grids,
+        grids=filter_grids(data, filters.grid),
         contractors=contractors,
         kinds=KINDS,
         map_statuses=MAP_STATUS_LABELS,

@@ -23,6 +23,7 @@ from inspections.services import overdue_clause
 from tests import helpers
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEVICES = ["desktop", "pixel7"]
 LANGUAGES = ["zh", "en"]
 
@@ -171,3 +172,60 @@ def test_five_clicks_to_the_worst_overdue_asset_of_a_grid(
         watched.assert_clean()
     finally:
         watched.close()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_worst_grids_lead_to_every_grid(playwright_and_browser, demo_app, device):
+    """With fewer grid rows allowed than the demo's 20 grids, the dashboard lists the worst
+    grids (most overdue inspections, then hazards, then code) and links to every grid, worst
+    first, a page at a time; on a phone without sideways scrolling."""
+    app = create_app(
+        helpers.test_config(
+            demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none", DASHBOARD_GRID_ROWS=5
+        )
+    )
+    with app.app_context():
+        expected = [
+            line.row.code
+            for line in overdue.worst_first(
+                overdue.grid_lines(overdue.overdue_by_grid(district_today()))
+            )
+        ]
+        db.session.remove()
+    with served(app) as base_url:
+        watched = officer_page(playwright_and_browser, base_url, device, "en")
+        try:
+            page = watched.page
+            page.goto(base_url + "/")
+            page.wait_for_selector("body[data-charts-drawn]")
+            shown = page.locator("#overdue-by-grid tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.grid)"
+            )
+            assert shown == expected[:5]
+            assert "of 20" in page.locator("#worst-grids-note").inner_text()
+            assert page.locator("#grid-map-chart").is_hidden()
+            with page.expect_navigation():
+                page.locator("#all-grids-link").click()
+            listed = page.locator("#grid-list tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.grid)"
+            )
+            assert listed == expected
+            # a page at a time: 8 a page, the next page goes on where the first stopped
+            page.goto(base_url + "/dashboard/grids?per_page=8")
+            with page.expect_navigation():
+                page.locator("a[rel=next]").click()
+            listed = page.locator("#grid-list tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.grid)"
+            )
+            assert listed == expected[8:16]
+            width = page.evaluate("() => document.scrollingElement.scrollWidth - innerWidth")
+            assert width <= 0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-grids-{device}.png"), full_page=True)
+            assert serious_violations(page) == []
+            watched.assert_clean()
+        finally:
+            watched.close()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

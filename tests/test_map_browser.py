@@ -484,3 +484,88 @@ def test_a_view_counts_as_settled_once_its_answer_is_drawn(
         watched.assert_clean()
     finally:
         watched.close()
+
+
+# --- Past the grid embed limit: the view's grids fetched ---------------------------------------
+
+GRIDS_DRAWN = """() => {
+  const codes = key => window.SAR.layers[key].getLayers()
+    .map(layer => layer.feature.properties.code).sort();
+  const container = window.sarMap.getContainer();
+  return {box: container.dataset.gridsBox, first: codes("grids:1"), second: codes("grids:2"),
+          choropleth: codes("choropleth"),
+          labels: document.querySelectorAll(".sar-grid-label").length};
+}"""
+
+
+def stored_grid_codes(demo_app, level: int, box: str) -> list[str]:
+    """The reference: the demo's stored grids of ``level`` whose shape meets ``box``."""
+    import shapely
+    from geoalchemy2.shape import to_shape
+
+    from assets.models import Grid
+
+    envelope = shapely.box(*map(float, box.split(",")))
+    with demo_app.app_context():
+        grids = db.session.scalars(select(Grid).where(Grid.level == level)).all()
+        codes = sorted(g.code for g in grids if to_shape(g.boundary).intersects(envelope))
+        db.session.remove()
+    return codes
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_province_grids_are_fetched_per_view(playwright, browser, demo_app, screen):
+    """With fewer grids allowed in the page than the demo has (23), the page embeds none: each
+    view's grids are fetched and drawn, the second level both as outlines and as the overdue
+    choropleth, and they are the stored grids of the view's box, as the map moves."""
+    from demo.district import ACCOUNTS, OFFICER
+
+    app = create_app(
+        helpers.test_config(
+            demo_app.config["SQLALCHEMY_DATABASE_URI"], MAP_TILES="none", MAP_GRID_EMBED_LIMIT=5
+        )
+    )
+    with served(app) as base_url:
+        watched = ScreenWatched(browser, base_url, SCREENS[screen](playwright))
+        try:
+            password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+            watched.sign_in(OFFICER, password)
+            watched.context.request.get(base_url + "/lang/en")
+            watched.open_map(expected=454)
+            page = watched.page
+            page.wait_for_function("() => window.sarMap.getContainer().dataset.gridsBox")
+            drawn = page.evaluate(GRIDS_DRAWN)
+            assert drawn["first"] == stored_grid_codes(demo_app, 1, drawn["box"])
+            assert drawn["second"] == stored_grid_codes(demo_app, 2, drawn["box"])
+            assert len(drawn["second"]) == 20 and drawn["labels"] > 0
+            assert drawn["choropleth"] == drawn["second"]
+            # the choropleth switched on in the layer control, as a person would
+            control = page.locator(".leaflet-control-layers")
+            if screen == "phone":  # folded: a tap on its button opens it
+                page.locator(".leaflet-control-layers-toggle").tap()
+                page.wait_for_function(
+                    "() => document.querySelector('.leaflet-control-layers-expanded')"
+                )
+            control.get_by_text("Overdue inspections per grid").click()
+            assert page.evaluate("() => window.sarMap.hasLayer(window.SAR.layers.choropleth)")
+            # zoomed in on a corner: the answer follows the view
+            before = drawn["box"]
+            page.evaluate(
+                "() => { window.sarMap.setView([36.715, 119.16], 16, {animate: false}); }"
+            )
+            page.wait_for_function(
+                "box => window.sarMap.getContainer().dataset.gridsBox !== box", arg=before
+            )
+            drawn = page.evaluate(GRIDS_DRAWN)
+            assert drawn["second"] == stored_grid_codes(demo_app, 2, drawn["box"])
+            assert 0 < len(drawn["second"]) < 20
+            assert drawn["choropleth"] == drawn["second"]
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"map-grids-fetched-{screen}.png"))
+            assert helpers.serious_violations(page) == []
+            watched.assert_clean()
+        finally:
+            watched.close()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

@@ -274,6 +274,24 @@
   // the kinds' layers (the shared cluster group, as before); clusters the server made are
   // drawn with the same icon and zoom to their bounds on click (or Enter). An answer that is
   // "complete" holds everything the filters match: it is not asked for again on moves.
+  // The WGS-84 box the server is asked about: the view and a margin, "w,s,e,n" (null when
+  // the view has no extent).
+  function viewBox(map, gcj02) {
+    var bounds = map.getBounds().pad(0.2);
+    var sw = bounds.getSouthWest();
+    var ne = bounds.getNorthEast();
+    var low = gcj02 ? SAR.fromGcj(sw.lng, sw.lat) : [sw.lng, sw.lat];
+    var high = gcj02 ? SAR.fromGcj(ne.lng, ne.lat) : [ne.lng, ne.lat];
+    var west = Math.max(-180, low[0]);
+    var south = Math.max(-90, low[1]);
+    var east = Math.min(180, high[0]);
+    var north = Math.min(90, high[1]);
+    if (!(west < east && south < north)) return null;
+    return [west, south, east, north].map(function (value) {
+      return value.toFixed(6);
+    }).join(",");
+  }
+
   SAR.viewport = function (map, options) {
     var clusters = L.layerGroup().addTo(map);
     var state = {
@@ -301,19 +319,7 @@
     }
 
     function box() {
-      var bounds = map.getBounds().pad(0.2);
-      var sw = bounds.getSouthWest();
-      var ne = bounds.getNorthEast();
-      var low = options.gcj02 ? SAR.fromGcj(sw.lng, sw.lat) : [sw.lng, sw.lat];
-      var high = options.gcj02 ? SAR.fromGcj(ne.lng, ne.lat) : [ne.lng, ne.lat];
-      var west = Math.max(-180, low[0]);
-      var south = Math.max(-90, low[1]);
-      var east = Math.min(180, high[0]);
-      var north = Math.min(90, high[1]);
-      if (!(west < east && south < north)) return null;
-      return [west, south, east, north].map(function (value) {
-        return value.toFixed(6);
-      }).join(",");
+      return viewBox(map, options.gcj02);
     }
 
     function address(url, extra) {
@@ -530,8 +536,16 @@
     mark();
   }
 
+  // A document several layers draw, given once (the second-level grids: outlines and the
+  // choropleth); a layer's data {shared: key} names it.
+  SAR.shared = {};
+  SAR.share = function (key, data) {
+    SAR.shared[key] = data;
+  };
+
   SAR.gridLayer = function (map, data, options) {
-    var shapes = L.geoJSON(data, {
+    if (data && data.shared) data = SAR.shared[data.shared];
+    var shapes = L.geoJSON(null, {
       style: function (feature) {
         if (options.choropleth) {
           return { color: "#555", weight: 1, fillColor: feature.properties.fill, fillOpacity: 0.6 };
@@ -544,27 +558,38 @@
         };
       },
       onEachFeature: function (feature, layer) {
-        layer.bindTooltip(feature.properties.tooltip, { sticky: true }); // escaped by the server
+        var tooltip = feature.properties.tooltip; // escaped by the server, as is its line
+        if (options.choropleth && feature.properties.overdue) {
+          tooltip += "<br>" + feature.properties.overdue;
+        }
+        layer.bindTooltip(tooltip, { sticky: true });
       },
     });
-    if (options.labelLevel) {
-      // Each grid's code and name at its centre, shown with the grid layer.
-      var labels = L.layerGroup();
-      data.features.forEach(function (feature) {
-        var centre = feature.properties.centre;
-        L.marker(centre, {
-          icon: L.divIcon({
-            className: "sar-grid-anchor",
-            // the level is a number of ours; the label was escaped by the server
-            html:
-              '<span class="sar-grid-label sar-grid-label-' + Number(options.labelLevel) + '">' +
-              feature.properties.label + "</span>",
-            iconSize: [0, 0],
-          }),
-          interactive: false,
-          keyboard: false,
-        }).addTo(labels);
-      });
+    // Each grid's code and name at its centre, shown with the grid layer.
+    var labels = options.labelLevel ? L.layerGroup() : null;
+    function label(feature) {
+      L.marker(feature.properties.centre, {
+        icon: L.divIcon({
+          className: "sar-grid-anchor",
+          // the level is a number of ours; the label was escaped by the server
+          html:
+            '<span class="sar-grid-label sar-grid-label-' + Number(options.labelLevel) + '">' +
+            feature.properties.label + "</span>",
+          iconSize: [0, 0],
+        }),
+        interactive: false,
+        keyboard: false,
+      }).addTo(labels);
+    }
+    // Draws a FeatureCollection instead of the one drawn (SAR.gridView's answers).
+    shapes.sarSetData = function (collection) {
+      shapes.clearLayers();
+      if (labels) labels.clearLayers();
+      if (!collection) return;
+      shapes.addData(collection);
+      if (labels) collection.features.forEach(label);
+    };
+    if (labels) {
       watchZoom(map, options.nearZoom);
       shapes.on("add", function () {
         labels.addTo(map);
@@ -573,7 +598,61 @@
         labels.remove();
       });
     }
+    shapes.sarSetData(data);
     return shapes;
+  };
+
+  // A province's grids: the page embeds none; each view's are fetched (maps/api.py) and
+  // drawn in the grid layers, the second level in both its outlines and the choropleth.
+  SAR.gridView = function (map, options) {
+    var state = { timer: null, controller: null };
+    function refresh() {
+      state.timer = null;
+      var params = new URLSearchParams();
+      Object.keys(options.filters).forEach(function (key) {
+        var value = options.filters[key];
+        if (value !== null && value !== undefined) params.set(key, String(value));
+      });
+      var bbox = viewBox(map, options.gcj02);
+      if (bbox) params.set("bbox", bbox);
+      // the overdue counts only while the choropleth shows (it starts hidden)
+      var choropleth = SAR.layers.choropleth && map.hasLayer(SAR.layers.choropleth);
+      params.set("choropleth", choropleth ? "1" : "0");
+      if (state.controller) state.controller.abort();
+      var controller = (state.controller = new AbortController());
+      fetch(options.gridsUrl + "?" + params.toString(), {
+        credentials: "same-origin",
+        // the tooltips in the page's language (the API's otherwise follows the browser's)
+        headers: { Accept: "application/json", "Accept-Language": document.documentElement.lang },
+        signal: controller.signal,
+      })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (answer) {
+          if (state.controller === controller) state.controller = null;
+          var drawn = { "grids:1": answer.level1, "grids:2": answer.level2, choropleth: answer.level2 };
+          Object.keys(drawn).forEach(function (key) {
+            if (SAR.layers[key]) SAR.layers[key].sarSetData(drawn[key]);
+          });
+          // what is drawn, for the page's tests: the box asked about, the levels left out
+          map.getContainer().setAttribute("data-grids-box", bbox || "");
+          map.getContainer().setAttribute("data-grids-truncated", answer.truncated.join(" "));
+        })
+        .catch(function () {});
+    }
+    function later() {
+      if (state.timer) clearTimeout(state.timer);
+      state.timer = setTimeout(refresh, options.delay || 250);
+    }
+    map.on("moveend", later);
+    map.on("overlayadd", function (event) {
+      if (event.layer === SAR.layers.choropleth) later();
+    });
+    refresh();
+    map.sarGridView = state;
+    return state;
   };
 
   // The legend folds behind its button on a phone, and stays open beside the map elsewhere.

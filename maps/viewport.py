@@ -16,9 +16,10 @@ The map page embeds no assets and no hazards; its script asks ``/api/v1/map/asse
 - at street zoom (``STREET_ZOOM``) always points (houses stacked on one spot cannot be
   split by zooming), at most ``POINT_LIMIT``, with ``truncated`` saying if more matched.
 
-Map status: ``maps.status.setwise_status_expression``, the same definitions as every other
-map status, computed set-wise. Coordinates are stored WGS-84; answers carry the drawn datum
-(GCJ-02 over Gaode tiles, ``build.Projector``), and the box the browser sends is WGS-84.
+Map status: ``maps.status.map_status_expression``, the same definitions as every other map
+status, probed per asset (``drawn_assets_query`` says why). Coordinates are stored WGS-84;
+answers carry the drawn datum (GCJ-02 over Gaode tiles, ``build.Projector``), and the box the
+browser sends is WGS-84.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ from maps.status import (
     MAP_STATUSES,
     MapFilters,
     asset_filter_clauses,
+    map_status_expression,
     overdue_by_grid_query,
     scope_of,
-    setwise_status_expression,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +81,13 @@ def drawn_assets_query(
     filters: MapFilters, user: User | None, today: date, bbox: BBox | None
 ) -> Select:
     """(id, code, kind, longitude, latitude, map_status) of the matching assets that have a
-    point (inside ``bbox`` when given, through the spatial index), by id."""
+    point (inside ``bbox`` when given, through the spatial index), by id.
+
+    Each asset's status is probed from its own index entries (``map_status_expression``),
+    not computed set-wise: a view reads at most a city's assets, and a province's sets of
+    overdue inspections and open hazards (10^5-10^6 rows) do not fit PostgreSQL's work_mem as
+    hash tables, whereupon it scans them once per asset (8,628 assets of 1M: 57 s set-wise,
+    78 ms probed). The whole registry's statuses are ``maps.rollup``'s, set-wise."""
     scope = scope_of(user)
     clauses = [*asset_filter_clauses(filters, scope), Asset.location.is_not(None)]
     if bbox is not None:
@@ -93,7 +100,7 @@ def drawn_assets_query(
             Asset.kind,
             longitude_of(Asset.location).label("longitude"),
             latitude_of(Asset.location).label("latitude"),
-            setwise_status_expression(scope, today).label("map_status"),
+            map_status_expression(scope, today).label("map_status"),
         )
         .where(*clauses)
         .subquery("drawn")

@@ -18,12 +18,25 @@ from assets.models import Asset, AssetStatus
 from assets.services import asset_by_code
 from core.clock import now_utc
 from core.extensions import db
-from core.spatial import BBox, bulk_insert, deferred_spatial_index, point_value
+from core.spatial import (
+    BBox,
+    bulk_insert,
+    deferred_spatial_index,
+    latitude_of,
+    longitude_of,
+    point_value,
+)
 from core.versions import current_version
 from hazards.models import Hazard
 from inspections.models import Inspection, InspectionStatus
 from maps import viewport
-from maps.status import MAP_STATUSES, MapFilters, map_assets_query
+from maps.status import (
+    MAP_STATUSES,
+    MapFilters,
+    map_assets_query,
+    scope_of,
+    setwise_status_expression,
+)
 from maps.viewport import View, cell_size, drawn_assets_query
 from tests import factories
 from tests.factories import (
@@ -99,14 +112,31 @@ def recount(app, user_email: str | None, filters: MapFilters | None = None) -> d
 # --- Status: set-wise equals the page's ---------------------------------------------------
 
 
+def setwise_query(user):
+    """The roll-up's way (``maps.rollup``): each set read once for the whole registry."""
+    scope = scope_of(user)
+    return select(
+        Asset.code,
+        setwise_status_expression(scope, TODAY).label("map_status"),
+        longitude_of(Asset.location).label("longitude"),
+        latitude_of(Asset.location).label("latitude"),
+    ).where(scope.assets, Asset.location.is_not(None))
+
+
+@pytest.mark.parametrize("way", ["view", "setwise"])
 @pytest.mark.parametrize("who", [None, "officer@example.org", "fixer@example.org"])
 def test_setwise_status_equals_the_page_status_for_every_reason(
-    app, status_district, officer, contractor_user, who
+    app, status_district, officer, contractor_user, who, way
 ):
+    """The view's statuses (probed per asset) and the roll-up's (set-wise) are the page's."""
     expected = recount(app, who)
     with app.app_context():
         user = user_by_email(who) if who else None
-        rows = db.session.execute(drawn_assets_query(MapFilters(), user, TODAY, None)).all()
+        if way == "view":
+            query = drawn_assets_query(MapFilters(), user, TODAY, None)
+        else:
+            query = setwise_query(user)
+        rows = db.session.execute(query).all()
         setwise = {row.code: (row.map_status, row.longitude, row.latitude) for row in rows}
     assert setwise == expected
     if who == "fixer@example.org":

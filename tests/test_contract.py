@@ -39,6 +39,7 @@ OPERATIONS = [
     ("POST", "/api/v1/hazards/{code}/transitions"),
     ("GET", "/api/v1/inspections"),
     ("GET", "/api/v1/map/assets"),
+    ("GET", "/api/v1/map/grids"),
     ("GET", "/api/v1/map/hazards"),
     ("GET", "/api/v1/inspections/{id}"),
     ("POST", "/api/v1/inspections/{id}/result"),

@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, Select, or_, select, true, update
+from sqlalchemy.orm import defer
 
 from accounts.scope import ALL_GRIDS
 from assets.grids import GridArea, GridLocator
@@ -371,6 +372,12 @@ def grid_and_children(grid_id) -> Select:
     ``grid_id`` may be a value or a scalar subquery (NULL matches nothing).
     """
     return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
+
+
+def grids_to_choose() -> list[Grid]:
+    """Every grid by code, for a filter's choices: without its boundary, which a province's
+    thousands of grids would read and parse on every list page for nothing."""
+    return list(db.session.scalars(select(Grid).options(defer(Grid.boundary)).order_by(Grid.code)))
 
 
 def in_grid(grid_column: Any, code: str) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ from assets.services import (
     DuplicateCodeError,
     asset_record,
     create_asset,
+    grids_to_choose,
     in_grid,
     retire_asset,
     text_search,
@@ -142,7 +143,7 @@ def asset_list():
         total=listed.total,
         pages=listed.pages,
         list_url=list_url,
-        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+        grids=grids_to_choose(),
     )
 
 
@@ -371,7 +372,7 @@ def asset_label_sheet():
         total=listed.total,
         query=query,
         max_labels=MAX_LABELS,
-        grids=db.session.scalars(select(Grid).order_by(Grid.code)).all(),
+        grids=grids_to_choose(),
         label_svg=labels.label_svg_inline,
         label_url=labels.label_url,
     )

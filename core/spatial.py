@@ -25,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Engine,
+    Select,
     Table,
     Text,
     event,
@@ -195,6 +196,24 @@ def latitude_of(geometry_column) -> ColumnElement:
     return func.ST_Y(geometry_column)
 
 
+def _postgis_envelope(bbox: BBox):
+    return func.ST_MakeEnvelope(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID)
+
+
+def _rtree_candidates(table_name: str, geometry_column, bbox: BBox) -> Select:
+    """The ids whose box in SpatiaLite's R*Tree (``idx_<table>_<column>``) meets ``bbox``."""
+    return (
+        select(literal_column("pkid"))
+        .select_from(text(f"idx_{table_name}_{geometry_column.key}"))
+        .where(
+            literal_column("xmin") <= bbox.max_lon,
+            literal_column("xmax") >= bbox.min_lon,
+            literal_column("ymin") <= bbox.max_lat,
+            literal_column("ymax") >= bbox.min_lat,
+        )
+    )
+
+
 def bbox_filter(bind, table_name: str, id_column, geometry_column, bbox: BBox) -> ColumnElement:
     """A WHERE clause for points inside ``bbox`` that uses the spatial index on each backend.
 
@@ -203,21 +222,9 @@ def bbox_filter(bind, table_name: str, id_column, geometry_column, bbox: BBox) -
     the R*Tree keeps 32-bit boxes rounded outwards, so the exact test is kept as well.
     """
     if not is_sqlite(bind):
-        envelope = func.ST_MakeEnvelope(
-            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
-        )
+        envelope = _postgis_envelope(bbox)
         return func.ST_Intersects(geometry_column, envelope)
-    index_table = f"idx_{table_name}_{geometry_column.key}"
-    candidates = (
-        select(literal_column("pkid"))
-        .select_from(text(index_table))
-        .where(
-            literal_column("xmin") <= bbox.max_lon,
-            literal_column("xmax") >= bbox.min_lon,
-            literal_column("ymin") <= bbox.max_lat,
-            literal_column("ymax") >= bbox.min_lat,
-        )
-    )
+    candidates = _rtree_candidates(table_name, geometry_column, bbox)
     return (
         id_column.in_(candidates)
         & longitude_of(geometry_column).between(bbox.min_lon, bbox.max_lon)
@@ -230,9 +237,7 @@ def points_in_box(bind, table_name: str, id_column, geometry_column, bbox: BBox)
     boxes overlap), which for a point is exact and skips ``ST_Intersects``'s geometry test
     per row (a zoomed-out map view reads every asset of a city)."""
     if not is_sqlite(bind):
-        envelope = func.ST_MakeEnvelope(
-            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
-        )
+        envelope = _postgis_envelope(bbox)
         return geometry_column.op("&&")(envelope)
     return bbox_filter(bind, table_name, id_column, geometry_column, bbox)
 
@@ -242,21 +247,9 @@ def shapes_in_box(bind, table_name: str, id_column, geometry_column, bbox: BBox)
     index on each backend: PostGIS plans ``ST_Intersects`` through its GiST index; SpatiaLite
     is given the R*Tree's candidates (as in ``bbox_filter``) before the exact test."""
     if not is_sqlite(bind):
-        envelope = func.ST_MakeEnvelope(
-            bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID
-        )
+        envelope = _postgis_envelope(bbox)
         return func.ST_Intersects(geometry_column, envelope)
-    index_table = f"idx_{table_name}_{geometry_column.key}"
-    candidates = (
-        select(literal_column("pkid"))
-        .select_from(text(index_table))
-        .where(
-            literal_column("xmin") <= bbox.max_lon,
-            literal_column("xmax") >= bbox.min_lon,
-            literal_column("ymin") <= bbox.max_lat,
-            literal_column("ymax") >= bbox.min_lat,
-        )
-    )
+    candidates = _rtree_candidates(table_name, geometry_column, bbox)
     envelope = func.BuildMbr(bbox.min_lon, bbox.min_lat, bbox.max_lon, bbox.max_lat, SRID)
     return id_column.in_(candidates) & (func.ST_Intersects(geometry_column, envelope) == 1)
 

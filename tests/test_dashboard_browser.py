@@ -25,6 +25,9 @@ from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEVICES = ["desktop", "pixel7"]
+# The journeys read stored data on both databases at desktop size; what the phone adds is
+# the browser's (layout, taps), the same whichever database filled the page.
+DEVICES_PHONE_ON_ONE_DATABASE = ["desktop", pytest.param("pixel7", marks=pytest.mark.one_database)]
 LANGUAGES = ["zh", "en"]
 
 
@@ -118,7 +121,7 @@ def test_the_page_without_script_holds_every_number(playwright_and_browser, demo
         context.close()
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("device", DEVICES_PHONE_ON_ONE_DATABASE)
 def test_five_clicks_to_the_worst_overdue_asset_of_a_grid(
     playwright_and_browser, demo_server, demo_app, device
 ):
@@ -174,7 +177,7 @@ def test_five_clicks_to_the_worst_overdue_asset_of_a_grid(
         watched.close()
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("device", DEVICES_PHONE_ON_ONE_DATABASE)
 def test_the_worst_grids_lead_to_every_grid(playwright_and_browser, demo_app, device):
     """With fewer grid rows allowed than the demo's 20 grids, the dashboard lists the worst
     grids (most overdue inspections, then hazards, then code) and links to every grid, worst

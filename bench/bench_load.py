@@ -641,21 +641,26 @@ class Options:
     # 0: no paced run (each class's p95 is then judged on the closed loop).
     wait: float | None = None
     utilisation: float = 0.5
+    # A province loaded already (``demo province``): used as it is, not dropped. The load
+    # test writes results into it.
+    database_url: str | None = None
 
 
 def run(**settings: Any) -> dict[str, Any]:
     """The whole load test (settings: the fields of ``Options``); its figures per worker
     count, as ``print_report`` shows them."""
     options = Options(**settings)
-    url = recreate_postgis_database(POSTGIS_URL)
+    url = options.database_url or recreate_postgis_database(POSTGIS_URL)
+    loaded_in = 0.0
     try:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as temp:
             directory = Path(temp)
             environment = server_environment(url, directory)
-            started = time.perf_counter()
-            flask(environment, "db", "upgrade")
-            flask(environment, "demo", "province", "--assets", str(options.assets))
-            loaded_in = time.perf_counter() - started
+            if not options.database_url:
+                started = time.perf_counter()
+                flask(environment, "db", "upgrade")
+                flask(environment, "demo", "province", "--assets", str(options.assets))
+                loaded_in = time.perf_counter() - started
             slices = len(RUNS) * len(options.workers)
             people, workers, spec = prepare(url, options.users, slices)
             (directory / "baseline.json").write_text(json.dumps(spec))
@@ -671,13 +676,15 @@ def run(**settings: Any) -> dict[str, Any]:
                 for i, count in enumerate(options.workers)
             ]
     finally:
-        drop_database(url)
+        if not options.database_url:
+            drop_database(url)
     return {**asdict(options), "province_load_seconds": loaded_in, "phases": phases}
 
 
 def print_report(result: dict[str, Any]) -> None:
     print(
-        f"{result['assets']} assets (loaded in {result['province_load_seconds']:.0f} s), "
+        f"{result['assets']} assets (loaded in {result['province_load_seconds']:.0f} s"
+        f"{'; loaded before' if result.get('database_url') else ''}), "
         f"{result['users']} users, {result['duration']} s per run; times in ms"
     )
     for figures in result["phases"]:
@@ -770,6 +777,11 @@ def main() -> None:
         help="the share of the closed loop's throughput the paced run offers (without --wait)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--database-url",
+        help="a province loaded already (PostGIS): used as it is and kept (results are written "
+        "into it); --assets then only labels the report",
+    )
     args = parser.parse_args()
     workers = tuple(int(part) for part in args.workers.split(",") if part.strip())
     result = run(
@@ -781,6 +793,7 @@ def main() -> None:
         warmup=args.warmup,
         wait=args.wait,
         utilisation=args.utilisation,
+        database_url=args.database_url,
     )
     print_report(result)
     if args.json:

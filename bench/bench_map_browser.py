@@ -199,11 +199,14 @@ def move_plan(start_zoom: int, moves: int, seed: int = 14) -> list[tuple[str, fl
 
 
 @contextmanager
-def province_server(assets: int, backend: str, postgis_url: str):
-    """A province of ``assets`` assets in a new database, served on 127.0.0.1: its base URL."""
+def province_server(assets: int, backend: str, postgis_url: str, loaded_url: str | None = None):
+    """A province of ``assets`` assets in a new database, served on 127.0.0.1: its base URL.
+    With ``loaded_url``, that database's province instead (loaded already, kept after)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as directory:
-        if backend == "postgis":
+        if loaded_url:
+            url = loaded_url
+        elif backend == "postgis":
             url = recreate_postgis_database(postgis_url)
         else:
             url = f"sqlite:///{Path(directory) / 'province.sqlite'}"
@@ -212,10 +215,11 @@ def province_server(assets: int, backend: str, postgis_url: str):
         )
         server = None
         try:
-            with app.app_context():
-                upgrade(directory=str(ROOT / "migrations"))
-                load_province(Province(assets, assets))
-                db.session.remove()
+            if not loaded_url:
+                with app.app_context():
+                    upgrade(directory=str(ROOT / "migrations"))
+                    load_province(Province(assets, assets))
+                    db.session.remove()
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             yield f"http://127.0.0.1:{server.server_port}"
@@ -225,7 +229,7 @@ def province_server(assets: int, backend: str, postgis_url: str):
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
-            if backend == "postgis":
+            if backend == "postgis" and not loaded_url:
                 drop_database(url)
 
 
@@ -246,11 +250,12 @@ def run_province(
     runs: int = 3,
     moves: int = 20,
     postgis_url: str | None = None,
+    loaded_url: str | None = None,
 ) -> dict:
     """{"assets", "backend", "first_marker_ms": [per run], "first_view_ms": [per run],
     "moves": [MOVE's figures per move, with its "kind"]}; the first run warms the server."""
     first_marker, first_view, timed = [], [], []
-    server = province_server(assets, backend, postgis_url or POSTGIS_URL)
+    server = province_server(assets, backend, postgis_url or POSTGIS_URL, loaded_url)
     with server as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
@@ -324,9 +329,18 @@ def main() -> None:
     parser.add_argument("--assets", type=int, help="a province of this size instead")
     parser.add_argument("--backend", default="postgis", choices=["postgis", "spatialite"])
     parser.add_argument("--moves", type=int, default=20)
+    parser.add_argument(
+        "--database-url",
+        help="a province loaded already (`demo province`, its map roll-up built): served as "
+        "it is, not dropped; --assets then only labels the report",
+    )
     args = parser.parse_args()
     if args.assets:
-        print_province(run_province(args.assets, args.backend, args.runs, args.moves))
+        print_province(
+            run_province(
+                args.assets, args.backend, args.runs, args.moves, loaded_url=args.database_url
+            )
+        )
         return
     result = run(args.runs)
     first_marker, all_drawn = result["first_marker_ms"], result["all_drawn_ms"]

@@ -121,9 +121,15 @@ def flask(environment: dict[str, str], *args: str) -> str:
 
 
 def start_gunicorn(
-    target: str, workers: int, environment: dict[str, str], log: Path, *extra: str
+    target: str,
+    workers: int,
+    environment: dict[str, str],
+    log: Path,
+    *extra: str,
+    threads: int = 1,
 ) -> tuple[subprocess.Popen, int]:
-    """gunicorn with ``workers`` sync workers on a free loopback port, in its own group."""
+    """gunicorn with ``workers`` workers on a free loopback port, in its own group: sync
+    workers, or with ``threads`` > 1 gthread workers of that many threads each."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -131,7 +137,9 @@ def start_gunicorn(
             "--workers",
             str(workers),
             "--worker-class",
-            "sync",
+            "sync" if threads == 1 else "gthread",
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--timeout",
@@ -477,7 +485,9 @@ def phase(
     app_server = raw_server = None
     paced = None
     try:
-        app_server, app_port = start_gunicorn("app:create_app()", workers, environment, log)
+        app_server, app_port = start_gunicorn(
+            "app:create_app()", workers, environment, log, threads=options.threads
+        )
         raw_server, raw_port = start_gunicorn(
             "baseline:application",
             workers,
@@ -485,6 +495,7 @@ def phase(
             log,
             "--pythonpath",
             str(LOAD_DIR),
+            threads=options.threads,
         )
         wait_until_serving(app_server, app_port, "/healthz", log)
         wait_until_serving(raw_server, raw_port, "/api/v1/assets?bbox=0,0,0,0", log)
@@ -634,6 +645,7 @@ class Options:
     duration: int = 60  # seconds of each loaded run (the app's, the baseline's)
     users: int = 50
     workers: tuple[int, ...] = (2, 4)
+    threads: int = 1  # threads per worker: 1 sync workers, more gthread workers
     unloaded: int = 15  # seconds of one user's sequential requests: the unloaded medians
     warmup: int = 10  # seconds of a few users first, discarded (imports, templates, caches)
     # The paced run: a user's mean pause between requests (s); None: chosen so that the users
@@ -692,8 +704,13 @@ def print_report(result: dict[str, Any]) -> None:
         judged_on = figures["p95_judged_on"]
         judged = figures[judged_on]
         print(
-            f"\ngunicorn, {figures['workers']} sync workers "
-            f"({figures['bodies_compared']} baseline bodies equal to the app's); "
+            f"\ngunicorn, {figures['workers']} "
+            + (
+                f"gthread workers of {result['threads']} threads "
+                if result.get("threads", 1) > 1
+                else "sync workers "
+            )
+            + f"({figures['bodies_compared']} baseline bodies equal to the app's); "
             + (
                 f"the mix paced (mean pause {figures['wait']} s a user):"
                 if judged_on == "paced"
@@ -762,6 +779,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds per locust run")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--workers", default="2,4", help="gunicorn worker counts, in turn")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per worker: 1 sync workers (default), more gthread workers",
+    )
     parser.add_argument("--unloaded", type=int, default=15, help="seconds of the unloaded run")
     parser.add_argument("--warmup", type=int, default=10, help="seconds of the warm-up run")
     parser.add_argument(
@@ -789,6 +812,7 @@ def main() -> None:
         duration=args.duration,
         users=args.users,
         workers=workers,
+        threads=args.threads,
         unloaded=args.unloaded,
         warmup=args.warmup,
         wait=args.wait,

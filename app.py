@@ -99,6 +99,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "HSTS_MAX_AGE": 365 * 24 * 3600,
     # The list pages count their rows up to this many, then say "more than" (core.paging).
     "LIST_COUNT_CAP": 10_000,
+    # An import that wrote this many rows or more gathers the planner's statistics of the
+    # tables it wrote once committed (core.spatial.analyze_tables).
+    "ANALYZE_AFTER_ROWS": 10_000,
     "API_PAGE_SIZE": 100,
     "API_MAX_PAGE_SIZE": 1000,
     "API_TITLE": "Safety Asset Registry",
@@ -138,6 +141,7 @@ INTEGER_SETTINGS = {
     "PASSWORD_MIN_LENGTH",
     "PASSWORD_MIN_SCORE",
     "HSTS_MAX_AGE",
+    "ANALYZE_AFTER_ROWS",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -61,8 +62,14 @@ from core.clock import now_utc
 from core.export import formula_safe, xlsx_text_cell
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
+from core.spatial import (
+    analyze_tables,
+    deferred_spatial_index,
+    latitude_of,
+    longitude_of,
+    writing,
+)
 from core.spatial import bulk_insert as spatial_bulk_insert
-from core.spatial import deferred_spatial_index, latitude_of, longitude_of, writing
 from core.tables import (
     decode_text,
     file_problem,
@@ -534,7 +541,8 @@ def import_assets(
 
     The rows are checked first, reading without SQLite's write lock (a large file takes
     seconds); the writes then take it (``writing``: the web app's writers wait for it, and it
-    waits for them) and check the codes again under it."""
+    waits for them) and check the codes again under it. Once committed, an import of
+    ``ANALYZE_AFTER_ROWS`` assets or more gathers the planner's statistics of what it wrote."""
     with gc_paused():
         source = read_rows(path, format_of(path, fmt), sheet)
         sites = site_ids_by_name()
@@ -553,6 +561,8 @@ def import_assets(
             site_names = {site_id: name for name, site_id in sites.items()}
             count = insert_assets(cleans, "import", site_names)
             db.session.commit()
+    if count >= current_app.config["ANALYZE_AFTER_ROWS"]:
+        analyze_tables((Asset.__tablename__, AuditEntry.__tablename__))
     return ImportResult(count, [])
 
 

@@ -113,11 +113,20 @@ def filtered_assets(query: ListQuery):
     return stmt
 
 
+# Sorts by a column no asset leaves empty: no "empty last" term, which would keep an index
+# from giving the order (by code, the default, every visible asset was sorted for a page).
+NEVER_EMPTY_SORTS = frozenset({"code", "kind", "status"})
+
+
 def ordering(sort: str) -> list[ColumnElement]:
     """Whitelisted sort, empty values last in both directions, the code breaking ties."""
-    column = SORT_COLUMNS[sort.lstrip("-")]
+    name = sort.lstrip("-")
+    column = SORT_COLUMNS[name]
     direction = column.desc() if sort.startswith("-") else column.asc()
-    return [column.is_(None), direction, Asset.code.asc()]
+    if name == "code":
+        return [direction]
+    empty_last = [] if name in NEVER_EMPTY_SORTS else [column.is_(None)]
+    return [*empty_last, direction, Asset.code.asc()]
 
 
 @bp.get("/assets/")

@@ -10,7 +10,8 @@ it (two years of due dates, most completed, a few percent overdue, 90 days sched
 Core inserts). Then, first downgraded to revision 0012 and then upgraded again (each time
 followed by ANALYZE), for each list below: the plan of its first part's page keys (EXPLAIN
 ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite) and the median of ``--runs`` runs after
-a warm-up (counts, page keys and the page's rows with their assets, as the page does).
+a warm-up (counts up to ``LIST_COUNT_CAP``, page keys and the page's rows with their assets,
+as the page does; the default list's counts also alone, capped and, for comparison, exact).
 
 - ``/inspections/`` as an officer, unfiltered (most urgent first: the open ones by due date,
   then the closed ones latest first; ``?sort=due``; ``?sort=-due``), overdue, and for the
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_inspections as seeding  # noqa: E402
+from flask import current_app  # noqa: E402
 from flask_migrate import downgrade, upgrade  # noqa: E402
 from sqlalchemy import Select, func, select, text  # noqa: E402
 from sqlalchemy.orm import selectinload  # noqa: E402
@@ -58,14 +60,19 @@ def listed(filters: InspectionFilters | None = None) -> Select:
     return inspection_query(seeding.officer(), filters or InspectionFilters(), today=seeding.TODAY)
 
 
+def count_cap() -> int:
+    return current_app.config["LIST_COUNT_CAP"]
+
+
 def list_page(filters: InspectionFilters | None, sort: str | None) -> list:
-    """What ``/inspections/?…`` runs: the parts' counts, the page's keys, its rows."""
+    """What ``/inspections/?…`` runs: the parts' counts (up to ``LIST_COUNT_CAP``), the page's
+    keys, its rows."""
     options = (
         selectinload(Inspection.asset).selectinload(Asset.grid),
         selectinload(Inspection.contractor),
     )
     parts = list_parts(listed(filters), sort)
-    items = page_of_parts(parts, Inspection.id, 1, PAGE, options).items
+    items = page_of_parts(parts, Inspection.id, 1, PAGE, options, count_up_to=count_cap()).items
     db.session.expunge_all()
     return items
 
@@ -90,17 +97,36 @@ def page_queries(contractor: str) -> list[tuple[str, Select, Callable[[], Any]]]
     def counted(part: Select) -> Select:
         return select(func.count()).select_from(part.order_by(None).subquery())
 
-    def counts() -> None:
-        """The default list's counts alone (one per part), which every page runs."""
+    def counted_up_to(part: Select, limit: int) -> Select:
+        """As ``page_of_parts`` counts a part: its keys in its order, at most ``limit``."""
+        capped = part.with_only_columns(Inspection.id).limit(limit)
+        return select(func.count()).select_from(capped.subquery())
+
+    def capped_counts() -> None:
+        """The default list's first page's counts alone, as every page runs them: part after
+        part up to ``LIST_COUNT_CAP`` and one more."""
+        limit, total = count_cap() + 1, 0
+        for part in list_parts(listed(), None):
+            if total >= limit:
+                break
+            total += db.session.scalar(counted_up_to(part, limit - total))
+
+    def exact_counts() -> None:
+        """Every part counted to its end (the list before the cap), for comparison."""
         for part in list_parts(listed(), None):
             db.session.scalar(counted(part))
 
-    closed = list_parts(listed(), None)[1]
+    first, closed = list_parts(listed(), None)
     ours = InspectionFilters(contractor=contractor)
     ours_overdue = InspectionFilters(contractor=contractor, status="overdue")
     return [
         item("/inspections/ (most urgent first)", None),
-        ("/inspections/: its two counts alone", counted(closed), counts),
+        (
+            "/inspections/: its counts alone (capped)",
+            counted_up_to(first, count_cap()),
+            capped_counts,
+        ),
+        ("/inspections/: exact counts (comparison)", counted(closed), exact_counts),
         item("/inspections/?sort=due", None, "due"),
         item("/inspections/?sort=-due", None, "-due"),
         item("/inspections/?status=overdue", InspectionFilters(status="overdue")),

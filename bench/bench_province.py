@@ -6,7 +6,8 @@ Usage: .venv/bin/python bench/bench_province.py [--assets 100000] [--per-asset 1
 Per backend, a province of ``--assets`` assets (``--per-asset`` inspections each) is loaded
 into a new database (PostGIS: ``bench_province_items`` on 127.0.0.1:5432, created and dropped
 here; SpatiaLite: a file in a temporary directory), or ``--database-url`` names one already
-loaded (``flask demo province``; it is changed: the last item regenerates inspections). Then,
+loaded (``flask demo province``; its backend is the URL's and the header gives its counted
+size; it is changed: the last item regenerates inspections). Then,
 server side, through the app's test client signed in as the province's officer (pages) or the
 service functions (jobs), each after a warm-up:
 
@@ -228,17 +229,44 @@ def run(
     }
 
 
+def backend_of(url: str) -> str:
+    return "spatialite" if make_url(url).get_backend_name() == "sqlite" else "postgis"
+
+
+def loaded_size(url: str) -> tuple[int, int]:
+    """(assets, inspections) in an already loaded database."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            assets = connection.scalar(text("SELECT count(*) FROM assets"))
+            inspections = connection.scalar(text("SELECT count(*) FROM inspections"))
+    finally:
+        engine.dispose()
+    return assets, inspections
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=100_000)
     parser.add_argument("--per-asset", type=int, default=10)
     parser.add_argument("--backends", default="postgis,spatialite")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--database-url", help="an already loaded province (one backend)")
+    parser.add_argument(
+        "--database-url",
+        help="an already loaded province (its backend is the URL's; --assets, --per-asset and "
+        "--backends are not used)",
+    )
     args = parser.parse_args()
-    backends = tuple(name.strip() for name in args.backends.split(",") if name.strip())
+    if args.database_url:
+        # The header says what was measured: the loaded province's size, not the defaults.
+        backends = (backend_of(args.database_url),)
+        assets, inspections = loaded_size(args.database_url)
+        size = f"{assets} assets, {inspections} inspections (loaded)"
+    else:
+        backends = tuple(name.strip() for name in args.backends.split(",") if name.strip())
+        size = f"{args.assets} assets, {args.per_asset} inspections each"
     results = run(args.assets, args.per_asset, backends, args.runs, args.database_url)
-    print(f"{args.assets} assets, {args.per_asset} inspections each; {args.runs} runs")
+    print(f"{size}; {args.runs} runs")
     print(f"  {'backend':<11} {'item':<40} {'median ms':>10} {'p95 ms':>10} {'peak MB':>8}")
     for backend, figures in results.items():
         for item, figure in figures.items():

@@ -24,7 +24,8 @@ year's counter is left at the last number given.
 
 Loading writes explicit ids, in one transaction, inside ``core.spatial.bulk_load``: PostGIS
 through COPY with the tables' indexes, unique constraints and foreign keys made again once at
-the end, then the sequences moved past the ids and the tables analysed; SpatiaLite through
+the end, then the sequences moved past the ids, and the tables analysed once committed
+(``core.spatial.analyze_tables``); SpatiaLite through
 executemany with its spatial index triggers deferred and its indexes made at the end. The
 dashboard's roll-ups (the overdue trend's past weeks, the on-time totals) are then computed
 for today, as its first visit would. Only the rows are synthetic: no audit entries are
@@ -54,7 +55,7 @@ from werkzeug.security import _hash_internal
 from assets.kinds import DETECTION_METHODS, KINDS
 from core.clock import district_today, district_zone
 from core.extensions import db
-from core.spatial import EARTH_RADIUS_M, SRID, bulk_insert, bulk_load, writing
+from core.spatial import EARTH_RADIUS_M, SRID, analyze_tables, bulk_insert, bulk_load, writing
 from dashboard.stats import on_time_by_contractor
 from dashboard.trend import overdue_trend
 from demo.district import (
@@ -984,6 +985,7 @@ def load_province(province: Province, assets_per_batch: int = 5_000, progress=No
             if not path.exists():
                 path.write_bytes(province.photo_bytes)
         db.session.commit()
+    analyze_tables(table.name for table in written_tables)  # before the roll-ups read them
     written = timer.perf_counter()
     if province.today == district_today():
         # The dashboard's roll-ups, as its first visit would make them (past weeks, on time).

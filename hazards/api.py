@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
@@ -30,7 +30,7 @@ from core.api import GEOJSON, geojson_response, protect_session_writes, register
 from core.clock import district_today
 from core.errors import api_fields
 from core.extensions import db
-from core.paging import api_page_args, api_page_members
+from core.paging import api_page_args, api_page_members, page_of_parts
 from core.spatial import latitude_of, longitude_of
 from hazards.models import Hazard, HazardStatus
 from hazards.schemas import (
@@ -49,7 +49,7 @@ from hazards.services import (
     hazard_description,
     hazard_overdue_clause,
     is_hazard_overdue,
-    overdue_first_ordering,
+    overdue_first_parts,
     reopen_hazard,
     return_for_rework,
 )
@@ -83,14 +83,29 @@ blp.before_request(protect_session_writes)
 # Reading
 
 
+# What a hazard's feature names besides the hazard itself.
+FEATURE_LOADS = (
+    selectinload(Hazard.asset),
+    selectinload(Hazard.grid),
+    selectinload(Hazard.site),
+    selectinload(Hazard.responsible_company),
+    selectinload(Hazard.responsible_contractor),
+)
+
+
 def with_point(query: Select) -> Select:
     return query.add_columns(longitude_of(Hazard.location), latitude_of(Hazard.location)).options(
-        selectinload(Hazard.asset),
-        selectinload(Hazard.grid),
-        selectinload(Hazard.site),
-        selectinload(Hazard.responsible_company),
-        selectinload(Hazard.responsible_contractor),
+        *FEATURE_LOADS
     )
+
+
+def points_of(hazards: list[Hazard]) -> dict[int, tuple[float, float]]:
+    """Each hazard's (longitude, latitude) by id."""
+    if not hazards:
+        return {}
+    query = select(Hazard.id, longitude_of(Hazard.location), latitude_of(Hazard.location))
+    rows = db.session.execute(query.where(Hazard.id.in_([hazard.id for hazard in hazards])))
+    return {hazard_id: (longitude, latitude) for hazard_id, longitude, latitude in rows}
 
 
 def hazard_properties(hazard: Hazard, today) -> dict[str, Any]:
@@ -159,18 +174,17 @@ def list_hazards(**args: Any):
     page, per_page = api_page_args(args)
     today = district_today()
     query = visible(current_user, Hazard).where(*hazard_conditions(args, today))
-    matched = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.execute(
-        with_point(query)
-        .order_by(*overdue_first_ordering(today))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    features = [hazard_feature(hazard, lon, lat, today) for hazard, lon, lat in rows]
+    # Read in parts, each from its index in order, as the hazard list page reads them: one
+    # ORDER BY over the three would sort every matching hazard for each page.
+    listed = page_of_parts(
+        overdue_first_parts(query, today), Hazard.id, page, per_page, options=FEATURE_LOADS
+    )
+    points = points_of(listed.items)
+    features = [hazard_feature(hazard, *points[hazard.id], today) for hazard in listed.items]
     body = {
         "type": "FeatureCollection",
         "features": features,
-        **api_page_members(page, per_page, matched, len(features)),
+        **api_page_members(page, per_page, listed.total, len(features)),
     }
     return geojson_response(body)
 

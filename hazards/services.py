@@ -154,7 +154,7 @@ def days_overdue(hazard: Hazard, today: date | None = None) -> int:
 
 def overdue_first_ordering(today: date | None = None) -> list[ColumnElement]:
     """Overdue hazards first, then the other unverified ones, then verified; within each,
-    the oldest deadline first and the code breaking ties. (The list pages and exports go
+    the oldest deadline first and the code breaking ties. (The list pages, exports and API go
     through ``overdue_first_parts`` instead: this order sorts every matching row.)"""
     rank = case(
         (hazard_overdue_clause(today), 0),

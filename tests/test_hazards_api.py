@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from accounts.access import visible
 from accounts.services import user_by_email
 from core.audit import AuditEntry
 from core.extensions import db
 from evidence.models import Photo
 from hazards.models import Hazard, HazardEvent
-from hazards.services import create_hazard
+from hazards.services import create_hazard, hazard_overdue_clause, overdue_first_ordering
 from tests.factories import (
     INSIDE_G1_01,
     INSIDE_G2_02,
@@ -21,6 +22,7 @@ from tests.factories import (
     charging_station_data,
     gen_asset,
     gen_contractor,
+    gen_hazard,
     gen_site,
     gen_token,
     png_bytes,
@@ -179,6 +181,116 @@ def test_a_contractor_sees_only_its_hazards(fixer_api, register):
         "/api/v1/hazards/HZ-2026-0001/transitions", json={"status": "rectifying"}
     )
     assert response.status_code == 404
+
+
+# A mix across pages: (code, status, deadline, severity, Fixers Ltd responsible). Found on
+# 2026-01-01; today is 2026-03-10. Codes out of insertion order, deadlines tied across parts.
+MIX = [
+    ("HZ-2026-0107", "verified", "2026-03-10", "general", False),
+    ("HZ-2026-0101", "open", "2026-03-01", "general", True),  # overdue
+    ("HZ-2026-0110", "rectifying", "2026-04-01", "major", True),
+    ("HZ-2026-0103", "rectified", "2026-02-20", "major", False),  # overdue
+    ("HZ-2026-0102", "rectifying", "2026-03-01", "general", True),  # overdue, tie
+    ("HZ-2026-0109", "open", "2026-03-10", "general", False),  # due today: not overdue
+    ("HZ-2026-0104", "verified", "2026-01-03", "major", True),  # late, but verified
+    ("HZ-2026-0108", "rectified", "2026-03-10", "major", True),
+    ("HZ-2026-0106", "verified", "2026-03-10", "general", False),
+    ("HZ-2026-0105", "open", "2026-02-28", "major", False),  # overdue
+    ("HZ-2026-0111", "open", "2026-03-01", "major", True),  # overdue, tie
+]
+
+
+def point_of(code: str) -> tuple[float, float]:
+    """Each hazard of the mix at its own point in G1-01."""
+    number = int(code[-3:]) - 100
+    return (INSIDE_G1_01[0] + number * 0.00001, INSIDE_G1_01[1])
+
+
+@pytest.fixture
+def mixed_register(app, district, contractor_user, frozen_clock):
+    frozen_clock.set(FROZEN)
+    with app.app_context():
+        fixers = gen_contractor("Fixers Ltd").id
+        for code, status, deadline, severity, theirs in MIX:
+            gen_hazard(
+                code,
+                severity,
+                location=point_of(code),
+                status=status,
+                found_on=date(2026, 1, 1),
+                deadline=date.fromisoformat(deadline),
+                responsible_contractor_id=fixers if theirs else None,
+            )
+        db.session.commit()
+
+
+def sorted_as_before(app, email: str, *where) -> list[str]:
+    """The codes in the order the list used to sort them: one ORDER BY over every match."""
+    with app.app_context():
+        today = FROZEN.date()
+        query = visible(user_by_email(email), Hazard).where(*where)
+        return db.session.scalars(
+            query.with_only_columns(Hazard.code).order_by(*overdue_first_ordering(today))
+        ).all()
+
+
+@pytest.mark.parametrize(
+    ("who", "query", "where"),
+    [
+        ("officer", "", ()),
+        ("officer", "severity=major", (Hazard.severity == "major",)),
+        ("officer", "overdue=false", (~hazard_overdue_clause(FROZEN.date()),)),
+        ("contractor", "", ()),
+    ],
+)
+def test_list_pages_are_the_overdue_first_order_page_by_page(
+    app, client, mixed_register, officer, contractor_user, who, query, where
+):
+    """Read in parts (overdue, other unverified, verified: ``overdue_first_parts``), the
+    pages give what one ORDER BY over every match gave, with the same counts and links."""
+    email = officer if who == "officer" else contractor_user
+    with app.app_context():
+        token = gen_token(email)
+        db.session.commit()
+    reader = BearerClient(client, token)
+    expected = sorted_as_before(app, email, *where)
+    assert len(expected) >= 5  # several pages of 3
+    per_page = 3
+    last = -(-len(expected) // per_page)
+    for page in range(1, last + 2):  # and one past the end
+        response = reader.get(f"/api/v1/hazards?{query}&per_page={per_page}&page={page}")
+        listed = codes(response)
+        assert listed == expected[(page - 1) * per_page : page * per_page], page
+        body = response.json
+        assert (body["numberMatched"], body["numberReturned"]) == (len(expected), len(listed))
+        assert (body["page"], body["per_page"]) == (page, per_page)
+        rels = {link["rel"] for link in body["links"]}
+        assert ("next" in rels) == (page < last)
+        assert ("prev" in rels) == (page > 1)
+        for feature in body["features"]:  # each point is its own hazard's
+            assert feature["geometry"]["coordinates"] == list(point_of(feature["id"]))
+
+
+def test_list_pages_never_sort_every_match(app, api, mixed_register):
+    """Each page's keys come from the parts, in the order their indexes give (deadline,
+    code): no statement orders by the overdue rank, which would sort every match
+    (``tests/test_schema_indexes.py`` checks the parts' plans)."""
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert len(codes(api.get("/api/v1/hazards?per_page=3&page=2"))) == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    ordered = [" ".join(statement.split()) for statement in statements if "ORDER BY" in statement]
+    assert ordered
+    assert not [statement for statement in ordered if "CASE" in statement.split("ORDER BY")[1]]
+    assert all("ORDER BY hazards.deadline ASC, hazards.code ASC" in each for each in ordered)
 
 
 # Creating

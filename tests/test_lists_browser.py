@@ -1,6 +1,7 @@
 """The lists in a real browser (Debian's headless Chromium through Playwright, the app served
 on 127.0.0.1): printed, a list shows its title, the line naming its filters and the table,
-and nothing else of the page."""
+and nothing else of the page; a long list pages on past its count cap, on a desktop and on a
+contractor's phone."""
 
 from __future__ import annotations
 
@@ -13,21 +14,27 @@ from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
 from core.extensions import db
-from inspections.models import Inspection
+from inspections.models import Inspection, InspectionStatus
 from tests import factories
 from tests.factories import blocker_data, charging_station_data
-from tests.helpers import CHROMIUM, Watched, served
+from tests.helpers import CHROMIUM, Watched, serious_violations, served
+from tests.test_phone_browser import Phone
 
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright_and_browser():
     assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (bin/test installs it)"
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
+        yield playwright, browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_and_browser):
+    return playwright_and_browser[1]
 
 
 @pytest.fixture
@@ -132,3 +139,69 @@ def test_a_long_list_says_more_than_and_pages_on_to_its_end(app, browser, server
         watched.assert_clean()
     finally:
         watched.close()
+
+
+def test_a_contractor_pages_its_long_list_to_its_end_on_a_phone(
+    app, playwright_and_browser, server, contractor_user
+):
+    """The same journey as a contractor in the field, on a Pixel 7: tapping Next past the
+    count cap to the last row, which shows every inspection of its own company in the most
+    urgent order and none of another's; no page scrolls sideways and axe-core finds nothing
+    serious on the first page or the last."""
+    app.config["LIST_COUNT_CAP"] = 2
+    with app.app_context():
+        factories.gen_inspection("CS-001", date(2026, 3, 3))  # overdue
+        factories.gen_inspection("EB-0001", date(2026, 3, 12))
+        done = factories.gen_inspection("CS-001", date(2026, 2, 1))
+        done.status, done.result = InspectionStatus.COMPLETED, "pass"
+        done.completed_at = datetime(2026, 2, 1, 3, tzinfo=UTC)
+        factories.gen_inspection("EB-0001", date(2026, 2, 15)).status = InspectionStatus.CANCELLED
+        db.session.commit()
+        ours = db.session.execute(
+            select(Inspection.id, Inspection.due_on, Inspection.status).where(
+                Inspection.contractor_id == factories.gen_contractor("Fixers Ltd").id
+            )
+        ).all()
+        theirs = db.session.scalars(
+            select(Inspection.id).where(Inspection.id.not_in([row.id for row in ours]))
+        ).all()
+    open_first = sorted(
+        (row for row in ours if row.status == InspectionStatus.SCHEDULED),
+        key=lambda row: (row.due_on, row.id),
+    )
+    closed_latest_first = sorted(
+        (row for row in ours if row.status != InspectionStatus.SCHEDULED),
+        key=lambda row: (row.due_on, row.id),
+        reverse=True,
+    )
+    expected = [str(row.id) for row in open_first + closed_latest_first]
+    assert len(expected) == 5 and len(theirs) == 2
+    phone = Phone(playwright_and_browser, server)
+    try:
+        phone.sign_in(contractor_user, factories.PASSWORD, language="en")
+        phone.open("/inspections/?per_page=2")
+        page = phone.page
+        seen, shown = [], []
+        while True:
+            seen += page.locator("tbody tr[data-id]").evaluate_all(
+                "rows => rows.map(row => row.getAttribute('data-id'))"
+            )
+            counted = page.locator("#result-count").inner_text()
+            shown.append((counted, page.locator("nav.pagination span").inner_text()))
+            assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth"), shown
+            following = page.locator("nav.pagination a[rel=next]")
+            if len(shown) == 1 or following.count() == 0:
+                assert serious_violations(page) == [], shown
+            if following.count() == 0:
+                break
+            with page.expect_navigation():
+                following.tap()
+        assert shown == [
+            ("More than 2 inspections found.", "Page 1 of more than 1"),
+            ("More than 4 inspections found.", "Page 2 of more than 2"),
+            ("5 inspections found.", "Page 3 of 3"),
+        ]
+        assert seen == expected
+        phone.assert_clean()
+    finally:
+        phone.close()

@@ -3,11 +3,14 @@ comes from an index (migrations 0014, 0017), not from a sort of the whole table.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import Select, UniqueConstraint, inspect
 
 from accounts.access import visible
+from assets.models import Asset, Grid
+from assets.views import ordering
 from core.extensions import db
 from hazards.models import Hazard
 from hazards.services import overdue_first_parts
@@ -100,4 +103,22 @@ def test_the_hazard_lists_parts_read_their_indexes_in_order(app, district, offic
             found = query_plan(part.with_only_columns(Hazard.id).limit(50))
             assert index in found, found
             assert "Sort" not in found and "TEMP B-TREE" not in found, found
+        db.session.rollback()
+
+
+def test_the_asset_lists_default_order_reads_the_code_index(app, district, officer):
+    """By code (the default, and the tie-breaker of every sort): a page's keys come from the
+    unique index on the code, not from sorting every asset the user may see."""
+    with app.app_context():
+        user = factories.user_by_email(officer)
+        listed = visible(user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
+        for sort in ("code", "-code"):
+            statement = listed.order_by(*ordering(sort)).with_only_columns(Asset.id).limit(50)
+            found = query_plan(statement)
+            assert "Sort" not in found and "TEMP B-TREE" not in found, (sort, found)
+            # The code's unique index: uq_assets_code, SQLite's sqlite_autoindex_assets_1.
+            assert re.search(r"uq_assets_code|USING INDEX sqlite_autoindex_assets", found), (
+                sort,
+                found,
+            )
         db.session.rollback()

@@ -66,6 +66,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "DASHBOARD_LATE_DAYS": 14,
     # Past this many grids the dashboard lists the worst ones and links to the full list.
     "DASHBOARD_GRID_ROWS": 20,
+    # Past this many grids the lists' grid filter is a text field for a grid's code that
+    # suggests the first-level grids, not a select of every grid (assets.services).
+    "GRID_SELECT_LIMIT": 200,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -133,6 +136,7 @@ INTEGER_SETTINGS = {
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
     "DASHBOARD_GRID_ROWS",
+    "GRID_SELECT_LIMIT",
     "MAP_GRID_EMBED_LIMIT",
     "SESSION_HOURS",
     "REMEMBER_DAYS",

@@ -11,8 +11,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, Select, or_, select, true, update
-from sqlalchemy.orm import defer
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
 
 from accounts.scope import ALL_GRIDS
 from assets.grids import GridArea, GridLocator
@@ -374,10 +373,58 @@ def grid_and_children(grid_id) -> Select:
     return select(Grid.id).where(or_(Grid.id == grid_id, Grid.parent_id == grid_id))
 
 
-def grids_to_choose() -> list[Grid]:
-    """Every grid by code, for a filter's choices: without its boundary, which a province's
-    thousands of grids would read and parse on every list page for nothing."""
-    return list(db.session.scalars(select(Grid).options(defer(Grid.boundary)).order_by(Grid.code)))
+# Up to this many grids a grid filter is a select of every grid (``GRID_SELECT_LIMIT``).
+DEFAULT_GRID_SELECT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class GridChoice:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class GridChoices:
+    """What a grid filter offers (``grid_choices``): ``grids`` by code; ``typed`` past
+    ``GRID_SELECT_LIMIT`` grids, when the filter is a text field for a grid's code that
+    suggests only ``grids`` (the first-level grids and the one asked for); ``unknown``, the
+    code asked for when no grid has it (the list then matches nothing). Iterating gives the
+    grids."""
+
+    grids: list[GridChoice]
+    typed: bool = False
+    unknown: str | None = None
+
+    def __iter__(self):
+        return iter(self.grids)
+
+
+def grid_select_limit() -> int:
+    """``GRID_SELECT_LIMIT``: up to this many grids a grid filter is a select of them all;
+    past it a text field suggesting the first-level grids (a province has thousands)."""
+    return int(current_app.config.get("GRID_SELECT_LIMIT", DEFAULT_GRID_SELECT_LIMIT))
+
+
+def grid_choices(current: str = "", no_grid: str | None = None) -> GridChoices:
+    """The grid filter's choices when the page asks for ``current`` (a grid's code matched
+    case-blind, "", ``ALL_GRIDS``, or ``no_grid`` where the page offers it): every grid up
+    to ``grid_select_limit``, else the first-level grids and the current one. One query,
+    reading codes and names only (no boundary, no second-level grid past the limit): the
+    count of all grids rides along in each row."""
+    code = current.strip().upper()
+    total = select(func.count()).select_from(Grid).scalar_subquery()
+    limit = grid_select_limit()
+    rows = db.session.execute(
+        select(Grid.code, Grid.name, total)
+        .where(or_(total <= limit, Grid.level == 1, Grid.code == code))
+        .order_by(Grid.code)
+    ).all()
+    grids = [GridChoice(row.code, row.name) for row in rows]
+    named = code not in {"", ALL_GRIDS.upper(), (no_grid or "").upper()}
+    unknown = named and all(grid.code != code for grid in grids)
+    return GridChoices(
+        grids, typed=bool(rows) and rows[0][2] > limit, unknown=current.strip() if unknown else None
+    )
 
 
 def in_grid(grid_column: Any, code: str) -> ColumnElement[bool]:

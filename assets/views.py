@@ -28,7 +28,7 @@ from assets.services import (
     DuplicateCodeError,
     asset_record,
     create_asset,
-    grids_to_choose,
+    grid_choices,
     in_grid,
     retire_asset,
     text_search,
@@ -152,7 +152,7 @@ def asset_list():
         total=listed.total,
         pages=listed.pages,
         list_url=list_url,
-        grids=grids_to_choose(),
+        grids=grid_choices(query.grid, NO_GRID),
     )
 
 
@@ -381,7 +381,7 @@ def asset_label_sheet():
         total=listed.total,
         query=query,
         max_labels=MAX_LABELS,
-        grids=grids_to_choose(),
+        grids=grid_choices(query.grid, NO_GRID),
         label_svg=labels.label_svg_inline,
         label_url=labels.label_url,
     )

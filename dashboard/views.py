@@ -12,12 +12,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import defer
 
 from accounts.access import acting_contractor_id, is_staff, sees_everything
 from accounts.scope import requested_grid
 from assets.models import Asset, Grid
-from assets.services import NO_GRID, grid_clause
+from assets.services import NO_GRID, GridChoices, grid_choices, grid_clause
 from core.clock import district_today
 from core.extensions import db
 from core.paging import DEFAULT_PER_PAGE, page_args
@@ -90,14 +89,9 @@ def largest(by_grid: list[tuple[str, str, int]], limit: int) -> list[tuple[str, 
     return sorted(by_grid, key=lambda row: (-row[2], row[0]))[:limit]
 
 
-def filter_grids(current: str) -> list[Grid]:
-    """The grids the grid filter offers: every grid, or past ``DASHBOARD_GRID_ROWS`` the
-    first-level grids and the one asked for (a province has thousands)."""
-    count = db.session.scalar(select(func.count()).select_from(Grid)) or 0
-    query = select(Grid).options(defer(Grid.boundary)).order_by(Grid.code)
-    if count > late.grid_rows_setting():
-        query = query.where((Grid.level == 1) | (Grid.code == current.strip().upper()))
-    return list(db.session.scalars(query))
+def filter_grids(current: str) -> GridChoices:
+    """The grid filter's choices (``assets.services.grid_choices``), "no grid" among them."""
+    return grid_choices(current, NO_GRID)
 
 
 GRID_SORTS = ("worst", "code")

@@ -33,7 +33,7 @@ from accounts.auth import staff_required
 from accounts.models import Contractor
 from accounts.scope import requested_grid
 from assets.models import Asset, Grid, PropertyCompany
-from assets.services import grids_to_choose, in_grid
+from assets.services import grid_choices, in_grid
 from core.args import date_arg
 from core.clock import district_today
 from core.errors import Refusal, on_refused
@@ -221,7 +221,7 @@ def hazard_list():
         is_overdue=is_hazard_overdue,
         days_overdue=days_overdue,
         age_days=hazard_age_days,
-        grids=grids_to_choose(),
+        grids=grid_choices(query.grid),
         responsible_groups=responsible_choices(current_user),
         UNVERIFIED=UNVERIFIED,
     )

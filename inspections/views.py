@@ -37,7 +37,7 @@ from accounts.scope import requested_grid
 from assets.kinds import kind_named
 from assets.labels import NoticeLine
 from assets.models import Asset, Grid
-from assets.services import grids_to_choose
+from assets.services import grid_choices
 from core import clock
 from core.args import choice_arg, date_arg
 from core.clock import district_zone
@@ -199,7 +199,7 @@ def render_list(status: int = 200, bulk_form: BulkForm | None = None, selected=(
         exact=listed.exact,
         pages=listed.pages,
         list_url=list_url,
-        grids=grids_to_choose(),
+        grids=grid_choices(query.filters.grid or ""),
         contractors=contractors,
         status_filters=STATUS_FILTERS,
         list_orders=LIST_ORDER_LABELS,

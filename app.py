@@ -66,6 +66,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "DASHBOARD_LATE_DAYS": 14,
     # Past this many grids the dashboard lists the worst ones and links to the full list.
     "DASHBOARD_GRID_ROWS": 20,
+    # The dashboard's snapshot (dashboard.snapshot) is counted again this often when the data
+    # or the day moved; staff dashboards of a registry past the threshold (inspections) read it.
+    "DASHBOARD_SNAPSHOT_MINUTES": 5,
+    "DASHBOARD_SNAPSHOT_THRESHOLD": 100_000,
     "LANGUAGES": ["zh", "en"],
     "BABEL_DEFAULT_LOCALE": "zh",
     "BABEL_DEFAULT_TIMEZONE": "UTC",
@@ -130,6 +134,8 @@ INTEGER_SETTINGS = {
     "IMPORT_MAX_BYTES",
     "DASHBOARD_LATE_DAYS",
     "DASHBOARD_GRID_ROWS",
+    "DASHBOARD_SNAPSHOT_MINUTES",
+    "DASHBOARD_SNAPSHOT_THRESHOLD",
     "MAP_GRID_EMBED_LIMIT",
     "SESSION_HOURS",
     "REMEMBER_DAYS",

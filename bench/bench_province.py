@@ -14,6 +14,9 @@ service functions (jobs), each after a warm-up:
 - the dashboard (``/``), the overdue list by the biggest contractor and by one grid, the
   hazard list, the unfiltered inspection list (most urgent first, counted up to
   ``LIST_COUNT_CAP``): median and p95 of ``--runs`` runs;
+- the dashboard's first view after a write (its cached numbers stale), counted live, then
+  read from the dashboard's snapshot (``dashboard.snapshot``; its build timed once between):
+  median and p95 of ``--runs`` writes and views, the writes untimed;
 - the exports (overdue inspections, hazards; CSV, streamed): time of one run, then
   tracemalloc's peak while the body is read in another;
 - the biggest contractor's calendar feed (streamed): the same;
@@ -48,9 +51,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from accounts.models import Contractor  # noqa: E402
 from alerts.services import compose_weekly, overdue_snapshot  # noqa: E402
 from app import create_app  # noqa: E402
-from assets.models import Grid  # noqa: E402
+from assets.models import Asset, Grid  # noqa: E402
 from core.clock import district_today  # noqa: E402
 from core.extensions import db  # noqa: E402
+from dashboard.snapshot import refresh_dashboard_snapshot  # noqa: E402
 from demo.province import EMAIL_DOMAIN, PASSWORDS, Province, load_province  # noqa: E402
 from inspections.calendar import create_feed  # noqa: E402
 from inspections.models import Inspection, InspectionStatus  # noqa: E402
@@ -61,11 +65,16 @@ POSTGIS_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_province_items
 OFFICER = f"officer@{EMAIL_DOMAIN}"
 
 
-def timed(action: Callable[[], Any], runs: int) -> dict[str, float]:
-    """Median and p95 (the slowest of fewer than 20) of ``runs`` runs after a warm-up, ms."""
+def timed(
+    action: Callable[[], Any], runs: int, before: Callable[[], Any] | None = None
+) -> dict[str, float]:
+    """Median and p95 (the slowest of fewer than 20) of ``runs`` runs after a warm-up, ms;
+    ``before`` runs untimed before each."""
     action()
     times = []
     for _ in range(runs):
+        if before is not None:
+            before()
         started = time.perf_counter()
         action()
         times.append((time.perf_counter() - started) * 1000)
@@ -142,6 +151,33 @@ def generation_runs() -> dict[str, dict[str, float]]:
     return figures
 
 
+def dashboard_after_a_write(app, client, runs: int) -> dict[str, dict[str, float]]:
+    """The dashboard after a committed write: counted live, then from the snapshot (read
+    whatever the registry's size), and the snapshot's build."""
+
+    def write() -> None:
+        with app.app_context():
+            asset = db.session.scalar(select(Asset).order_by(Asset.id).limit(1))
+            asset.name = asset.name[:-1] if asset.name.endswith(".") else f"{asset.name}."
+            db.session.commit()
+
+    threshold = app.config["DASHBOARD_SNAPSHOT_THRESHOLD"]
+    figures = {}
+    try:
+        app.config["DASHBOARD_SNAPSHOT_THRESHOLD"] = sys.maxsize
+        figures["dashboard / after a write, live"] = timed(page(client, "/"), runs, write)
+        with app.app_context():
+            started = time.perf_counter()
+            refresh_dashboard_snapshot()
+            milliseconds = (time.perf_counter() - started) * 1000
+        figures["dashboard snapshot build"] = {"median_ms": milliseconds, "p95_ms": milliseconds}
+        app.config["DASHBOARD_SNAPSHOT_THRESHOLD"] = 0
+        figures["dashboard / after a write, snapshot"] = timed(page(client, "/"), runs, write)
+    finally:
+        app.config["DASHBOARD_SNAPSHOT_THRESHOLD"] = threshold
+    return figures
+
+
 def measure(app, runs: int) -> dict[str, dict[str, float]]:
     client = app.test_client()
     response = client.post("/login", data={"email": OFFICER, "password": PASSWORDS["officer"]})
@@ -161,6 +197,7 @@ def measure(app, runs: int) -> dict[str, dict[str, float]]:
     }
     for item, path in pages.items():
         figures[item] = timed(page(client, path), runs)
+    figures.update(dashboard_after_a_write(app, client, runs))
     downloads = {
         "export overdue inspections (csv)": "/inspections/export.csv?status=overdue",
         "export hazards (csv)": "/hazards/export.csv",

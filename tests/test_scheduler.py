@@ -27,6 +27,7 @@ from core.scheduler import (
     last_fire_time,
     should_start_scheduler,
 )
+from dashboard.snapshot import JOB_SNAPSHOT
 from inspections.jobs import JOB_GENERATE, generate_once
 from maps.rollup import JOB_ROLLUP
 from tests import factories
@@ -87,6 +88,7 @@ def test_jobs_have_fixed_ids_and_coalesce_with_the_configured_grace(app):
             JOB_RETRY_ALERTS,
             JOB_GENERATE,
             JOB_ROLLUP,
+            JOB_SNAPSHOT,
             JOB_CATCH_UP,
         }
         weekly = jobs[JOB_WEEKLY_ALERT]

@@ -83,19 +83,21 @@ blp.before_request(protect_session_writes)
 # Reading
 
 
-# What a hazard's feature names besides the hazard itself.
-FEATURE_LOADS = (
-    selectinload(Hazard.asset),
-    selectinload(Hazard.grid),
-    selectinload(Hazard.site),
-    selectinload(Hazard.responsible_company),
-    selectinload(Hazard.responsible_contractor),
-)
+def feature_loads() -> tuple:
+    """What a hazard's feature names besides the hazard itself. Built when asked, not at
+    import: a loader option configures every mapper, before the app has imported them all."""
+    return (
+        selectinload(Hazard.asset),
+        selectinload(Hazard.grid),
+        selectinload(Hazard.site),
+        selectinload(Hazard.responsible_company),
+        selectinload(Hazard.responsible_contractor),
+    )
 
 
 def with_point(query: Select) -> Select:
     return query.add_columns(longitude_of(Hazard.location), latitude_of(Hazard.location)).options(
-        *FEATURE_LOADS
+        *feature_loads()
     )
 
 
@@ -177,7 +179,7 @@ def list_hazards(**args: Any):
     # Read in parts, each from its index in order, as the hazard list page reads them: one
     # ORDER BY over the three would sort every matching hazard for each page.
     listed = page_of_parts(
-        overdue_first_parts(query, today), Hazard.id, page, per_page, options=FEATURE_LOADS
+        overdue_first_parts(query, today), Hazard.id, page, per_page, options=feature_loads()
     )
     points = points_of(listed.items)
     features = [hazard_feature(hazard, *points[hazard.id], today) for hazard in listed.items]

@@ -670,8 +670,7 @@ def history_rows(
                         "created_at": district_moment(due_on - timedelta(days=HORIZON_DAYS), 120),
                     }
                 )
-    recent = [row for row in rows if row["due_on"] >= anchor - timedelta(days=OVERDUE_WITHIN_DAYS)]
-    for row in rng.sample(recent, OVERDUE):
+    for row in left_undone(rng, rows, anchor):
         row["status"] = InspectionStatus.SCHEDULED.value
         row["inspector_id"] = None
     older = [row for row in rows if row["due_on"] < anchor - timedelta(days=60)]
@@ -693,6 +692,30 @@ def history_rows(
             **stood_near(rng, asset, far=id(row) in flagged),
         )
     return rows
+
+
+def left_undone(
+    rng: random.Random, rows: list[dict[str, Any]], anchor: date
+) -> list[dict[str, Any]]:
+    """The ``OVERDUE`` recent inspections nobody did, shared between the contractors so that
+    each one's pages show overdue work whatever the day: of each contractor's inspections
+    due in the last ``OVERDUE_WITHIN_DAYS`` days, or, when none are (its quarterly blockers
+    fall due in the middle of a month, its stations elsewhere), those of its latest due date."""
+    by_contractor: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_contractor.setdefault(row["contractor_id"], []).append(row)
+    recent_from = anchor - timedelta(days=OVERDUE_WITHIN_DAYS)
+    undone: list[dict[str, Any]] = []
+    contractors = sorted(by_contractor)
+    for index, contractor in enumerate(contractors):
+        own = by_contractor[contractor]
+        recent = [row for row in own if row["due_on"] >= recent_from]
+        if not recent:
+            latest = max(row["due_on"] for row in own)
+            recent = [row for row in own if row["due_on"] == latest]
+        share = OVERDUE // len(contractors) + (index < OVERDUE % len(contractors))
+        undone += rng.sample(recent, min(share, len(recent)))
+    return undone
 
 
 def failures(

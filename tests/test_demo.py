@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from geoalchemy2.shape import to_shape
@@ -184,8 +185,19 @@ def test_demo_has_a_handful_overdue_and_upcoming_inspections(demo_app):
         today = district_today()
         overdue = db.session.scalars(select(Inspection).where(overdue_clause())).all()
         assert 3 <= len(overdue) <= 10
-        assert all(today - timedelta(days=21) <= i.due_on < today for i in overdue)
+        assert all(i.due_on < today for i in overdue)
         assert all(i.completed_at is None and i.inspector_id is None for i in overdue)
+        # each contractor has some, whatever the day (its pages show overdue work)
+        contractors = db.session.scalars(select(Contractor.id)).all()
+        assert {i.contractor_id for i in overdue} == set(contractors)
+        for inspection in overdue:  # recent: due in the last 21 days, or the latest due date
+            latest = db.session.scalar(
+                select(func.max(Inspection.due_on)).where(
+                    Inspection.contractor_id == inspection.contractor_id,
+                    Inspection.due_on < today,
+                )
+            )
+            assert inspection.due_on >= today - timedelta(days=21) or inspection.due_on == latest
         upcoming = select(func.count()).where(
             Inspection.status == "scheduled", Inspection.due_on >= today
         )
@@ -288,3 +300,27 @@ def test_demo_is_deterministic_for_a_given_day(app, backend, backend_states, fro
     completed = [row for row in first["inspections"] if row.status == "completed"]
     assert max(row.due_on for row in completed) < date(2026, 3, 10)
     assert min(row.due_on for row in completed) >= date(2025, 3, 9)
+
+
+def test_each_contractor_is_left_overdue_work_whatever_the_day():
+    """The demo's plans fall due on set days of the month (stations on the 5th, each grid's
+    blockers on the 15th of every third month): early in a month one contractor had nothing
+    due in the last 21 days, so none of its work was overdue and its pages showed none. Each
+    contractor now gets its share, from its latest due date when none is recent."""
+    from demo.district import OVERDUE, left_undone
+
+    anchor = date(2026, 12, 1)
+    rows = [  # contractor 1: due 5 days ago; contractor 2: last due 47 days ago
+        {"contractor_id": 1, "due_on": anchor - timedelta(days=5), "n": n} for n in range(10)
+    ] + [
+        {"contractor_id": 2, "due_on": anchor - timedelta(days=days), "n": n}
+        for days in (47, 78, 139)
+        for n in range(10)
+    ]
+    undone = left_undone(random.Random(1), rows, anchor)
+    assert len(undone) == OVERDUE
+    assert {row["contractor_id"] for row in undone} == {1, 2}
+    assert {row["due_on"] for row in undone if row["contractor_id"] == 2} == {
+        anchor - timedelta(days=47)
+    }
+    assert len({id(row) for row in undone}) == OVERDUE

@@ -31,7 +31,9 @@ as of the build's time (``Snapshot.as_of``).
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,8 +41,10 @@ from typing import TYPE_CHECKING, Any
 import click
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Blueprint, Flask, current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import defer
 
 from accounts.access import sees_everything
 from accounts.scope import ALL_GRIDS
@@ -340,16 +344,48 @@ def snapshot_for(user: User | None, grid: str) -> Snapshot | None:
     key = snapshot_grid(grid)
     if key is None:
         return None
-    row = db.session.get(DashboardSnapshot, key)
+    row = db.session.get(DashboardSnapshot, key, options=[defer(DashboardSnapshot.numbers)])
     if (
         row is None
         or row.built_at is None
-        or row.numbers is None
         or row.built_for != district_today()
         or row.inspections <= threshold_setting()
-        or row.numbers["late_days"] != late.late_days_setting()
     ):
+        return None
+    counts = decoded_numbers(row)
+    if counts is None or counts["late_days"] != late.late_days_setting():
         return None
     stale = row.data_version != current_version(db.session)
     as_of = district_time(row.built_at)[-5:] if stale else None
-    return Snapshot(decoded(row.numbers), as_of)
+    return Snapshot(counts, as_of)
+
+
+_DECODED = "sar_dashboard_snapshot_decoded"
+DECODED_KEPT = 64
+_decoded_lock = threading.Lock()
+
+
+def decoded_numbers(row: DashboardSnapshot) -> dict[str, Any] | None:
+    """The numbers of ``row``'s build, decoded in the page's language: read and decoded once
+    per build and language in this process (per app), not per view. At a province the
+    district's row is a megabyte of JSON: reading and decoding it cost more than the rest of
+    the page."""
+    cache: OrderedDict = current_app.extensions.setdefault(_DECODED, OrderedDict())
+    key = (row.grid, row.data_version, row.built_for, row.built_at, str(get_locale()))
+    with _decoded_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    plain = db.session.scalar(
+        select(DashboardSnapshot.numbers).where(
+            DashboardSnapshot.grid == row.grid, DashboardSnapshot.built_at == row.built_at
+        )
+    )
+    if plain is None:  # none, or a newer build committed since the row was read
+        return None
+    counts = decoded(plain)
+    with _decoded_lock:
+        cache[key] = counts
+        while len(cache) > DECODED_KEPT:
+            cache.popitem(last=False)
+    return counts

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from accounts.services import user_by_email
 from assets.models import Asset, AssetStatus, Grid
@@ -334,3 +334,36 @@ def test_two_racing_builds_leave_one_consistent_snapshot(app, database_url, demo
                 process.kill()
                 raise
             assert process.returncode == 0, err
+
+
+def test_the_numbers_are_read_once_per_build_and_language(app, client, demo):
+    """A province's district row is a megabyte of JSON: each process reads and decodes a
+    build's numbers once per language, not on every view, and again after the next build."""
+    with app.app_context():
+        refresh_dashboard_snapshot()
+        engine = db.engine
+    signed_in(client)
+    reads: list[str] = []
+
+    def note_numbers_read(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        if "dashboard_snapshots.numbers" in statement and "SELECT" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note_numbers_read)
+    try:
+        english = page(client, "/dashboard")
+        assert main_of(page(client, "/dashboard")) == main_of(english)
+        assert len(reads) == 1
+        page(client, "/dashboard", "zh")
+        page(client, "/dashboard", "zh")
+        assert len(reads) == 2
+        retire_an_active_asset(app)
+        stale = page(client, "/dashboard")  # the same build: not read again
+        assert as_of_note(stale) and len(reads) == 2
+        with app.app_context():
+            refresh_dashboard_snapshot()  # the build reads its state row: not a view's read
+        reads.clear()
+        fresh = page(client, "/dashboard")
+        assert len(reads) == 1 and main_of(fresh) != main_of(english)
+    finally:
+        event.remove(engine, "before_cursor_execute", note_numbers_read)

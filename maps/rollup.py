@@ -74,7 +74,10 @@ STATE = "map"
 # a side at zooms 3 to 15.
 LEVELS = (8, 10, 12, 14, 16, 18)
 ROLLUP_WORK_MEM = "256MB"
-THRESHOLD = 20_000  # assets in the box: fewer are clustered live (exact and current)
+# Assets in the box: fewer are clustered live (exact and current). At 1M assets a mid-zoom
+# view of 5k-20k assets took 130-250 ms live (each asset's status probed) and kept pans and
+# zooms over 300 ms at p95 in Chromium (318 ms; 203 ms with 5,000: bench_map_browser.py).
+THRESHOLD = 5_000
 JOB_ROLLUP = "maps.rollup"
 
 

@@ -421,10 +421,14 @@ def test_server_clusters_zoom_in_by_click_and_keyboard(
             x, y = page.evaluate(CLUSTER_IN_VIEW, ".leaflet-marker-icon.sar-cluster")
             page.mouse.click(x, y)
             page.wait_for_timeout(500)  # the zoom's or the spreading's animation
-        marker = page.locator(".leaflet-marker-icon.sar-marker").first
-        marker.wait_for()
-        code = marker.get_attribute("title")
-        marker.click()
+        page.locator(".leaflet-marker-icon.sar-marker").first.wait_for()
+        page.wait_for_timeout(500)  # a spreading cluster's markers still moving
+        # a marker inside the map's frame (the first may lie outside it, or under a control)
+        x, y = page.evaluate(CLUSTER_IN_VIEW, ".leaflet-marker-icon.sar-marker")
+        code = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('.sar-marker').title", [x, y]
+        )
+        page.mouse.click(x, y)
         popup = page.locator(f'.leaflet-popup-content .sar-popup[data-code="{code}"]')
         popup.wait_for()
         assert code in popup.inner_text()

@@ -149,6 +149,19 @@ def writing() -> Iterator[None]:
         _writes.reset(token)
 
 
+def locked_row(column: Any, value: Any, **defaults: Any) -> Any:
+    """The row whose key ``column`` (a model's attribute) is ``value``, created (with
+    ``defaults``) if missing, locked for this transaction: ``FOR UPDATE`` on PostgreSQL;
+    SQLite holds its write lock already (``writing``)."""
+    model = column.class_
+    db.session.execute(
+        backend_insert(model.__table__)
+        .values({column.key: value, **defaults})
+        .on_conflict_do_nothing()
+    )
+    return db.session.execute(select(model).where(column == value).with_for_update()).scalar_one()
+
+
 def _begin_sqlite_transaction(connection) -> None:
     """The engine's "begin": a writing unit of work begins IMMEDIATE; any other is left to
     pysqlite (DEFERRED, before its first write)."""

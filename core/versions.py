@@ -87,6 +87,18 @@ def cached_by_version(key: tuple, compute: Callable[[], T], name: str = MAP) -> 
     return value
 
 
+def build_is_current(state: Any, version: int, today: Any, only_if_changed: bool) -> bool:
+    """Whether the state row of a build counted ahead (the map's roll-up, the dashboard's
+    snapshot: ``data_version``, ``built_for``, ``built_at``) already holds a build as new as
+    ``version`` for ``today`` (with ``only_if_changed``), or a newer one (another refresh
+    committed while this one counted)."""
+    if state.built_at is None or state.built_for != today or state.data_version is None:
+        return False
+    if only_if_changed:
+        return state.data_version >= version
+    return state.data_version > version
+
+
 def note_map_write(session: Session | None = None) -> None:
     """This session's transaction wrote map data in a way the listeners cannot see; its
     commit moves the map's version."""

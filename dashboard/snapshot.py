@@ -53,8 +53,8 @@ from assets.services import NO_GRID
 from core.clock import district_time, district_today, now_utc
 from core.extensions import db
 from core.scheduler import ScheduledJob, register_job
-from core.spatial import backend_insert, writing
-from core.versions import current_version
+from core.spatial import locked_row, writing
+from core.versions import build_is_current, current_version
 from dashboard import overdue as late
 from dashboard import stats
 from dashboard import trend as weekly
@@ -211,28 +211,6 @@ def _counted() -> tuple[int, int, dict[str, dict[str, Any]]]:
     return version, int(inspections), numbers
 
 
-def _locked_state() -> DashboardSnapshot:
-    """The state row, created if missing, locked for this transaction (PostgreSQL; SQLite
-    holds its write lock already)."""
-    table = DashboardSnapshot.__table__
-    db.session.execute(
-        backend_insert(table).values(grid=DISTRICT, inspections=0).on_conflict_do_nothing()
-    )
-    return db.session.execute(
-        select(DashboardSnapshot).where(DashboardSnapshot.grid == DISTRICT).with_for_update()
-    ).scalar_one()
-
-
-def _up_to_date(state: DashboardSnapshot, version: int, today: date, only_if_changed: bool):
-    """Whether the state row already holds a build as new as ``version`` for ``today`` (with
-    ``only_if_changed``), or a newer one (another refresh committed while this one counted)."""
-    if state.built_at is None or state.built_for != today or state.data_version is None:
-        return False
-    if only_if_changed:
-        return state.data_version >= version
-    return state.data_version > version
-
-
 def _store(
     state: DashboardSnapshot, build: SnapshotBuild, numbers: dict[str, dict[str, Any]]
 ) -> None:
@@ -263,13 +241,13 @@ def refresh_dashboard_snapshot(only_if_changed: bool = False) -> SnapshotBuild |
         state = db.session.get(DashboardSnapshot, DISTRICT)
         version = current_version(db.session)
         db.session.rollback()
-        if state is not None and _up_to_date(state, version, today, only_if_changed):
+        if state is not None and build_is_current(state, version, today, only_if_changed):
             return None
     version, inspections, numbers = _counted()
     with writing():
         try:
-            state = _locked_state()
-            if _up_to_date(state, version, today, only_if_changed):
+            state = locked_row(DashboardSnapshot.grid, DISTRICT, inspections=0)
+            if build_is_current(state, version, today, only_if_changed):
                 db.session.rollback()
                 return None
             build = SnapshotBuild(version, today, now_utc(), inspections, len(numbers) - 1)

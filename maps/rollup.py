@@ -51,15 +51,15 @@ from core.extensions import db
 from core.scheduler import ScheduledJob, register_job
 from core.spatial import (
     BBox,
-    backend_insert,
     bulk_insert,
     floor_of,
     is_sqlite,
     latitude_of,
+    locked_row,
     longitude_of,
     writing,
 )
-from core.versions import current_version
+from core.versions import build_is_current, current_version
 from maps.models import ALL_GRIDS_KEY, NO_GRID_KEY, MapCell, MapRollup
 from maps.status import MAP_STATUSES, MapFilters, scope_of, setwise_status_expression
 
@@ -108,18 +108,6 @@ class RollupBuild:
 
 
 # --- Refresh --------------------------------------------------------------------------------
-
-
-def _locked_state() -> MapRollup:
-    """The state row, created if missing, locked for this transaction (PostgreSQL; SQLite
-    holds its write lock already)."""
-    table = MapRollup.__table__
-    db.session.execute(
-        backend_insert(table).values(name=STATE, assets=0, cells=0).on_conflict_do_nothing()
-    )
-    return db.session.execute(
-        select(MapRollup).where(MapRollup.name == STATE).with_for_update()
-    ).scalar_one()
 
 
 def _finest_cells(today: date) -> Select:
@@ -243,16 +231,6 @@ def _build(state: MapRollup, version: int, today: date, finest_rows: list) -> Ro
     return build
 
 
-def _up_to_date(state: MapRollup, version: int, today: date, only_if_changed: bool) -> bool:
-    """Whether the state row already holds a build as new as ``version`` for ``today`` (with
-    ``only_if_changed``), or a newer one (another refresh committed while this one counted)."""
-    if state.built_at is None or state.built_for != today or state.data_version is None:
-        return False
-    if only_if_changed:
-        return state.data_version >= version
-    return state.data_version > version
-
-
 def refresh_map_rollup(only_if_changed: bool = False) -> RollupBuild | None:
     """Rebuild the roll-up and commit it; with ``only_if_changed``, only when the data
     version or the district's day differs from the last build's (else None). Counting reads
@@ -263,13 +241,13 @@ def refresh_map_rollup(only_if_changed: bool = False) -> RollupBuild | None:
         state = current_build()
         version = current_version(db.session)
         db.session.rollback()
-        if state is not None and _up_to_date(state, version, today, only_if_changed):
+        if state is not None and build_is_current(state, version, today, only_if_changed):
             return None
     version, finest_rows = _counted(today)
     with writing():
         try:
-            state = _locked_state()
-            if _up_to_date(state, version, today, only_if_changed):
+            state = locked_row(MapRollup.name, STATE, assets=0, cells=0)
+            if build_is_current(state, version, today, only_if_changed):
                 db.session.rollback()
                 return None
             build = _build(state, version, today, finest_rows)

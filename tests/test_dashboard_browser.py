@@ -56,6 +56,15 @@ def demo_server(demo_app) -> Iterator[str]:
 def officer_page(playwright_and_browser, base_url: str, device: str, language: str) -> Watched:
     from demo.district import ACCOUNTS, OFFICER
 
+    password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
+    return browser_page(playwright_and_browser, base_url, device, (OFFICER, password), language)
+
+
+def browser_page(
+    playwright_and_browser, base_url: str, device: str, account: tuple[str, str], language: str
+) -> Watched:
+    """A ``Watched`` page signed in as ``account`` (email, password), at 1440×900 or as a
+    Pixel 7, in ``language``."""
     playwright, browser = playwright_and_browser
     watched = Watched(browser, base_url)
     if device == "pixel7":
@@ -69,8 +78,7 @@ def officer_page(playwright_and_browser, base_url: str, device: str, language: s
         watched.page.on("dialog", watched._dialog)
     else:
         watched.page.set_viewport_size({"width": 1440, "height": 900})
-    password = next(entry[1] for entry in ACCOUNTS if entry[0] == OFFICER)
-    watched.sign_in(OFFICER, password)
+    watched.sign_in(*account)
     watched.context.request.get(base_url + f"/lang/{language}")
     return watched
 

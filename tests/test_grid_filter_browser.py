@@ -21,9 +21,10 @@ from core.extensions import db
 from inspections.models import Inspection
 from inspections.services import overdue_clause
 from tests import helpers
-from tests.helpers import Watched, serious_violations, served
+from tests.helpers import serious_violations, served
 from tests.test_dashboard_browser import (  # noqa: F401 (a fixture)
     DEVICES_PHONE_ON_ONE_DATABASE,
+    browser_page,
     playwright_and_browser,
 )
 
@@ -77,27 +78,6 @@ FILTERED_PAGES = [
     "/dashboard/grids",
     "/dashboard/grids?sort=code",
 ]
-
-
-def browser_page(playwright_and_browser, base_url: str, device: str, account, language: str):  # noqa: F811
-    """A ``Watched`` page signed in as ``account`` (email, password), at 1440×900 or as a
-    Pixel 7, in ``language``."""
-    playwright, browser = playwright_and_browser
-    watched = Watched(browser, base_url)
-    if device == "pixel7":
-        watched.context.close()
-        watched.context = browser.new_context(**playwright.devices["Pixel 7"])
-        watched.context.set_default_timeout(helpers.WAIT_MS)
-        watched.context.route("**/*", watched._route)
-        watched.page = watched.context.new_page()
-        watched.page.on("console", watched._console)
-        watched.page.on("pageerror", lambda error: watched.errors.append(f"pageerror: {error}"))
-        watched.page.on("dialog", watched._dialog)
-    else:
-        watched.page.set_viewport_size({"width": 1440, "height": 900})
-    watched.sign_in(*account)
-    watched.context.request.get(base_url + f"/lang/{language}")
-    return watched
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,12 @@ Needs the ``bench`` extra (locust, gunicorn). ``run(...)`` returns the figures a
 from __future__ import annotations
 
 import argparse
+import heapq
 import http.cookiejar
 import json
+import math
 import os
+import random
 import re
 import secrets
 import signal
@@ -588,6 +591,7 @@ def phase(
         "bbox_alone": bbox_alone,
         "worker_peak_mb": memory.peak_mb,
         "wait": wait,
+        "queueing_alone": queueing_alone(unloaded, paced, workers) if paced else None,
         **verdict(unloaded, paced, loaded, bbox_alone, baseline),
     }
 
@@ -633,6 +637,49 @@ def verdict(
         and throughput >= TARGET_RATIO
         and all(ratio is not None and ratio <= TARGET_P95 for ratio in ratios.values()),
     }
+
+
+def queueing_alone(
+    unloaded: dict, paced: dict, workers: int, arrivals: int = 100_000, seed: int = 1
+) -> dict[str, Any]:
+    """What first-come-first-served queueing alone makes of the unloaded times at the paced
+    run's rate: each class's p95 over its unloaded median, as ``verdict`` judges it, with no
+    slowing from sharing the CPUs. Requests arrive at random (Poisson) at the paced run's
+    req/s, each name in its share of that run, for one of ``workers`` servers (gunicorn's
+    sync workers take the next request from one queue); a name's time is its unloaded median
+    spread as its unloaded p95 says (lognormal). The gap between this and the measured ratio
+    is what load adds to each request's own time; this itself is the floor the queue sets."""
+    rng = random.Random(seed)
+    mix = [
+        (label, figures["requests"], unloaded["names"].get(label))
+        for label, figures in paced["names"].items()
+    ]
+    mix = [(label, count, alone) for label, count, alone in mix if alone and alone["median"]]
+    labels = [label for label, _count, _alone in mix]
+    weights = [count for _label, count, _alone in mix]
+    spread = {
+        label: math.log(max(alone["p95"], alone["median"]) / alone["median"]) / 1.645
+        for label, _count, alone in mix
+    }
+    median = {label: alone["median"] for label, _count, alone in mix}
+    rate = paced["total"]["rps"] / 1000  # per ms
+    mean = sum(median[label] * math.exp(spread[label] ** 2 / 2) * count for label, count, _a in mix)
+    utilisation = rate * mean / sum(weights) / workers
+    free = [0.0] * workers
+    clock = 0.0
+    times: dict[str, list[float]] = {}
+    for label in rng.choices(labels, weights, k=arrivals):
+        clock += rng.expovariate(rate)
+        service = median[label] * rng.lognormvariate(0, spread[label])
+        start = max(clock, free[0])
+        heapq.heapreplace(free, start + service)
+        times.setdefault(class_of(label), []).append(start + service - clock)
+    ratios = {}
+    for name, values in times.items():
+        values.sort()
+        alone = unloaded["classes"].get(name, {}).get("median") or 0
+        ratios[name] = values[int(0.95 * (len(values) - 1))] / alone if alone else None
+    return {"utilisation": utilisation, "p95_over_unloaded": ratios}
 
 
 def class_of(label: str) -> str:
@@ -753,6 +800,18 @@ def print_report(result: dict[str, Any]) -> None:
                         f"p95 {detail['p95']:.0f}, unloaded p50 {alone:.0f}, "
                         f"{detail['bytes'] / 1000:.0f} kB"
                     )
+        alone = figures.get("queueing_alone")
+        if alone:
+            ratios = ", ".join(
+                f"{name} {ratio:.1f}x"
+                for name, ratio in alone["p95_over_unloaded"].items()
+                if ratio is not None
+            )
+            print(
+                f"queueing alone (first come first served on {figures['workers']} workers, "
+                f"the unloaded times at {alone['utilisation']:.0%} utilisation) predicts "
+                f"p95/unloaded: {ratios}"
+            )
         print("closed loop (no pause):")
         for label, run, key in (
             ("mix", figures["loaded"], None),

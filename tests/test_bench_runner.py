@@ -336,3 +336,32 @@ def test_the_moves_go_down_to_street_level_and_back(runner):
     assert min(zooms) == 9 and max(zooms) == bench_map_browser.MAX_ZOOM == 17
     assert zooms[:10] == [11, 11, 13, 13, 15, 15, 17, 17, 15, 15]
     assert plan == bench_map_browser.move_plan(9, 20)  # the same moves every run
+
+
+def queue_reports(paced_rps: float) -> tuple[dict, dict]:
+    """An unloaded run of a short request (10 ms) and a long one (40 ms), each a flat time,
+    and a paced run of them half and half at ``paced_rps``."""
+    alone = {"GET bbox": 10.0, "GET page /": 40.0}
+    unloaded = {
+        "names": {label: {"median": ms, "p95": ms} for label, ms in alone.items()},
+        "classes": {"bbox": {"median": 10.0}, "page": {"median": 40.0}},
+    }
+    paced = {
+        "names": {label: {"requests": 100} for label in alone},
+        "total": {"rps": paced_rps},
+    }
+    return unloaded, paced
+
+
+def test_queueing_alone_predicts_the_floor_the_queue_sets(bench_load):
+    # 2 workers, a mean of 25 ms: 8 req/s keep them 10% busy, 40 req/s half busy
+    unloaded, paced = queue_reports(8.0)
+    light = bench_load.queueing_alone(unloaded, paced, workers=2, arrivals=20_000)
+    assert light["utilisation"] == pytest.approx(0.1)
+    assert light["p95_over_unloaded"]["bbox"] < 1.5  # hardly ever behind another request
+    unloaded, paced = queue_reports(40.0)
+    busy = bench_load.queueing_alone(unloaded, paced, workers=2, arrivals=20_000)
+    assert busy["utilisation"] == pytest.approx(0.5)
+    # The short request waits behind long ones: its p95 grows most, over its own median.
+    assert busy["p95_over_unloaded"]["bbox"] > 3 * busy["p95_over_unloaded"]["page"] / 2
+    assert busy["p95_over_unloaded"]["bbox"] > light["p95_over_unloaded"]["bbox"] + 1

@@ -130,7 +130,8 @@ def test_a_plans_asset_count_needs_only_what_an_index_holds(app, district):
     """The plan pages and API count the assets each plan covers. The count asks for no column
     that ``ix_assets_grid_kind_status`` lacks, so PostgreSQL answers it from that index alone
     (an index-only scan) instead of reading every covered asset's row: ``count(assets.id)``
-    did, at 72 ms a plan of 42,000 assets against 15 ms (bench/bench_plan_pages.py)."""
+    did: 72 ms against 15 ms for a plan of 42,000 assets (EXPLAIN ANALYZE, a vacuumed copy of
+    the 100k-asset province)."""
     with app.app_context():
         contractor = factories.gen_contractor("Fixers Ltd")
         g1 = db.session.scalar(select(Grid.id).where(Grid.code == "G1"))

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from accounts.auth import roles_required, staff_required
 from accounts.models import Contractor, Role, User
@@ -24,11 +24,40 @@ from inspections.models import Inspection, InspectionPlan, InspectionStatus
 bp = Blueprint("contractors", __name__, url_prefix="/contractors", template_folder="templates")
 
 
+@dataclass(frozen=True)
+class OpenCount:
+    """A company's open (scheduled) inspections, counted up to ``LIST_COUNT_CAP`` as the lists
+    are: ``exact`` False means more than ``count``."""
+
+    count: int
+    exact: bool
+
+    @classmethod
+    def of(cls, counted: int, cap: int) -> OpenCount:
+        return cls(cap, False) if counted > cap else cls(counted, True)
+
+
+def open_inspections_up_to(contractor_id: ColumnElement[int] | int, cap: int) -> Select:
+    """Counts the scheduled inspections of ``contractor_id`` (a value, or a column of an outer
+    query), one more than ``cap`` at most: it reads that many entries of the contractor's
+    index (contractor, status, due date) however many a province's contractor has."""
+    open_rows = (
+        select(Inspection.id)
+        .where(
+            Inspection.contractor_id == contractor_id,
+            Inspection.status == InspectionStatus.SCHEDULED,
+        )
+        .limit(cap + 1)
+        .correlate(Contractor)
+    )
+    return select(func.count()).select_from(open_rows.subquery())
+
+
 @dataclass
 class ContractorRow:
     contractor: Contractor
     user_count: int
-    open_inspections: int
+    open_inspections: OpenCount
 
 
 def contractor_rows() -> list[ContractorRow]:
@@ -38,19 +67,15 @@ def contractor_rows() -> list[ContractorRow]:
         .correlate(Contractor)
         .scalar_subquery()
     )
-    open_inspections = (
-        select(func.count(Inspection.id))
-        .where(
-            Inspection.contractor_id == Contractor.id,
-            Inspection.status == InspectionStatus.SCHEDULED,
-        )
-        .correlate(Contractor)
-        .scalar_subquery()
-    )
+    cap = current_app.config["LIST_COUNT_CAP"]
+    open_inspections = open_inspections_up_to(Contractor.id, cap).scalar_subquery()
     rows = db.session.execute(
         select(Contractor, users, open_inspections).order_by(func.lower(Contractor.name))
     ).all()
-    return [ContractorRow(contractor, count, open_count) for contractor, count, open_count in rows]
+    return [
+        ContractorRow(contractor, count, OpenCount.of(open_count, cap))
+        for contractor, count, open_count in rows
+    ]
 
 
 def contractor_or_404(contractor_id: int) -> Contractor:
@@ -86,11 +111,9 @@ def render_detail(contractor: Contractor, user_form: ContractorUserForm, status:
         .where(InspectionPlan.contractor_id == contractor.id)
         .order_by(InspectionPlan.active.desc(), InspectionPlan.name)
     ).all()
-    open_inspections = db.session.scalar(
-        select(func.count(Inspection.id)).where(
-            Inspection.contractor_id == contractor.id,
-            Inspection.status == InspectionStatus.SCHEDULED,
-        )
+    cap = current_app.config["LIST_COUNT_CAP"]
+    open_inspections = OpenCount.of(
+        db.session.scalar(open_inspections_up_to(contractor.id, cap)) or 0, cap
     )
     page = render_template(
         "contractors/detail.html",

@@ -11,7 +11,7 @@ from accounts.models import ApiToken, Contractor, User
 from accounts.services import user_by_email
 from core.audit import AuditEntry
 from core.extensions import db
-from inspections.models import InspectionStatus
+from inspections.models import Inspection, InspectionStatus
 from tests.factories import (
     PASSWORD,
     charging_station_data,
@@ -108,6 +108,45 @@ def test_list_shows_contacts_dates_users_and_open_inspections(app, district, as_
     row = row[: row.index("</tr>")]
     assert '<td class="number user-count">1</td>' in row
     assert '<td class="number open-count">2</td>' in row
+
+
+def open_as_stored(contractor: int) -> int:
+    """The contractor's scheduled inspections, picked in Python from every stored one."""
+    return sum(
+        1
+        for inspection in db.session.scalars(select(Inspection))
+        if inspection.contractor_id == contractor
+        and inspection.status == InspectionStatus.SCHEDULED
+    )
+
+
+def test_open_inspections_are_counted_up_to_the_lists_cap(app, district, as_admin, fixers):
+    """The list and each company's page count its open inspections as stored, up to
+    LIST_COUNT_CAP (the lists' cap: a province's contractor has tens of thousands), then
+    say "more than"."""
+    app.config["LIST_COUNT_CAP"] = 3
+    with app.app_context():
+        gen_asset(charging_station_data(1))
+        for month in (3, 4, 5, 6):
+            gen_inspection("CS-001", D(f"2026-{month:02d}-10"))
+        done = gen_inspection("CS-001", D("2026-02-10"))
+        done.status = InspectionStatus.COMPLETED
+        quiet = gen_contractor("Quiet Co").id
+        for month in (3, 4, 5):
+            gen_inspection("CS-001", D(f"2026-{month:02d}-10"), contractor="Quiet Co")
+        gen_contractor("Idle Co")
+        db.session.commit()
+        idle = contractor_id("Idle Co")
+        stored = {company: open_as_stored(company) for company in (fixers, quiet, idle)}
+    assert stored == {fixers: 4, quiet: 3, idle: 0}
+    shown = {fixers: "More than 3", quiet: "3", idle: "0"}
+    page = as_admin.get("/contractors/").get_data(as_text=True)
+    for company, words in shown.items():
+        row = page[page.index(f'data-contractor="{company}"') :]
+        row = row[: row.index("</tr>")]
+        assert f'<td class="number open-count">{words}</td>' in row, (company, words)
+        detail = as_admin.get(f"/contractors/{company}").get_data(as_text=True)
+        assert f'<dd id="open-inspections">{words}</dd>' in detail, (company, words)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Contractor
+from assets.models import Asset, AssetStatus, Grid
 from core.audit import AuditEntry
 from core.extensions import db
 from inspections.models import Inspection, InspectionPlan, InspectionStatus
@@ -32,6 +33,7 @@ from tests.factories import (
     gen_asset,
     gen_contractor,
     gen_inspection,
+    gen_plan,
 )
 
 D = date.fromisoformat
@@ -349,6 +351,49 @@ def test_plan_list_shows_each_plan_in_words(registry, admin_client):
     assert "2026-03-10" in page  # next due
     assert "Fixers Ltd" in page
     assert '<td class="number">2</td>' in page  # assets covered
+
+
+def covered_as_stored(plan: InspectionPlan) -> int:
+    """The assets ``plan`` covers, picked in Python from every stored asset."""
+    grids = {grid.id: grid for grid in db.session.scalars(select(Grid))}
+    covered = {plan.grid_id} | {g.id for g in grids.values() if g.parent_id == plan.grid_id}
+    return sum(
+        1
+        for asset in db.session.scalars(select(Asset))
+        if asset.status != AssetStatus.RETIRED
+        and (plan.asset_kind is None or asset.kind == plan.asset_kind)
+        and (plan.grid_id is None or asset.grid_id in covered)
+        and (plan.asset_codes is None or asset.code in plan.asset_codes)
+    )
+
+
+def test_the_plan_pages_count_the_assets_each_plan_covers_as_stored(registry, admin_client):
+    """The list and each plan's page: kind, grid (a first-level grid with its children),
+    codes or everything, retired assets left out, as the stored assets say."""
+    with registry.app_context():
+        gen_asset(charging_station_data(3, status="retired"))
+        gen_asset(charging_station_data(4))
+        gen_asset(blocker_data(2))
+        gen_asset(blocker_data(3, longitude=119.15, latitude=36.715))  # in G1-01
+        g1 = db.session.scalar(select(Grid.id).where(Grid.code == "G1"))
+        g2_02 = db.session.scalar(select(Grid.id).where(Grid.code == "G2-02"))
+        plans = [
+            gen_plan(name="Stations", asset_kind="charging_station"),
+            gen_plan(name="All in G1", grid_id=g1),
+            gen_plan(name="Blockers in G2-02", asset_kind="elevator_blocker", grid_id=g2_02),
+            gen_plan(name="Listed", asset_codes=["CS-003", "EB-0001"]),
+            gen_plan(name="Everything"),
+        ]
+        db.session.commit()
+        expected = {plan.id: covered_as_stored(plan) for plan in plans}
+    assert sorted(expected.values()) == [1, 2, 3, 4, 6]
+    page = admin_client.get("/plans/").get_data(as_text=True)
+    for plan_id, count in expected.items():
+        row = page[page.index(f'data-plan="{plan_id}"') :]
+        row = row[: row.index("</tr>")]
+        assert f'<td class="number">{count}</td>' in row, (plan_id, count)
+        detail = admin_client.get(f"/plans/{plan_id}").get_data(as_text=True)
+        assert f'<dd id="plan-asset-count">{count}</dd>' in detail, (plan_id, count)
 
 
 def test_unknown_codes_on_the_page_are_a_form_error_and_write_nothing(registry, admin_client):

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -38,7 +48,7 @@ from core.audit import AuditEntry
 from core.errors import Refusal, on_refused
 from core.export import Column, export_response
 from core.extensions import db
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of
+from core.paging import DEFAULT_PER_PAGE, page_args, page_of, page_of_parts
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -129,16 +139,26 @@ def ordering(sort: str) -> list[ColumnElement]:
     return [*empty_last, direction, Asset.code.asc()]
 
 
+def counted_in_order(sort: str) -> bool:
+    """Whether the list is counted up to ``LIST_COUNT_CAP`` in its order: by code the code's
+    unique index gives it (the count reads that many index entries); by another column only a
+    sort of every visible asset would (PostGIS, 300k assets: 610 ms, against 460 ms for the
+    page and 57 ms for an exact count), so that count goes without the order."""
+    return sort.lstrip("-") == "code"
+
+
 @bp.get("/assets/")
 def asset_list():
     query = list_query_from_request()
     stmt = filtered_assets(query)
-    listed = page_of(
-        stmt.options(selectinload(Asset.grid), selectinload(Asset.site)).order_by(
-            *ordering(query.sort)
-        ),
+    listed = page_of_parts(
+        [stmt.order_by(*ordering(query.sort))],
+        Asset.id,
         query.page,
         query.per_page,
+        options=(selectinload(Asset.grid), selectinload(Asset.site)),
+        count_up_to=current_app.config["LIST_COUNT_CAP"],
+        count_in_order=counted_in_order(query.sort),
     )
     filters = query.filters()
 
@@ -150,6 +170,7 @@ def asset_list():
         assets=listed.items,
         query=query,
         total=listed.total,
+        exact=listed.exact,
         pages=listed.pages,
         list_url=list_url,
         grids=grid_choices(query.grid, NO_GRID),

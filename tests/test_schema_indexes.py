@@ -10,8 +10,9 @@ from sqlalchemy import Select, UniqueConstraint, inspect
 
 from accounts.access import visible
 from assets.models import Asset, Grid
-from assets.views import ordering
+from assets.views import SORT_COLUMNS, counted_in_order, ordering
 from core.extensions import db
+from core.paging import capped_count
 from hazards.models import Hazard
 from hazards.services import overdue_first_parts
 from inspections.models import Inspection
@@ -113,12 +114,29 @@ def test_the_asset_lists_default_order_reads_the_code_index(app, district, offic
         user = factories.user_by_email(officer)
         listed = visible(user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
         for sort in ("code", "-code"):
-            statement = listed.order_by(*ordering(sort)).with_only_columns(Asset.id).limit(50)
-            found = query_plan(statement)
+            keys = listed.order_by(*ordering(sort)).with_only_columns(Asset.id)
+            assert counted_in_order(sort)
+            # A page's keys, and the count up to LIST_COUNT_CAP (core.paging.page_of_parts).
+            for statement in (keys.limit(50), capped_count(keys, 10_001)):
+                found = query_plan(statement)
+                assert "Sort" not in found and "TEMP B-TREE" not in found, (sort, found)
+                # The code's unique index: uq_assets_code, SQLite's sqlite_autoindex_assets_1.
+                assert re.search(r"uq_assets_code|USING INDEX sqlite_autoindex_assets", found), (
+                    sort,
+                    found,
+                )
+        db.session.rollback()
+
+
+def test_the_asset_list_is_counted_without_a_sort_whatever_its_order(app, district, officer):
+    """Up to LIST_COUNT_CAP, in its order only where an index gives it: by name, counting in
+    order would sort every asset the user may see."""
+    with app.app_context():
+        user = factories.user_by_email(officer)
+        listed = visible(user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
+        for sort in [*SORT_COLUMNS, *(f"-{name}" for name in SORT_COLUMNS)]:
+            keys = listed.order_by(*ordering(sort)).with_only_columns(Asset.id)
+            counted = keys if counted_in_order(sort) else keys.order_by(None)
+            found = query_plan(capped_count(counted, 10_001))
             assert "Sort" not in found and "TEMP B-TREE" not in found, (sort, found)
-            # The code's unique index: uq_assets_code, SQLite's sqlite_autoindex_assets_1.
-            assert re.search(r"uq_assets_code|USING INDEX sqlite_autoindex_assets", found), (
-                sort,
-                found,
-            )
         db.session.rollback()

@@ -139,14 +139,6 @@ def ordering(sort: str) -> list[ColumnElement]:
     return [*empty_last, direction, Asset.code.asc()]
 
 
-def counted_in_order(sort: str) -> bool:
-    """Whether the list is counted up to ``LIST_COUNT_CAP`` in its order: by code the code's
-    unique index gives it (the count reads that many index entries); by another column only a
-    sort of every visible asset would (PostGIS, 300k assets: 610 ms, against 460 ms for the
-    page and 57 ms for an exact count), so that count goes without the order."""
-    return sort.lstrip("-") == "code"
-
-
 @bp.get("/assets/")
 def asset_list():
     query = list_query_from_request()
@@ -158,7 +150,11 @@ def asset_list():
         query.per_page,
         options=(selectinload(Asset.grid), selectinload(Asset.site)),
         count_up_to=current_app.config["LIST_COUNT_CAP"],
-        count_in_order=counted_in_order(query.sort),
+        # Counted in any order the database likes. In the list's order, only the default's
+        # count came from an index, and more slowly (PostGIS, 300k assets: 34 ms against 3);
+        # by name it sorted every asset (610 ms), of the faulty ones it sorted them (135 ms
+        # against 9).
+        count_in_order=False,
     )
     filters = query.filters()
 

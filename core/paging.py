@@ -66,8 +66,9 @@ def page_of_parts(
     if that is further, and one more; when that one exists the page is not ``exact``: more
     than ``total`` rows and more than ``pages`` pages match, and a next page exists. Counting
     a province's ten million inspections cost more than the page itself. The capped count
-    reads each part in its order (``count_in_order``) when an index gives it; an order that
-    only a sort of every match gives (an asset list by name) would cost more than the count.
+    reads each part in its order unless ``count_in_order`` is false: where the order comes
+    from an index for every filter that helps PostgreSQL (the inspection and hazard parts);
+    where it does not, counting in it sorts every match (the asset list by name).
     """
     offset = (page - 1) * per_page
     limit = None if count_up_to is None else max(count_up_to, offset + per_page) + 1

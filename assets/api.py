@@ -158,14 +158,14 @@ def list_assets(**args: Any) -> Response:
     """Assets as a GeoJSON FeatureCollection, filtered, ordered by code and paginated."""
     page, per_page = api_page_args(args)
     conditions = asset_conditions(args)
-    ordered = select(Asset.id).where(*conditions).order_by(Asset.code)
     # Core execution on the session's connection: plain tuples, no ORM row processing.
     connection = db.session.connection()
     listed = page_by_one_more(
         lambda limit, offset: connection.execute(
             asset_select().where(*conditions).order_by(Asset.code).limit(limit).offset(offset)
         ).all(),
-        lambda limit: count_rows_up_to(ordered, limit),
+        # In any order, as /assets/ counts (assets.views.asset_list).
+        lambda limit: count_rows_up_to(select(Asset.id).where(*conditions), limit),
         page,
         per_page,
         api_count_cap(),

@@ -48,7 +48,13 @@ from core.audit import AuditEntry
 from core.errors import Refusal, on_refused
 from core.export import Column, export_response
 from core.extensions import db
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of, page_of_parts
+from core.paging import (
+    DEFAULT_PER_PAGE,
+    count_rows_up_to,
+    page_args,
+    page_by_one_more,
+    page_of,
+)
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -143,18 +149,19 @@ def ordering(sort: str) -> list[ColumnElement]:
 def asset_list():
     query = list_query_from_request()
     stmt = filtered_assets(query)
-    listed = page_of_parts(
-        [stmt.order_by(*ordering(query.sort))],
-        Asset.id,
-        query.page,
-        query.per_page,
-        options=(selectinload(Asset.grid), selectinload(Asset.site)),
-        count_up_to=current_app.config["LIST_COUNT_CAP"],
+    ordered = stmt.order_by(*ordering(query.sort)).options(
+        selectinload(Asset.grid), selectinload(Asset.site)
+    )
+    listed = page_by_one_more(
+        lambda limit, offset: db.session.scalars(ordered.limit(limit).offset(offset)).all(),
         # Counted in any order the database likes. In the list's order, only the default's
         # count came from an index, and more slowly (PostGIS, 300k assets: 34 ms against 3);
         # by name it sorted every asset (610 ms), of the faulty ones it sorted them (135 ms
         # against 9).
-        count_in_order=False,
+        lambda limit: count_rows_up_to(stmt.with_only_columns(Asset.id), limit),
+        query.page,
+        query.per_page,
+        current_app.config["LIST_COUNT_CAP"],
     )
     filters = query.filters()
 

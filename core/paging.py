@@ -49,7 +49,6 @@ def page_of_parts(
     per_page: int,
     options: tuple = (),
     count_up_to: int | None = None,
-    count_in_order: bool = True,
 ) -> ListPage:
     """Page ``page`` of the rows of ``parts`` listed one after the other: disjoint queries of
     one entity, each in its own order (say the open inspections by due date, then the closed
@@ -65,10 +64,7 @@ def page_of_parts(
     ``count_up_to`` (``LIST_COUNT_CAP``): count that many rows, or up to the end of this page
     if that is further, and one more; when that one exists the page is not ``exact``: more
     than ``total`` rows and more than ``pages`` pages match, and a next page exists. Counting
-    a province's ten million inspections cost more than the page itself. The capped count
-    reads each part in its order unless ``count_in_order`` is false: where the order comes
-    from an index for every filter that helps PostgreSQL (the inspection and hazard parts);
-    where it does not, counting in it sorts every match (the asset list by name).
+    a province's ten million inspections cost more than the page itself.
     """
     offset = (page - 1) * per_page
     limit = None if count_up_to is None else max(count_up_to, offset + per_page) + 1
@@ -81,8 +77,7 @@ def page_of_parts(
         if limit is None:
             counted = select(func.count()).select_from(part_keys.order_by(None).subquery())
         else:
-            in_order = part_keys if count_in_order else part_keys.order_by(None)
-            counted = capped_count(in_order, limit - total)
+            counted = capped_count(part_keys, limit - total)
         count = db.session.scalar(counted) or 0
         start = max(0, offset - total)  # this part's rows before the page
         if len(keys) < per_page and start < count:
@@ -133,8 +128,8 @@ def page_by_one_more(
 
 
 def capped_count(query: Select, limit: int) -> Select:
-    """The count of ``query``'s rows, at most ``limit``. A query in an order its index gives
-    is best counted in it: a LIMIT without it tempted PostgreSQL into a seq scan."""
+    """The count of ``query``'s rows, at most ``limit``. The parts of ``page_of_parts`` are
+    counted in their order: a LIMIT without it tempted PostgreSQL into a seq scan."""
     return select(func.count()).select_from(query.limit(limit).subquery())
 
 

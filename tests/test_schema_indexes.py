@@ -128,10 +128,11 @@ def test_the_asset_lists_default_order_reads_the_code_index(app, district, offic
 def test_the_asset_lists_count_sorts_nothing_whatever_its_order(
     app, client, auth, officer, district
 ):
-    """/assets/ counts up to LIST_COUNT_CAP without its order: in it, by name or of a
-    filtered list, the count sorted every match (core.paging.page_of_parts)."""
+    """/assets/ and the assets API count up to LIST_COUNT_CAP without their order: in it, by
+    name or of a filtered list, the count sorted every match (core.paging.page_by_one_more)."""
     with app.app_context():
-        factories.gen_asset(factories.charging_station_data(1))
+        for number in (1, 2):
+            factories.gen_asset(factories.charging_station_data(number, status="faulty"))
         db.session.commit()
     auth.login(officer)
     counts: list[tuple[str, Any]] = []
@@ -143,9 +144,15 @@ def test_the_asset_lists_count_sorts_nothing_whatever_its_order(
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        for query in ("", "?sort=name", "?sort=-grid", "?sort=-code&status=faulty"):
-            counts.clear()
-            assert client.get(f"/assets/{query}").status_code == 200
+        for query in (
+            "/assets/?per_page=1",
+            "/assets/?per_page=1&sort=name",
+            "/assets/?per_page=1&sort=-grid",
+            "/assets/?per_page=1&sort=-code&status=faulty",
+            "/api/v1/assets?per_page=1&status=faulty",
+        ):
+            counts.clear()  # counted when a next page exists
+            assert client.get(query).status_code == 200
             assert len(counts) == 1, (query, counts)
             with app.app_context():
                 found = driver_plan(*counts[0])

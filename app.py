@@ -104,7 +104,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # (core/security.py).
     "HTTPS_ONLY": None,
     "HSTS_MAX_AGE": 365 * 24 * 3600,
-    # The list pages count their rows up to this many, then say "more than" (core.paging).
+    # The lists (pages and API) count their rows up to this many, then say "more than" or,
+    # in the API, omit numberMatched (core.paging).
     "LIST_COUNT_CAP": 10_000,
     # An import that wrote this many rows or more gathers the planner's statistics of the
     # tables it wrote once committed (core.spatial.analyze_tables).
@@ -152,6 +153,7 @@ INTEGER_SETTINGS = {
     "PASSWORD_MIN_SCORE",
     "HSTS_MAX_AGE",
     "ANALYZE_AFTER_ROWS",
+    "LIST_COUNT_CAP",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",

@@ -45,7 +45,13 @@ from core.api import (
 )
 from core.errors import conflict_on_integrity_error
 from core.extensions import db
-from core.paging import api_page_args, api_page_members, matched_count
+from core.paging import (
+    api_count_cap,
+    api_page_args,
+    api_page_members,
+    count_rows_up_to,
+    page_by_one_more,
+)
 from core.spatial import (
     BBox,
     bbox_filter,
@@ -152,22 +158,22 @@ def list_assets(**args: Any) -> Response:
     """Assets as a GeoJSON FeatureCollection, filtered, ordered by code and paginated."""
     page, per_page = api_page_args(args)
     conditions = asset_conditions(args)
-    offset = (page - 1) * per_page
     # Core execution on the session's connection: plain tuples, no ORM row processing.
     connection = db.session.connection()
-    rows = connection.execute(
-        asset_select().where(*conditions).order_by(Asset.code).limit(per_page).offset(offset)
-    ).all()
-    matched = matched_count(
+    listed = page_by_one_more(
+        lambda limit, offset: connection.execute(
+            asset_select().where(*conditions).order_by(Asset.code).limit(limit).offset(offset)
+        ).all(),
+        # In any order, as /assets/ counts (assets.views.asset_list).
+        lambda limit: count_rows_up_to(select(Asset.id).where(*conditions), limit),
         page,
         per_page,
-        len(rows),
-        lambda: connection.execute(select(func.count(Asset.id)).where(*conditions)).scalar(),
+        api_count_cap(),
     )
     body = {
         "type": "FeatureCollection",
-        "features": feature_collection_members(rows),
-        **api_page_members(page, per_page, matched, len(rows)),
+        "features": feature_collection_members(listed.items),
+        **api_page_members(page, per_page, listed),
     }
     return geojson_response(body)
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -38,7 +48,13 @@ from core.audit import AuditEntry
 from core.errors import Refusal, on_refused
 from core.export import Column, export_response
 from core.extensions import db
-from core.paging import DEFAULT_PER_PAGE, page_args, page_of
+from core.paging import (
+    DEFAULT_PER_PAGE,
+    count_rows_up_to,
+    page_args,
+    page_by_one_more,
+    page_of,
+)
 
 bp = Blueprint("assets", __name__, template_folder="templates", cli_group="assets")
 register_commands(bp)
@@ -133,12 +149,19 @@ def ordering(sort: str) -> list[ColumnElement]:
 def asset_list():
     query = list_query_from_request()
     stmt = filtered_assets(query)
-    listed = page_of(
-        stmt.options(selectinload(Asset.grid), selectinload(Asset.site)).order_by(
-            *ordering(query.sort)
-        ),
+    ordered = stmt.order_by(*ordering(query.sort)).options(
+        selectinload(Asset.grid), selectinload(Asset.site)
+    )
+    listed = page_by_one_more(
+        lambda limit, offset: db.session.scalars(ordered.limit(limit).offset(offset)).all(),
+        # Counted in any order the database likes. In the list's order, only the default's
+        # count came from an index, and more slowly (PostGIS, 300k assets: 34 ms against 3);
+        # by name it sorted every asset (610 ms), of the faulty ones it sorted them (135 ms
+        # against 9).
+        lambda limit: count_rows_up_to(stmt.with_only_columns(Asset.id), limit),
         query.page,
         query.per_page,
+        current_app.config["LIST_COUNT_CAP"],
     )
     filters = query.filters()
 
@@ -150,6 +173,7 @@ def asset_list():
         assets=listed.items,
         query=query,
         total=listed.total,
+        exact=listed.exact,
         pages=listed.pages,
         list_url=list_url,
         grids=grid_choices(query.grid, NO_GRID),

@@ -381,8 +381,9 @@ def captured_bbox_sql(app, person: dict, url: str) -> dict:
         bbox[1]: "min_lat",
         bbox[2]: "max_lon",
         bbox[3]: "max_lat",
-        per_page: "limit",
+        per_page + 1: "limit",  # a page and one more (core.paging.page_by_one_more)
         0: "offset",
+        app.config["LIST_COUNT_CAP"] + 1: "count",
     }
     statements = {}
     for statement, parameters in seen:
@@ -396,7 +397,7 @@ def captured_bbox_sql(app, person: dict, url: str) -> dict:
     if set(statements) != {"page", "count"}:
         raise SystemExit(f"expected a page and a count statement, saw {seen}")
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    return {"dsn": dsn, **statements}
+    return {"dsn": dsn, **statements, "count_cap": app.config["LIST_COUNT_CAP"]}
 
 
 def sign_in(port: int, email: str, password: str) -> dict[str, str]:

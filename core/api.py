@@ -61,12 +61,26 @@ class LinkSchema(Schema):
 class PagedSchema(Schema):
     """The members every page of an API list carries (``core.paging.api_page_members``)."""
 
-    # OGC API - Features spelling.
-    numberMatched = fields.Integer()
-    numberReturned = fields.Integer()
+    # OGC API - Features spelling; numberMatched is optional there ("a server may omit it
+    # when it is costly to compute"), as it is here past LIST_COUNT_CAP.
+    numberMatched = fields.Integer(
+        metadata={
+            "description": "How many items match the filters. Given when it is known exactly: "
+            "when at most LIST_COUNT_CAP (default 10,000) match, and on the last page (or an "
+            "empty page past it). Omitted on the other pages of a list with more matches, "
+            "which is not counted to its end: follow the next links to the last page."
+        }
+    )
+    numberReturned = fields.Integer(metadata={"description": "How many items this page holds."})
     page = fields.Integer()
     per_page = fields.Integer()
-    links = fields.List(fields.Nested(LinkSchema))
+    links = fields.List(
+        fields.Nested(LinkSchema),
+        metadata={
+            "description": "self; next when a next page exists (known without counting); prev "
+            "on every page after the first (past the last page: the last page)."
+        },
+    )
 
 
 def register_token_api(api: Api, blueprint: Blueprint) -> None:

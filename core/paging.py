@@ -73,10 +73,12 @@ def page_of_parts(
     for part in parts:
         if limit is not None and total >= limit:
             break
-        # Capped, in the part's order: a LIMIT without it tempted PostgreSQL into a seq scan.
-        counted = part.with_only_columns(key)
-        counted = counted.order_by(None) if limit is None else counted.limit(limit - total)
-        count = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        part_keys = part.with_only_columns(key)
+        if limit is None:
+            counted = select(func.count()).select_from(part_keys.order_by(None).subquery())
+        else:
+            counted = capped_count(part_keys, limit - total)
+        count = db.session.scalar(counted) or 0
         start = max(0, offset - total)  # this part's rows before the page
         if len(keys) < per_page and start < count:
             window = part.with_only_columns(key).limit(per_page - len(keys)).offset(start)
@@ -93,8 +95,51 @@ def page_of_parts(
     return ListPage(items, total, max(1, -(-total // per_page)))
 
 
-def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
-    """The API's self/next/prev links of this request's list, its filters kept."""
+def page_by_one_more(
+    read_rows: Callable[[int, int], Sequence[Any]],
+    count_rows: Callable[[int], int],
+    page: int,
+    per_page: int,
+    count_up_to: int,
+) -> ListPage:
+    """Page ``page`` of a list read by ``read_rows(limit, offset)``, one row more than a page:
+    that row says whether a next page exists, so the list is counted only when that cannot
+    say how many rows match, and then by ``count_rows(limit)`` (the matching rows, at most
+    ``limit``) up to ``count_up_to`` and one more, as ``page_of_parts`` counts.
+
+    The last page (and an empty one past it) knows its count exactly, whatever the cap;
+    another page of more than ``count_up_to`` matches is not ``exact``: more than ``total``
+    rows match, ``pages`` at least, and a next page exists."""
+    offset = (page - 1) * per_page
+    rows = list(read_rows(per_page + 1, offset))
+    items = rows[:per_page]
+    if len(rows) <= per_page and (rows or page == 1):  # the last page
+        total = offset + len(rows)
+    elif not rows:  # past the last page: at most ``offset`` rows match
+        total = count_rows(offset)
+    else:  # a next page
+        seen = offset + per_page  # and at least one more
+        counted = count_rows(count_up_to + 1) if seen < count_up_to else seen + 1
+        if counted > count_up_to:
+            bound = max(count_up_to, seen)
+            return ListPage(items, bound, bound // per_page, exact=False)
+        total = counted
+    return ListPage(items, total, max(1, -(-total // per_page)))
+
+
+def capped_count(query: Select, limit: int) -> Select:
+    """The count of ``query``'s rows, at most ``limit``. The parts of ``page_of_parts`` are
+    counted in their order: a LIMIT without it tempted PostgreSQL into a seq scan."""
+    return select(func.count()).select_from(query.limit(limit).subquery())
+
+
+def count_rows_up_to(query: Select, limit: int) -> int:
+    return db.session.scalar(capped_count(query, limit)) or 0
+
+
+def page_links(page: int, per_page: int, listed: ListPage) -> list[dict[str, str]]:
+    """The API's self/next/prev links of this request's list, its filters kept; past the last
+    page, prev is the last page."""
     query = request.args.to_dict(flat=False)
 
     def href(number: int) -> str:
@@ -102,11 +147,10 @@ def page_links(page: int, per_page: int, matched: int) -> list[dict[str, str]]:
         return url_for(request.endpoint, _external=True, **query)
 
     links = [{"rel": "self", "href": href(page)}]
-    if page * per_page < matched:
+    if not listed.exact or page * per_page < listed.total:
         links.append({"rel": "next", "href": href(page + 1)})
     if page > 1:
-        last = max(1, -(-matched // per_page))
-        links.append({"rel": "prev", "href": href(min(page - 1, last))})
+        links.append({"rel": "prev", "href": href(min(page - 1, listed.pages))})
     return links
 
 
@@ -117,20 +161,21 @@ def api_page_args(args: dict[str, Any]) -> tuple[int, int]:
     return page, args.pop("per_page", None) or current_app.config["API_PAGE_SIZE"]
 
 
-def matched_count(page: int, per_page: int, returned: int, count: Callable[[], int]) -> int:
-    """How many rows match: on the last page (fewer rows than a page, or an empty first page)
-    the rows before it plus this page's; otherwise ``count()`` asks the database."""
-    if returned and returned < per_page or page == 1 and not returned:
-        return (page - 1) * per_page + returned
-    return count()
+def api_count_cap() -> int:
+    """The API lists count their matches up to ``LIST_COUNT_CAP``, as the list pages do."""
+    return current_app.config["LIST_COUNT_CAP"]
 
 
-def api_page_members(page: int, per_page: int, matched: int, returned: int) -> dict[str, Any]:
-    """What every page of an API list carries (OGC API - Features spelling)."""
+def api_page_members(page: int, per_page: int, listed: ListPage) -> dict[str, Any]:
+    """What every page of an API list carries (OGC API - Features spelling). ``numberMatched``
+    only when it is known exactly (``listed.exact``): OGC API - Features lets a server omit it
+    when it is costly to compute, and counting a province's millions of rows for every page
+    was (``core.api.PagedSchema`` says when)."""
+    counted = {"numberMatched": listed.total} if listed.exact else {}
     return {
-        "numberMatched": matched,
-        "numberReturned": returned,
+        **counted,
+        "numberReturned": len(listed.items),
         "page": page,
         "per_page": per_page,
-        "links": page_links(page, per_page, matched),
+        "links": page_links(page, per_page, listed),
     }

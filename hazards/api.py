@@ -30,7 +30,7 @@ from core.api import GEOJSON, geojson_response, protect_session_writes, register
 from core.clock import district_today
 from core.errors import api_fields
 from core.extensions import db
-from core.paging import api_page_args, api_page_members, page_of_parts
+from core.paging import api_count_cap, api_page_args, api_page_members, page_of_parts
 from core.spatial import latitude_of, longitude_of
 from hazards.models import Hazard, HazardStatus
 from hazards.schemas import (
@@ -179,14 +179,19 @@ def list_hazards(**args: Any):
     # Read in parts, each from its index in order, as the hazard list page reads them: one
     # ORDER BY over the three would sort every matching hazard for each page.
     listed = page_of_parts(
-        overdue_first_parts(query, today), Hazard.id, page, per_page, options=feature_loads()
+        overdue_first_parts(query, today),
+        Hazard.id,
+        page,
+        per_page,
+        options=feature_loads(),
+        count_up_to=api_count_cap(),
     )
     points = points_of(listed.items)
     features = [hazard_feature(hazard, *points[hazard.id], today) for hazard in listed.items]
     body = {
         "type": "FeatureCollection",
         "features": features,
-        **api_page_members(page, per_page, listed.total, len(features)),
+        **api_page_members(page, per_page, listed),
     }
     return geojson_response(body)
 

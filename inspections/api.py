@@ -16,14 +16,19 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
 from marshmallow import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from assets.api import require_known_grid
 from core.api import json_response, protect_session_writes, register_token_api
 from core.errors import api_fields
 from core.extensions import db
-from core.paging import api_page_args, api_page_members, matched_count
+from core.paging import (
+    api_count_cap,
+    api_page_args,
+    api_page_members,
+    count_rows_up_to,
+    page_by_one_more,
+)
 from hazards.services import hazard_opened_by
 from inspections.models import Inspection
 from inspections.results import (
@@ -139,21 +144,18 @@ def list_inspections(**args: Any) -> Response:
         require_known_grid(args["grid"])
     filters = InspectionFilters(**args)
     query = inspection_query(current_user, filters)
-    offset = (page - 1) * per_page
-    inspections = db.session.scalars(
-        query.options(*LOAD_RELATED).limit(per_page).offset(offset)
-    ).all()
-    matched = matched_count(
+    listed = page_by_one_more(
+        lambda limit, offset: db.session.scalars(
+            query.options(*LOAD_RELATED).limit(limit).offset(offset)
+        ).all(),
+        lambda limit: count_rows_up_to(query.with_only_columns(Inspection.id), limit),
         page,
         per_page,
-        len(inspections),
-        lambda: db.session.scalar(
-            select(func.count()).select_from(query.order_by(None).subquery())
-        ),
+        api_count_cap(),
     )
     body = {
-        "items": [inspection_item(inspection) for inspection in inspections],
-        **api_page_members(page, per_page, matched, len(inspections)),
+        "items": [inspection_item(inspection) for inspection in listed.items],
+        **api_page_members(page, per_page, listed),
     }
     return json_response(body)
 

@@ -239,6 +239,38 @@ def test_list_paginates_and_keeps_filters_in_links(signed_in, mixed_assets):
     assert "/assets/?kind=charging_station&amp;sort=name&amp;per_page=2" in html
 
 
+def result_count_and_pager(response) -> tuple[str, str, bool]:
+    """The list's "… assets found.", its "Page … of …" and whether it links a next page."""
+    html = response.get_data(as_text=True)
+    counted = re.search(r'<p class="muted" id="result-count">([^<]*)</p>', html).group(1)
+    nav = html.split('class="pagination"', 1)[1].split("</nav>", 1)[0]
+    return counted, re.search(r"<span>([^<]*)</span>", nav).group(1), 'rel="next"' in nav
+
+
+def test_list_counts_up_to_the_cap_then_says_more_than(app, signed_in, district):
+    """Past LIST_COUNT_CAP assets the list is not counted to its end (a province's millions):
+    it says "more than" and pages on, in code order, to the last asset, where the count is
+    exact."""
+    add_assets(app, *(charging_station_data(number) for number in range(1, 8)))
+    app.config["LIST_COUNT_CAP"] = 4
+    pages = [signed_in.get(f"/assets/?per_page=2&page={page}") for page in range(1, 5)]
+    assert [code for page in pages for code in listed_codes(page)] == [
+        f"CS-{number:03}" for number in range(1, 8)
+    ]
+    assert [result_count_and_pager(page) for page in pages] == [
+        ("More than 4 assets found.", "Page 1 of more than 2", True),
+        ("More than 4 assets found.", "Page 2 of more than 2", True),
+        ("More than 6 assets found.", "Page 3 of more than 3", True),
+        ("7 assets found.", "Page 4 of 4", False),
+    ]
+    app.config["LIST_COUNT_CAP"] = 7
+    assert result_count_and_pager(signed_in.get("/assets/?per_page=2")) == (
+        "7 assets found.",
+        "Page 1 of 4",
+        True,
+    )
+
+
 def test_list_page_size_is_capped(app, signed_in, district):
     add_assets(app, *(charging_station_data(n) for n in range(1, 206)))
     response = signed_in.get("/assets/?per_page=5000")

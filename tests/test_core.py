@@ -32,6 +32,12 @@ def test_environment_overrides_defaults_and_test_config_wins(monkeypatch, databa
     assert app.config["MAP_TILES"] == "gaode"
 
 
+def test_the_list_count_cap_comes_from_the_environment(monkeypatch, database_url):
+    assert config_from_environment({"LIST_COUNT_CAP": "2500"}) == {"LIST_COUNT_CAP": 2500}
+    monkeypatch.setenv("LIST_COUNT_CAP", "2500")
+    assert create_app({"SQLALCHEMY_DATABASE_URI": database_url}).config["LIST_COUNT_CAP"] == 2500
+
+
 def test_postgres_url_uses_psycopg3():
     assert spatial.normalise_database_url("postgres://a@b/c") == "postgresql+psycopg://a@b/c"
     assert spatial.normalise_database_url("sqlite:///x") == "sqlite:///x"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Column, Select, UniqueConstraint, inspect, select
+from sqlalchemy import Column, Select, UniqueConstraint, event, inspect, select
 from sqlalchemy.sql import visitors
 
 from accounts.access import visible
@@ -115,8 +116,8 @@ def test_the_asset_lists_default_order_reads_the_code_index(app, district, offic
         user = factories.user_by_email(officer)
         listed = visible(user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
         for sort in ("code", "-code"):
-            statement = listed.order_by(*ordering(sort)).with_only_columns(Asset.id).limit(50)
-            found = query_plan(statement)
+            keys = listed.order_by(*ordering(sort)).with_only_columns(Asset.id)
+            found = query_plan(keys.limit(50))
             assert "Sort" not in found and "TEMP B-TREE" not in found, (sort, found)
             # The code's unique index: uq_assets_code, SQLite's sqlite_autoindex_assets_1.
             assert re.search(r"uq_assets_code|USING INDEX sqlite_autoindex_assets", found), (
@@ -154,3 +155,53 @@ def test_a_plans_asset_count_needs_only_what_an_index_holds(app, district):
         indexed = {column.name for column in index.columns}
         assert asked and asked <= indexed, asked
         db.session.rollback()
+
+
+def test_the_asset_lists_count_sorts_nothing_whatever_its_order(
+    app, client, auth, officer, district
+):
+    """/assets/ and the assets API count up to LIST_COUNT_CAP without their order: in it, by
+    name or of a filtered list, the count sorted every match (core.paging.page_by_one_more)."""
+    with app.app_context():
+        for number in (1, 2):
+            factories.gen_asset(factories.charging_station_data(number, status="faulty"))
+        db.session.commit()
+    auth.login(officer)
+    counts: list[tuple[str, Any]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT COUNT(") and "assets" in statement:
+            counts.append((statement, parameters))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        for query in (
+            "/assets/?per_page=1",
+            "/assets/?per_page=1&sort=name",
+            "/assets/?per_page=1&sort=-grid",
+            "/assets/?per_page=1&sort=-code&status=faulty",
+            "/api/v1/assets?per_page=1&status=faulty",
+        ):
+            counts.clear()  # counted when a next page exists
+            assert client.get(query).status_code == 200
+            assert len(counts) == 1, (query, counts)
+            with app.app_context():
+                found = driver_plan(*counts[0])
+            assert "Sort" not in found and "TEMP B-TREE" not in found, (query, found)
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", capture)
+
+
+def driver_plan(statement: str, parameters: Any) -> str:
+    """``query_plan`` of a statement as the driver was sent it."""
+    connection = db.session.connection()
+    if db.engine.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        rows = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+    else:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    plan = "\n".join(str(row[-1]) for row in rows)
+    db.session.rollback()
+    return plan

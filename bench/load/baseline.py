@@ -2,7 +2,8 @@
 
 Its one endpoint, ``GET /api/v1/assets?bbox=…[&page=…][&per_page=…]``, runs the statements
 the app runs for that request (captured by ``bench/bench_load.py`` from the app's own
-cursor: the page's SELECT, and the count when the page is full) through one psycopg
+cursor: the page's SELECT, a page and one more row, and the count up to the app's
+``LIST_COUNT_CAP`` when that row exists; ``core.paging.page_by_one_more``) through one psycopg
 connection per worker, and writes the body the app writes, byte for byte: the features as
 the database made them, the paging members, the self/next/prev links (werkzeug's encoding).
 No token is checked, no security header is added: what is left is the database, the JSON
@@ -10,8 +11,9 @@ and gunicorn.
 
 Served by gunicorn with the app's settings: ``BASELINE_SPEC=spec.json gunicorn -w 2
 --pythonpath bench/load baseline:application``. The spec holds the connection string (libpq
-form), both statements in psycopg's ``%(name)s`` style, their parameters, and which
-parameters are the request's (``min_lon``…, ``limit``, ``offset``).
+form), both statements in psycopg's ``%(name)s`` style, their parameters, which
+parameters are the request's (``min_lon``…, ``limit``, ``offset``, the count's ``count``),
+and the app's ``count_cap``.
 """
 
 from __future__ import annotations
@@ -64,7 +66,14 @@ def bad_request(start_response, message: str) -> list[bytes]:
     return [body]
 
 
-def links(base: str, args: list[tuple[str, str]], page: int, per_page: int, matched: int):
+def links(
+    base: str,
+    args: list[tuple[str, str]],
+    page: int,
+    per_page: int,
+    matched: int | None,
+    more: bool,
+):
     """``core.paging.page_links``: the request's arguments with page and per_page updated."""
     query: dict[str, str] = {}
     for key, value in args:
@@ -75,10 +84,10 @@ def links(base: str, args: list[tuple[str, str]], page: int, per_page: int, matc
         return f"{base}?{urlencode(query, safe=URL_SAFE)}"
 
     result = [{"rel": "self", "href": href(page)}]
-    if page * per_page < matched:
+    if more:
         result.append({"rel": "next", "href": href(page + 1)})
     if page > 1:
-        last = max(1, -(-matched // per_page))
+        last = page - 1 if matched is None else max(1, -(-matched // per_page))
         result.append({"rel": "prev", "href": href(min(page - 1, last))})
     return result
 
@@ -92,35 +101,49 @@ def assets_page(environ, start_response) -> list[bytes]:
         per_page = min(int(found.get("per_page", DEFAULT_PER_PAGE)), MAX_PER_PAGE)
     except (KeyError, ValueError):
         return bad_request(start_response, "bbox=minLon,minLat,maxLon,maxLat is required.")
+    offset = (page - 1) * per_page
     values = {
         "min_lon": min_lon,
         "min_lat": min_lat,
         "max_lon": max_lon,
         "max_lat": max_lat,
-        "limit": per_page,
-        "offset": (page - 1) * per_page,
+        "limit": per_page + 1,  # one more: is there a next page?
+        "offset": offset,
     }
     plan = spec()
+    cap = plan["count_cap"]
+
+    def count_up_to(cursor, limit: int) -> int:
+        cursor.execute(plan["count"]["sql"], parameters(plan["count"], {**values, "count": limit}))
+        return cursor.fetchone()[0]
+
+    # core.paging.page_by_one_more: counted up to the cap, unless the page tells.
     with connection().cursor() as cursor:
         cursor.execute(plan["page"]["sql"], parameters(plan["page"], values))
         rows = cursor.fetchall()
-        returned = len(rows)
-        if returned and returned < per_page or page == 1 and not returned:
-            matched = (page - 1) * per_page + returned
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        if not more and (rows or page == 1):
+            matched = offset + len(rows)
+        elif not more:
+            matched = count_up_to(cursor, offset)
+        elif offset + per_page < cap:
+            matched = count_up_to(cursor, cap + 1)
+            matched = matched if matched <= cap else None
         else:
-            cursor.execute(plan["count"]["sql"], parameters(plan["count"], values))
-            matched = cursor.fetchone()[0]
+            matched = None
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     base = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('PATH_INFO', '')}"
+    counted = {} if matched is None else {"numberMatched": matched}
     body = orjson.dumps(
         {
             "type": "FeatureCollection",
             "features": orjson.Fragment("[" + ",".join(row[0] for row in rows) + "]"),
-            "numberMatched": matched,
-            "numberReturned": returned,
+            **counted,
+            "numberReturned": len(rows),
             "page": page,
             "per_page": per_page,
-            "links": links(base, args, page, per_page, matched),
+            "links": links(base, args, page, per_page, matched, more),
         }
     )
     start_response("200 OK", [("Content-Type", GEOJSON), ("Content-Length", str(len(body)))])

@@ -18,7 +18,7 @@ from flask import Response, request, url_for
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_smorest.error_handler import ErrorSchema
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.api import (
@@ -30,7 +30,13 @@ from core.api import (
 )
 from core.clock import district_today
 from core.extensions import db
-from core.paging import api_page_args, api_page_members, matched_count
+from core.paging import (
+    api_count_cap,
+    api_page_args,
+    api_page_members,
+    count_rows_up_to,
+    page_by_one_more,
+)
 from inspections.models import InspectionPlan
 from inspections.plans.schemas import (
     PlanChangesSchema,
@@ -141,21 +147,23 @@ def list_plans(**args: Any) -> Response:
     query = select(InspectionPlan).order_by(
         InspectionPlan.active.desc(), InspectionPlan.name, InspectionPlan.id
     )
-    plans = db.session.scalars(
-        query.options(selectinload(InspectionPlan.contractor), selectinload(InspectionPlan.grid))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    matched = matched_count(
+    listed = page_by_one_more(
+        lambda limit, offset: db.session.scalars(
+            query.options(
+                selectinload(InspectionPlan.contractor), selectinload(InspectionPlan.grid)
+            )
+            .limit(limit)
+            .offset(offset)
+        ).all(),
+        lambda limit: count_rows_up_to(query.with_only_columns(InspectionPlan.id), limit),
         page,
         per_page,
-        len(plans),
-        lambda: db.session.scalar(select(func.count(InspectionPlan.id))),
+        api_count_cap(),
     )
     today = district_today()
     body = {
-        "items": [plan_item(plan, today) for plan in plans],
-        **api_page_members(page, per_page, matched, len(plans)),
+        "items": [plan_item(plan, today) for plan in listed.items],
+        **api_page_members(page, per_page, listed),
     }
     return json_response(body)
 

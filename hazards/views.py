@@ -403,6 +403,7 @@ def errors_by_field(messages: dict[str, list[str]]) -> dict[str, list[str]]:
     renamed = {
         "responsible_company_id": "responsible",
         "responsible_contractor_id": "responsible",
+        "responsible_name": "responsible",
     }
     by_field: dict[str, list[str]] = {}
     for key, texts in messages.items():
@@ -548,7 +549,8 @@ def hazard_edit(code: str):
         ),
     }
     form = HazardEditForm(data=data)
-    form.fill_choices(current_user)
+    party = hazard.responsible_company or hazard.responsible_contractor
+    form.fill_choices(current_user, party.name if party is not None else "")
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_edit(hazard, form, {}, status)

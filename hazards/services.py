@@ -305,6 +305,23 @@ def _highest_hazard_number(year: int) -> int:
     return int(last.removeprefix(prefix)) if last else 0
 
 
+def responsible_party_named(name: str, user: User | None) -> PropertyCompany | Contractor | None:
+    """The property company called ``name``, else the contractor of that name ``user`` may
+    name (staff, or no user: any; a contractor user: only its own, another does not exist
+    for it); None when there is neither. Names are unique within each table."""
+    company = db.session.scalar(select(PropertyCompany).where(PropertyCompany.name == name))
+    if company is not None:
+        return company
+    contractors = select(Contractor).where(Contractor.name == name)
+    if user is not None and not is_staff(user):
+        contractors = contractors.where(Contractor.id == user.contractor_id)
+    return db.session.scalar(contractors)
+
+
+def no_party_named(name: str):
+    return _l("No property company or contractor is named %(name)s.", name=name)
+
+
 class _HazardFields:
     """Reads a hazard's fields from raw ``values``, collecting what is wrong with each one;
     ``create_hazard`` and ``update_hazard`` both check with it, so the rules and messages are
@@ -414,18 +431,12 @@ class _HazardFields:
     ) -> tuple[PropertyCompany | None, Contractor | None]:
         """The property company called ``name``, else the contractor (one ``named_by`` may
         name): a form past ``FORM_SELECT_LIMIT`` companies names the party by typing."""
-        company = db.session.scalar(select(PropertyCompany).where(PropertyCompany.name == name))
-        if company is not None:
-            return company, None
-        contractors = select(Contractor).where(Contractor.name == name)
-        if named_by is not None and not is_staff(named_by):
-            contractors = contractors.where(Contractor.id == named_by.contractor_id)
-        contractor = db.session.scalar(contractors)
-        if contractor is None:
-            self.errors["responsible_name"] = str(
-                _l("No property company or contractor is named %(name)s.", name=name)
-            )
-        return None, contractor
+        party = responsible_party_named(name, named_by)
+        if party is None:
+            self.errors["responsible_name"] = str(no_party_named(name))
+        if isinstance(party, PropertyCompany):
+            return party, None
+        return None, party
 
     def asset(self, asset: Asset | None) -> Asset | None:
         """``asset``, else the one ``asset_code`` names (if any)."""

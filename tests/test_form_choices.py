@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from accounts.models import Contractor
 from accounts.services import user_by_email
 from assets.models import Asset, PropertyCompany, Site
 from core.audit import AuditEntry
@@ -298,3 +299,72 @@ def test_the_asset_form_takes_a_typed_site_and_refuses_an_unknown_one(app, clien
         assert asset.site.name == "Hill Court 3"
         assert db.session.scalar(select(func.count()).select_from(Site)) == 4
         assert db.session.scalar(select(func.count()).select_from(PropertyCompany)) == 4
+
+
+# --- The hazard list's responsible filter ------------------------------------------------------
+
+
+def listed(client, **query) -> list[str]:
+    answer = client.get("/hazards/", query_string=query)
+    assert answer.status_code == 200
+    return re.findall(r'<tr data-code="([^"]+)"', answer.get_data(as_text=True))
+
+
+@pytest.fixture
+def three_parties(app, registry, officer):
+    """HZ-2026-0001 (Harbour Property, from ``registry``), HZ-2026-0002 (Hill Property 1)
+    and HZ-2026-0003 (Fixers Ltd), all reported by the officer."""
+    with app.app_context():
+        fixers = db.session.scalar(select(Contractor.id).where(Contractor.name == "Fixers Ltd"))
+        for values in ({"site_name": "Hill Court 1"}, {"responsible_contractor_id": fixers}):
+            create_hazard(
+                {**report(category="blocked_exit", severity="general"), **values},
+                found_by=user_by_email(officer),
+            )
+        db.session.commit()
+
+
+def test_past_the_limit_the_list_filter_is_a_text_field_and_does_not_grow(
+    app, client, auth, three_parties
+):
+    auth.login("officer@example.org")
+    html = page(client, "/hazards/")
+    assert not re.search(r'<select[^>]*name="responsible"', html)
+    assert re.search(
+        r'<input type="search" id="filter-responsible" name="responsible" value="" '
+        r'list="filter-responsible-choices"',
+        html,
+    )
+    options = re.search(r'<datalist id="filter-responsible-choices">(.*?)</datalist>', html, re.S)
+    assert re.findall(r'<option value="([^"]*)"', options.group(1)) == ["Fixers Ltd", "Others Co"]
+    assert "Hill Property 2" not in html
+    add_sites(app, 30, start=1)
+    assert len(page(client, "/hazards/")) == len(html)
+
+
+@pytest.mark.parametrize("limit", [LIMIT, 200])
+def test_the_list_filters_by_a_typed_party_name(app, client, auth, three_parties, limit):
+    app.config["FORM_SELECT_LIMIT"] = limit
+    auth.login("officer@example.org")
+    assert listed(client, responsible="Hill Property 1") == ["HZ-2026-0002"]
+    assert listed(client, responsible="Harbour Property") == ["HZ-2026-0001"]
+    assert listed(client, responsible="Fixers Ltd") == ["HZ-2026-0003"]
+    with app.app_context():
+        company = db.session.scalar(
+            select(PropertyCompany.id).where(PropertyCompany.name == "Hill Property 1")
+        )
+    assert listed(client, responsible=f"company:{company}") == ["HZ-2026-0002"]  # old links
+    html = page(client, "/hazards/?responsible=Hill+Property+1")
+    assert 'id="filter-responsible-unknown"' not in html
+
+
+@pytest.mark.parametrize(
+    ("user", "typed"),
+    [("officer@example.org", "Nobody Property"), ("fixer@example.org", "Others Co")],
+)
+def test_an_unknown_party_lists_nothing_and_says_so(app, client, auth, three_parties, user, typed):
+    auth.login(user)
+    assert listed(client, responsible=typed) == []
+    html = page(client, f"/hazards/?responsible={typed}")
+    assert f"No property company or contractor is named {typed}." in html
+    assert 'aria-describedby="filter-responsible-hint filter-responsible-unknown"' in html

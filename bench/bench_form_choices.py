@@ -27,8 +27,18 @@ from core.extensions import db  # noqa: E402
 ADMIN = ("admin@province.example.cn", "province-admin-2026")
 CONTRACTOR_PASSWORD = "province-inspect-2026"  # noqa: S105 - the synthetic province's
 PAGES = {
-    "admin": ["/hazards/new", "/hazards/{hazard}/edit", "/assets/new", "/assets/{asset}/edit"],
-    "contractor": ["/hazards/new"],
+    "admin": [
+        "/hazards/new",
+        "/hazards/{hazard}/edit",
+        "/hazards/",
+        "/assets/new",
+        "/assets/{asset}/edit",
+        "/plans/new",
+        "/plans/{plan}/edit",
+        "/users/new",
+        "/users/{officer}",
+    ],
+    "contractor": ["/hazards/new", "/hazards/"],
 }
 
 
@@ -64,13 +74,15 @@ def main() -> None:
         values = {
             "asset": read("SELECT code FROM assets ORDER BY id LIMIT 1"),
             "hazard": read("SELECT code FROM hazards ORDER BY id LIMIT 1"),
+            "plan": read("SELECT id FROM inspection_plans ORDER BY id LIMIT 1"),
+            "officer": read("SELECT id FROM users WHERE role = 'officer' ORDER BY id LIMIT 1"),
         }
         contractor = db.session.scalar(
             select(User.email).where(User.role == "contractor").order_by(User.id)
         )
         sizes = {
             table: read(f"SELECT count(*) FROM {table}")
-            for table in ("assets", "sites", "property_companies", "contractors")
+            for table in ("assets", "sites", "property_companies", "contractors", "grids")
         }
         db.session.remove()
     print(" ".join(f"{table}={count}" for table, count in sizes.items()), f"code={ROOT}")

@@ -11,18 +11,20 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from accounts.models import Contractor
+from accounts.models import Contractor, User
 from accounts.services import user_by_email
-from assets.models import Asset, PropertyCompany, Site
+from assets.models import Asset, Grid, PropertyCompany, Site
 from core.audit import AuditEntry
 from core.extensions import db
 from hazards.models import Hazard
 from hazards.services import create_hazard
+from inspections.models import InspectionPlan
 from tests.factories import (
     INSIDE_G1_01,
     charging_station_data,
     gen_asset,
     gen_contractor,
+    gen_grid,
     gen_site,
     gen_user,
 )
@@ -368,3 +370,111 @@ def test_an_unknown_party_lists_nothing_and_says_so(app, client, auth, three_par
     html = page(client, f"/hazards/?responsible={typed}")
     assert f"No property company or contractor is named {typed}." in html
     assert 'aria-describedby="filter-responsible-hint filter-responsible-unknown"' in html
+
+
+# --- Grid fields of the plan and user forms past GRID_SELECT_LIMIT ----------------------------
+
+NEW_PASSWORD = "a long and unusual passphrase 42"
+
+
+def grid_field(html: str) -> tuple[str, list[str]]:
+    """The grid field's tag name and the codes its datalist suggests."""
+    select = re.search(r'<select[^>]*name="grid"', html)
+    suggested = re.search(r'<datalist id="grid-choices">(.*?)</datalist>', html, re.S)
+    codes = re.findall(r'<option value="([^"]*)"', suggested.group(1)) if suggested else []
+    return ("select" if select else "input"), codes
+
+
+def plan_form(app, **changes) -> dict:
+    return {
+        "name": "Stations monthly",
+        "contractor_id": app.config["TEST_CONTRACTOR_ID"],
+        "asset_kind": "charging_station",
+        "grid": "",
+        "asset_codes": "",
+        "cadence_every": "1",
+        "cadence_unit": "month",
+        "start_on": "2026-01-10",
+        "end_on": "",
+        "active": "y",
+        "checklist_charging_station": ["cutoff_when_full"],
+        **changes,
+    }
+
+
+def user_form(**changes) -> dict:
+    return {
+        "email": "zhang.wei@example.org",
+        "name": "Zhang Wei",
+        "role": "officer",
+        "contractor": "",
+        "grid": "",
+        "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD,
+        **changes,
+    }
+
+
+@pytest.fixture
+def as_admin(app, client, auth, district, english, frozen_clock):
+    frozen_clock.set(FROZEN)
+    with app.app_context():
+        gen_user("admin@example.org", "admin")
+        app.config["TEST_CONTRACTOR_ID"] = str(gen_contractor("Fixers Ltd").id)
+        db.session.commit()
+    auth.login("admin@example.org")
+    return client
+
+
+@pytest.mark.parametrize("limit", [200, 3])
+def test_the_plan_and_user_forms_name_a_grid_by_its_code_past_the_limit(app, as_admin, limit):
+    """The district's six grids: a select of them all up to the limit; past it a text field
+    suggesting the two first-level grids (and the current one). Either way a typed or chosen
+    code is stored and one no grid has is refused, nothing written."""
+    app.config["GRID_SELECT_LIMIT"] = limit
+    expected = ("select", []) if limit == 200 else ("input", ["G1", "G2"])
+    for path in ("/plans/new", "/users/new"):
+        assert grid_field(page(as_admin, path)) == expected, path
+
+    before = written(app)
+    refused = as_admin.post("/plans/new", data=plan_form(app, grid="G9-99"))
+    assert refused.status_code == 400
+    assert "No grid has the code G9-99." in refused.get_data(as_text=True)
+    refused = as_admin.post("/users/new", data=user_form(grid="g9"))
+    assert refused.status_code == 400
+    assert "No grid has the code G9." in refused.get_data(as_text=True)
+    assert written(app) == before
+
+    assert as_admin.post("/plans/new", data=plan_form(app, grid="g1-02")).status_code == 302
+    assert as_admin.post("/users/new", data=user_form(grid="G2-01")).status_code == 302
+    with app.app_context():
+        plan = db.session.scalar(select(InspectionPlan))
+        officer = db.session.scalar(select(User).where(User.email == "zhang.wei@example.org"))
+        assert (plan.grid.code, officer.grid.code) == ("G1-02", "G2-01")
+        plan_id, officer_id = plan.id, officer.id
+        db.session.remove()
+    # the current grid is suggested too, and stays in the field
+    for path in (f"/plans/{plan_id}/edit", f"/users/{officer_id}"):
+        html = page(as_admin, path)
+        if limit == 3:
+            code = "G1-02" if "plans" in path else "G2-01"
+            assert grid_field(html) == ("input", sorted(["G1", "G2", code]))
+            assert re.search(rf'name="grid"[^>]*type="text" value="{code}"', html)
+    scope = as_admin.post(f"/users/{officer_id}/scope", data={"grid": "G7"})
+    assert scope.status_code == 400
+    assert "No grid has the code G7." in scope.get_data(as_text=True)
+    assert as_admin.post(f"/users/{officer_id}/scope", data={"grid": "g1"}).status_code == 302
+    with app.app_context():
+        assert db.session.get(User, officer_id).grid.code == "G1"
+
+
+def test_past_the_grid_limit_the_forms_do_not_grow_with_grids(app, as_admin):
+    app.config["GRID_SELECT_LIMIT"] = 3
+    before = {path: len(page(as_admin, path)) for path in ("/plans/new", "/users/new")}
+    with app.app_context():
+        parent = db.session.scalar(select(Grid).where(Grid.code == "G1"))
+        for number in range(5, 40):
+            bounds = (119.10, 36.70, 119.11, 36.71)
+            gen_grid(f"G1-{number:02d}", f"Extra grid number {number}", 2, parent, bounds)
+        db.session.commit()
+    assert {path: len(page(as_admin, path)) for path in before} == before

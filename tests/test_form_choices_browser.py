@@ -2,7 +2,8 @@
 Playwright; every request leaving 127.0.0.1 refused): a contractor, at 1440×900 and on a
 Pixel 7 (hazards are reported from phones), types a site's name that no site has and is told
 so with nothing written, then types a real site and its own company as the responsible party
-and submits; the database holds exactly that. axe-core finds nothing serious on either page."""
+and submits; the database holds exactly that, and the list's responsible filter, typed too,
+finds it. axe-core finds nothing serious on any of the pages."""
 
 from __future__ import annotations
 
@@ -97,7 +98,21 @@ def test_a_contractor_reports_a_hazard_typing_the_site_and_party(
             assert hazard.responsible_company_id is None
             assert hazard.description == "E-bike charging on the landing"
             assert db.session.scalar(select(func.count()).select_from(Hazard)) == 1
+            code = hazard.code
             db.session.remove()
+
+        # the list's responsible filter is typed too: the contractor's own name finds it
+        page.goto(base_url + "/hazards/")
+        if not page.locator("details.filter-box").evaluate("box => box.open"):
+            page.locator("details.filter-box summary").click()  # folded on a phone
+        page.fill("#filter-responsible", "Fixers Ltd")
+        with page.expect_navigation():
+            page.locator("form.filters button[type=submit]").click()
+        shown = page.locator("#hazard-table tbody tr[data-code]").evaluate_all(
+            "rows => rows.map(row => row.dataset.code)"
+        )
+        assert shown == [code]
+        assert serious_violations(page) == []
         watched.assert_clean()
     finally:
         watched.close()

@@ -34,15 +34,11 @@ STAGE_LABELS = {PhotoStage.BEFORE: _l("Before (the finding)"), PhotoStage.AFTER:
 
 
 def responsible_choices(
-    user: User, companies: list[tuple[int, str]] | None = None
+    user: User, companies: list[tuple[int, str]]
 ) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Grouped choices: property companies (``companies``, (id, name) pairs, else all of
-    them), and the contractors this user may name (staff: all; a contractor user: only its
-    own company)."""
-    if companies is None:
-        companies = db.session.execute(
-            select(PropertyCompany.id, PropertyCompany.name).order_by(PropertyCompany.name)
-        ).all()
+    """Grouped choices: the property ``companies`` offered ((id, name) pairs:
+    ``named_choices``, none past ``FORM_SELECT_LIMIT``), and the contractors this user may
+    name (staff: all; a contractor user: only its own company)."""
     contractors = select(Contractor.id, Contractor.name).order_by(Contractor.name)
     if not user.is_staff:
         contractors = contractors.where(Contractor.id == user.contractor_id)

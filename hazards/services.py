@@ -318,10 +318,6 @@ def responsible_party_named(name: str, user: User | None) -> PropertyCompany | C
     return db.session.scalar(contractors)
 
 
-def no_party_named(name: str):
-    return _l("No property company or contractor is named %(name)s.", name=name)
-
-
 class _HazardFields:
     """Reads a hazard's fields from raw ``values``, collecting what is wrong with each one;
     ``create_hazard`` and ``update_hazard`` both check with it, so the rules and messages are
@@ -433,7 +429,9 @@ class _HazardFields:
         name): a form past ``FORM_SELECT_LIMIT`` companies names the party by typing."""
         party = responsible_party_named(name, named_by)
         if party is None:
-            self.errors["responsible_name"] = str(no_party_named(name))
+            self.errors["responsible_name"] = str(
+                _l("No property company or contractor is named %(name)s.", name=name)
+            )
         if isinstance(party, PropertyCompany):
             return party, None
         return None, party

@@ -69,6 +69,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # Past this many grids the lists' grid filter is a text field for a grid's code that
     # suggests the first-level grids, not a select of every grid (assets.services).
     "GRID_SELECT_LIMIT": 200,
+    # Past this many sites (property companies) a form's site (responsible party) is a text
+    # field for its name, not a select or a datalist of them all (assets.services).
+    "FORM_SELECT_LIMIT": 200,
     # The dashboard's snapshot (dashboard.snapshot) is counted again this often when the data
     # or the day moved; staff dashboards of a registry past the threshold (inspections) read it.
     "DASHBOARD_SNAPSHOT_MINUTES": 5,
@@ -142,6 +145,7 @@ INTEGER_SETTINGS = {
     "DASHBOARD_LATE_DAYS",
     "DASHBOARD_GRID_ROWS",
     "GRID_SELECT_LIMIT",
+    "FORM_SELECT_LIMIT",
     "DASHBOARD_SNAPSHOT_MINUTES",
     "DASHBOARD_SNAPSHOT_THRESHOLD",
     "MAP_GRID_EMBED_LIMIT",

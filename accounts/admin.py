@@ -112,11 +112,19 @@ def user_list():
 # A new user
 
 
-def grid_choices() -> list:
-    return [
+def fill_grid_scope(field) -> None:
+    """The grids a scope field offers (``grids_for_scope``); past ``GRID_SELECT_LIMIT`` grids
+    the field is typed: a text field for a grid's code (``core.forms.SelectOrText``)."""
+    grids, typed = grids_for_scope(field.data or "")
+    field.typed = typed
+    field.suggestions = [(grid.code, grid.name) for grid in grids]
+    field.choices = [
         SelectChoice("", _("The whole district")),
-        *(SelectChoice(grid.code, f"{grid.code} {grid.name}") for grid in grids_for_scope()),
+        *(SelectChoice(grid.code, f"{grid.code} {grid.name}") for grid in grids),
     ]
+    if typed:
+        hint = _("Type a grid code; leave empty for the whole district.")
+        field.description = f"{field.description} {hint}" if field.description else hint
 
 
 def user_form() -> UserForm:
@@ -126,7 +134,7 @@ def user_form() -> UserForm:
         SelectChoice("", "—"),
         *(SelectChoice(str(contractor.id), contractor.name) for contractor in contractors),
     ]
-    form.grid.choices = grid_choices()
+    fill_grid_scope(form.grid)
     return form
 
 
@@ -182,7 +190,7 @@ def render_detail(user: User, status: int = 200, **context: Any):
     scope_form = context.pop("scope_form", None) or ScopeForm(
         formdata=None, data={"grid": grid_code(user) or ""}
     )
-    scope_form.grid.choices = grid_choices()
+    fill_grid_scope(scope_form.grid)
     page = render_template(
         "accounts/users/detail.html",
         user=user,
@@ -301,7 +309,7 @@ def user_role(user_id: int):
 def user_scope(user_id: int):
     user = user_or_404(user_id)
     form = ScopeForm()
-    form.grid.choices = grid_choices()
+    fill_grid_scope(form.grid)
     if not form.validate_on_submit():
         return render_detail(user, 400, scope_form=form)
     refuse_on_detail(user, "scope_form", form)

@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 
 from accounts.models import ROLE_LABELS, Role
-from core.forms import SelectChoice
+from core.forms import SelectChoice, SelectOrText
 from core.i18n import LANGUAGES
 
 
@@ -71,6 +71,7 @@ class UserForm(PasswordFields, FlaskForm):
             "Officers only: the grid their weekly email covers and their pages open on."
         ),
         validate_choice=False,  # the service refuses a grid that does not exist
+        widget=SelectOrText(),
     )
 
 
@@ -79,7 +80,7 @@ class PasswordForm(PasswordFields, FlaskForm):
 
 
 class ScopeForm(FlaskForm):
-    grid = SelectField(_l("Grid scope"), validate_choice=False)
+    grid = SelectField(_l("Grid scope"), validate_choice=False, widget=SelectOrText())
 
 
 class RoleForm(FlaskForm):

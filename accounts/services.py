@@ -423,10 +423,17 @@ def grid_model() -> type:
     return User.grid.property.mapper.class_
 
 
-def grids_for_scope() -> list:
-    """Every grid a scope may name, first level before second, by code."""
+def grids_for_scope(current: str = "") -> tuple[list, bool]:
+    """The grids a scope field offers, first level before second, by code, and whether the
+    field is typed: every grid up to ``GRID_SELECT_LIMIT``; past it (a province's thousands)
+    the first-level grids and the ``current`` one, suggested to a text field for the code."""
     grid = grid_model()
-    return list(db.session.scalars(select(grid).order_by(grid.level, grid.code)))
+    limit = int(current_app.config["GRID_SELECT_LIMIT"])
+    total = db.session.scalar(select(func.count()).select_from(grid))
+    offered = select(grid).order_by(grid.level, grid.code)
+    if total > limit:
+        offered = offered.where(or_(grid.level == 1, grid.code == current.strip().upper()))
+    return list(db.session.scalars(offered)), total > limit
 
 
 def grid_code(user: User) -> str | None:

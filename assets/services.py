@@ -126,7 +126,7 @@ class AssetValidator:
 
     def __init__(self, locator: GridLocator | None = None, sites: dict[str, int] | None = None):
         self.locator = locator or GridLocator.from_database()
-        self.sites = sites if sites is not None else site_ids_by_name()
+        self.sites = sites  # None: each site is looked up by its name (``site_named``)
         self.strict = current_app.config["STRICT_DISTRICT"]
         self.today = district_today()
 
@@ -264,7 +264,11 @@ class AssetValidator:
         site = values.get("site")
         if site in (None, ""):
             return None
-        site_id = self.sites.get(str(site).strip())
+        name = str(site).strip()
+        if self.sites is not None:
+            site_id = self.sites.get(name)
+        else:
+            site_id = db.session.scalar(select(Site.id).where(Site.name == name))
         if site_id is None:
             errors["site"] = str(_l("Unknown site: %(name)s.", name=site))
         return site_id
@@ -323,6 +327,11 @@ def location_problem(longitude: float, latitude: float) -> str | None:
     if in_china(latitude, longitude):
         return str(_l("Latitude and longitude look swapped."))
     return str(_l("The point lies outside China."))
+
+
+def site_named(name: str) -> Site | None:
+    """The site called ``name`` (site names are unique), spaces around it ignored."""
+    return db.session.scalar(select(Site).where(Site.name == name.strip()))
 
 
 def site_ids_by_name() -> dict[str, int]:
@@ -425,6 +434,40 @@ def grid_choices(current: str = "", no_grid: str | None = None) -> GridChoices:
     return GridChoices(
         grids, typed=bool(rows) and rows[0][2] > limit, unknown=current.strip() if unknown else None
     )
+
+
+# Up to this many sites (property companies) a form offers them all in a select or a
+# datalist (``FORM_SELECT_LIMIT``); past it the user types the name.
+DEFAULT_FORM_SELECT_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class NamedChoices:
+    """What a form offers of a growing table (``named_choices``): ``choices``, every row's
+    (id, name) by name up to ``FORM_SELECT_LIMIT`` rows; past it ``typed`` and no choices,
+    when the form has a text field for the name instead."""
+
+    choices: list[tuple[int, str]]
+    typed: bool = False
+
+
+def form_select_limit() -> int:
+    """``FORM_SELECT_LIMIT``: up to this many sites (property companies) a form offers them
+    all; past it the user types a name (a province has tens of thousands of sites)."""
+    return int(current_app.config.get("FORM_SELECT_LIMIT", DEFAULT_FORM_SELECT_LIMIT))
+
+
+def named_choices(model: Any) -> NamedChoices:
+    """The rows of ``model`` (a table with a unique ``name``: sites, property companies) a
+    form offers: one query that reads at most one row past the limit, through the name's
+    unique index."""
+    limit = form_select_limit()
+    rows = db.session.execute(
+        select(model.id, model.name).order_by(model.name).limit(limit + 1)
+    ).all()
+    if len(rows) > limit:
+        return NamedChoices([], typed=True)
+    return NamedChoices([(row.id, row.name) for row in rows])
 
 
 def in_grid(grid_column: Any, code: str) -> ColumnElement[bool]:

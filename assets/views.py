@@ -40,6 +40,7 @@ from assets.services import (
     create_asset,
     grid_choices,
     in_grid,
+    named_choices,
     retire_asset,
     text_search,
     update_asset,
@@ -415,7 +416,9 @@ def asset_label_sheet():
 
 
 def site_names() -> list[str]:
-    return list(db.session.scalars(select(Site.name).order_by(Site.name)))
+    """The names the site field suggests: every site's, none past ``FORM_SELECT_LIMIT``
+    sites (the name is then typed in full; the service refuses a name no site has)."""
+    return [name for _site_id, name in named_choices(Site).choices]
 
 
 def field_errors(messages: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -1,7 +1,9 @@
 """Hazard forms: they carry values and the CSRF token; every rule lives in
 ``hazards.services``.
 
-The responsible party is one select whose values are ``company:<id>`` or ``contractor:<id>``.
+The responsible party is one select whose values are ``company:<id>`` or ``contractor:<id>``;
+past ``FORM_SELECT_LIMIT`` property companies (sites) the responsible party (the site) is typed
+by name instead (``assets.services.named_choices``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from wtforms import HiddenField, MultipleFileField, SelectField, StringField, Te
 
 from accounts.models import Contractor, User
 from assets.models import PropertyCompany, Site
+from assets.services import named_choices
 from core.extensions import db
 from core.forms import SelectChoice
 from evidence.models import PhotoStage
@@ -30,17 +33,20 @@ PHOTO_ACCEPT = "image/jpeg,image/png,image/webp"
 STAGE_LABELS = {PhotoStage.BEFORE: _l("Before (the finding)"), PhotoStage.AFTER: _l("After")}
 
 
-def responsible_choices(user: User) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Grouped choices: property companies, and the contractors this user may name (staff:
-    all; a contractor user: only its own company)."""
-    companies = db.session.execute(
-        select(PropertyCompany.id, PropertyCompany.name).order_by(PropertyCompany.name)
-    ).all()
+def responsible_choices(
+    user: User, companies: list[tuple[int, str]]
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Grouped choices: the property ``companies`` offered ((id, name) pairs:
+    ``named_choices``, none past ``FORM_SELECT_LIMIT``), and the contractors this user may
+    name (staff: all; a contractor user: only its own company)."""
     contractors = select(Contractor.id, Contractor.name).order_by(Contractor.name)
     if not user.is_staff:
         contractors = contractors.where(Contractor.id == user.contractor_id)
     return [
-        (str(_l("Property companies")), [(f"{COMPANY_PREFIX}{i}", n) for i, n in companies]),
+        (
+            str(_l("Property companies")),
+            [(f"{COMPANY_PREFIX}{i}", n) for i, n in companies],
+        ),
         (
             str(_l("Contractors")),
             [(f"{CONTRACTOR_PREFIX}{i}", n) for i, n in db.session.execute(contractors)],
@@ -69,18 +75,40 @@ def responsible_value(company_id: int | None, contractor_id: int | None) -> str:
     return ""
 
 
-def fill_responsible(field: SelectField, user: User) -> None:
-    """Flat choices for validation, plus ``field.groups`` for rendering with optgroups."""
-    field.groups = responsible_choices(user)
+def fill_responsible(field: SelectField, user: User, named: str | None = None) -> None:
+    """Flat choices for validation, plus ``field.groups`` for rendering with optgroups; past
+    ``FORM_SELECT_LIMIT`` property companies ``field.typed``: a text field for the party's
+    name (``named``, the current one, when the form is not submitted), the contractors
+    suggested."""
+    companies = named_choices(PropertyCompany)
+    field.typed = companies.typed
+    field.groups = responsible_choices(user, companies.choices)
     field.choices = [
         SelectChoice("", "—"),
         *(SelectChoice(value, name) for _label, group in field.groups for value, name in group),
     ]
+    if field.typed and named is not None:
+        field.data = named
 
 
-def site_choices() -> list:
-    sites = db.session.execute(select(Site.id, Site.name).order_by(Site.name)).all()
-    return [SelectChoice("", "—"), *(SelectChoice(str(site_id), name) for site_id, name in sites)]
+def fill_site(field: SelectField) -> None:
+    """Every site as a choice; past ``FORM_SELECT_LIMIT`` sites ``field.typed`` and none
+    (the form shows its ``site_name`` text field instead)."""
+    sites = named_choices(Site)
+    field.typed = sites.typed
+    field.choices = [
+        SelectChoice("", "—"),
+        *(SelectChoice(str(site_id), name) for site_id, name in sites.choices),
+    ]
+
+
+def responsible_form_values(field: SelectField) -> dict[str, Any]:
+    """The responsible field's value as the service's keys: a typed name, or a choice."""
+    if getattr(field, "typed", False):
+        values = responsible_values(None)
+        values["responsible_name"] = (field.data or "").strip()
+        return values
+    return responsible_values(field.data)
 
 
 def with_blank(labels: dict) -> list:
@@ -102,15 +130,18 @@ class HazardEditForm(FlaskForm):
         _l("Description"), render_kw={"maxlength": DESCRIPTION_MAX_LENGTH, "rows": 4}
     )
 
-    def fill_choices(self, user: User) -> None:
-        fill_responsible(self.responsible, user)
+    def fill_choices(self, user: User, responsible_named: str | None = None) -> None:
+        """The choices for ``user``; ``responsible_named``: the current party's name, shown
+        when the party is typed and the form is not submitted."""
+        named = None if self.is_submitted() else responsible_named
+        fill_responsible(self.responsible, user, named)
 
     def service_values(self) -> dict[str, Any]:
         return {
             "severity": self.severity.data,
             "deadline": self.deadline.data,
             "description": self.description.data,
-            **responsible_values(self.responsible.data),
+            **responsible_form_values(self.responsible),
         }
 
 
@@ -126,6 +157,12 @@ class HazardReportForm(HazardEditForm):
     longitude = StringField(_l("Longitude"), render_kw={"inputmode": "decimal"})
     latitude = StringField(_l("Latitude"), render_kw={"inputmode": "decimal"})
     site_id = SelectField(_l("Site"), validate_choice=False)
+    # Past FORM_SELECT_LIMIT sites, the site's name instead of the select (``fill_site``).
+    site_name = StringField(
+        _l("Site"),
+        description=_l("The site's full name. Empty: the asset's site."),
+        render_kw={"maxlength": 200, "autocomplete": "off"},
+    )
     responsible = SelectField(
         _l("Responsible party"),
         description=_l("Empty: the site's property company."),
@@ -138,9 +175,9 @@ class HazardReportForm(HazardEditForm):
         _l("Photos of the finding"), render_kw={"accept": PHOTO_ACCEPT, "capture": "environment"}
     )
 
-    def fill_choices(self, user: User) -> None:
-        super().fill_choices(user)
-        self.site_id.choices = site_choices()
+    def fill_choices(self, user: User, responsible_named: str | None = None) -> None:
+        super().fill_choices(user, responsible_named)
+        fill_site(self.site_id)
 
     def service_values(self) -> dict[str, Any]:
         return {
@@ -149,7 +186,8 @@ class HazardReportForm(HazardEditForm):
             "asset_code": (self.asset_code.data or "").strip(),
             "longitude": self.longitude.data,
             "latitude": self.latitude.data,
-            "site_id": self.site_id.data,
+            "site_id": None if self.site_id.typed else self.site_id.data,
+            "site_name": (self.site_name.data or "").strip() if self.site_id.typed else None,
             "found_on": self.found_on.data,
         }
 

@@ -31,6 +31,7 @@ from assets.services import (
     asset_by_code,
     location_problem,
     parse_coordinate,
+    site_named,
     step_asset_status,
 )
 from core.audit import COMMAND_LINE, changed_fields, record_change
@@ -304,6 +305,19 @@ def _highest_hazard_number(year: int) -> int:
     return int(last.removeprefix(prefix)) if last else 0
 
 
+def responsible_party_named(name: str, user: User | None) -> PropertyCompany | Contractor | None:
+    """The property company called ``name``, else the contractor of that name ``user`` may
+    name (staff, or no user: any; a contractor user: only its own, another does not exist
+    for it); None when there is neither. Names are unique within each table."""
+    company = db.session.scalar(select(PropertyCompany).where(PropertyCompany.name == name))
+    if company is not None:
+        return company
+    contractors = select(Contractor).where(Contractor.name == name)
+    if user is not None and not is_staff(user):
+        contractors = contractors.where(Contractor.id == user.contractor_id)
+    return db.session.scalar(contractors)
+
+
 class _HazardFields:
     """Reads a hazard's fields from raw ``values``, collecting what is wrong with each one;
     ``create_hazard`` and ``update_hazard`` both check with it, so the rules and messages are
@@ -390,6 +404,8 @@ class _HazardFields:
     ) -> tuple[PropertyCompany | None, Contractor | None]:
         """A property company or a contractor (not both); a contractor user ``named_by`` may
         name only its own company (another does not exist for it)."""
+        if self.values.get("responsible_name") not in (None, ""):
+            return self.responsible_named(str(self.values["responsible_name"]).strip(), named_by)
         company = self.reference("responsible_company_id", PropertyCompany)
         contractor = self.reference("responsible_contractor_id", Contractor)
         if (
@@ -405,6 +421,20 @@ class _HazardFields:
                 _l("Name either a property company or a contractor, not both.")
             )
         return company, contractor
+
+    def responsible_named(
+        self, name: str, named_by: User | None
+    ) -> tuple[PropertyCompany | None, Contractor | None]:
+        """The property company called ``name``, else the contractor (one ``named_by`` may
+        name): a form past ``FORM_SELECT_LIMIT`` companies names the party by typing."""
+        party = responsible_party_named(name, named_by)
+        if party is None:
+            self.errors["responsible_name"] = str(
+                _l("No property company or contractor is named %(name)s.", name=name)
+            )
+        if isinstance(party, PropertyCompany):
+            return party, None
+        return None, party
 
     def asset(self, asset: Asset | None) -> Asset | None:
         """``asset``, else the one ``asset_code`` names (if any)."""
@@ -436,9 +466,15 @@ class _HazardFields:
         return longitude, latitude
 
     def site(self, asset: Asset | None) -> Site | None:
-        """``site_id``, else the asset's site."""
+        """``site_id`` or ``site_name`` (a site's name, typed in a form past
+        ``FORM_SELECT_LIMIT`` sites), else the asset's site."""
         site = self.reference("site_id", Site)
-        if site is None and asset is not None and "site_id" not in self.errors:
+        name = str(self.values.get("site_name") or "").strip()
+        if site is None and name:
+            site = site_named(name)
+            if site is None:
+                self.errors["site_name"] = str(_l("Unknown site: %(name)s.", name=name))
+        if site is None and asset is not None and not {"site_id", "site_name"} & set(self.errors):
             site = asset.site
         return site
 
@@ -467,9 +503,10 @@ def create_hazard(
 
     ``values`` may hold: category, severity, description, asset_code (when ``asset`` is not
     given), longitude and latitude (default: the asset's point), site_id (default: the
-    asset's site), found_on (default today; not in the future), deadline (default by
-    severity; not before found_on), responsible_company_id or responsible_contractor_id
-    (default: the site's property company). A contractor user may name only its own company
+    asset's site) or site_name, found_on (default today; not in the future), deadline
+    (default by severity; not before found_on), responsible_company_id or
+    responsible_contractor_id or responsible_name (a company's, else a contractor's name;
+    default: the site's property company). A contractor user may name only its own company
     as the responsible contractor. A hazard opened by a failed inspection (``inspection_id``)
     keeps the checklist keys it failed (``failed_items``) and may have no description.
     Raises HazardValidationError naming the fields.
@@ -685,8 +722,9 @@ EDITABLE_FIELDS = (
 def update_hazard(hazard: Hazard, values: Mapping[str, Any]) -> Hazard:
     """Change severity, deadline, description and responsible party (staff only; the caller
     checks the role). Keys left out keep their values; the responsible party is replaced as
-    a whole when either of its keys is given. The deadline stays on or after found_on.
-    Raises HazardValidationError naming the fields; audited with the changed values."""
+    a whole when any of its keys is given (responsible_name: a company's or contractor's
+    name). The deadline stays on or after found_on. Raises HazardValidationError naming the
+    fields; audited with the changed values."""
     check = _HazardFields(values)
     before = hazard_record(hazard)
     severity, description, deadline = hazard.severity, hazard.description, hazard.deadline
@@ -697,7 +735,7 @@ def update_hazard(hazard: Hazard, values: Mapping[str, Any]) -> Hazard:
     if "deadline" in values:
         deadline = check.deadline(hazard.found_on, required=True)
     company_id, contractor_id = hazard.responsible_company_id, hazard.responsible_contractor_id
-    if "responsible_company_id" in values or "responsible_contractor_id" in values:
+    if {"responsible_company_id", "responsible_contractor_id", "responsible_name"} & set(values):
         company, contractor = check.responsible(None)
         company_id = company.id if company is not None else None
         contractor_id = contractor.id if contractor is not None else None

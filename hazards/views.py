@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.orm import selectinload
 
 from accounts.access import visible
@@ -33,7 +33,7 @@ from accounts.auth import staff_required
 from accounts.models import Contractor
 from accounts.scope import requested_grid
 from assets.models import Asset, Grid, PropertyCompany
-from assets.services import grid_choices, in_grid
+from assets.services import grid_choices, in_grid, named_choices
 from core.args import date_arg
 from core.clock import district_today
 from core.errors import Refusal, on_refused
@@ -44,6 +44,8 @@ from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
 from evidence.models import PhotoStage
 from evidence.photos import PhotoError, photo_path
 from hazards.forms import (
+    COMPANY_PREFIX,
+    CONTRACTOR_PREFIX,
     STAGE_LABELS,
     HazardEditForm,
     HazardPhotoForm,
@@ -75,6 +77,7 @@ from hazards.services import (
     may_return_for_rework,
     overdue_first_parts,
     reopen_hazard,
+    responsible_party_named,
     return_for_rework,
     update_hazard,
 )
@@ -155,19 +158,38 @@ def hazard_conditions(query: HazardListQuery, today: date) -> list:
         asset_id = select(Asset.id).where(Asset.code == query.asset).scalar_subquery()
         conditions.append(Hazard.asset_id == asset_id)
     if query.responsible:
-        party = responsible_values(query.responsible)
-        company_id = party["responsible_company_id"]
-        contractor_id = party["responsible_contractor_id"]
-        if company_id is not None:
-            conditions.append(Hazard.responsible_company_id == int_or_none(company_id))
-        else:
-            conditions.append(Hazard.responsible_contractor_id == int_or_none(contractor_id))
+        conditions.append(responsible_condition(query.responsible))
     found_from, found_to = date_arg("found_from"), date_arg("found_to")
     if found_from is not None:
         conditions.append(Hazard.found_on >= found_from)
     if found_to is not None:
         conditions.append(Hazard.found_on <= found_to)
     return conditions
+
+
+def responsible_condition(raw: str) -> ColumnElement[bool]:
+    """The list's responsible filter: a select's ``company:<id>`` or ``contractor:<id>``, or
+    a party's name (typed past ``FORM_SELECT_LIMIT`` companies; one the user may not name
+    matches nothing)."""
+    if raw.startswith((COMPANY_PREFIX, CONTRACTOR_PREFIX)):
+        party = responsible_values(raw)
+        company_id = party["responsible_company_id"]
+        if company_id is not None:
+            return Hazard.responsible_company_id == int_or_none(company_id)
+        return Hazard.responsible_contractor_id == int_or_none(party["responsible_contractor_id"])
+    named = responsible_party_named(raw, current_user)
+    if isinstance(named, PropertyCompany):
+        return Hazard.responsible_company_id == named.id
+    if isinstance(named, Contractor):
+        return Hazard.responsible_contractor_id == named.id
+    return false()
+
+
+def unknown_party(raw: str) -> str | None:
+    """``raw`` when it names no party the user may name (the page says so)."""
+    if not raw or raw.startswith((COMPANY_PREFIX, CONTRACTOR_PREFIX)):
+        return None
+    return raw if responsible_party_named(raw, current_user) is None else None
 
 
 def int_or_none(raw: Any) -> int | None:
@@ -208,6 +230,8 @@ def hazard_list():
     def list_url(**changes: Any) -> str:
         return url_for("hazards.hazard_list", **query.filters(**changes))
 
+    companies = named_choices(PropertyCompany)
+
     return render_template(
         "hazards/list.html",
         hazards=listed.items,
@@ -222,7 +246,9 @@ def hazard_list():
         days_overdue=days_overdue,
         age_days=hazard_age_days,
         grids=grid_choices(query.grid),
-        responsible_groups=responsible_choices(current_user),
+        responsible_groups=responsible_choices(current_user, companies.choices),
+        responsible_typed=companies.typed,
+        responsible_unknown=unknown_party(query.responsible),
         UNVERIFIED=UNVERIFIED,
     )
 
@@ -403,6 +429,7 @@ def errors_by_field(messages: dict[str, list[str]]) -> dict[str, list[str]]:
     renamed = {
         "responsible_company_id": "responsible",
         "responsible_contractor_id": "responsible",
+        "responsible_name": "responsible",
     }
     by_field: dict[str, list[str]] = {}
     for key, texts in messages.items():
@@ -548,7 +575,8 @@ def hazard_edit(code: str):
         ),
     }
     form = HazardEditForm(data=data)
-    form.fill_choices(current_user)
+    party = hazard.responsible_company or hazard.responsible_contractor
+    form.fill_choices(current_user, party.name if party is not None else "")
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_edit(hazard, form, {}, status)

@@ -23,9 +23,9 @@ from wtforms import (
 
 from accounts.models import Contractor
 from assets.kinds import KINDS, AssetKind
-from assets.models import Grid
+from assets.services import grid_choices
 from core.extensions import db
-from core.forms import SelectChoice
+from core.forms import SelectChoice, SelectOrText
 from inspections.models import InspectionPlan
 
 UNIT_LABELS = {
@@ -52,7 +52,7 @@ class PlanForm(FlaskForm):
     name = StringField(_l("Name"), render_kw={"maxlength": 200})
     contractor_id = SelectField(_l("Contractor"), validate_choice=False)
     asset_kind = SelectField(_l("Asset kind"), validate_choice=False)
-    grid = SelectField(_l("Grid"), validate_choice=False)
+    grid = SelectField(_l("Grid"), validate_choice=False, widget=SelectOrText())
     asset_codes = TextAreaField(
         _l("Asset codes"),
         description=_l("Optional: one per line or separated by commas."),
@@ -84,7 +84,10 @@ class PlanForm(FlaskForm):
         self.asset_kind.choices = [SelectChoice("", _l("Any kind"))] + [
             SelectChoice(kind.name, kind.label) for kind in KINDS.values()
         ]
-        grids = db.session.scalars(select(Grid).order_by(Grid.code)).all()
+        # past GRID_SELECT_LIMIT grids: a text field for the code (core.forms.SelectOrText)
+        grids = grid_choices(self.grid.data or "")
+        self.grid.typed = grids.typed
+        self.grid.suggestions = [(grid.code, grid.name) for grid in grids]
         self.grid.choices = [SelectChoice("", _l("All grids"))] + [
             SelectChoice(grid.code, f"{grid.code} {grid.name}") for grid in grids
         ]

@@ -13,6 +13,12 @@ from sqlalchemy import select
 
 from assets.models import Grid
 from core.extensions import db
+from core.spatial import BBox, shapes_in_box
+
+# Half the side (degrees) of the box a point's grid candidates are read for: a box, not a
+# point, so that SpatiaLite's R*Tree (32-bit boxes) and both backends' tests keep a grid whose
+# edge the point lies on; the exact test is the locator's.
+POINT_MARGIN = 1e-7
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,14 @@ class GridLocator:
         self._tree = STRtree([area.polygon for area in self.areas]) if self.areas else None
 
     @classmethod
-    def from_database(cls) -> GridLocator:
-        rows = db.session.execute(select(Grid.id, Grid.code, Grid.level, Grid.boundary)).all()
+    def from_database(cls, bbox: BBox | None = None) -> GridLocator:
+        """Every grid, or with ``bbox`` those whose boundary meets it (through the spatial
+        index): enough for the points inside it."""
+        query = select(Grid.id, Grid.code, Grid.level, Grid.boundary)
+        if bbox is not None:
+            bind = db.session.get_bind()
+            query = query.where(shapes_in_box(bind, "grids", Grid.id, Grid.boundary, bbox))
+        rows = db.session.execute(query).all()
         return cls([GridArea(r.id, r.code, r.level, to_shape(r.boundary)) for r in rows])
 
     @property
@@ -52,6 +64,21 @@ class GridLocator:
             if self._prepared[index].covers(point):
                 return self.areas[index]
         return None
+
+
+class PointGridLocator:
+    """``GridLocator.grid_for`` for one record at a time (a form, an API write): each point
+    reads only the grids around it through the spatial index, where building a locator
+    reads every grid's boundary (a province's thousands, for one asset)."""
+
+    def grid_for(self, longitude: float, latitude: float) -> GridArea | None:
+        box = BBox(
+            longitude - POINT_MARGIN,
+            latitude - POINT_MARGIN,
+            longitude + POINT_MARGIN,
+            latitude + POINT_MARGIN,
+        )
+        return GridLocator.from_database(box).grid_for(longitude, latitude)
 
 
 @dataclass(frozen=True)

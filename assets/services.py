@@ -14,7 +14,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
 
 from accounts.scope import ALL_GRIDS
-from assets.grids import GridArea, GridLocator
+from assets.grids import GridArea, GridLocator, PointGridLocator
 from assets.kinds import KINDS, AssetKind, kind_named
 from assets.models import Asset, AssetStatus, Grid, Site
 from core.audit import changed_fields, record_change
@@ -124,8 +124,12 @@ class CleanAsset:
 class AssetValidator:
     """Checks one asset's input; reusable across the rows of an import."""
 
-    def __init__(self, locator: GridLocator | None = None, sites: dict[str, int] | None = None):
-        self.locator = locator or GridLocator.from_database()
+    def __init__(
+        self,
+        locator: GridLocator | PointGridLocator | None = None,
+        sites: dict[str, int] | None = None,
+    ):
+        self.locator = locator or PointGridLocator()
         self.sites = sites  # None: each site is looked up by its name (``site_named``)
         self.strict = current_app.config["STRICT_DISTRICT"]
         self.today = district_today()

@@ -24,7 +24,7 @@ from werkzeug.datastructures import FileStorage
 
 from accounts.access import is_staff, may_see, visible
 from accounts.models import Contractor, User
-from assets.grids import GridLocator
+from assets.grids import PointGridLocator
 from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, PropertyCompany, Site
 from assets.services import (
@@ -483,7 +483,7 @@ class _HazardFields:
         STRICT_DISTRICT is on (an asset's point is taken as it is)."""
         if longitude is None or latitude is None or "location" in self.errors:
             return None
-        grid = GridLocator.from_database().grid_for(longitude, latitude)
+        grid = PointGridLocator().grid_for(longitude, latitude)
         point_typed_in = asset is None or self.point_given()
         if grid is None and point_typed_in and current_app.config["STRICT_DISTRICT"]:
             self.errors["location"] = str(_l("The point lies outside every grid of the district."))

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from assets.grids import GridLocator
+from assets.grids import GridLocator, PointGridLocator
 from assets.models import Asset
 from assets.services import (
     AssetValidationError,
@@ -133,6 +133,43 @@ def test_grid_locator_prefers_second_level_and_covers_edges(app, district):
         assert locator.grid_for(119.15, 36.73).code == "G1-01"
         assert locator.grid_for(119.10, 36.70).code == "G1-01"
         assert locator.grid_for(119.31, 36.75) is None
+
+
+def test_one_points_grid_read_through_the_index_is_the_locators(app, district):
+    """A form's or an API write's point reads only the grids around it (``PointGridLocator``),
+    and finds what the locator built from every grid finds: inside, on a shared edge (the
+    first code), on a first-level grid's outer corner, a hair outside, and outside all."""
+    points = [
+        (119.15, 36.715),
+        (119.15, 36.73),
+        (119.10, 36.70),
+        (119.1499999, 36.715),
+        (119.1500001, 36.73),
+        (119.31, 36.75),
+    ]
+    with app.app_context():
+        every_grid = GridLocator.from_database()
+        for longitude, latitude in points + [(lon + 0.0371, lat + 0.0113) for lon, lat in points]:
+            expected = every_grid.grid_for(longitude, latitude)
+            found = PointGridLocator().grid_for(longitude, latitude)
+            assert (found and found.code) == (expected and expected.code), (longitude, latitude)
+        assert PointGridLocator().grid_for(119.15, 36.73).code == "G1-01"
+
+
+def test_one_points_grid_reads_only_the_grids_around_it(app, district, monkeypatch):
+    seen: list[int] = []
+    built = GridLocator.__init__
+
+    def counting(self, areas):
+        seen.append(len(areas))
+        built(self, areas)
+
+    monkeypatch.setattr(GridLocator, "__init__", counting)
+    with app.app_context():
+        total = len(GridLocator.from_database().areas)
+        seen.clear()
+        assert PointGridLocator().grid_for(119.16, 36.745).code == "G1-02"
+    assert total == 6 and seen == [2]  # G1 and G1-02, not every grid
 
 
 def test_bbox_filter_is_exact_on_both_backends(app, district):

@@ -80,6 +80,7 @@ def synthetic_results():
         "viewport": {"postgis": sizes},
         "province": {"postgis": {1_000_000: province}},
         "headers": {"html": (True, "br"), "json": (False, "none"), "map_etag": (True, "304")},
+        "provinces": {"postgis": {1_000_000: {"seconds": 700.0, "rollup_s": 25.0}}},
     }
 
 
@@ -365,3 +366,81 @@ def test_queueing_alone_predicts_the_floor_the_queue_sets(bench_load):
     # The short request waits behind long ones: its p95 grows most, over its own median.
     assert busy["p95_over_unloaded"]["bbox"] > 3 * busy["p95_over_unloaded"]["page"] / 2
     assert busy["p95_over_unloaded"]["bbox"] > light["p95_over_unloaded"]["bbox"] + 1
+
+
+def test_each_province_is_loaded_once_and_every_bench_that_needs_it_runs_on_it(runner):
+    mode = runner.Mode(
+        "tiny",
+        sizes=(3, 5),
+        province_sizes={"spatialite": (3, 5), "postgis": (5, 7)},
+        browser_province=7,
+        load={"assets": 5},
+    )
+    backends = ("spatialite", "postgis")
+    needs = runner.province_needs(mode, backends, runner.BENCHES)
+    assert needs == {
+        ("spatialite", 3): ["province"],
+        ("spatialite", 5): ["province"],
+        ("postgis", 5): ["province", "load"],
+        ("postgis", 7): ["province_browser", "province"],
+    }
+    events = []
+
+    def load(backend, size):
+        events.append(("load", backend, size))
+        if size == 3:
+            raise RuntimeError("the disk is full")
+        return runner.LoadedProvince(f"{backend}://{size}", 1.0, 0.1)
+
+    def bench(name):
+        def run(backend, size, url):
+            events.append((name, url))
+            if name == "province" and size == 7:
+                raise RuntimeError("the dashboard answered 500")
+            return {backend: name}
+
+        return run
+
+    kept, failed = {}, []
+
+    def attempt(name, backend, size, step):
+        try:
+            kept[name, backend, size] = found = step()
+        except RuntimeError:
+            failed.append((name, backend, size))
+            return None
+        return found
+
+    runner.on_provinces(
+        needs,
+        load,
+        lambda url: events.append(("drop", url)),
+        {name: bench(name) for name in runner.PROVINCE_BENCHES},
+        attempt,
+    )
+    assert events == [
+        ("load", "spatialite", 3),  # failed: nothing runs on it, nothing to drop
+        ("load", "spatialite", 5),
+        ("province", "spatialite://5"),
+        ("drop", "spatialite://5"),
+        ("load", "postgis", 5),
+        ("province", "postgis://5"),
+        ("load", "postgis://5"),  # the load test writes: after the province bench
+        ("drop", "postgis://5"),
+        ("load", "postgis", 7),
+        ("province_browser", "postgis://7"),  # reads the province as loaded: first
+        ("province", "postgis://7"),
+        ("drop", "postgis://7"),  # dropped though the province bench failed
+    ]
+    assert failed == [("loading", "spatialite", 3), ("province", "postgis", 7)]
+    assert kept["loading", "postgis", 7].url == "postgis://7"
+
+
+def test_the_province_benches_asked_for_decide_what_is_loaded(runner):
+    mode = runner.MODES["default"]
+    only_browser = runner.province_needs(mode, ("spatialite",), ("province_browser", "load"))
+    assert only_browser == {("spatialite", mode.browser_province): ["province_browser"]}
+    assert runner.province_needs(mode, ("spatialite", "postgis"), ("viewport", "bbox")) == {}
+    needs = runner.province_needs(runner.MODES["province"], ("postgis",), runner.BENCHES)
+    assert needs[("postgis", 1_000_000)] == ["province_browser", "province"]
+    assert needs[("postgis", 100_000)] == ["province", "load"]

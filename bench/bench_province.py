@@ -26,7 +26,7 @@ service functions (jobs), each after a warm-up:
 
 Targets (issue 14, at 10M inspections on PostGIS): dashboard and overdue list < 100 ms,
 generation < 5 min first run and < 30 s idle rerun (1M assets), alert < 60 s and < 1 GB.
-``run(...)`` returns the figures as a dict, for a future ``bench/run``.
+``run(...)`` returns the figures as a dict (``bench/run`` calls it).
 """
 
 from __future__ import annotations

@@ -532,6 +532,9 @@ def browser_targets(results: dict[str, Any]) -> list[tuple]:
     ]
 
 
+DASHBOARD_VIEWS = ("dashboard /", "dashboard / after a write, snapshot")
+
+
 def province_targets(results: dict[str, Any], mode: Mode, backends: tuple[str, ...]) -> list:
     rows = []
     for backend in backends:
@@ -542,6 +545,10 @@ def province_targets(results: dict[str, Any], mode: Mode, backends: tuple[str, .
 
         def p95(*names: str, items=items) -> float | None:
             found = [f["p95_ms"] for name, f in items.items() if name.startswith(names)]
+            return max(found) if found else None
+
+        def worst(*names: str, items=items) -> float | None:
+            found = [items[name]["p95_ms"] for name in names if name in items]
             return max(found) if found else None
 
         def one(name: str, key: str, scale: float = 1.0, items=items) -> float | None:
@@ -560,7 +567,14 @@ def province_targets(results: dict[str, Any], mode: Mode, backends: tuple[str, .
                         "inspections",
                         backend,
                     ),
-                    Measured(p95("dashboard"), inspections, "p95"),
+                    # What a user is served: the page warm, and its first view after a write
+                    # (at this size from the snapshot). The snapshot's build is a job, and the
+                    # live count after a write is what the snapshot spares the page.
+                    Measured(
+                        worst(*DASHBOARD_VIEWS),
+                        inspections,
+                        "worst p95: warm, first view after a write (snapshot)",
+                    ),
                 ),
                 (
                     Target(

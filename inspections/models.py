@@ -102,6 +102,10 @@ class Inspection(db.Model):
         # The unfiltered lists (the API's, ?sort=due and -due): without it a page sorted the
         # whole table.
         Index("ix_inspections_due_on_id", "due_on", "id"),
+        # A contractor's unfiltered list (the API's, ?sort=due and -due): the due-date index
+        # alone walked other companies' inspections to find its own (1.5 s at 10M, migration
+        # 0019).
+        Index("ix_inspections_contractor_due_on_id", "contractor_id", "due_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

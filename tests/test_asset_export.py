@@ -5,15 +5,22 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from openpyxl import load_workbook
+from sqlalchemy import delete, insert, select, update
 
+from accounts.models import User
+from assets import io as asset_io
+from assets import views as asset_views
 from assets.models import Asset
+from core import export
 from core.extensions import db
+from core.spatial import point_value
 from tests import factories
 
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)  # 10:00 in Shanghai
@@ -126,3 +133,109 @@ def test_stored_files_hold_what_the_registry_holds():
     codes = [line.split(",")[0] for line in text.splitlines()[1:] if line[:3] in ("CS-", "EB-")]
     assert codes == ["CS-001", "CS-002", "CS-003", "EB-0001", "EB-0002", "EB-0003"]
     assert date(2023, 5, 6).isoformat() in text
+
+
+def test_workbook_longer_than_a_sheet_is_refused_before_it_is_written(
+    client, auth, registry, monkeypatch
+):
+    """Excel and WPS hold 1,048,576 rows a sheet; here a sheet of 7 (the header and 6)."""
+    auth.login("officer@example.org")
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 7)
+    response = client.get("/assets/export.xlsx", headers=EN)  # 6 assets: just fits
+    assert response.status_code == 200
+    assert load_workbook(io.BytesIO(response.data)).worksheets[0].max_row == 7
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 6)
+    response = client.get("/assets/export.xlsx", headers=EN)
+    assert response.status_code == 422
+    assert "more than 5 rows, more than an Excel sheet holds" in response.text
+    assert "download it as CSV" in response.text
+    assert "超过" in client.get("/assets/export.xlsx", headers=ZH).text
+    # Narrowed by a filter it fits; CSV has no such limit.
+    assert client.get("/assets/export.xlsx?kind=charging_station", headers=EN).status_code == 200
+    assert client.get("/assets/export.csv", headers=EN).status_code == 200
+
+
+def test_cli_workbook_longer_than_a_sheet_is_refused(runner, registry, monkeypatch, tmp_path):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 6)
+    path = tmp_path / "assets.xlsx"
+    result = runner.invoke(args=["assets", "export", "--format", "xlsx", "--output", str(path)])
+    assert result.exit_code != 0
+    assert "more than 5 rows, more than an Excel sheet holds" in result.output
+    assert "nothing exported" in result.output and not path.exists()
+    assert cli_export(runner, ["--format", "csv"]) == (EXPECTED / "cli-en.csv").read_bytes()
+
+
+def add_assets(count: int) -> None:
+    """``count`` more charging stations (BULK-00000…), written straight to the table."""
+    rows = [
+        {
+            "code": f"BULK-{number:05d}",
+            "kind": "charging_station",
+            "name": f"bulk station {number}",
+            "location": point_value(119.15, 36.715),
+            "address": "1 Harbour Road",
+            "status": "active",
+            "installed_on": date(2024, 1, 1),
+            "attributes": {"ports": 10},
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for number in range(count)
+    ]
+    db.session.execute(insert(Asset), rows)
+    db.session.commit()
+
+
+class Sink:
+    """A binary file that keeps only its length."""
+
+    def __init__(self) -> None:
+        self.length = 0
+
+    def write(self, data: bytes) -> int:
+        self.length += len(data)
+        return len(data)
+
+
+def export_peaks(app, monkeypatch, assets: int) -> dict[str, int]:
+    """tracemalloc's peak, in bytes, while the list's CSV (its pieces, as the response
+    streams them) and ``flask assets export``'s CSV and GeoJSON of ``assets`` more assets are
+    written and thrown away (the test client would keep a streamed body it has read)."""
+    with app.test_request_context("/assets/export.csv", headers=EN):
+        db.session.execute(delete(Asset).where(Asset.code.like("BULK-%")))
+        add_assets(assets)
+        officer = db.session.scalar(select(User).where(User.email == "officer@example.org"))
+        monkeypatch.setattr(asset_views, "current_user", officer)
+        query = asset_views.list_query_from_request()
+
+        def list_csv() -> int:
+            rows = asset_views.export_rows(query)
+            return sum(len(piece) for piece in export.csv_chunks(asset_views.EXPORT_COLUMNS, rows))
+
+        def cli(fmt: str):
+            def write() -> int:
+                sink = Sink()
+                asset_io.write_assets(fmt, sink)
+                return sink.length
+
+            return write
+
+        peaks = {}
+        for name, write in [("list", list_csv), ("csv", cli("csv")), ("geojson", cli("geojson"))]:
+            assert write() > assets * 50  # every row (and a warm-up)
+            tracemalloc.start()
+            try:
+                write()
+                peaks[name] = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+    return peaks
+
+
+def test_export_memory_does_not_grow_with_the_assets(app, registry, monkeypatch):
+    """Plain columns read in batches and written a piece at a time: ten times the assets,
+    not ten times the memory (held whole, the command's CSV took about eight times as much)."""
+    small = export_peaks(app, monkeypatch, 500)
+    large = export_peaks(app, monkeypatch, 5_000)
+    for name in small:
+        assert large[name] < small[name] * 2.5, (name, small, large)

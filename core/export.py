@@ -121,8 +121,12 @@ def csv_chunks(
     lines (a million trips through the compressor and the server's writes)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    buffer.write("\ufeff")
     writer.writerow([csv_text(str(column.label)) for column in columns])
+    # The header on its own, before any row is read: the download starts at once, and a
+    # response closed unread leaves no database cursor open behind it.
+    yield ("\ufeff" + buffer.getvalue()).encode()
+    buffer.seek(0)
+    buffer.truncate()
     safe = FORMULA_OR_QUOTE_START
     for row in rows:
         # csv_text, its most common case (text that cannot be a formula) written out here:

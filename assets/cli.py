@@ -10,6 +10,7 @@ import click
 from flask import Blueprint
 
 from assets import io as asset_io
+from core.export import TooManyRowsError
 from core.importing import ImportFileProblem, Problem
 
 FILE_PLACES = ("file", "header", "sheet")
@@ -80,10 +81,11 @@ def register_commands(bp: Blueprint) -> None:
         reads)."""
         if fmt == "geojson" and language != "en":
             raise click.UsageError("GeoJSON is written with the field names only: drop --lang")
-        content = asset_io.export_assets(fmt, language)
-        data = content if isinstance(content, bytes) else content.encode("utf-8")
-        if output is None:
-            click.echo(data, nl=False)
-        else:
-            output.write_bytes(data)
+        try:
+            asset_io.check_exportable(fmt)
+        except TooManyRowsError as error:
+            raise click.ClickException(f"{error}; nothing exported") from None
+        with click.open_file(str(output or "-"), "wb") as out:
+            asset_io.write_assets(fmt, out, language)
+        if output is not None:
             click.echo(f"exported to {output}", err=True)

@@ -27,6 +27,8 @@ import io
 import json
 import math
 import re
+import shutil
+import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +36,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import shapely
 from flask import current_app
@@ -59,7 +61,12 @@ from assets.services import (
 )
 from core.audit import AuditEntry, audit_row, current_actor
 from core.clock import now_utc
-from core.export import formula_safe, xlsx_text_cell
+from core.export import (
+    TooManyRowsError,
+    formula_safe,
+    more_rows_than_a_sheet_holds,
+    xlsx_text_cell,
+)
 from core.extensions import db
 from core.importing import PLACE_LABELS, ImportCheck, ImportFileProblem, Problem
 from core.spatial import (
@@ -84,6 +91,23 @@ LANGUAGES = ("en", "zh")
 REQUIRED_COLUMNS = ("code", "kind", "name", "longitude", "latitude")
 PROPERTY_FIELDS = tuple(name for name in BASE_FIELDS if name not in ("longitude", "latitude"))
 PROGRESS_THRESHOLD = 1000
+EXPORT_BATCH = 500
+WRITE_CHUNK_CHARACTERS = 64 * 1024
+COPY_CHUNK_BYTES = 1024 * 1024
+# What ``record_of`` reads of an asset, by the same names.
+RECORD_COLUMNS = (
+    Asset.code,
+    Asset.kind,
+    Asset.name,
+    Asset.address,
+    Asset.status,
+    Asset.installed_on,
+    Asset.manufacturer,
+    Asset.model,
+    Asset.serial_number,
+    Asset.notes,
+    Asset.attributes,
+)
 # Other names people give a column or a value, beside the field names and the labels.
 HEADER_ALIASES = {"编码": "code"}
 STATUS_ALIASES = {"报废": "retired"}
@@ -617,10 +641,11 @@ def gc_paused() -> Iterator[None]:
 
 
 def export_records() -> Iterator[dict[str, Any]]:
-    """Every asset in input form, ordered by code, coordinates read in SQL."""
+    """Every asset in input form, ordered by code, coordinates read in SQL: the columns
+    ``record_of`` reads, as plain rows in batches (no asset objects; constant memory)."""
     query = (
         select(
-            Asset,
+            *RECORD_COLUMNS,
             longitude_of(Asset.location).label("longitude"),
             latitude_of(Asset.location).label("latitude"),
             Grid.code.label("grid"),
@@ -629,9 +654,10 @@ def export_records() -> Iterator[dict[str, Any]]:
         .outerjoin(Grid, Asset.grid_id == Grid.id)
         .outerjoin(Site, Asset.site_id == Site.id)
         .order_by(Asset.code)
+        .execution_options(yield_per=EXPORT_BATCH)
     )
-    for asset, longitude, latitude, grid, site in db.session.execute(query):
-        yield record_of(asset, float(longitude), float(latitude), grid, site)
+    for row in db.session.execute(query):
+        yield record_of(row, float(row.longitude), float(row.latitude), row.grid, row.site)
 
 
 YES, NO = _l("Yes"), _l("No")
@@ -690,8 +716,9 @@ def csv_cell(value: Any) -> str:
     return formula_safe(str(value))
 
 
-def export_csv(records: Iterable[dict[str, Any]], language: str = "en") -> str:
-    """CSV; in Chinese it starts with the byte order mark, so that Excel reads it as UTF-8."""
+def export_csv(records: Iterable[dict[str, Any]], out: BinaryIO, language: str = "en") -> None:
+    """CSV in UTF-8, written to ``out`` a piece at a time; in Chinese it starts with the byte
+    order mark, so that Excel reads it as UTF-8."""
     words = ExportWords(language)
     buffer = io.StringIO(newline="")
     if language != "en":
@@ -700,13 +727,18 @@ def export_csv(records: Iterable[dict[str, Any]], language: str = "en") -> str:
     writer.writerow(words.header)
     for values in words.rows(records):
         writer.writerow([csv_cell(value) for value in values])
-    return buffer.getvalue()
+        if buffer.tell() >= WRITE_CHUNK_CHARACTERS:
+            out.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+    out.write(buffer.getvalue().encode())
 
 
-def export_xlsx(records: Iterable[dict[str, Any]], language: str = "en") -> bytes:
+def export_xlsx(records: Iterable[dict[str, Any]], out: BinaryIO, language: str = "en") -> None:
     """One sheet: a bold, frozen header row; text cells for text (codes and registration
     numbers keep their zeros, a leading = stays text), numbers for coordinates (written in
-    full, read back exactly) and counts, date cells for dates."""
+    full, read back exactly) and counts, date cells for dates. Written to ``out`` through
+    temporary files (openpyxl's write-only sheet), not memory."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -731,7 +763,7 @@ def export_xlsx(records: Iterable[dict[str, Any]], language: str = "en") -> byte
         sheet.append(
             [xlsx_cell(sheet, value, index in dates) for index, value in enumerate(values)]
         )
-    return deterministic_workbook(workbook)
+    write_deterministic_workbook(workbook, out)
 
 
 def xlsx_cell(sheet, value: Any, is_date: bool):
@@ -751,9 +783,11 @@ def xlsx_cell(sheet, value: Any, is_date: bool):
     return xlsx_text_cell(sheet, str(value))
 
 
-def deterministic_workbook(workbook) -> bytes:
+def write_deterministic_workbook(workbook, out: BinaryIO) -> None:
     """The workbook's bytes, the same for the same contents: its own created and modified
-    times and every zip entry's time are fixed."""
+    times and every zip entry's time are fixed. Each entry is copied a piece at a time (a
+    million assets' sheet is some gigabytes of XML); ``out`` is written from its start to
+    its end, never sought (a pipe will do)."""
     from datetime import datetime
 
     from openpyxl.writer.excel import ExcelWriter
@@ -761,19 +795,22 @@ def deterministic_workbook(workbook) -> bytes:
     moment = datetime(*XLSX_TIMESTAMP)
     workbook.properties.creator = "Safety Asset Registry"
     workbook.properties.created = workbook.properties.modified = moment
-    written = io.BytesIO()
-    ExcelWriter(workbook, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED)).save()
-    fixed = io.BytesIO()
-    with (
-        zipfile.ZipFile(written) as source,
-        zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=XLSX_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            target.writestr(info, source.read(entry))
-    return fixed.getvalue()
+    with tempfile.TemporaryFile() as written, tempfile.TemporaryFile() as fixed:
+        ExcelWriter(workbook, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED)).save()
+        with (
+            zipfile.ZipFile(written) as source,
+            zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
+            for entry in source.infolist():
+                info = zipfile.ZipInfo(entry.filename, date_time=XLSX_TIMESTAMP)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                # Known in advance, as when the entry was written whole: the same headers.
+                info.file_size = entry.file_size
+                with source.open(entry) as data, target.open(info, "w") as copy:
+                    shutil.copyfileobj(data, copy, COPY_CHUNK_BYTES)
+        fixed.seek(0)
+        shutil.copyfileobj(fixed, out, COPY_CHUNK_BYTES)
 
 
 def geojson_feature(record: dict[str, Any], attribute_names: list[str]) -> dict[str, Any]:
@@ -787,23 +824,47 @@ def geojson_feature(record: dict[str, Any], attribute_names: list[str]) -> dict[
     }
 
 
-def export_geojson(records: Iterable[dict[str, Any]]) -> str:
-    """An RFC 7946 FeatureCollection, one feature per line."""
+def export_geojson(records: Iterable[dict[str, Any]], out: BinaryIO) -> None:
+    """An RFC 7946 FeatureCollection, one feature per line, written to ``out`` in UTF-8 a
+    piece at a time."""
     attribute_names = all_attribute_names()
-    lines = [
-        json.dumps(geojson_feature(record, attribute_names), ensure_ascii=False)
-        for record in records
-    ]
-    body = ",\n".join(lines)
-    return '{"type": "FeatureCollection", "features": [\n' + body + ("\n" if lines else "") + "]}\n"
+    pieces = ['{"type": "FeatureCollection", "features": [\n']
+    length = 0
+    separator = ""
+    for record in records:
+        line = json.dumps(geojson_feature(record, attribute_names), ensure_ascii=False)
+        pieces.append(separator + line)
+        separator = ",\n"
+        length += len(line)
+        if length >= WRITE_CHUNK_CHARACTERS:
+            out.write("".join(pieces).encode())
+            pieces.clear()
+            length = 0
+    pieces.append(("\n" if separator else "") + "]}\n")
+    out.write("".join(pieces).encode())
+
+
+def check_exportable(fmt: str) -> None:
+    """Raises ``TooManyRowsError`` when a workbook could not hold every asset."""
+    if fmt == "xlsx" and more_rows_than_a_sheet_holds(select(Asset.id)):
+        raise TooManyRowsError
+
+
+def write_assets(fmt: str, out: BinaryIO, language: str = "en") -> None:
+    """Every asset as ``fmt`` to ``out``: CSV, GeoJSON (always as stored: programs read it)
+    or an .xlsx workbook (``check_exportable`` first); rows read and written in batches,
+    whatever the registry's size."""
+    records = export_records()
+    if fmt == "xlsx":
+        export_xlsx(records, out, language)
+    elif fmt == "csv":
+        export_csv(records, out, language)
+    else:
+        export_geojson(records, out)
 
 
 def export_assets(fmt: str, language: str = "en") -> str | bytes:
-    """Every asset as ``fmt``: CSV text, GeoJSON text (always as stored: programs read it)
-    or the bytes of an .xlsx workbook."""
-    records = export_records()
-    if fmt == "xlsx":
-        return export_xlsx(records, language)
-    if fmt == "csv":
-        return export_csv(records, language)
-    return export_geojson(records)
+    """``write_assets`` in memory: CSV or GeoJSON text, or the bytes of a workbook."""
+    out = io.BytesIO()
+    write_assets(fmt, out, language)
+    return out.getvalue() if fmt == "xlsx" else out.getvalue().decode()

@@ -358,7 +358,7 @@ def record_of(
     asset: Asset, longitude: float, latitude: float, grid: str | None, site: str | None
 ) -> dict[str, Any]:
     """``asset_record`` when the coordinates and the grid and site names are already known
-    (read in SQL for many assets at once)."""
+    (read in SQL for many assets at once); ``asset`` may be a row of the same columns."""
     return {
         "code": asset.code,
         "kind": asset.kind,

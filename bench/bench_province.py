@@ -17,8 +17,9 @@ service functions (jobs), each after a warm-up:
 - the dashboard's first view after a write (its cached numbers stale), counted live, then
   read from the dashboard's snapshot (``dashboard.snapshot``; its build timed once between):
   median and p95 of ``--runs`` writes and views, the writes untimed;
-- the exports (overdue inspections, hazards; CSV, streamed): time of one run, then
-  tracemalloc's peak while the body is read in another;
+- the exports (overdue inspections, hazards, every asset; CSV, streamed): time of one run,
+  then tracemalloc's peak while the body is read in another (uncompressed: the test client
+  asks for no encoding);
 - the biggest contractor's calendar feed (streamed): the same;
 - composing the weekly alert (snapshot and every email, SMTP excluded): time and peak;
 - generation over the 90-day horizon: a first run after the future scheduled inspections are
@@ -201,6 +202,7 @@ def measure(app, runs: int) -> dict[str, dict[str, float]]:
     downloads = {
         "export overdue inspections (csv)": "/inspections/export.csv?status=overdue",
         "export hazards (csv)": "/hazards/export.csv",
+        "export assets (csv)": "/assets/export.csv",
         "calendar feed, biggest contractor": f"/calendar/{token}.ics",
     }
     for item, path in downloads.items():

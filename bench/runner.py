@@ -639,6 +639,18 @@ def province_targets(results: dict[str, Any], mode: Mode, backends: tuple[str, .
                 ),
                 Measured(one("weekly alert composition", "peak_mb"), size, "tracemalloc peak"),
             ),
+            (
+                Target(
+                    "asset export (csv)",
+                    "< 30 s at 1M assets (gunicorn's default worker timeout)",
+                    "<",
+                    30,
+                    "s",
+                    MILLION,
+                    backend=backend,
+                ),
+                Measured(one("export assets (csv)", "median_ms", 1e-3), size, "one run"),
+            ),
         ]
     return rows
 

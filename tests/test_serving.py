@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from assets.services import asset_by_code
-from core import spatial
+from core import serving, spatial
 from core.extensions import db
 from inspections.models import Inspection
 from tests import factories
@@ -215,6 +215,25 @@ def test_a_csv_export_is_still_streamed_when_compressed(signed_in, many_inspecti
     finally:
         response.close()
     assert first + rest == plain.data
+
+
+def test_a_csv_export_is_compressed_at_the_download_levels(
+    signed_in, many_inspections, monkeypatch
+):
+    """A whole list's download is compressed by core.serving at its own (cheapest) levels,
+    either way the client asks, and decodes to the plain file."""
+    path = "/inspections/export.csv"
+    plain = fetched(signed_in, path)
+    assert varies_on_encoding(plain) and "Content-Encoding" not in plain.headers
+    for headers, encoding in [(GZIP, "gzip"), (BROTLI, "br")]:
+        response = fetched(signed_in, path, headers)
+        assert response.headers["Content-Encoding"] == encoding
+        assert varies_on_encoding(response)
+        assert len(response.data) < len(plain.data) / 1.5
+        assert decoded(response) == plain.data
+    monkeypatch.setattr(serving, "DOWNLOAD_GZIP_LEVEL", 0)  # stored: no smaller than plain
+    stored = fetched(signed_in, path, GZIP)
+    assert decoded(stored) == plain.data and len(stored.data) > len(plain.data)
 
 
 def test_postgresql_sessions_run_without_jit(app, backend):

@@ -59,7 +59,7 @@ from assets.models import Asset
 from assets.services import grid_clause
 from core.clock import district_today, district_zone, now_utc
 from core.extensions import db
-from core.spatial import insert_ignoring_duplicates
+from core.spatial import insert_ignoring_duplicates, wait_for_other_fillers
 from dashboard.models import OverdueWeek, OverdueWeekTotal
 from dashboard.overdue import _hazards, _inspections
 from hazards.models import Hazard, HazardEvent, HazardStatus
@@ -237,6 +237,7 @@ def roll_up_weeks(days: list[date]) -> None:
     missing = sorted(set(days) - present)
     if not missing:
         return
+    wait_for_other_fillers()
     claim = insert_ignoring_duplicates(OverdueWeek.__table__).returning(OverdueWeek.__table__.c.day)
     computed_at = now_utc()
     claimed = sorted(

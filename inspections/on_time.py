@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal,
 from assets.models import Asset
 from core.clock import district_zone, now_utc
 from core.extensions import db
-from core.spatial import insert_ignoring_duplicates
+from core.spatial import insert_ignoring_duplicates, wait_for_other_fillers
 from core.types import UTCDateTime
 from inspections.models import Inspection, InspectionStatus, OnTimeDay, OnTimeTotal
 from inspections.services import overdue_clause
@@ -85,6 +85,7 @@ def roll_up_on_time(today: date, first: date, last: date) -> None:
     missing = sorted(wanted - present)
     if not missing:
         return
+    wait_for_other_fillers()
     claim = insert_ignoring_duplicates(OnTimeDay.__table__).returning(OnTimeDay.__table__.c.due_on)
     computed_at = now_utc()
     claimed = db.session.scalars(

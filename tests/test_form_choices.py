@@ -29,6 +29,7 @@ from tests.factories import (
     gen_user,
 )
 from tests.test_asset_pages import form_data
+from tests.test_plans import form_data as plan_form_data
 
 FROZEN = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 LIMIT = 3
@@ -386,20 +387,8 @@ def grid_field(html: str) -> tuple[str, list[str]]:
 
 
 def plan_form(app, **changes) -> dict:
-    return {
-        "name": "Stations monthly",
-        "contractor_id": app.config["TEST_CONTRACTOR_ID"],
-        "asset_kind": "charging_station",
-        "grid": "",
-        "asset_codes": "",
-        "cadence_every": "1",
-        "cadence_unit": "month",
-        "start_on": "2026-01-10",
-        "end_on": "",
-        "active": "y",
-        "checklist_charging_station": ["cutoff_when_full"],
-        **changes,
-    }
+    """test_plans' plan form, for the contractor the test app made."""
+    return plan_form_data(contractor_id=app.config["TEST_CONTRACTOR_ID"], **changes)
 
 
 def user_form(**changes) -> dict:

@@ -13,6 +13,7 @@ import pytest
 from playwright import sync_api as playwright_api
 from sqlalchemy import select
 
+from assets.models import Asset
 from core.extensions import db
 from inspections.models import Inspection, InspectionStatus
 from tests import factories
@@ -203,5 +204,55 @@ def test_a_contractor_pages_its_long_list_to_its_end_on_a_phone(
         ]
         assert seen == expected
         phone.assert_clean()
+    finally:
+        phone.close()
+
+
+def test_a_contractor_pages_its_long_asset_list_to_its_end_on_a_phone(
+    app, playwright_and_browser, server, contractor_user
+):
+    """The asset list past its count cap, as a contractor on a Pixel 7: "More than" on the
+    first page, Next to the last, where the count is exact; the rows are the assets its own
+    company inspects, by code, and none that only another company inspects."""
+    app.config["LIST_COUNT_CAP"] = 1
+    with app.app_context():
+        for number in (2, 3):
+            factories.gen_asset(charging_station_data(number))
+            factories.gen_inspection(f"CS-{number:03d}", date(2026, 3, 12))
+        factories.gen_asset(charging_station_data(4))
+        factories.gen_inspection("CS-004", date(2026, 3, 12), contractor="Other Co")
+        db.session.commit()
+        company = factories.gen_contractor("Fixers Ltd").id
+        expected = sorted(
+            set(
+                db.session.scalars(
+                    select(Asset.code)
+                    .join(Inspection, Inspection.asset_id == Asset.id)
+                    .where(Inspection.contractor_id == company)
+                )
+            )
+        )
+    assert expected == ["CS-001", "CS-002", "CS-003"]
+    phone = Phone(playwright_and_browser, server)
+    try:
+        phone.sign_in(contractor_user, factories.PASSWORD, language="en")
+        phone.open("/assets/?per_page=1")
+        page = phone.page
+        seen, counts = [], []
+        while True:
+            seen += page.locator("tbody tr[data-code]").evaluate_all(
+                "rows => rows.map(row => row.getAttribute('data-code'))"
+            )
+            counts.append(page.locator("#result-count").inner_text())
+            assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth"), counts
+            following = page.locator("nav.pagination a[rel=next]")
+            if len(counts) == 1 or following.count() == 0:
+                assert serious_violations(page) == [], counts
+            if following.count() == 0:
+                break
+            with page.expect_navigation():
+                following.tap()
+        assert seen == expected
+        assert counts[0].startswith("More than") and counts[-1] == "3 assets found."
     finally:
         phone.close()

@@ -37,10 +37,10 @@ from typing import Any
 
 from flask import Response, abort, current_app, stream_with_context
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 
 from core.clock import district_time, district_today
-from core.extensions import db
+from core.paging import count_rows_up_to
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_OR_QUOTE_START = frozenset(("'", *FORMULA_START))
@@ -198,8 +198,7 @@ class TooManyRowsError(Exception):
 def more_rows_than_a_sheet_holds(stmt: Select) -> bool:
     """Whether the rows of ``stmt`` (a narrow select: one column) overflow a sheet below its
     header; counted no further than that, in no order."""
-    capped = stmt.order_by(None).limit(XLSX_MAX_ROWS).subquery()
-    return db.session.scalar(select(func.count()).select_from(capped)) >= XLSX_MAX_ROWS
+    return count_rows_up_to(stmt.order_by(None), XLSX_MAX_ROWS) >= XLSX_MAX_ROWS
 
 
 def refuse_more_rows_than_a_sheet_holds(stmt: Select) -> None:

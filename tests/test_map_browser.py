@@ -352,6 +352,10 @@ def test_map_reads_at_a_glance(playwright, browser, demo_server, demo_app, scree
         )
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"map-{screen}-{language}.png"))
+        # Leaflet fades a popup in: axe once judged its table's contrast half-transparent.
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'"
+        )
         assert helpers.serious_violations(page) == []
         watched.assert_clean()
     finally:

@@ -7,8 +7,10 @@
   ``owner_columns`` names the columns that hold the owning contractor (an inspection: the
   contractor doing it; a hazard: the contractor that reported it or is responsible for it; a
   calendar feed and the on-time totals: their contractor), and ``owner_relations`` names the
-  records it is seen through (a photo: its inspection or hazard; an asset on the map: its
-  inspections). For a contractor, a record it may not see does not exist (404, never 403).
+  records it is seen through (a photo: its inspection or hazard; an asset: the contractors
+  with an inspection of it, pairs the database keeps from the inspections,
+  ``assets.models.ContractorAsset``). For a contractor, a record it may not see does not
+  exist (404, never 403).
 - Anyone else (a contractor user without a company) sees nothing.
 - A contract ends on its date: once the district's today is past the company's
   ``active_until`` (the last day of the contract), its users are nobody (``contract_ended``):

@@ -32,6 +32,7 @@ from assets.schemas import (
 from assets.services import (
     asset_by_code,
     create_asset,
+    in_code_order,
     in_grid,
     text_search,
     update_asset,
@@ -162,7 +163,9 @@ def list_assets(**args: Any) -> Response:
     connection = db.session.connection()
     listed = page_by_one_more(
         lambda limit, offset: connection.execute(
-            asset_select().where(*conditions).order_by(Asset.code).limit(limit).offset(offset)
+            in_code_order(asset_select().where(*conditions), current_user)
+            .limit(limit)
+            .offset(offset)
         ).all(),
         # In any order, as /assets/ counts (assets.views.asset_list).
         lambda limit: count_rows_up_to(select(Asset.id).where(*conditions), limit),

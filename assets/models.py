@@ -101,6 +101,34 @@ class Asset(db.Model):
 
     grid: Mapped[Grid | None] = relationship()
     site: Mapped[Site | None] = relationship()
-    # A contractor sees an asset on its map through its inspections (accounts.access).
     inspections: Mapped[list[Inspection]] = relationship(viewonly=True)
-    owner_relations: ClassVar = ("inspections",)
+    # A contractor sees an asset when it has an inspection of it (accounts.access), asked
+    # through the pairs the database keeps (ContractorAsset), not the inspections themselves.
+    contractor_links: Mapped[list[ContractorAsset]] = relationship(viewonly=True)
+    owner_relations: ClassVar = ("contractor_links",)
+
+
+class ContractorAsset(db.Model):
+    """A contractor company that has at least one inspection of an asset: the pairs the
+    access policy asks about (``Asset.owner_relations``), one row where the inspections
+    table holds ``inspections`` rows of the pair.
+
+    Written only by the database: triggers on ``inspections`` (migration 0020) add, count
+    and remove the pairs on every insert, delete and change of an inspection's contractor or
+    asset, whatever writes them (forms, API, generation, imports, ``COPY``). A contractor's
+    assets were an EXISTS over its inspections, probed asset by asset: at 1M assets its
+    first page by code probed 158,000 assets' inspections. ``asset_code`` (codes never
+    change) gives a contractor's assets in code order from one index
+    (``assets.services.in_code_order``)."""
+
+    __tablename__ = "contractor_assets"
+    __table_args__ = (
+        Index("ix_contractor_assets_contractor_code", "contractor_id", "asset_code"),
+        Index("ix_contractor_assets_asset_id", "asset_id"),
+    )
+
+    contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    asset_code: Mapped[str] = mapped_column(String(40))
+    inspections: Mapped[int]
+    owner_columns: ClassVar = ("contractor_id",)  # accounts.access

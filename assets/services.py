@@ -11,12 +11,14 @@ from typing import Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 
+from accounts.access import acting_contractor_id
+from accounts.models import User
 from accounts.scope import ALL_GRIDS
 from assets.grids import GridArea, GridLocator, PointGridLocator
 from assets.kinds import KINDS, AssetKind, kind_named
-from assets.models import Asset, AssetStatus, Grid, Site
+from assets.models import Asset, AssetStatus, ContractorAsset, Grid, Site
 from core.audit import changed_fields, record_change
 from core.clock import district_today
 from core.errors import ConflictError, ValidationError
@@ -507,6 +509,25 @@ def text_search(text: str) -> ColumnElement[bool]:
             for column in (Asset.code, Asset.name, Asset.address)
         )
     )
+
+
+def in_code_order(stmt: Select, user: User | None, descending: bool = False) -> Select:
+    """``stmt`` (a query of the assets ``user`` may see) in code order. A contractor's come
+    from its pairs' code index, its own assets only: walking every asset's code and asking
+    each whether the contractor inspects it took 158,000 probes for the first page at 1M
+    assets when its assets' codes came late."""
+    contractor_id = acting_contractor_id(user)
+    if contractor_id is None:
+        code = Asset.code
+    else:
+        stmt = stmt.join(
+            ContractorAsset,
+            and_(
+                ContractorAsset.asset_id == Asset.id, ContractorAsset.contractor_id == contractor_id
+            ),
+        )
+        code = ContractorAsset.asset_code
+    return stmt.order_by(code.desc() if descending else code.asc())
 
 
 def asset_by_code(code: str) -> Asset | None:

@@ -110,12 +110,11 @@ class Asset(db.Model):
 
 class ContractorAsset(db.Model):
     """A contractor company that has at least one inspection of an asset: the pairs the
-    access policy asks about (``Asset.owner_relations``), one row where the inspections
-    table holds ``inspections`` rows of the pair.
+    access policy asks about (``Asset.owner_relations``).
 
-    Written only by the database: triggers on ``inspections`` (migration 0020) add, count
-    and remove the pairs on every insert, delete and change of an inspection's contractor or
-    asset, whatever writes them (forms, API, generation, imports, ``COPY``). A contractor's
+    Written only by the database: triggers on ``inspections`` (migration 0020) add a pair
+    with its first inspection and remove it with its last, whatever writes them (forms, API,
+    generation, imports, ``COPY``), a changed contractor or asset included. A contractor's
     assets were an EXISTS over its inspections, probed asset by asset: at 1M assets its
     first page by code probed 158,000 assets' inspections. ``asset_code`` (codes never
     change) gives a contractor's assets in code order from one index
@@ -130,5 +129,4 @@ class ContractorAsset(db.Model):
     contractor_id: Mapped[int] = mapped_column(ForeignKey("contractors.id"), primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
     asset_code: Mapped[str] = mapped_column(String(40))
-    inspections: Mapped[int]
     owner_columns: ClassVar = ("contractor_id",)  # accounts.access

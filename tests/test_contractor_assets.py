@@ -10,6 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 
 from accounts.models import User
@@ -25,25 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
 
 
-def stored_pairs() -> dict[tuple[int, int], tuple[str, int]]:
+def stored_pairs() -> dict[tuple[int, int], str]:
     rows = db.session.execute(
-        select(
-            ContractorAsset.contractor_id,
-            ContractorAsset.asset_id,
-            ContractorAsset.asset_code,
-            ContractorAsset.inspections,
-        )
+        select(ContractorAsset.contractor_id, ContractorAsset.asset_id, ContractorAsset.asset_code)
     )
-    return {(contractor, asset): (code, count) for contractor, asset, code, count in rows}
+    return {(contractor, asset): code for contractor, asset, code in rows}
 
 
-def inspections_pairs() -> dict[tuple[int, int], tuple[str, int]]:
+def inspections_pairs() -> dict[tuple[int, int], str]:
     rows = db.session.execute(
-        select(Inspection.contractor_id, Inspection.asset_id, Asset.code, func.count())
+        select(Inspection.contractor_id, Inspection.asset_id, Asset.code)
         .join(Asset, Asset.id == Inspection.asset_id)
-        .group_by(Inspection.contractor_id, Inspection.asset_id, Asset.code)
+        .distinct()
     )
-    return {(contractor, asset): (code, count) for contractor, asset, code, count in rows}
+    return {(contractor, asset): code for contractor, asset, code in rows}
 
 
 def three_stations() -> None:
@@ -59,14 +55,14 @@ def test_the_pairs_follow_every_kind_of_write(app, district):
         # The ORM, one row at a time.
         first = factories.gen_inspection("CS-001", date(2026, 3, 5))
         factories.gen_inspection("CS-001", date(2026, 4, 5))
-        assert stored_pairs() == {(fixers.id, asset_by_code("CS-001").id): ("CS-001", 2)}
+        assert stored_pairs() == {(fixers.id, asset_by_code("CS-001").id): "CS-001"}
 
         # Generation: INSERT … SELECT, many rows a statement.
         plan = factories.gen_plan("Menders Co", asset_kind="charging_station")
         created = generate_inspections(TODAY, 90)
         assert created == 9
         assert stored_pairs() == inspections_pairs()
-        assert stored_pairs()[(menders.id, asset_by_code("CS-002").id)] == ("CS-002", 3)
+        assert stored_pairs()[(menders.id, asset_by_code("CS-002").id)] == "CS-002"
 
         # A bulk insert of plain rows, as the province loader and imports write them.
         db.session.execute(
@@ -87,11 +83,11 @@ def test_the_pairs_follow_every_kind_of_write(app, district):
         db.session.execute(update(Inspection).values(notes="Checked").where(Inspection.id > 0))
         assert stored_pairs() == inspections_pairs()
 
-        # Reassigned to another contractor: the old pair loses one, the new one gains it.
+        # Reassigned to another contractor: the old pair stays while it has another.
         reassign_inspection(first, menders, "Fixers are away")
         db.session.flush()
         assert stored_pairs() == inspections_pairs()
-        assert stored_pairs()[(fixers.id, asset_by_code("CS-001").id)] == ("CS-001", 1)
+        assert (fixers.id, asset_by_code("CS-001").id) in stored_pairs()
 
         # Moved to another asset, by the database alone.
         db.session.execute(
@@ -161,8 +157,9 @@ def test_the_first_page_of_a_contractors_assets_reads_its_pairs_code_index(app, 
         assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
 
 
-# Two processes add inspections of the same pairs at once and commit in turn; a third
-# deletes some of them meanwhile. The counts are the inspections' after all three.
+# Two processes add inspections of the same pairs at once, committing in turns; a third
+# deletes the pairs' first inspections meanwhile (the last ones, but for what the others
+# add). The pairs are the inspections' after all three.
 RACERS = r"""
 import json, multiprocessing, sys
 from datetime import date, timedelta
@@ -250,4 +247,93 @@ def test_processes_adding_and_removing_the_same_pairs_at_once_keep_them_exact(
     assert results == ["ok", "ok", "ok"]
     with app.app_context():
         assert stored_pairs() == inspections_pairs()
-        assert sorted(count for _, count in stored_pairs().values()) == [20, 20, 20]
+        assert sorted(stored_pairs().values()) == ["CS-001", "CS-002", "CS-003"]
+        assert db.session.scalar(select(func.count(Inspection.id))) == 60
+
+
+# One process writes and holds its transaction open for a moment; the other then writes the
+# same pair and commits: an inspection added while the pair's last one is deleted, in either
+# order. Without the triggers' locks the deleter, not seeing the uncommitted inspection,
+# removed the pair of an inspection that exists.
+IN_TURN = r"""
+import json, multiprocessing, sys, time
+from datetime import date
+spec = json.loads(sys.argv[1])
+from sqlalchemy import delete, insert
+from app import create_app
+from core.extensions import db
+from inspections.models import Inspection
+from tests.helpers import test_config
+app = create_app(test_config(spec["database_url"]))
+with app.app_context():
+    db.engine.dispose()
+
+def write(action):
+    if action == "add":
+        row = {"asset_id": spec["asset_id"], "contractor_id": spec["contractor_id"],
+               "due_on": date(2026, 9, 1), "status": "scheduled"}
+        db.session.execute(insert(Inspection), [row])
+    else:
+        db.session.execute(delete(Inspection).where(Inspection.id == spec["inspection_id"]))
+
+def first(written, answers):
+    try:
+        with app.app_context():
+            write(spec["order"][0])
+            written.set()
+            time.sleep(1.0)  # the other writes meanwhile, and waits for this commit
+            db.session.commit()
+        answers.put("ok")
+    except Exception as error:
+        answers.put(repr(error)[:500])
+
+def second(written, answers):
+    try:
+        with app.app_context():
+            written.wait(timeout=20)
+            write(spec["order"][1])
+            db.session.commit()
+        answers.put("ok")
+    except Exception as error:
+        answers.put(repr(error)[:500])
+
+context = multiprocessing.get_context("fork")
+written = context.Event()
+answers = context.Queue()
+children = [context.Process(target=role, args=(written, answers)) for role in (first, second)]
+for child in children:
+    child.start()
+results = [answers.get(timeout=60) for _ in children]
+for child in children:
+    child.join(timeout=30)
+print("RESULTS " + json.dumps(results), flush=True)
+"""
+
+
+@pytest.mark.parametrize("order", [("add", "remove"), ("remove", "add")])
+def test_an_inspection_added_while_its_pairs_last_one_is_deleted_keeps_the_pair(
+    app, database_url, district, order
+):
+    with app.app_context():
+        three_stations()
+        last = factories.gen_inspection("CS-001", date(2026, 3, 2))
+        db.session.commit()
+        spec = {
+            "database_url": database_url,
+            "order": order,
+            "asset_id": asset_by_code("CS-001").id,
+            "contractor_id": last.contractor_id,
+            "inspection_id": last.id,
+        }
+    finished = subprocess.run(
+        [sys.executable, "-c", IN_TURN, json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert json.loads(finished.stdout.split("RESULTS ", 1)[1]) == ["ok", "ok"]
+    with app.app_context():
+        assert stored_pairs() == inspections_pairs()
+        assert list(stored_pairs().values()) == ["CS-001"]

@@ -120,10 +120,13 @@ def write_noted_uses() -> None:
         return  # changes the request left unsaved are not ours to end; the times can wait
     # The request's transaction may still be open (a read after its commit, which in a
     # writing request on SQLite holds the write lock): end it, or the write below waits for
-    # this very request until the busy timeout runs out.
+    # this very request until the busy timeout runs out. Closed, not rolled back: a rollback
+    # expires the request's objects, and a streamed download still reads its user's role
+    # after this (``stream_with_context`` runs the rows after the request's teardown, when
+    # the session that loaded the user is gone and cannot load it again).
     # The answer is made by now: a database gone away loses the times, not the answer.
     try:
-        session.rollback()
+        session.close()
         with db.engine.begin() as connection:
             for column, row_id, now in uses:
                 table = column.table

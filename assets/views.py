@@ -133,18 +133,29 @@ def filtered_assets(query: ListQuery):
 
 # Sorts by a column no asset leaves empty: no "empty last" term, which would keep an index
 # from giving the order (by code, the default, every visible asset was sorted for a page).
-NEVER_EMPTY_SORTS = frozenset({"code", "kind", "status"})
+NEVER_EMPTY_SORTS = frozenset({"code", "name", "kind", "status"})
 
 
 def ordering(sort: str) -> list[ColumnElement]:
-    """Whitelisted sort, empty values last in both directions, the code breaking ties."""
+    """Whitelisted sort, empty values last in both directions, the code breaking ties.
+
+    Each order but the grid's is an index's (``assets.models``, migration 0021), so a page
+    reads its rows instead of sorting every asset the user may see. Descending, a sort by a
+    column no asset leaves empty is its ascending list reversed, ties by code descending: its
+    index read backwards (ties by code ascending would take a second index per sort). The
+    installation date keeps ties and empty values by code ascending both ways, from an index
+    of its own each way. The grid's code is another table's: no index of the assets holds
+    it (a grid's id does not sort like its code), so by grid every visible asset is sorted."""
     name = sort.lstrip("-")
     column = SORT_COLUMNS[name]
-    direction = column.desc() if sort.startswith("-") else column.asc()
+    descending = sort.startswith("-")
     if name == "code":
-        return [direction]
-    empty_last = [] if name in NEVER_EMPTY_SORTS else [column.is_(None)]
-    return [*empty_last, direction, Asset.code.asc()]
+        return [column.desc() if descending else column.asc()]
+    if name in NEVER_EMPTY_SORTS:
+        if descending:
+            return [column.desc(), Asset.code.desc()]
+        return [column.asc(), Asset.code.asc()]
+    return [column.is_(None), column.desc() if descending else column.asc(), Asset.code.asc()]
 
 
 def ordered(stmt: Select, sort: str) -> Select:

@@ -209,8 +209,10 @@ def test_list_search(signed_in, mixed_assets, q, expected):
         ("name", ["CS-002", "CS-001", "CS-003", "EB-0001", "EB-0002"]),
         ("-name", ["EB-0002", "EB-0001", "CS-003", "CS-001", "CS-002"]),
         ("status", ["CS-001", "CS-003", "EB-0001", "CS-002", "EB-0002"]),
+        ("-status", ["EB-0002", "CS-002", "EB-0001", "CS-003", "CS-001"]),
         ("kind", ["CS-001", "CS-002", "CS-003", "EB-0001", "EB-0002"]),
-        ("-kind", ["EB-0001", "EB-0002", "CS-001", "CS-002", "CS-003"]),
+        # The ascending list reversed (ties by code descending): its index read backwards.
+        ("-kind", ["EB-0002", "EB-0001", "CS-003", "CS-002", "CS-001"]),
         ("grid", ["CS-001", "CS-002", "CS-003", "EB-0001", "EB-0002"]),
         ("-grid", ["EB-0001", "EB-0002", "CS-003", "CS-002", "CS-001"]),
         ("installed_on", ["CS-002", "EB-0002", "CS-001", "CS-003", "EB-0001"]),

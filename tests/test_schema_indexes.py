@@ -4,10 +4,11 @@ comes from an index (migrations 0014, 0017), not from a sort of the whole table.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Select, UniqueConstraint, event, inspect, select
+from sqlalchemy import Column, Select, UniqueConstraint, event, inspect, select, text
 from sqlalchemy.sql import visitors
 
 from accounts.access import visible
@@ -22,21 +23,89 @@ from inspections.results import InspectionFilters, inspection_query
 from tests import factories
 
 
+def key_part(text: str) -> str:
+    """An index key as either side writes it, compared alike: ``lower(assets.name)`` and
+    PostgreSQL's ``lower((name)::text)`` are ``lower(name)``; a direction other than the
+    default is kept (``installed_on desc``)."""
+    text = re.sub(r"::[a-z ]+", "", text.lower().replace('"', ""))
+    text = re.sub(r"\b\w+\.(?=[a-z_])", "", text)  # the table's name
+    text = re.sub(r"\s+asc$", "", " ".join(text.split()))
+    while text.startswith("(") and text.endswith(")") and key_parts(text[1:-1]) == [text[1:-1]]:
+        text = text[1:-1]
+    return re.sub(r"\(\((\w+)\)\)", r"(\1)", text)
+
+
+def key_parts(text: str) -> list[str]:
+    """``text`` split at its commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for at, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:at].strip())
+            start = at + 1
+    return [*parts, text[start:].strip()]
+
+
 def declared_indexes(table) -> dict[str, tuple[list[str], bool]]:
-    return {
-        index.name: ([c.name for c in index.columns], bool(index.unique)) for index in table.indexes
-    }
+    """The model's indexes: the column names, or an expression's text (``key_part``)."""
+    dialect = db.engine.dialect
+
+    def keys(index) -> list[str]:
+        return [
+            key.name
+            if isinstance(key, Column)
+            else key_part(str(key.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+            for key in index.expressions
+        ]
+
+    return {index.name: (keys(index), bool(index.unique)) for index in table.indexes}
+
+
+def index_definitions(table) -> dict[str, tuple[list[str], bool]]:
+    """The keys of ``table``'s indexes as the database wrote their ``CREATE INDEX`` (what the
+    inspector gives of an expression index is partial on PostgreSQL, nothing on SQLite)."""
+    connection = db.session.connection()
+    if db.engine.dialect.name == "postgresql":
+        rows = connection.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :table"),
+            {"table": table.name},
+        )
+    else:
+        rows = connection.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                " AND tbl_name = :table"
+            ),
+            {"table": table.name},
+        )
+    definitions = {}
+    for name, definition in rows:
+        opened = re.search(r" ON \S+(?: USING \w+)? \(", definition, re.IGNORECASE).end()
+        closed, depth = opened, 1
+        while depth:
+            depth += {"(": 1, ")": -1}.get(definition[closed], 0)
+            closed += 1
+        keys = [key_part(key) for key in key_parts(definition[opened : closed - 1])]
+        definitions[name] = (keys, definition.upper().startswith("CREATE UNIQUE"))
+    db.session.rollback()
+    return definitions
 
 
 def migrated_indexes(inspector, table) -> dict[str, tuple[list[str], bool]]:
     """The database's indexes of ``table``, less those that back a unique constraint (both
-    dialects report them as indexes too)."""
+    dialects report them as indexes too); an expression index's keys from its definition."""
     constraints = {c.name for c in table.constraints if isinstance(c, UniqueConstraint)}
-    return {
-        index["name"]: (index["column_names"], bool(index["unique"]))
-        for index in inspector.get_indexes(table.name)
-        if index["name"] not in constraints
-    }
+    with warnings.catch_warnings():
+        # SQLite's reflection skips an expression index, saying so.
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
+        reflected = {
+            index["name"]: (index["column_names"], bool(index["unique"]))
+            for index in inspector.get_indexes(table.name)
+        }
+    for name, (keys, unique) in index_definitions(table).items():
+        if not all(re.fullmatch(r"\w+", key) for key in keys):
+            reflected[name] = (keys, unique)
+    return {name: index for name, index in reflected.items() if name not in constraints}
 
 
 def test_every_models_indexes_are_the_migrated_ones(app):
@@ -47,11 +116,17 @@ def test_every_models_indexes_are_the_migrated_ones(app):
             for table in db.metadata.sorted_tables
             if declared_indexes(table) != migrated_indexes(inspector, table)
         }
-    assert differing == {}
-    assert declared_indexes(Inspection.__table__)["ix_inspections_due_on_id"] == (
-        ["due_on", "id"],
-        False,
-    )
+        assert differing == {}
+        assert declared_indexes(Inspection.__table__)["ix_inspections_due_on_id"] == (
+            ["due_on", "id"],
+            False,
+        )
+        assets = migrated_indexes(inspector, Asset.__table__)  # expressions, a direction
+        assert assets["ix_assets_name_code"] == (["lower(name)", "code"], False)
+        assert assets["ix_assets_installed_on_desc_code"] == (
+            ["installed_on is null", "installed_on desc", "code"],
+            False,
+        )
 
 
 def page_keys(query: Select) -> Select:
@@ -142,6 +217,43 @@ def test_the_asset_lists_default_order_reads_the_code_index(app, district, offic
                 sort,
                 found,
             )
+        db.session.rollback()
+
+
+# Each sort of the asset list (but the grid's: see ``assets.views.ordering``), both ways, and
+# the index whose order is the list's (migration 0021).
+SORT_INDEXES = {
+    "name": "ix_assets_name_code",
+    "-name": "ix_assets_name_code",
+    "kind": "ix_assets_kind_code",
+    "-kind": "ix_assets_kind_code",
+    "status": "ix_assets_status_code",
+    "-status": "ix_assets_status_code",
+    "installed_on": "ix_assets_installed_on_code",
+    "-installed_on": "ix_assets_installed_on_desc_code",
+}
+
+
+def test_the_asset_lists_sorts_read_their_indexes_in_order(app, district, officer):
+    """By name, kind, status or installation date, either way: a page's keys come from the
+    sort's index in the list's order, not from sorting every asset the user may see (1.15 s
+    at 1M assets on PostGIS, by name)."""
+    with app.app_context():
+        for number in (1, 2):
+            factories.gen_asset(factories.charging_station_data(number))
+        db.session.commit()
+        user = factories.user_by_email(officer)
+        listed = visible(user, Asset).outerjoin(Grid, Asset.grid_id == Grid.id)
+        if db.engine.dialect.name == "postgresql":
+            # Sorting priced out: a plan without a sort exists only if an index gives the order.
+            connection = db.session.connection()
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        for sort, index in SORT_INDEXES.items():
+            keys = listed.order_by(*ordering(sort)).with_only_columns(Asset.id)
+            found = query_plan(keys.limit(50))
+            assert index in found, (sort, found)
+            assert "Sort" not in found and "TEMP B-TREE" not in found, (sort, found)
         db.session.rollback()
 
 

@@ -73,13 +73,14 @@ def add_assets(first: int, last: int, contractor_id: int) -> None:
         }
         for number in range(first, last + 1)
     ]
+    last_id_before = db.session.scalar(db.select(db.func.coalesce(db.func.max(Asset.id), 0)))
     with deferred_spatial_index(db.session, "assets", "location"):
         for start in range(0, len(assets), 10_000):
             db.session.execute(insert(Asset.__table__), assets[start : start + 10_000])
+    # The new rows by id: their codes do not sort as numbers past EB-999999 ("EB-1000000" <
+    # "EB-100001"), which left the millionth asset out at 1M.
     ids = dict(
-        db.session.execute(
-            db.select(Asset.code, Asset.id).where(Asset.code >= f"EB-{first:06d}")
-        ).all()
+        db.session.execute(db.select(Asset.code, Asset.id).where(Asset.id > last_id_before)).all()
     )
     inspections = [
         {

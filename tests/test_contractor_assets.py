@@ -157,6 +157,19 @@ def test_the_first_page_of_a_contractors_assets_reads_its_pairs_code_index(app, 
         assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
 
 
+def children_answers(script: str, spec: dict) -> list[str]:
+    """Run ``script`` (it forks its writers) in a process of its own; each writer's answer."""
+    finished = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return json.loads(finished.stdout.split("RESULTS ", 1)[1])
+
+
 # Two processes add inspections of the same pairs at once, committing in turns; a third
 # deletes the pairs' first inspections meanwhile (the last ones, but for what the others
 # add). The pairs are the inspections' after all three.
@@ -235,16 +248,7 @@ def test_processes_adding_and_removing_the_same_pairs_at_once_keep_them_exact(
             "asset_ids": [asset_by_code(code).id for code in ("CS-001", "CS-002", "CS-003")],
             "removable_ids": removable,
         }
-    finished = subprocess.run(
-        [sys.executable, "-c", RACERS, json.dumps(spec)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    results = json.loads(finished.stdout.split("RESULTS ", 1)[1])
-    assert results == ["ok", "ok", "ok"]
+    assert children_answers(RACERS, spec) == ["ok", "ok", "ok"]
     with app.app_context():
         assert stored_pairs() == inspections_pairs()
         assert sorted(stored_pairs().values()) == ["CS-001", "CS-002", "CS-003"]
@@ -325,15 +329,7 @@ def test_an_inspection_added_while_its_pairs_last_one_is_deleted_keeps_the_pair(
             "contractor_id": last.contractor_id,
             "inspection_id": last.id,
         }
-    finished = subprocess.run(
-        [sys.executable, "-c", IN_TURN, json.dumps(spec)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert json.loads(finished.stdout.split("RESULTS ", 1)[1]) == ["ok", "ok"]
+    assert children_answers(IN_TURN, spec) == ["ok", "ok"]
     with app.app_context():
         assert stored_pairs() == inspections_pairs()
         assert list(stored_pairs().values()) == ["CS-001"]

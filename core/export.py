@@ -268,16 +268,29 @@ def more_rows_than_a_sheet_holds(stmt: Select) -> bool:
     return count_rows_up_to(stmt.order_by(None), XLSX_MAX_ROWS) >= XLSX_MAX_ROWS
 
 
-def refuse_more_rows_than_a_sheet_holds(stmt: Select) -> None:
-    """422 before anything is written when a workbook of ``stmt``'s rows could not hold them
-    (see ``more_rows_than_a_sheet_holds``): the message says what to do instead."""
-    if more_rows_than_a_sheet_holds(stmt):
+def refuse_too_many_rows_for_xlsx(stmt: Select) -> None:
+    """422 before anything is written when a workbook of ``stmt``'s rows (a narrow select: one
+    column) would be longer than the download allows (``EXPORT_XLSX_MAX_ROWS``: written
+    longer, it outlasts the server's timeout and the user gets a cut file) or than a sheet
+    holds; counted no further than that, in no order. The message says what to do instead."""
+    allowed = current_app.config["EXPORT_XLSX_MAX_ROWS"]
+    if allowed >= XLSX_MAX_ROWS - 1:
+        if more_rows_than_a_sheet_holds(stmt):
+            abort(
+                422,
+                description=_(
+                    "This list has more than %(rows)s rows, more than an Excel sheet holds. "
+                    "Narrow it with the filters, or download it as CSV.",
+                    rows=f"{XLSX_MAX_ROWS - 1:,}",
+                ),
+            )
+    elif count_rows_up_to(stmt.order_by(None), allowed + 1) > allowed:
         abort(
             422,
             description=_(
-                "This list has more than %(rows)s rows, more than an Excel sheet holds. "
+                "This list has more than %(rows)s rows, more than an Excel download may hold. "
                 "Narrow it with the filters, or download it as CSV.",
-                rows=f"{XLSX_MAX_ROWS - 1:,}",
+                rows=f"{allowed:,}",
             ),
         )
 

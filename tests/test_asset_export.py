@@ -157,6 +157,24 @@ def test_workbook_longer_than_a_sheet_is_refused_before_it_is_written(
     assert client.get("/assets/export.csv", headers=EN).status_code == 200
 
 
+def test_workbook_longer_than_the_download_allows_is_refused(
+    app, client, auth, registry, monkeypatch
+):
+    """``EXPORT_XLSX_MAX_ROWS`` below a sheet: a longer workbook would outlast the server's
+    timeout. Refused as a sheet's overflow is, with its own words."""
+    auth.login("officer@example.org")
+    monkeypatch.setitem(app.config, "EXPORT_XLSX_MAX_ROWS", 6)
+    assert client.get("/assets/export.xlsx", headers=EN).status_code == 200  # 6 assets
+    monkeypatch.setitem(app.config, "EXPORT_XLSX_MAX_ROWS", 5)
+    response = client.get("/assets/export.xlsx", headers=EN)
+    assert response.status_code == 422
+    assert "more than 5 rows, more than an Excel download may hold" in response.text
+    assert "download it as CSV" in response.text
+    assert "超出 Excel 下载的行数上限" in client.get("/assets/export.xlsx", headers=ZH).text
+    assert client.get("/assets/export.xlsx?kind=charging_station", headers=EN).status_code == 200
+    assert client.get("/assets/export.csv", headers=EN).status_code == 200
+
+
 def test_cli_workbook_longer_than_a_sheet_is_refused(runner, registry, monkeypatch, tmp_path):
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", 6)
     path = tmp_path / "assets.xlsx"

@@ -110,6 +110,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     # The lists (pages and API) count their rows up to this many, then say "more than" or,
     # in the API, omit numberMatched (core.paging).
     "LIST_COUNT_CAP": 10_000,
+    # The list downloads refuse a workbook of more rows than this (core.export): written
+    # longer, it would outlast gunicorn's --timeout 300 (see the README's "Production").
+    "EXPORT_XLSX_MAX_ROWS": 500_000,
     # An import that wrote this many rows or more gathers the planner's statistics of the
     # tables it wrote once committed (core.spatial.analyze_tables).
     "ANALYZE_AFTER_ROWS": 10_000,
@@ -158,6 +161,7 @@ INTEGER_SETTINGS = {
     "HSTS_MAX_AGE",
     "ANALYZE_AFTER_ROWS",
     "LIST_COUNT_CAP",
+    "EXPORT_XLSX_MAX_ROWS",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",

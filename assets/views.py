@@ -48,7 +48,7 @@ from assets.services import (
 )
 from core.audit import AuditEntry
 from core.errors import Refusal, on_refused
-from core.export import Column, export_response, refuse_more_rows_than_a_sheet_holds
+from core.export import Column, export_response, refuse_too_many_rows_for_xlsx
 from core.extensions import db
 from core.paging import (
     DEFAULT_PER_PAGE,
@@ -251,7 +251,7 @@ def export_rows(query: ListQuery):
 def asset_export(fmt: str):
     query = list_query_from_request()
     if fmt == "xlsx":
-        refuse_more_rows_than_a_sheet_holds(filtered_assets(query).with_only_columns(Asset.id))
+        refuse_too_many_rows_for_xlsx(filtered_assets(query).with_only_columns(Asset.id))
     return export_response(fmt, "assets", _("Assets"), EXPORT_COLUMNS, lambda: export_rows(query))
 
 

@@ -102,6 +102,7 @@ OTHER_BENCHES = (
     ("refused sign-ins, scrypt, SpatiaLite", "bench_login", ("--attempts", "10")),
     ("assets import of a 10k-row CSV", "bench_import", ("--rows", "10000")),
     ("inspection generation, 10k assets x 90 days", "bench_generate", ("--assets", "10000")),
+    ("the list downloads' xlsx writers, 10k rows", "bench_xlsx_export", ("--rows", "10000")),
 )
 OTHER_TIMEOUT = 300  # seconds, each
 

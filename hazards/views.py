@@ -37,7 +37,7 @@ from assets.services import grid_choices, in_grid, named_choices
 from core.args import date_arg
 from core.clock import district_today
 from core.errors import Refusal, on_refused
-from core.export import Column, export_response, local_time_text
+from core.export import Column, export_response, local_time_text, refuse_too_many_rows_for_xlsx
 from core.extensions import db
 from core.inputs import id_or_none
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
@@ -333,6 +333,11 @@ def export_part_rows(part, today: date):
 def hazard_export(fmt: str):
     query = list_query_from_request()
     today = district_today()
+    if fmt == "xlsx":
+        listed = filtered_hazards(query, today)
+        refuse_too_many_rows_for_xlsx(
+            listed.with_only_columns(Hazard.id, maintain_column_froms=True)
+        )
     return export_response(
         fmt, "hazards", _("Hazards"), EXPORT_COLUMNS, lambda: export_rows(query, today)
     )

@@ -42,7 +42,7 @@ from core import clock
 from core.args import choice_arg, date_arg
 from core.clock import district_zone
 from core.errors import Refusal, ValidationError, on_refused
-from core.export import Column, export_response, local_time_text
+from core.export import Column, export_response, local_time_text, refuse_too_many_rows_for_xlsx
 from core.extensions import db
 from core.forms import SelectChoice
 from core.paging import DEFAULT_PER_PAGE, page_args, page_of_parts
@@ -313,6 +313,11 @@ def export_rows(query: ListQuery, columns: list[Column]):
 @bp.get("/export.xlsx", defaults={"fmt": "xlsx"})
 def inspection_export(fmt: str):
     query = list_query_from_request()
+    if fmt == "xlsx":
+        listed = inspection_query(current_user, query.filters)
+        refuse_too_many_rows_for_xlsx(
+            listed.with_only_columns(Inspection.id, maintain_column_froms=True)
+        )
     columns = export_columns()
     return export_response(
         fmt, "inspections", _("Inspections"), columns, lambda: export_rows(query, columns)

@@ -43,8 +43,10 @@ CLI_EXPORTS = {
     "cli-zh.xlsx": ["--format", "xlsx", "--lang", "zh"],
     "cli.geojson": ["--format", "geojson"],
 }
-# A workbook from the list's download carries the time it was written (openpyxl's document
-# properties); everything else in it is compared byte for byte.
+# A workbook from the list's download carries the time it was written (its document
+# properties); everything else in it is compared byte for byte. The list's workbooks are
+# XlsxWriter's since it replaced openpyxl there (the cells, their types, styles and quote
+# prefixes read the same as openpyxl's did; the column widths are Excel's own, plus padding).
 WRITTEN_AT = "docProps/core.xml"
 
 
@@ -155,6 +157,24 @@ def test_workbook_longer_than_a_sheet_is_refused_before_it_is_written(
     assert client.get("/assets/export.csv", headers=EN).status_code == 200
 
 
+def test_workbook_longer_than_the_download_allows_is_refused(
+    app, client, auth, registry, monkeypatch
+):
+    """``EXPORT_XLSX_MAX_ROWS`` below a sheet: a longer workbook would outlast the server's
+    timeout. Refused as a sheet's overflow is, with its own words."""
+    auth.login("officer@example.org")
+    monkeypatch.setitem(app.config, "EXPORT_XLSX_MAX_ROWS", 6)
+    assert client.get("/assets/export.xlsx", headers=EN).status_code == 200  # 6 assets
+    monkeypatch.setitem(app.config, "EXPORT_XLSX_MAX_ROWS", 5)
+    response = client.get("/assets/export.xlsx", headers=EN)
+    assert response.status_code == 422
+    assert "more than 5 rows, more than an Excel download may hold" in response.text
+    assert "download it as CSV" in response.text
+    assert "超出 Excel 下载的行数上限" in client.get("/assets/export.xlsx", headers=ZH).text
+    assert client.get("/assets/export.xlsx?kind=charging_station", headers=EN).status_code == 200
+    assert client.get("/assets/export.csv", headers=EN).status_code == 200
+
+
 def test_cli_workbook_longer_than_a_sheet_is_refused(runner, registry, monkeypatch, tmp_path):
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", 6)
     path = tmp_path / "assets.xlsx"
@@ -199,8 +219,9 @@ class Sink:
 
 def export_peaks(app, monkeypatch, assets: int) -> dict[str, int]:
     """tracemalloc's peak, in bytes, while the list's CSV (its pieces, as the response
-    streams them) and ``flask assets export``'s CSV and GeoJSON of ``assets`` more assets are
-    written and thrown away (the test client would keep a streamed body it has read)."""
+    streams them) and workbook and ``flask assets export``'s CSV and GeoJSON of ``assets``
+    more assets are written and thrown away (the test client would keep a streamed body it
+    has read)."""
     with app.test_request_context("/assets/export.csv", headers=EN):
         db.session.execute(delete(Asset).where(Asset.code.like("BULK-%")))
         add_assets(assets)
@@ -212,6 +233,11 @@ def export_peaks(app, monkeypatch, assets: int) -> dict[str, int]:
             rows = asset_views.export_rows(query)
             return sum(len(piece) for piece in export.csv_chunks(asset_views.EXPORT_COLUMNS, rows))
 
+        def list_xlsx() -> int:
+            rows = asset_views.export_rows(query)
+            with export.xlsx_file("Assets", asset_views.EXPORT_COLUMNS, rows) as stream:
+                return stream.seek(0, io.SEEK_END)
+
         def cli(fmt: str):
             def write() -> int:
                 sink = Sink()
@@ -221,8 +247,14 @@ def export_peaks(app, monkeypatch, assets: int) -> dict[str, int]:
             return write
 
         peaks = {}
-        for name, write in [("list", list_csv), ("csv", cli("csv")), ("geojson", cli("geojson"))]:
-            assert write() > assets * 50  # every row (and a warm-up)
+        writers = [
+            ("list", list_csv),
+            ("list xlsx", list_xlsx),
+            ("csv", cli("csv")),
+            ("geojson", cli("geojson")),
+        ]
+        for name, write in writers:
+            assert write() > assets * (5 if name == "list xlsx" else 50)  # every row, warm-up
             tracemalloc.start()
             try:
                 write()
@@ -234,8 +266,43 @@ def export_peaks(app, monkeypatch, assets: int) -> dict[str, int]:
 
 def test_export_memory_does_not_grow_with_the_assets(app, registry, monkeypatch):
     """Plain columns read in batches and written a piece at a time: ten times the assets,
-    not ten times the memory (held whole, the command's CSV took about eight times as much)."""
+    not ten times the memory (held whole, the command's CSV took about eight times as much;
+    openpyxl's workbook kept every distinct text until the end)."""
     small = export_peaks(app, monkeypatch, 500)
     large = export_peaks(app, monkeypatch, 5_000)
     for name in small:
         assert large[name] < small[name] * 2.5, (name, small, large)
+
+
+def sheet_xml(stream) -> str:
+    with stream, zipfile.ZipFile(stream) as workbook:
+        return workbook.read("xl/worksheets/sheet1.xml").decode()
+
+
+def test_workbook_text_is_written_as_excel_reads_it():
+    """Characters XML cannot hold as Excel writes them (``_x000D_``), and text that reads like
+    such an escape escaped in turn (``_x005F_``), or Excel would show "A" for "_x0041_"."""
+    columns = [export.Column("a", "A"), export.Column("b", "B")]
+    xml = sheet_xml(export.xlsx_file("Assets", columns, [["a\rb\x01", "_x0041_ & <x>"]]))
+    assert "<t>a_x000D_b_x0001_</t>" in xml
+    assert "<t>_x005F_x0041_ &amp; &lt;x&gt;</t>" in xml
+
+
+def test_workbook_past_a_sheet_is_refused_and_leaves_no_file(monkeypatch, tmp_path):
+    """Past a sheet's last row XlsxWriter would leave rows out without a word; and its
+    temporary files go, whatever stopped the writing."""
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 4)  # the header and 3 rows
+    monkeypatch.setattr(export.tempfile, "tempdir", str(tmp_path))
+    columns = [export.Column("a", "A")]
+    with export.xlsx_file("Assets", columns, [["x"]] * 3) as stream:
+        assert stream.read(2) == b"PK"
+    with pytest.raises(export.TooManyRowsError):
+        export.xlsx_file("Assets", columns, [["x"]] * 4)
+
+    def failing_rows():
+        yield ["x"]
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        export.xlsx_file("Assets", columns, failing_rows())
+    assert list(tmp_path.iterdir()) == []

@@ -172,3 +172,12 @@ def test_create_app_adds_no_global_listener_twice(database_url):
         create_app(test_config(database_url))
     assert listeners() == before
     assert len(before) == len(set(before))
+
+
+def test_the_workbook_download_limit_comes_from_the_environment(monkeypatch, database_url):
+    config = config_from_environment({"EXPORT_XLSX_MAX_ROWS": "200000"})
+    assert config == {"EXPORT_XLSX_MAX_ROWS": 200_000}
+    assert (
+        create_app({"SQLALCHEMY_DATABASE_URI": database_url}).config["EXPORT_XLSX_MAX_ROWS"]
+        == 500_000
+    )

@@ -169,6 +169,24 @@ def test_hazard_export_filters_and_injection(client, auth, listed):
     assert (description.value, description.data_type) == ("@SUM(1)", "s")
 
 
+def test_inspection_and_hazard_workbooks_past_the_limit_are_refused(
+    app, client, auth, listed, monkeypatch
+):
+    """As the asset list's: past ``EXPORT_XLSX_MAX_ROWS`` (or a sheet) the workbook is refused
+    before it is written, filtered it fits, and CSV has no limit."""
+    auth.login("officer@example.org")
+    monkeypatch.setitem(app.config, "EXPORT_XLSX_MAX_ROWS", 1)
+    for path, narrowed in [
+        ("/inspections/export", "?asset=CS-002"),
+        ("/hazards/export", "?severity=major"),
+    ]:
+        response = client.get(f"{path}.xlsx", headers=EN)
+        assert response.status_code == 422, path
+        assert "more than 1 rows, more than an Excel download may hold" in response.text
+        assert client.get(f"{path}.xlsx{narrowed}", headers=EN).status_code == 200, path
+        assert client.get(f"{path}.csv", headers=EN).status_code == 200, path
+
+
 def test_list_pages_link_their_exports_with_the_query(client, auth, listed):
     auth.login("officer@example.org")
     for path, export in [

@@ -134,12 +134,15 @@ def page_keys(query: Select) -> Select:
 
 
 def query_plan(statement: Select) -> str:
-    """The plan of ``statement``; on PostgreSQL with sequential scans priced out, as the planner
-    prices them on a big table (on a table of a few rows it reads it whole, rightly)."""
+    """The plan of ``statement``; on PostgreSQL with sequential and bitmap scans priced out, as
+    the planner prices them for a page of a big table (on a table of a few rows it reads it
+    whole, or fetches its few rows and sorts them, rightly: which it did depended on the
+    statistics an earlier test of the worker left, and a list's test once failed on it)."""
     compiled = statement.compile(dialect=db.engine.dialect)
     connection = db.session.connection()
     if db.engine.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
     else:
         params = tuple(compiled.params[name] for name in compiled.positiontup)

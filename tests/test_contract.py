@@ -1,5 +1,5 @@
 """The OpenAPI document is the API's truthful contract (issue 13, finding 10): schemathesis,
-with every check, sends each operation 100 generated requests (valid and invalid) with an
+with every check, sends each operation 50 generated requests (valid and invalid) with an
 admin's and a contractor's token, on both databases, straight into the WSGI app (no
 network), and finds nothing: no 500, no status or header the document does not declare, no
 response off its schema, invalid input never accepted, valid input refused only by a
@@ -26,7 +26,10 @@ from schemathesis.generation import GenerationMode
 from core.extensions import db
 from tests import factories
 
-EXAMPLES = 100
+# 100 took 220 s of the suite's 2,770 (both workers' time) on a slow 2-core machine; 50 cover
+# fewer inputs, the same ones every run (derandomized), edge cases first (Hypothesis tries
+# them early).
+EXAMPLES = 50
 OPERATIONS = [
     ("GET", "/api/v1/assets"),
     ("POST", "/api/v1/assets"),

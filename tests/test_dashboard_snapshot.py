@@ -32,7 +32,6 @@ from dashboard.snapshot import (
     refresh_when_changed,
     snapshot_for,
 )
-from demo.district import load_demo_district
 from inspections.models import Inspection
 from tests import factories
 
@@ -44,13 +43,14 @@ OFFICER, FIXER = "officer@example.org", "fixer@example.org"
 
 
 @pytest.fixture
-def demo(app, frozen_clock):
-    """The demo district on the test database, an officer and a contractor's user, and a
-    threshold low enough for it to count as large; no snapshot built yet."""
+def demo(app, backend, backend_states, frozen_clock):
+    """The demo district on the test database (loaded once a worker, then copied back), an
+    officer and a contractor's user, and a threshold low enough for it to count as large; no
+    snapshot built yet."""
     frozen_clock.set(NOW)
     app.config["DASHBOARD_SNAPSHOT_THRESHOLD"] = 10
+    backend_states[backend].demo_district(app)
     with app.app_context():
-        load_demo_district()
         factories.gen_user(OFFICER, "officer")
         factories.gen_user(FIXER, "contractor", contractor="Fixers Ltd")
         db.session.commit()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
+from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
 from shapely import union_all
 from shapely.geometry import box
@@ -324,3 +326,54 @@ def test_each_contractor_is_left_overdue_work_whatever_the_day():
         anchor - timedelta(days=47)
     }
     assert len({id(row) for row in undone}) == OVERDUE
+
+
+def every_row_and_next_id(app) -> dict[str, tuple[list, int | None]]:
+    """Each table's rows (by primary key, geometry as its bytes) and the id its next insert
+    would take; and the photo files' names and bytes."""
+    tables = {}
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+            tables[table.name] = [
+                tuple(value.desc if isinstance(value, WKBElement) else value for value in row)
+                for row in rows
+            ]
+        db.session.remove()
+    photos = sorted(
+        (path.name, path.read_bytes())
+        for path in Path(app.config["PHOTO_DIR"]).rglob("*")
+        if path.is_file()
+    )
+    return {"tables": tables, "photos": photos}
+
+
+def test_the_suites_copy_of_the_demo_is_the_demo_as_loaded(
+    app, backend, backend_states, database_url, frozen_clock
+):
+    """tests/conftest.py loads the demo once a day and worker and copies it back for the next
+    test that asks (BackendState.demo_district): the copy holds what a load leaves, rows,
+    sequences and photos, and the next insert takes the id it would after a load."""
+    frozen_clock.set(datetime(2031, 5, 6, 2, tzinfo=UTC))  # a day no other test caches
+    state = backend_states[backend]
+    state.demo_district(app)
+    with app.app_context():
+        db.session.add(PropertyCompany(name="After the load"))
+        db.session.commit()
+        db.session.remove()
+    loaded = every_row_and_next_id(app)
+    state.empty_database()
+    for path in Path(app.config["PHOTO_DIR"]).rglob("*"):
+        if path.is_file():
+            path.unlink()
+    state.demo_district(app)
+    with app.app_context():
+        db.session.add(PropertyCompany(name="After the load"))
+        db.session.commit()
+        db.session.remove()
+    copied = every_row_and_next_id(app)
+    assert copied["photos"] == loaded["photos"] and loaded["photos"]
+    assert copied["tables"].keys() == loaded["tables"].keys()
+    for name, rows in loaded["tables"].items():
+        assert copied["tables"][name] == rows, name
+    assert loaded["tables"]["assets"] and loaded["tables"]["inspections"]

@@ -56,11 +56,45 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked ``one_database`` keep only their first backend's run. Slow tests first
     (their order otherwise kept): under pytest-xdist they then overlap with the rest instead
     of finishing the run on one worker while the others idle."""
-    dropped = [item for item in items if runs_on_another_database(item)]
+    alternated = alternated_away(items)
+    dropped = [item for item in items if runs_on_another_database(item) or item in alternated]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not runs_on_another_database(item)]
+        kept = [item for item in items if not runs_on_another_database(item)]
+        items[:] = [item for item in kept if item not in alternated]
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def alternated_away(items) -> set:
+    """The runs an ``alternate_databases`` test leaves out: its variants (devices, languages,
+    cases), in the order of their parameters, take the backends in turn; so each variant runs
+    once and each backend runs some (with one backend, all). For browser journeys whose
+    variants differ in what the browser does, not in what the database holds: what each
+    variant stores is read back on its backend, and the views and services behind the pages
+    are tested on both."""
+    if len(BACKENDS) < 2:
+        return set()
+    variants: dict[tuple[str, str], list] = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec else None
+        if backend is None or item.get_closest_marker("alternate_databases") is None:
+            continue
+        variants.setdefault((item.module.__name__, item.originalname), []).append(item)
+    away = set()
+    for runs in variants.values():
+        ids = sorted({variant_id(item) for item in runs})
+        for item in runs:
+            turn = ids.index(variant_id(item)) % len(BACKENDS)
+            if BACKENDS[turn] != item.callspec.params["backend"]:
+                away.add(item)
+    return away
+
+
+def variant_id(item) -> str:
+    """The item's parameters but the backend, as text (its place among the variants)."""
+    params = item.callspec.params
+    return repr(sorted((name, repr(value)) for name, value in params.items() if name != "backend"))
 
 
 def runs_on_another_database(item) -> bool:

@@ -97,6 +97,7 @@ LISTS = [
 ]
 
 
+@pytest.mark.alternate_databases
 @pytest.mark.parametrize(("path", "choices", "column", "expected"), LISTS)
 def test_an_export_link_downloads_exactly_the_filtered_rows(
     browser, server, tmp_path, path, choices, column, expected

@@ -95,6 +95,7 @@ def live(app, district, officer, contractor_user) -> Iterator[tuple[str, str]]:
         yield base_url, code
 
 
+@pytest.mark.alternate_databases
 @pytest.mark.parametrize("device", DEVICES)
 def test_rectify_with_a_photo_return_for_rework_then_verify(app, browser, live, device, tmp_path):
     launched, devices = browser

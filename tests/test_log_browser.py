@@ -250,6 +250,7 @@ def test_the_position_the_phone_reported_is_stored(app, phone_at, field):
     phone.assert_clean()
 
 
+@pytest.mark.alternate_databases
 @pytest.mark.parametrize(
     ("metres", "accuracy", "on_the_form", "flagged", "on_the_record"),
     [

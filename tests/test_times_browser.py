@@ -60,6 +60,7 @@ def failed_inspection(demo_app) -> tuple[int, str, str, str]:
     return (*found, shown)
 
 
+@pytest.mark.alternate_databases
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_a_completion_reads_the_same_time_everywhere(officer_page, demo_app, language):
     inspection_id, asset_code, hazard_code, shown = failed_inspection(demo_app)

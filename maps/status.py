@@ -107,25 +107,23 @@ def _hazard_exists(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def map_status_expression(scope: Scope, today: date) -> ColumnElement[str]:
-    """The map status of the outer query's asset: correlated EXISTS, index probes each."""
+    """The map status of the outer query's asset: correlated EXISTS, index probes each.
+
+    Most assets are green, so the first question is the one that settles green: an inspection
+    overdue or due soon, or any open hazard (two probes). Only an asset with either is probed
+    again, for red (overdue, a major hazard); what is left is orange. The four questions of
+    the definition, asked in their order, took four probes for a green asset: a street of a
+    province (2,000 points) read 8,000 index entries for its statuses."""
+    overdue = _inspection_exists(scope.inspections, overdue_clause(today))
+    overdue_or_due_soon = _inspection_exists(
+        scope.inspections, or_(overdue_clause(today), due_soon_clause(today))
+    )
     return case(
         (Asset.status == AssetStatus.RETIRED, GREY),
-        (
-            or_(
-                Asset.status == AssetStatus.FAULTY,
-                _inspection_exists(scope.inspections, overdue_clause(today)),
-                _hazard_exists(scope.hazards, Hazard.severity == HazardSeverity.MAJOR),
-            ),
-            RED,
-        ),
-        (
-            or_(
-                _inspection_exists(scope.inspections, due_soon_clause(today)),
-                _hazard_exists(scope.hazards, Hazard.severity == HazardSeverity.GENERAL),
-            ),
-            ORANGE,
-        ),
-        else_=GREEN,
+        (Asset.status == AssetStatus.FAULTY, RED),
+        (and_(~overdue_or_due_soon, ~_hazard_exists(scope.hazards)), GREEN),
+        (or_(overdue, _hazard_exists(scope.hazards, Hazard.severity == HazardSeverity.MAJOR)), RED),
+        else_=ORANGE,
     )
 
 

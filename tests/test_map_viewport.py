@@ -145,6 +145,76 @@ def test_setwise_status_equals_the_page_status_for_every_reason(
         assert {code: status for code, (status, *_xy) in setwise.items()} == EXPECTED
 
 
+# Every combination of an asset's state, its inspections and its open hazards: what the
+# probed status (the view's, which asks the question settling green first) and the set-wise
+# status (the definition's order, maps.rollup) say of each must agree, for every user.
+STATES = (AssetStatus.ACTIVE, AssetStatus.FAULTY, AssetStatus.RETIRED)
+INSPECTIONS = {
+    "none": [],
+    "overdue": [-1],
+    "due today": [0],
+    "due soon": [7],
+    "later": [8],
+    "overdue and due soon": [-3, 5],
+    "completed late": ["done"],
+}
+HAZARDS_OF_AN_ASSET = {
+    "none": [],
+    "general": [("general", "open")],
+    "major": [("major", "rectified")],
+    "major verified": [("major", "verified")],
+    "general and major": [("general", "open"), ("major", "rectifying")],
+}
+
+
+@pytest.fixture
+def every_combination(app, district, officer, contractor_user, frozen_clock):
+    frozen_clock.set(MOMENT)
+    with app.app_context():
+        number = hazard_number = 0
+        for state in STATES:
+            for days in INSPECTIONS.values():
+                for hazards in HAZARDS_OF_AN_ASSET.values():
+                    number += 1
+                    asset = factories.gen_asset(factories.charging_station_data(number))
+                    asset.status = state
+                    for day in days:
+                        due = (
+                            TODAY - timedelta(days=2)
+                            if day == "done"
+                            else TODAY + timedelta(days=day)
+                        )
+                        inspection = factories.gen_inspection(asset.code, due)
+                        if day == "done":
+                            inspection.status = InspectionStatus.COMPLETED
+                    for severity, status in hazards:
+                        hazard_number += 1
+                        gen_hazard(
+                            f"HZ-2026-{hazard_number:04d}", severity, asset.code, status=status
+                        )
+        db.session.commit()
+    return number
+
+
+@pytest.mark.parametrize("who", [None, "officer@example.org", "fixer@example.org"])
+def test_the_probed_status_agrees_with_the_definition_for_every_combination(
+    app, every_combination, who
+):
+    with app.app_context():
+        user = user_by_email(who) if who else None
+        probed = {
+            row.code: row.map_status
+            for row in db.session.execute(drawn_assets_query(MapFilters(), user, TODAY, None))
+        }
+        setwise = {row.code: row.map_status for row in db.session.execute(setwise_query(user))}
+    assert probed == setwise
+    if who == "fixer@example.org":
+        assert probed  # the assets of its company's inspections
+    else:
+        assert len(probed) == every_combination
+        assert set(probed.values()) == set(MAP_STATUSES)
+
+
 # --- Points and clusters --------------------------------------------------------------------
 
 

@@ -220,10 +220,11 @@ def viewport_assets(
         rolled_up = rollup_clusters(filters, user, today, view, projector)
         if rolled_up is not None:
             return rolled_up
+    if view.zoom >= STREET_ZOOM:  # points whatever their number: one more says there are more
+        rows = _limited(in_box, POINT_LIMIT + 1)
+        return points_answer(rows[:POINT_LIMIT], projector, False, len(rows) > POINT_LIMIT)
     if _matches_at_most(in_box, POINT_LIMIT) <= POINT_LIMIT:
         return points_answer(_limited(in_box, POINT_LIMIT), projector, False, False)
-    if view.zoom >= STREET_ZOOM:
-        return points_answer(_limited(in_box, POINT_LIMIT), projector, False, True)
     clustered = db.session.connection().execute(clusters_query(in_box, view)).all()
     return clusters_answer(clustered, projector)
 

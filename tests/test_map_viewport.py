@@ -295,6 +295,19 @@ def test_street_zoom_answers_points_even_past_the_limit(
     assert answer["complete"] is False
 
 
+@pytest.mark.parametrize(("limit", "truncated"), [(9, False), (8, True)])
+def test_street_zoom_says_truncated_only_past_the_limit(
+    client, auth, officer, status_district, monkeypatch, limit, truncated
+):
+    """Nine stations share the spot: a limit of nine draws them all, eight draws eight."""
+    monkeypatch.setattr(viewport, "POINT_LIMIT", limit)
+    sign_in(auth, officer)
+    answer = client.get(f"{ASSETS}?zoom=17&bbox=119.14,36.71,119.16,36.72").get_json()
+    assert answer["truncated"] is truncated
+    assert len(answer["points"]["code"]) == min(limit, 9)
+    assert len(set(answer["points"]["code"])) == min(limit, 9)
+
+
 @pytest.mark.parametrize(
     ("query", "codes"),
     [

@@ -60,8 +60,8 @@ def pytest_collection_modifyitems(config, items):
     dropped = [item for item in items if runs_on_another_database(item) or item in alternated]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        kept = [item for item in items if not runs_on_another_database(item)]
-        items[:] = [item for item in kept if item not in alternated]
+        left_out = set(dropped)
+        items[:] = [item for item in items if item not in left_out]
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

@@ -328,11 +328,15 @@ def test_each_contractor_is_left_overdue_work_whatever_the_day():
     assert len({id(row) for row in undone}) == OVERDUE
 
 
-def every_row_and_next_id(app) -> dict[str, tuple[list, int | None]]:
-    """Each table's rows (by primary key, geometry as its bytes) and the id its next insert
-    would take; and the photo files' names and bytes."""
+def demo_then_one_insert(state, app) -> dict[str, list]:
+    """The demo district as ``state.demo_district`` leaves it, plus one property company
+    inserted (its id is the one the sequence gives next): each table's rows (by primary key,
+    geometry as its bytes), and the photo files' names and bytes."""
+    state.demo_district(app)
     tables = {}
     with app.app_context():
+        db.session.add(PropertyCompany(name="After the load"))
+        db.session.commit()
         for table in db.metadata.sorted_tables:
             rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
             tables[table.name] = [
@@ -356,22 +360,12 @@ def test_the_suites_copy_of_the_demo_is_the_demo_as_loaded(
     sequences and photos, and the next insert takes the id it would after a load."""
     frozen_clock.set(datetime(2031, 5, 6, 2, tzinfo=UTC))  # a day no other test caches
     state = backend_states[backend]
-    state.demo_district(app)
-    with app.app_context():
-        db.session.add(PropertyCompany(name="After the load"))
-        db.session.commit()
-        db.session.remove()
-    loaded = every_row_and_next_id(app)
+    loaded = demo_then_one_insert(state, app)
     state.empty_database()
     for path in Path(app.config["PHOTO_DIR"]).rglob("*"):
         if path.is_file():
             path.unlink()
-    state.demo_district(app)
-    with app.app_context():
-        db.session.add(PropertyCompany(name="After the load"))
-        db.session.commit()
-        db.session.remove()
-    copied = every_row_and_next_id(app)
+    copied = demo_then_one_insert(state, app)
     assert copied["photos"] == loaded["photos"] and loaded["photos"]
     assert copied["tables"].keys() == loaded["tables"].keys()
     for name, rows in loaded["tables"].items():

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-import select as fd_select
+import queue
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import func, select
@@ -300,27 +303,43 @@ sys.exit(max(abs(racer.exitcode or 0) for racer in racers))
 class Racers:
     """``RACERS`` processes of the app that each run the job at the same moment when told: a
     line with the frozen time goes to their parent, which hands it to every one at once (one
-    start-up serves every round)."""
+    start-up serves every round).
 
-    def __init__(self, database_url: str, port: int, mode: str) -> None:
+    The parent and its forked racers are one process group, killed together on failure: a
+    racer outliving its parent would hold the pipes open. Its lines are read by a thread (a
+    select on the pipe misses lines already in the reader's buffer); its errors go to a
+    file."""
+
+    def __init__(self, database_url: str, port: int, mode: str, errors: IO[str]) -> None:
+        self.errors = errors
         self.process = subprocess.Popen(
             [sys.executable, "-c", RACER, database_url, str(port), mode, str(RACERS)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.errors,
             text=True,
+            start_new_session=True,
         )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read_lines, daemon=True).start()
         assert self.answers() == ["READY"] * RACERS
+
+    def _read_lines(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put("")
 
     def answers(self) -> list[str]:
         lines = []
         for _ in range(RACERS):
-            ready, _, _ = fd_select.select([self.process.stdout], [], [], PROCESS_TIMEOUT)
-            line = self.process.stdout.readline() if ready else ""
+            try:
+                line = self.lines.get(timeout=PROCESS_TIMEOUT)
+            except queue.Empty:
+                line = ""
             if not line:
-                self.process.kill()
-                pytest.fail(f"a racer said nothing: {self.process.stderr.read()}")
+                self.kill()
+                pytest.fail(f"a racer said nothing: {self.error_output()}")
             assert not line.startswith("ERROR"), line
             lines.append(line.strip())
         return lines
@@ -330,22 +349,37 @@ class Racers:
         self.process.stdin.flush()
         return self.answers()
 
+    def kill(self) -> None:
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=PROCESS_TIMEOUT)
+
+    def error_output(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read()
+
     def close(self) -> None:
-        try:  # communicate ends the parent's input: it stops the racers and waits for them
-            _out, err = self.process.communicate(timeout=PROCESS_TIMEOUT)
+        try:  # closing the parent's input stops the racers; it waits for them
+            self.process.stdin.close()
+            self.process.wait(timeout=PROCESS_TIMEOUT)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self.kill()
             raise
-        assert self.process.returncode == 0, err
+        finally:
+            with suppress(ProcessLookupError):  # nothing of the group outlives the test
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.stdout.close()
+        assert self.process.returncode == 0, self.error_output()
 
 
 @contextmanager
 def racers(database_url: str, port: int, mode: str) -> Iterator[Racers]:
-    group = Racers(database_url, port, mode)
-    try:
-        yield group
-    finally:
-        group.close()
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        group = Racers(database_url, port, mode, errors)
+        try:
+            yield group
+        finally:
+            group.close()
 
 
 @pytest.mark.slow

@@ -322,8 +322,9 @@ def empty_postgis_tables(engine) -> None:
     machine; ``DELETE`` of a few pages costs well under one. So only the tables left bigger
     than ``TRUNCATE_ABOVE_BYTES`` are truncated (a fresh heap: no dead pages for the planner
     or a later scan to read); the others are deleted from with triggers and foreign keys off
-    (``session_replication_role``: every table goes, in any order). Rows still come back in
-    insertion order: without a VACUUM, new rows go after the dead ones."""
+    (``session_replication_role``: every table goes, in any order). A table read without
+    ORDER BY may give its rows in any order: a page pruned of deleted rows takes new ones in
+    the freed slots."""
     tables = [table.name for table in db.metadata.sorted_tables]
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL synchronous_commit = off"))

@@ -62,7 +62,7 @@ def test_users_create_and_token_commands(app, runner):
         assert user.password_hash != "long enough"
         stored = db.session.scalar(select(ApiToken.token_hash))
         assert stored == ApiToken.hash_of(token) and token not in stored
-        actions = db.session.scalars(select(AuditEntry.action)).all()
+        actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
         assert actions == ["create", "issue_token"]
     response = app.test_client().get("/api/v1/assets", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200

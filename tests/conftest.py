@@ -66,35 +66,36 @@ def pytest_collection_modifyitems(config, items):
 
 
 def alternated_away(items) -> set:
-    """The runs an ``alternate_databases`` test leaves out: its variants (devices, languages,
-    cases), in the order of their parameters, take the backends in turn; so each variant runs
-    once and each backend runs some (with one backend, all). For browser journeys whose
-    variants differ in what the browser does, not in what the database holds: what each
-    variant stores is read back on its backend, and the views and services behind the pages
-    are tested on both."""
+    """The runs ``alternate_databases`` tests leave out: the marked tests and their variants
+    (devices, languages, cases), in the order of their modules, names and parameters, take
+    the backends in turn; so each runs once and each backend runs about half of them (with
+    one backend, all). For browser journeys: what the browser does differs between them, not
+    what the database does. What each stores is read back on its backend, and the views and
+    services behind the pages are tested on both."""
     if len(BACKENDS) < 2:
         return set()
-    variants: dict[tuple[str, str], list] = {}
+    runs = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("backend") if callspec else None
         if backend is None or item.get_closest_marker("alternate_databases") is None:
             continue
-        variants.setdefault((item.module.__name__, item.originalname), []).append(item)
-    away = set()
-    for runs in variants.values():
-        ids = sorted({variant_id(item) for item in runs})
-        for item in runs:
-            turn = ids.index(variant_id(item)) % len(BACKENDS)
-            if BACKENDS[turn] != item.callspec.params["backend"]:
-                away.add(item)
-    return away
+        if item.get_closest_marker("one_database") or item.get_closest_marker("postgis_only"):
+            continue  # its backend is decided already (runs_on_another_database)
+        runs.append(item)
+    turn = {key: place for place, key in enumerate(sorted({variant_id(item) for item in runs}))}
+    return {
+        item
+        for item in runs
+        if BACKENDS[turn[variant_id(item)] % len(BACKENDS)] != item.callspec.params["backend"]
+    }
 
 
-def variant_id(item) -> str:
-    """The item's parameters but the backend, as text (its place among the variants)."""
+def variant_id(item) -> tuple[str, str, str]:
+    """The test's module, name and parameters but the backend (its place in the turns)."""
     params = item.callspec.params
-    return repr(sorted((name, repr(value)) for name, value in params.items() if name != "backend"))
+    others = sorted((name, repr(value)) for name, value in params.items() if name != "backend")
+    return (item.module.__name__, item.originalname, repr(others))
 
 
 def runs_on_another_database(item) -> bool:

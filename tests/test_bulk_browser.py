@@ -19,6 +19,8 @@ from tests import factories
 from tests.factories import blocker_data, charging_station_data
 from tests.helpers import CHROMIUM, WAIT_MS, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
 
 

@@ -19,6 +19,8 @@ from tests import factories
 from tests.helpers import CHROMIUM, WAIT_MS, serious_violations, served
 from tests.test_calendar import feeds, frozen, schedule  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.alternate_databases
+
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[playwright_api.Playwright]:

@@ -23,6 +23,8 @@ from inspections.services import overdue_clause
 from tests import helpers
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEVICES = ["desktop", "pixel7"]
 # The journeys read stored data on both databases at desktop size; what the phone adds is

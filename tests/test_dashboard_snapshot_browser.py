@@ -15,6 +15,8 @@ from tests import factories
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 from tests.test_dashboard_snapshot import OFFICER, demo, retire_an_active_asset  # noqa: F401
 
+pytestmark = pytest.mark.alternate_databases
+
 
 @pytest.fixture(scope="module")
 def browser():

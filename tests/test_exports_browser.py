@@ -20,6 +20,8 @@ from tests import factories
 from tests.factories import blocker_data, charging_station_data
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)  # 10:00 in Shanghai
 
 
@@ -97,7 +99,6 @@ LISTS = [
 ]
 
 
-@pytest.mark.alternate_databases
 @pytest.mark.parametrize(("path", "choices", "column", "expected"), LISTS)
 def test_an_export_link_downloads_exactly_the_filtered_rows(
     browser, server, tmp_path, path, choices, column, expected

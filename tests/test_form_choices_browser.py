@@ -22,6 +22,8 @@ from tests.test_dashboard_browser import (  # noqa: F401 (a fixture)
     playwright_and_browser,
 )
 
+pytestmark = pytest.mark.alternate_databases
+
 REFUSED = "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
 
 

@@ -36,6 +36,9 @@ DEMO_CONTRACTORS = (
     ("inspector@anxiao.example.cn", "anxiao-inspect-2024"),
     ("inspector@yuandu.example.cn", "yuandu-inspect-2024"),
 )
+
+pytestmark = pytest.mark.alternate_databases
+
 DEMO_OFFICER = ("officer@xingang.example.cn", "xingang-officer-2024")
 
 # Each select must be at least as wide as the same select at its natural width (the widest

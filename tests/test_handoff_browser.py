@@ -20,6 +20,8 @@ from inspections.models import Inspection
 from tests import factories
 from tests.helpers import CHROMIUM, WAIT_MS, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 PHONE = "Pixel 7"
 CUTOFF = {"en": "Chargers cut off when the battery is full", "zh": "充满后自动断电"}
 

@@ -24,6 +24,8 @@ from hazards.services import add_hazard_photos, create_hazard
 from tests import factories
 from tests.helpers import CHROMIUM, WAIT_MS, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 DEVICES = ["desktop", "Pixel 7"]
 
 
@@ -95,7 +97,6 @@ def live(app, district, officer, contractor_user) -> Iterator[tuple[str, str]]:
         yield base_url, code
 
 
-@pytest.mark.alternate_databases
 @pytest.mark.parametrize("device", DEVICES)
 def test_rectify_with_a_photo_return_for_rework_then_verify(app, browser, live, device, tmp_path):
     launched, devices = browser

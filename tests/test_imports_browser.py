@@ -16,6 +16,8 @@ from tests import factories
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 from tests.test_import_export import BLOCKER, STATION, write_csv
 
+pytestmark = pytest.mark.alternate_databases
+
 # Reports every new text of the progress line (its upload percentages, then "checking").
 REPORT_PROGRESS = """() => {
   let last = null;

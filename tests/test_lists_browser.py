@@ -21,6 +21,8 @@ from tests.factories import blocker_data, charging_station_data
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 from tests.test_phone_browser import Phone
 
+pytestmark = pytest.mark.alternate_databases
+
 NOW = datetime(2026, 3, 10, 2, tzinfo=UTC)
 
 

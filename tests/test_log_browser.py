@@ -38,6 +38,8 @@ from tests.factories import (
 )
 from tests.helpers import CHROMIUM, served
 
+pytestmark = pytest.mark.alternate_databases
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 30_000
 ASSET = INSIDE_G1_01
@@ -250,7 +252,6 @@ def test_the_position_the_phone_reported_is_stored(app, phone_at, field):
     phone.assert_clean()
 
 
-@pytest.mark.alternate_databases
 @pytest.mark.parametrize(
     ("metres", "accuracy", "on_the_form", "flagged", "on_the_record"),
     [

@@ -181,6 +181,7 @@ def import_in_browser(page, base_url: str, importer: str, path: Path) -> None:
     assert path.name in page.locator(".flash-success").inner_text()
 
 
+@pytest.mark.alternate_databases
 def test_the_sample_district_is_set_up_from_its_files_in_the_browser(app, admin_page):
     page = admin_page.page
     for importer, path in (("grids", GRIDS_FILE), ("sites", SITES_FILE), ("assets", ASSETS_FILE)):

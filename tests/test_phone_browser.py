@@ -40,6 +40,8 @@ from tests.work_field import (
     gen_work_field,
 )
 
+pytestmark = pytest.mark.alternate_databases
+
 WAIT_MS = 30_000
 NARROW = 360  # the narrowest phones in use; a Pixel 7 is 412 CSS px wide
 HEADER_MAX = 64

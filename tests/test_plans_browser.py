@@ -22,6 +22,8 @@ from tests import factories
 from tests.factories import charging_station_data
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 NOW = datetime(2026, 3, 5, 2, tzinfo=UTC)  # 10:00 in Shanghai
 
 

@@ -22,6 +22,8 @@ from tests import factories
 from tests.factories import PASSWORD
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 OFFICER = "officer@example.org"
 NEW_PASSWORD = "lantern orchard gravel 42"
 

@@ -19,6 +19,8 @@ from hazards.models import Hazard
 from inspections.models import Inspection
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
+pytestmark = pytest.mark.alternate_databases
+
 OFFICER_EMAIL, OFFICER_PASSWORD = ACCOUNTS[1][:2]
 
 
@@ -60,7 +62,6 @@ def failed_inspection(demo_app) -> tuple[int, str, str, str]:
     return (*found, shown)
 
 
-@pytest.mark.alternate_databases
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_a_completion_reads_the_same_time_everywhere(officer_page, demo_app, language):
     inspection_id, asset_code, hazard_code, shown = failed_inspection(demo_app)

@@ -24,6 +24,8 @@ from tests import factories
 from tests.factories import PASSWORD, blocker_data, charging_station_data
 from tests.helpers import CHROMIUM, Watched, served
 
+pytestmark = pytest.mark.alternate_databases
+
 OFFICER = "grid.officer@example.org"
 OFFICER_PASSWORD = "patrol the grid 7"
 

@@ -34,6 +34,7 @@ from core.clock import district_today, district_zone
 from core.extensions import db
 from core.spatial import (
     SRID,
+    analyze_in_session,
     bulk_insert,
     distance_m,
     latitude_of,
@@ -909,6 +910,7 @@ def add_history(anchor: date, sites: list[dict[str, Any]]) -> tuple[int, int]:
     failed = failures(rng, rows, faulty_ids)
     latest = latest_completed(rows)
     insert_history(rows)
+    analyze_in_session(["inspections"])
 
     plan_ids = [plan.id for plan in plans]
     failed_inspections = db.session.scalars(
@@ -981,6 +983,7 @@ def load_demo_district(seed: int = SEED) -> DemoResult:
     added["property companies"], added["sites"] = add_companies_and_sites(plan)
     added["contractors"], added["users"] = add_accounts()
     added["assets"] = add_assets(plan.assets)
+    analyze_in_session(["grids", "sites", "assets", "users"])
     anchor = district_today()
     added["plans"], upcoming = add_plans(anchor)
     added["past inspections"], added["hazards"] = add_history(anchor, plan.sites)

@@ -11,6 +11,7 @@ backend locally; CI runs both, and a backend that cannot be reached fails the ru
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import accounts.services
 from app import create_app
 from core import clock, extensions, spatial
 from core.extensions import db
@@ -378,6 +380,24 @@ class BackendStates:
     def close(self) -> None:
         for state in self._states.values():
             state.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def password_scores_remembered() -> Iterator[None]:
+    """zxcvbn's score is a function of the password and the hints alone, ~8 ms a call on a
+    slow machine, and every user a test makes is scored (most of them the same few): the test
+    process remembers the scores it was given."""
+    score = accounts.services.zxcvbn
+
+    @functools.lru_cache(maxsize=4096)
+    def remembered(password: str, hints: tuple[str, ...]) -> dict:
+        return score(password, user_inputs=list(hints))
+
+    accounts.services.zxcvbn = lambda password, user_inputs=(): remembered(
+        password, tuple(user_inputs)
+    )
+    yield
+    accounts.services.zxcvbn = score
 
 
 @pytest.fixture(scope="session")

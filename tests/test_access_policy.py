@@ -31,6 +31,8 @@ from inspections.models import Inspection
 from tests import factories
 from tests.factories import charging_station_data, gen_asset, gen_inspection, gen_user, png_bytes
 
+pytestmark = pytest.mark.slow
+
 USER_KINDS = ("admin", "officer", "fixers", "others", "no_company")
 EMAILS = {
     "admin": "admin@example.org",

@@ -23,6 +23,8 @@ from inspections.models import Inspection, InspectionStatus
 from inspections.services import generate_inspections, regenerate_plan
 from tests import factories
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 3, 1)
 

@@ -25,7 +25,7 @@ from inspections.models import Inspection
 from tests import factories, helpers
 from tests.helpers import CHROMIUM, DRAWN_READY, WAIT_MS, served
 
-pytestmark = pytest.mark.one_database
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 
 TILE_HOST = "tile.openstreetmap.org"
 # A 1×1 transparent PNG: what the stand-in tile server answers for every tile.

@@ -23,7 +23,7 @@ from inspections.services import overdue_clause
 from tests import helpers
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
-pytestmark = pytest.mark.alternate_databases
+pytestmark = [pytest.mark.slow, pytest.mark.alternate_databases]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEVICES = ["desktop", "pixel7"]

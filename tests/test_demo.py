@@ -6,6 +6,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+import pytest
 from geoalchemy2.elements import WKBElement
 from geoalchemy2.shape import to_shape
 from shapely import union_all
@@ -24,6 +25,8 @@ from hazards.models import Hazard, HazardEvent
 from hazards.services import hazard_overdue_clause
 from inspections.models import Inspection, InspectionPlan
 from inspections.services import generate_inspections, overdue_clause
+
+pytestmark = pytest.mark.slow
 
 
 def count(model) -> int:

@@ -48,6 +48,8 @@ from tests import factories, helpers
 from tests.factories import charging_station_data, gen_asset, gen_plan
 from tests.helpers import free_port, served
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 HTTP_TIMEOUT = 30
 OUTAGE_REQUESTS = 3

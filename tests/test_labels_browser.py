@@ -27,7 +27,7 @@ from core.extensions import db
 from tests import factories
 from tests.helpers import CHROMIUM, served
 
-pytestmark = pytest.mark.one_database
+pytestmark = [pytest.mark.slow, pytest.mark.one_database]
 
 BASE_URL = "https://sar.example.org"
 SHEET_SIZE = 14  # more than one A4 page of labels

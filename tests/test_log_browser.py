@@ -38,7 +38,7 @@ from tests.factories import (
 )
 from tests.helpers import CHROMIUM, served
 
-pytestmark = pytest.mark.alternate_databases
+pytestmark = [pytest.mark.slow, pytest.mark.alternate_databases]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 30_000

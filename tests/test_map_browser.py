@@ -20,7 +20,7 @@ from tests import factories, helpers
 from tests.factories import XSS_PAYLOADS, gen_xss_district
 from tests.helpers import CHROMIUM, DRAWN_READY, Watched, served
 
-pytestmark = pytest.mark.alternate_databases
+pytestmark = [pytest.mark.slow, pytest.mark.alternate_databases]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # A journey on a phone adds what the browser makes of the page (layout, taps), the same

@@ -17,6 +17,8 @@ from assets.models import Asset
 from core.extensions import db
 from tests import factories
 
+pytestmark = pytest.mark.slow
+
 HUGE_IDS = [2**31, 2**63]
 HUGE_PAGE = str(10**20)
 NUL = "\x00"

@@ -40,7 +40,7 @@ from tests.work_field import (
     gen_work_field,
 )
 
-pytestmark = pytest.mark.alternate_databases
+pytestmark = [pytest.mark.slow, pytest.mark.alternate_databases]
 
 WAIT_MS = 30_000
 NARROW = 360  # the narrowest phones in use; a Pixel 7 is 412 CSS px wide

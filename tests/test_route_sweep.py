@@ -42,6 +42,8 @@ from inspections.models import Inspection, InspectionPlan, InspectionStatus
 from tests import helpers
 from tests.factories import png_bytes
 
+pytestmark = pytest.mark.slow
+
 ROLES = ("anonymous", "own", "other", "officer", "scoped", "admin")
 PASSWORDS = {email: password for email, password, *_rest in ACCOUNTS}
 ADMIN, OFFICER = ACCOUNTS[0][0], ACCOUNTS[1][0]

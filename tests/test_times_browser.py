@@ -19,7 +19,7 @@ from hazards.models import Hazard
 from inspections.models import Inspection
 from tests.helpers import CHROMIUM, Watched, serious_violations, served
 
-pytestmark = pytest.mark.alternate_databases
+pytestmark = [pytest.mark.slow, pytest.mark.alternate_databases]
 
 OFFICER_EMAIL, OFFICER_PASSWORD = ACCOUNTS[1][:2]
 

@@ -7,6 +7,7 @@ directly: no ORM objects, no shapely, no marshmallow on the way out. The schemas
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -89,8 +90,10 @@ def writes_need_staff() -> None:
 # Reading
 
 
+@functools.cache
 def asset_select() -> Select:
-    """One column per asset: its GeoJSON Feature as text, built by the database."""
+    """One column per asset: its GeoJSON Feature as text, built by the database. Built once
+    (a statement is immutable: ``where`` and ``limit`` make new ones), not per request."""
     properties = {
         "code": Asset.code,
         "kind": Asset.kind,

@@ -381,6 +381,11 @@ def bulk_load(session, tables: list[Table]) -> Iterator[None]:
             )
 
 
+def quoted_table_list(names: Iterable[str]) -> str:
+    """``"a", "b"``: the tables ``names`` (our own, never input) once each, in name order."""
+    return ", ".join(f'"{name}"' for name in sorted(set(names)))
+
+
 def analyze_tables(names: Iterable[str]) -> bool:
     """Gather the planner's statistics of the tables ``names`` after a bulk write committed
     (``demo province``, a large import); True if they were gathered.
@@ -396,7 +401,7 @@ def analyze_tables(names: Iterable[str]) -> bool:
     """
     if is_sqlite(db.engine):
         return False
-    tables = ", ".join(f'"{name}"' for name in sorted(set(names)))
+    tables = quoted_table_list(names)
     try:
         with db.engine.begin() as connection:
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = {ANALYZE_LOCK_TIMEOUT_MS}")
@@ -416,7 +421,7 @@ def analyze_in_session(names: Iterable[str]) -> None:
     if is_sqlite(db.engine):
         return
     db.session.flush()
-    tables = ", ".join(f'"{name}"' for name in sorted(set(names)))
+    tables = quoted_table_list(names)
     db.session.execute(text(f"ANALYZE {tables}"))
 
 

@@ -349,9 +349,12 @@ class Racers:
         self.process.stdin.flush()
         return self.answers()
 
-    def kill(self) -> None:
-        with suppress(ProcessLookupError):
+    def kill_group(self) -> None:
+        with suppress(ProcessLookupError):  # the group has ended already
             os.killpg(self.process.pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        self.kill_group()
         self.process.wait(timeout=PROCESS_TIMEOUT)
 
     def error_output(self) -> str:
@@ -366,8 +369,7 @@ class Racers:
             self.kill()
             raise
         finally:
-            with suppress(ProcessLookupError):  # nothing of the group outlives the test
-                os.killpg(self.process.pid, signal.SIGKILL)
+            self.kill_group()  # nothing of the group outlives the test
             self.process.stdout.close()
         assert self.process.returncode == 0, self.error_output()
 

@@ -97,7 +97,15 @@ def server(app, field) -> Iterator[str]:
 class Phone:
     """A Pixel 7 signed in as the contractor, standing ``metres`` north of the asset."""
 
-    def __init__(self, playwright, browser, base_url: str, metres: float, accuracy: float):
+    def __init__(
+        self,
+        playwright,
+        browser,
+        base_url: str,
+        metres: float,
+        accuracy: float,
+        service_workers: str = "allow",
+    ):
         device = dict(playwright.devices["Pixel 7"])
         device.pop("default_browser_type", None)
         self.base_url = base_url
@@ -109,6 +117,7 @@ class Phone:
                 "accuracy": accuracy,
             },
             permissions=["geolocation"] if accuracy else [],
+            service_workers=service_workers,
         )
         self.context.set_default_timeout(WAIT_MS)
         self.left: list[str] = []
@@ -179,8 +188,8 @@ class Phone:
 def phone_at(playwright, chromium, server):
     phones = []
 
-    def make(metres: float = 20, accuracy: float = 12, language: str = "en") -> Phone:
-        phone = Phone(playwright, chromium, server, metres, accuracy)
+    def make(metres: float = 20, accuracy: float = 12, language: str = "en", **options) -> Phone:
+        phone = Phone(playwright, chromium, server, metres, accuracy, **options)
         phone.sign_in(language)
         phones.append(phone)
         return phone
@@ -439,6 +448,45 @@ def test_a_result_logged_without_signal_waits_and_is_sent_once(app, phone_at, fi
     assert inspection.idempotency_key and inspection.distance_m == pytest.approx(20, abs=1)
     # Offline the browser logs its failed fetches; nothing else went wrong.
     phone.errors = [error for error in phone.errors if "ERR_INTERNET_DISCONNECTED" not in error]
+    phone.assert_clean()
+
+
+def test_the_signal_returning_during_a_send_is_not_missed(app, phone_at, field):
+    """The signal comes back while the page is still trying to send (a slow answer, the
+    "online" event arriving mid-try): once that try fails, the page tries again at once
+    rather than leaving the result waiting for the next page load. No service worker here:
+    its Background Sync would send the result and hide what the page did."""
+    phone = phone_at(service_workers="block")
+    page = phone.open_log(field[0])
+    phone.wait_for_position()
+    phone.fill(notes="back mid-send")
+    phone.context.set_offline(True)
+    page.click("#save-result")
+    page.wait_for_selector("#log-queued:not([hidden])")
+    page.wait_for_selector("body[data-outbox='1']", state="attached")
+
+    held = []
+
+    def hold_the_first_try(route) -> None:
+        if held:
+            route.fallback()
+        else:
+            held.append(route)
+
+    page.route("**/inspections/offline.json*", hold_the_first_try)
+    phone.context.set_offline(False)  # "online": the page starts a try, held here
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # the signal, again, mid-try
+    held[0].abort("internetdisconnected")  # and that try fails
+    page.wait_for_selector("body[data-outbox='0']", state="attached", timeout=10_000)
+    assert counts(app) == (1, 0, 1)
+    (inspection,) = completed(app)
+    assert (inspection.id, inspection.notes) == (field[0], "back mid-send")
+    phone.errors = [e for e in phone.errors if "ERR_INTERNET_DISCONNECTED" not in e]
     phone.assert_clean()
 
 

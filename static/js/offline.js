@@ -93,14 +93,21 @@
     });
   }
 
-  var sending = false;
+  // One send at a time. A call during one (the signal back while a try is still failing)
+  // is not dropped: the page tries again once that one ends.
+  var sending = null;
+  var askedAgain = false;
   function flush() {
-    if (sending) { return Promise.resolve(); }
-    sending = true;
-    return SAR.outbox.flush().catch(function () {}).then(function () {
-      sending = false;
-      return render();
+    if (sending) {
+      askedAgain = true;
+      return sending;
+    }
+    askedAgain = false;
+    sending = SAR.outbox.flush().catch(function () {}).then(function () {
+      sending = null;
+      return askedAgain ? flush() : render();
     });
+    return sending;
   }
 
   SAR.offline = { render: render, flush: flush };

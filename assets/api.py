@@ -63,6 +63,7 @@ from core.spatial import (
     json_text,
     latitude_of,
     longitude_of,
+    reads_only,
 )
 
 blp = Blueprint("assets_api", __name__, url_prefix="/api/v1", description="Assets and grids")
@@ -158,6 +159,7 @@ def asset_conditions(args: dict[str, Any]) -> list:
 @blp.get("/assets")
 @blp.arguments(AssetQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, AssetCollectionSchema, content_type=GEOJSON)
+@reads_only
 def list_assets(**args: Any) -> Response:
     """Assets as a GeoJSON FeatureCollection, filtered, ordered by code and paginated."""
     page, per_page = api_page_args(args)
@@ -199,6 +201,7 @@ def feature_of(code: str) -> orjson.Fragment:
 @blp.get("/assets/<code>")
 @blp.response(200, AssetFeatureSchema, content_type=GEOJSON)
 @blp.alt_response(404, schema=ErrorSchema, description="No asset with this code")
+@reads_only
 def get_asset(code: str) -> Response:
     """One asset as a GeoJSON Feature."""
     return geojson_response(feature_of(code))
@@ -267,6 +270,7 @@ def grid_features(rows: Iterable) -> list[dict[str, Any]]:
 @blp.get("/grids")
 @blp.arguments(GridQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, GridCollectionSchema, content_type=GEOJSON)
+@reads_only
 def list_grids(level: int | None = None) -> Response:
     """Grid boundaries as a GeoJSON FeatureCollection (optionally one level)."""
     parent = aliased(Grid)

@@ -153,6 +153,21 @@ def writing() -> Iterator[None]:
         _writes.reset(token)
 
 
+READS_ONLY = "reads_only"
+
+
+def reads_only(view: Any) -> Any:
+    """Mark a view whose statements only read: on PostgreSQL its request's session runs in
+    autocommit, each statement its own snapshot, without the two round trips of a
+    transaction (BEGIN, ROLLBACK); with the token's lookup, the count and the page, that was
+    three of a bbox request's six (issue 14). The times a request notes (a token's last use)
+    are written after it, in a transaction of their own (``accounts.sessions``). Only for
+    views that write nothing: in autocommit a failed unit of work could not roll back. Put it
+    nearest the function, under the blueprint's decorators (they copy the mark)."""
+    setattr(view, READS_ONLY, True)
+    return view
+
+
 def locked_row(column: Any, value: Any, **defaults: Any) -> Any:
     """The row whose key ``column`` (a model's attribute) is ``value``, created (with
     ``defaults``) if missing, locked for this transaction: ``FOR UPDATE`` on PostgreSQL;
@@ -209,6 +224,32 @@ def init_app(app: Flask) -> None:
     def declare_writes() -> None:
         if request.method not in SAFE_METHODS:
             g.writes_token = _writes.set(True)
+
+    @app.before_request
+    def read_without_a_transaction() -> None:
+        """A ``reads_only`` view's session, on PostgreSQL: autocommit (see there)."""
+        if request.method not in SAFE_METHODS or is_sqlite(db.engine):
+            return
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, READS_ONLY, False) and not db.session().in_transaction():
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            g.reads_in_autocommit = True
+
+    @app.teardown_request
+    def end_autocommit(_error: BaseException | None) -> None:
+        """The connection goes back to the pool (which restores its transactions) with the
+        request, even when an app context outlives it (a test's, a CLI command's)."""
+        if g.pop("reads_in_autocommit", False):
+            db.session.close()
+
+    @app.teardown_request
+    def end_writes(_error: BaseException | None) -> None:
+        token = g.pop("writes_token", None)
+        if token is not None:
+            try:
+                _writes.reset(token)
+            except ValueError:  # torn down in another context than it was set in
+                _writes.set(False)
 
 
 def is_sqlite(bind) -> bool:

@@ -31,7 +31,7 @@ from core.clock import district_today
 from core.errors import api_fields
 from core.extensions import db
 from core.paging import api_count_cap, api_page_args, api_page_members, page_of_parts
-from core.spatial import latitude_of, longitude_of
+from core.spatial import latitude_of, longitude_of, reads_only
 from hazards.models import Hazard, HazardStatus
 from hazards.schemas import (
     HazardCollectionSchema,
@@ -167,6 +167,7 @@ def hazard_conditions(args: dict[str, Any], today) -> list:
 @blp.get("/hazards")
 @blp.arguments(HazardQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, HazardCollectionSchema, content_type=GEOJSON)
+@reads_only
 def list_hazards(**args: Any):
     """Hazards as a GeoJSON FeatureCollection: overdue first, then the other unverified ones,
     then verified; each by deadline and code.
@@ -236,6 +237,7 @@ def detail_of(code: str) -> dict[str, Any]:
 @blp.get("/hazards/<code>")
 @blp.response(200, HazardDetailSchema, content_type=GEOJSON)
 @blp.alt_response(404, schema=ErrorSchema, description="No hazard with this code (or not yours)")
+@reads_only
 def get_hazard(code: str):
     """One hazard as a GeoJSON Feature, with its status timeline and photos."""
     return geojson_response(detail_of(visible_or_404(code).code))

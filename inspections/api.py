@@ -29,6 +29,7 @@ from core.paging import (
     count_rows_up_to,
     page_by_one_more,
 )
+from core.spatial import reads_only
 from hazards.services import hazard_opened_by
 from inspections.models import Inspection
 from inspections.results import (
@@ -134,6 +135,7 @@ LOAD_RELATED = (
 @blp.get("/inspections")
 @blp.arguments(InspectionQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, InspectionCollectionSchema)
+@reads_only
 def list_inspections(**args: Any) -> Response:
     """Inspections ordered by due date, filtered and paginated.
 
@@ -170,6 +172,7 @@ def visible_or_404(inspection_id: int) -> Inspection:
 @blp.get("/inspections/<int:id>")
 @blp.response(200, InspectionDetailSchema)
 @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@reads_only
 def get_inspection(id: int) -> Response:
     """One inspection with its answers, position and photo URLs, the checklist in force (each
     item's key and label, in the language of Accept-Language, else the user's) and the

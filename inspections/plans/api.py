@@ -37,6 +37,7 @@ from core.paging import (
     count_rows_up_to,
     page_by_one_more,
 )
+from core.spatial import reads_only
 from inspections.models import InspectionPlan
 from inspections.plans.schemas import (
     PlanChangesSchema,
@@ -141,6 +142,7 @@ def plan_detail(plan: InspectionPlan, saved: PlanSaved | None = None) -> dict[st
 @blp.arguments(PageQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, PlanCollectionSchema)
 @blp.alt_response(403, schema=ErrorSchema, description=STAFF_ONLY)
+@reads_only
 def list_plans(**args: Any) -> Response:
     """Inspection plans as the plans page lists them: active first, then by name."""
     page, per_page = api_page_args(args)
@@ -179,6 +181,7 @@ def plan_or_404(plan_id: int) -> InspectionPlan:
 @blp.response(200, PlanDetailSchema)
 @blp.alt_response(403, schema=ErrorSchema, description=STAFF_ONLY)
 @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+@reads_only
 def get_plan(id: int) -> Response:
     """One plan with its scope and cadence in words and its next due dates."""
     return json_response(plan_detail(plan_or_404(id)))

@@ -33,6 +33,7 @@ from core.api import QuerySchema, json_response, register_token_api
 from core.clock import district_today
 from core.extensions import db
 from core.inputs import MAX_ID
+from core.spatial import reads_only
 from core.versions import current_version
 from maps import build
 from maps.rollup import rollup_stamp
@@ -208,6 +209,7 @@ def cacheable(body: dict[str, Any], etag: str) -> Response:
 @blp.arguments(MapAssetsQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, MapAssetsSchema)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+@reads_only
 def map_assets(zoom: int, bbox=None, **_filters: Any) -> Response:
     """The matching assets in a view: points (few, or at street zoom) or clusters by cell."""
     filters = filters_from_request()
@@ -224,6 +226,7 @@ def map_assets(zoom: int, bbox=None, **_filters: Any) -> Response:
 @blp.arguments(ViewQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, MapHazardsSchema)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+@reads_only
 def map_hazards(bbox=None) -> Response:
     """The open hazards the user may see, major first, at most a bounded number."""
     etag = view_etag()
@@ -238,6 +241,7 @@ def map_hazards(bbox=None) -> Response:
 @blp.arguments(MapGridsQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, MapGridsSchema)
 @blp.alt_response(304, description="Not modified since the ETag in If-None-Match")
+@reads_only
 def map_grids(bbox=None, choropleth: bool = True, **_filters: Any) -> Response:
     """The grids of a view (both levels, the second with the overdue choropleth's fill), for
     a map with more grids than its page embeds; at most a bounded number a level."""

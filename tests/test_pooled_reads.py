@@ -33,6 +33,9 @@ READ_ENDPOINTS = {
     "inspections_api.get_inspection": "/api/v1/inspections/{inspection}",
     "plans_api.list_plans": "/api/v1/plans",
     "plans_api.get_plan": "/api/v1/plans/{plan}",
+    "maps_api.map_assets": "/api/v1/map/assets?zoom=12",
+    "maps_api.map_hazards": "/api/v1/map/hazards",
+    "maps_api.map_grids": "/api/v1/map/grids",
 }
 
 

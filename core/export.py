@@ -230,24 +230,20 @@ def xlsx_row_writer(sheet, styles: XlsxStyles) -> Callable[[int, Sequence[Any]],
 
     def write(row_number: int, row: Sequence[Any]) -> None:
         for index, value in enumerate(row):
-            if type(value) is str:  # most cells
-                text(row_number, index, value, quoted if value.startswith(FORMULA_START) else None)
-            elif value is None:
+            if value is None:
                 continue
-            elif isinstance(value, bool):
-                boolean(row_number, index, value)
-            elif isinstance(value, int | float):
-                number(row_number, index, value)
-            elif isinstance(value, date):
-                day(row_number, index, value, day_style)
-            else:
-                written = str(value)
-                text(
-                    row_number,
-                    index,
-                    written,
-                    quoted if written.startswith(FORMULA_START) else None,
-                )
+            if type(value) is not str:  # most cells are text
+                if isinstance(value, bool):
+                    boolean(row_number, index, value)
+                    continue
+                if isinstance(value, int | float):
+                    number(row_number, index, value)
+                    continue
+                if isinstance(value, date):
+                    day(row_number, index, value, day_style)
+                    continue
+                value = str(value)
+            text(row_number, index, value, quoted if value.startswith(FORMULA_START) else None)
 
     return write
 

@@ -10,11 +10,12 @@ import tracemalloc
 from datetime import UTC, date, datetime
 
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 from sqlalchemy import delete, insert, select
 
 from accounts.models import User
-from core.export import csv_chunks, csv_text
+from core.export import csv_chunks, csv_text, xlsx_row_writer, xlsx_styles
 from core.extensions import db
 from core.spatial import point_value
 from hazards import views as hazard_views
@@ -123,6 +124,43 @@ def test_inspection_export_in_chinese_and_as_xlsx(client, auth, listed):
     assert (name_cell.value, name_cell.data_type) == ('=HYPERLINK("x")', "s")
     assert (notes_cell.value, notes_cell.data_type) == ("+cmd|' /C calc'!A0", "s")
     assert not any(cell.data_type == "f" for row in cells for cell in row)
+
+
+class Shown:
+    """A value written by its text (an enum's, say)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def test_each_kind_of_value_is_its_own_kind_of_cell(tmp_path):
+    path = tmp_path / "cells.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    write = xlsx_row_writer(sheet, xlsx_styles(workbook))
+    write(0, ["text", "=1+1", None, True, 3, 2.5, date(2026, 3, 1), Shown("=2+2"), Shown("x")])
+    workbook.close()
+    row = next(load_workbook(path).active.iter_rows())
+    assert [(cell.value, cell.data_type) for cell in row] == [
+        ("text", "s"),
+        ("=1+1", "s"),
+        (None, "n"),
+        (True, "b"),
+        (3, "n"),
+        (2.5, "n"),
+        (datetime(2026, 3, 1), "d"),
+        ("=2+2", "s"),
+        ("x", "s"),
+    ]
+    assert [cell.quotePrefix for cell in row if cell.data_type == "s"] == [
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_contractor_exports_only_its_own(client, auth, listed):

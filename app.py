@@ -162,6 +162,8 @@ INTEGER_SETTINGS = {
     "ANALYZE_AFTER_ROWS",
     "LIST_COUNT_CAP",
     "EXPORT_XLSX_MAX_ROWS",
+    "API_PAGE_SIZE",
+    "API_MAX_PAGE_SIZE",
 }
 STRING_SETTINGS = {
     "SECRET_KEY",
@@ -232,6 +234,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def init_extensions(app: Flask) -> None:
     from core import spatial
+    from core.api import check_page_sizes
     from core.extensions import api, babel, csrf, db, login_manager, mail, migrate
     from core.i18n import select_locale
 
@@ -248,6 +251,7 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
+    check_page_sizes(app.config)
     babel.init_app(app, locale_selector=select_locale)
     api.init_app(app)
     mail.init_app(app)

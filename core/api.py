@@ -22,6 +22,17 @@ GEOJSON = "application/geo+json"
 MAX_PER_PAGE = 1000
 
 
+def check_page_sizes(config: Mapping[str, Any]) -> None:
+    """Refuse page sizes the API document could not state: 1 <= API_PAGE_SIZE <=
+    API_MAX_PAGE_SIZE <= MAX_PER_PAGE."""
+    default, maximum = config["API_PAGE_SIZE"], config["API_MAX_PAGE_SIZE"]
+    if not 1 <= default <= maximum <= MAX_PER_PAGE:
+        raise ValueError(
+            f"API_PAGE_SIZE ({default}) must be at least 1 and at most API_MAX_PAGE_SIZE"
+            f" ({maximum}), and API_MAX_PAGE_SIZE at most {MAX_PER_PAGE}"
+        )
+
+
 class QuerySchema(Schema):
     """Query arguments where an empty value (``?grid=``, as a form with a blank filter sends
     it) is the same as no value."""

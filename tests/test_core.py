@@ -1,3 +1,4 @@
+import pytest
 from sqlalchemy import inspect, text
 
 from app import config_from_environment, create_app
@@ -36,6 +37,29 @@ def test_the_list_count_cap_comes_from_the_environment(monkeypatch, database_url
     assert config_from_environment({"LIST_COUNT_CAP": "2500"}) == {"LIST_COUNT_CAP": 2500}
     monkeypatch.setenv("LIST_COUNT_CAP", "2500")
     assert create_app({"SQLALCHEMY_DATABASE_URI": database_url}).config["LIST_COUNT_CAP"] == 2500
+
+
+def test_the_api_page_sizes_come_from_the_environment(monkeypatch, database_url):
+    assert config_from_environment({"API_PAGE_SIZE": "25", "API_MAX_PAGE_SIZE": "200"}) == {
+        "API_PAGE_SIZE": 25,
+        "API_MAX_PAGE_SIZE": 200,
+    }
+    monkeypatch.setenv("API_PAGE_SIZE", "25")
+    monkeypatch.setenv("API_MAX_PAGE_SIZE", "200")
+    config = create_app({"SQLALCHEMY_DATABASE_URI": database_url}).config
+    assert (config["API_PAGE_SIZE"], config["API_MAX_PAGE_SIZE"]) == (25, 200)
+
+
+@pytest.mark.parametrize(("default", "maximum"), [(0, 100), (101, 100), (100, 1001), (2000, 2000)])
+def test_page_sizes_the_api_document_could_not_state_are_refused(database_url, default, maximum):
+    with pytest.raises(ValueError, match="API_PAGE_SIZE"):
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "API_PAGE_SIZE": default,
+                "API_MAX_PAGE_SIZE": maximum,
+            }
+        )
 
 
 def test_postgres_url_uses_psycopg3():

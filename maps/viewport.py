@@ -78,7 +78,7 @@ class View:
 
 
 def drawn_assets_query(
-    filters: MapFilters, user: User | None, today: date, bbox: BBox | None
+    filters: MapFilters, user: User | None, today: date, bbox: BBox | None, per_asset: bool = True
 ) -> Select:
     """(id, code, kind, longitude, latitude, map_status) of the matching assets that have a
     point (inside ``bbox`` when given, through the spatial index), by id.
@@ -87,7 +87,8 @@ def drawn_assets_query(
     not computed set-wise: a view reads at most a city's assets, and a province's sets of
     overdue inspections and open hazards (10^5-10^6 rows) do not fit PostgreSQL's work_mem as
     hash tables, whereupon it scans them once per asset (8,628 assets of 1M: 57 s set-wise,
-    78 ms probed). The whole registry's statuses are ``maps.rollup``'s, set-wise."""
+    78 ms probed). The whole registry's statuses are ``maps.rollup``'s, set-wise. Clusters
+    (``per_asset`` false) leave the choice to the planner (``maps.status._has_a_row``)."""
     scope = scope_of(user)
     clauses = [*asset_filter_clauses(filters, scope), Asset.location.is_not(None)]
     if bbox is not None:
@@ -100,7 +101,7 @@ def drawn_assets_query(
             Asset.kind,
             longitude_of(Asset.location).label("longitude"),
             latitude_of(Asset.location).label("latitude"),
-            map_status_expression(scope, today).label("map_status"),
+            map_status_expression(scope, today, per_asset).label("map_status"),
         )
         .where(*clauses)
         .subquery("drawn")
@@ -225,7 +226,8 @@ def viewport_assets(
         return points_answer(rows[:POINT_LIMIT], projector, False, len(rows) > POINT_LIMIT)
     if _matches_at_most(in_box, POINT_LIMIT) <= POINT_LIMIT:
         return points_answer(_limited(in_box, POINT_LIMIT), projector, False, False)
-    clustered = db.session.connection().execute(clusters_query(in_box, view)).all()
+    to_cluster = drawn_assets_query(filters, user, today, view.bbox, per_asset=False)
+    clustered = db.session.connection().execute(clusters_query(to_cluster, view)).all()
     return clusters_answer(clustered, projector)
 
 

@@ -10,15 +10,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from accounts.access import is_staff
+from accounts.access import acting_contractor_id, is_staff
 from accounts.models import Contractor, Role
-from accounts.scope import requested_grid
+from accounts.scope import requested_grid, scope_grid_code
 from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, Grid
 from core.clock import district_today
 from core.extensions import db
 from core.inputs import id_or_none
 from core.spatial import extent_columns
+from core.versions import cached_by_version
 from hazards.models import Hazard
 from maps import build
 from maps.status import (
@@ -125,8 +126,19 @@ def district_map_data(filters: MapFilters, user) -> build.DistrictMapData:
         return data
     today = district_today()
     data.grids = list(db.session.scalars(select(Grid).order_by(Grid.level, Grid.code)))
-    data.overdue_by_grid = dict(
-        db.session.execute(overdue_by_grid_query(filters, user, today)).all()
+    # Counted over every overdue inspection of the filters (80,000 of a district grown to 1M
+    # assets: 230 ms on SpatiaLite), so kept while the data, the day and the asker's scope
+    # stay what they were (core.versions).
+    key = (
+        "map overdue by grid",
+        today,
+        str(getattr(user, "role", "")),
+        acting_contractor_id(user),
+        scope_grid_code(user),
+        tuple(sorted(filters.as_args().items())),
+    )
+    data.overdue_by_grid = cached_by_version(
+        key, lambda: dict(db.session.execute(overdue_by_grid_query(filters, user, today)).all())
     )
     return data
 

@@ -25,8 +25,6 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 
-from accounts.access import acting_contractor_id
-from accounts.scope import scope_grid_code
 from assets.kinds import KINDS
 from assets.schemas import BBoxField
 from core.api import QuerySchema, json_response, register_token_api
@@ -37,7 +35,7 @@ from core.spatial import reads_only
 from core.versions import current_version
 from maps import build
 from maps.rollup import rollup_stamp
-from maps.status import MAP_STATUSES
+from maps.status import MAP_STATUSES, scope_key
 from maps.viewport import MAX_ZOOM, View, viewport_assets, viewport_grids, viewport_hazards
 from maps.views import MAX_TEXT_LENGTH, filters_from_request
 
@@ -180,9 +178,7 @@ def view_etag() -> str:
     parts = [
         str(current_version(db.session)),
         district_today().isoformat(),
-        str(getattr(user, "role", "")),
-        str(acting_contractor_id(user)),
-        str(scope_grid_code(user)),
+        *map(str, scope_key(user)),
         build.tile_setting(),
         rollup_stamp(),
         str(get_locale()),  # the grids' tooltips are in the asker's language

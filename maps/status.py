@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 
-from accounts.access import visible_clause
+from accounts.access import acting_contractor_id, visible_clause
+from accounts.scope import scope_grid_code
 from assets.models import Asset, AssetStatus
 from assets.services import NO_GRID, in_grid, text_search
 from core.clock import district_today
@@ -84,6 +85,11 @@ def scope_of(user: User | None) -> Scope:
         visible_clause(user, Hazard),
         visible_clause(user, Asset),
     )
+
+
+def scope_key(user: User | None) -> tuple:
+    """What of its asker a map answer depends on (``scope_of``): role, contractor, grid scope."""
+    return (str(getattr(user, "role", "")), acting_contractor_id(user), scope_grid_code(user))
 
 
 def _has_a_row(query: Select, per_asset: bool) -> ColumnElement[bool]:

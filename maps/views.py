@@ -10,9 +10,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from accounts.access import acting_contractor_id, is_staff
+from accounts.access import is_staff
 from accounts.models import Contractor, Role
-from accounts.scope import requested_grid, scope_grid_code
+from accounts.scope import requested_grid
 from assets.kinds import KINDS
 from assets.models import Asset, AssetStatus, Grid
 from core.clock import district_today
@@ -31,6 +31,7 @@ from maps.status import (
     StatusReasons,
     asset_popup_facts_query,
     overdue_by_grid_query,
+    scope_key,
     scope_of,
 )
 
@@ -129,14 +130,7 @@ def district_map_data(filters: MapFilters, user) -> build.DistrictMapData:
     # Counted over every overdue inspection of the filters (80,000 of a district grown to 1M
     # assets: 230 ms on SpatiaLite), so kept while the data, the day and the asker's scope
     # stay what they were (core.versions).
-    key = (
-        "map overdue by grid",
-        today,
-        str(getattr(user, "role", "")),
-        acting_contractor_id(user),
-        scope_grid_code(user),
-        tuple(sorted(filters.as_args().items())),
-    )
+    key = ("map overdue by grid", today, *scope_key(user), *sorted(filters.as_args().items()))
     data.overdue_by_grid = cached_by_version(
         key, lambda: dict(db.session.execute(overdue_by_grid_query(filters, user, today)).all())
     )
